@@ -1,0 +1,99 @@
+// The node's configuration: one typed schema with a default and a line of
+// documentation for every key. The sample file, validation, unknown-key
+// warnings and environment overrides are all derived from this table.
+import { networkInterfaces } from 'node:os'
+
+export interface NodeConfig {
+  node: { name: string; domain: string; host: string }
+  listen: { address: string }
+  ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
+  limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
+  mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
+  accounts: { first_login_creation: boolean; invite_token: string }
+}
+
+type Kind = 'string' | 'integer' | 'boolean'
+export interface KeySpec {
+  kind: Kind
+  doc: string
+  min?: number
+  max?: number
+}
+
+export const STANDARD_PORTS = { submission: 587, smtps: 465, imap: 143, imaps: 993, web: 443 } as const
+// Unprivileged processes cannot bind below 1024; these keep the standard
+// ports' last digits so they are easy to recognise.
+export const HIGH_PORTS = { submission: 1587, smtps: 1465, imap: 1143, imaps: 1993, web: 8443 } as const
+
+const port = (doc: string): KeySpec => ({ kind: 'integer', doc, min: 1, max: 65535 })
+
+export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof NodeConfig[S]]: KeySpec } } } = {
+  node: {
+    doc: 'Who this node is.',
+    keys: {
+      name: { kind: 'string', doc: 'A short human name for the node, shown in the web admin and on its card.' },
+      domain: { kind: 'string', doc: 'The mail domain this node serves: accounts are user@domain.' },
+      host: { kind: 'string', doc: 'The address phones use to reach the box (IP or host name). It goes into the dclogin: QR codes.' },
+    },
+  },
+  listen: {
+    doc: 'Where the services listen.',
+    keys: {
+      address: { kind: 'string', doc: 'IP address to bind SMTP, IMAP and the web admin to. 0.0.0.0 serves every interface (the hotspot included).' },
+    },
+  },
+  ports: {
+    doc: 'TCP ports. Standard ports when run as root, high ports otherwise; set each to run several nodes side by side.',
+    keys: {
+      submission: port('SMTP submission with STARTTLS (Delta Chat sends here).'),
+      smtps: port('SMTP submission with implicit TLS.'),
+      imap: port('IMAP with STARTTLS (Delta Chat fetches here).'),
+      imaps: port('IMAP with implicit TLS.'),
+      web: port('HTTPS web admin and API.'),
+    },
+  },
+  limits: {
+    doc: 'Limits on what comes in.',
+    keys: {
+      max_message_bytes: { kind: 'integer', doc: 'Largest message accepted, in bytes (chatmail: 30 MiB).', min: 1024 },
+      send_per_minute: { kind: 'integer', doc: 'Messages one account may send per minute, sustained (chatmail: 60).', min: 1 },
+      send_burst: { kind: 'integer', doc: 'Messages one account may send at once before the per-minute rate applies (chatmail: 10).', min: 1 },
+      max_recipients: { kind: 'integer', doc: 'Recipients per message.', min: 1 },
+    },
+  },
+  mail: {
+    doc: 'Storage of delivered mail.',
+    keys: {
+      expiry_days: { kind: 'integer', doc: 'Delete mail left on the server after this many days (chatmail: 20).', min: 1 },
+      large_expiry_days: { kind: 'integer', doc: 'Delete large mail after this many days (chatmail: 7).', min: 1 },
+      large_message_bytes: { kind: 'integer', doc: 'What counts as large mail, in bytes.', min: 1024 },
+      quota_mb: { kind: 'integer', doc: 'Mailbox quota per account, in MiB.', min: 1 },
+    },
+  },
+  accounts: {
+    doc: 'How accounts come to be.',
+    keys: {
+      first_login_creation: { kind: 'boolean', doc: 'Create an account on its first login (chatmail style) when the login carries the invite token. Off by default.' },
+      invite_token: { kind: 'string', doc: 'The token a first login must carry in its password prefix ("TOKEN:password") to create an account. Empty: no token needed.' },
+    },
+  },
+}
+
+export function defaultHost(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
+  }
+  return '127.0.0.1'
+}
+
+export function defaults(domain: string, opts: { root?: boolean } = {}): NodeConfig {
+  const root = opts.root ?? process.getuid?.() === 0
+  return {
+    node: { name: domain.split('.')[0] ?? domain, domain, host: defaultHost() },
+    listen: { address: '0.0.0.0' },
+    ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
+    limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
+    mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
+    accounts: { first_login_creation: false, invite_token: '' },
+  }
+}

@@ -1,0 +1,40 @@
+// The node's database. Dovecot reads `accounts` directly (passdb sql with the
+// sqlite driver), so the column names here are part of the generated
+// dovecot.conf's queries: change both together.
+import { sqliteTable, text, integer, primaryKey, index } from 'drizzle-orm/sqlite-core'
+
+const createdAt = () => integer('created_at', { mode: 'number' }).notNull()
+
+export const accounts = sqliteTable('accounts', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  /** Lower-case user@domain. */
+  address: text('address').notNull().unique(),
+  /** Dovecot-style "{ARGON2ID}$argon2id$v=19$m=…" string, verified by both Dovecot and Haraka. */
+  passwordHash: text('password_hash').notNull(),
+  /** Per-account quota in MiB; null means the node default. */
+  quotaMb: integer('quota_mb'),
+  createdAt: createdAt(),
+})
+
+/**
+ * The delivery ledger: one row per (message, recipient) that Dovecot has
+ * stored. A client that retries after a partial failure gets only the
+ * recipients that are still missing.
+ */
+export const deliveries = sqliteTable(
+  'deliveries',
+  {
+    messageKey: text('message_key').notNull(),
+    recipient: text('recipient').notNull(),
+    deliveredAt: integer('delivered_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.messageKey, t.recipient] }), index('deliveries_delivered_at').on(t.deliveredAt)],
+)
+
+/** Invite tokens for first-login account creation. */
+export const invites = sqliteTable('invites', {
+  token: text('token').primaryKey(),
+  expiresAt: integer('expires_at', { mode: 'number' }),
+  usesLeft: integer('uses_left', { mode: 'number' }),
+  createdAt: createdAt(),
+})

@@ -1,0 +1,55 @@
+// Where everything of one node lives inside its data directory.
+import { join, resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+
+export interface NodePaths {
+  data: string
+  config: string
+  db: string
+  tlsDir: string
+  tlsKey: string
+  tlsCert: string
+  mail: string
+  run: string
+  log: string
+  harakaDir: string
+  harakaQueue: string
+  dovecotDir: string
+  dovecotConf: string
+  dovecotBase: string
+  lmtpSocket: string
+}
+
+export const SYSTEM_DATA_DIR = '/var/lib/outpost'
+
+/** --data, then $OUTPOST_DATA, then the system data dir. */
+export function resolveDataDir(flag?: string): string {
+  return resolve(flag ?? process.env.OUTPOST_DATA ?? SYSTEM_DATA_DIR)
+}
+
+export function nodePaths(data: string): NodePaths {
+  const d = resolve(data)
+  const run = join(d, 'run')
+  const dovecotBase = join(run, 'dovecot')
+  return {
+    data: d,
+    config: join(d, 'outpost.toml'),
+    db: join(d, 'outpost.db'),
+    tlsDir: join(d, 'tls'),
+    tlsKey: join(d, 'tls', 'key.pem'),
+    tlsCert: join(d, 'tls', 'cert.pem'),
+    mail: join(d, 'mail'),
+    run,
+    log: join(d, 'log'),
+    harakaDir: join(d, 'haraka'),
+    harakaQueue: join(d, 'haraka', 'queue'),
+    dovecotDir: join(d, 'dovecot'),
+    dovecotConf: join(d, 'dovecot', 'dovecot.conf'),
+    dovecotBase,
+    lmtpSocket: join(dovecotBase, 'lmtp'),
+  }
+}
+
+export function isInitialised(p: NodePaths): boolean {
+  return existsSync(p.config) && existsSync(p.db)
+}
