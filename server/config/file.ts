@@ -103,3 +103,26 @@ export function renderConfig(config: NodeConfig): string {
 export function saveConfig(path: string, config: NodeConfig): void {
   writeFileDurable(path, renderConfig(config), 0o640)
 }
+
+/** docs/configuration.md, generated from the same table (a test keeps the two equal). */
+export function renderConfigDoc(): string {
+  const d = defaults('DOMAIN', { root: false })
+  const out = [
+    '# Configuration',
+    '',
+    '`outpost init` writes `outpost.toml` in the data dir with every key below. Any key can be overridden from the environment as `OUTPOST_<SECTION>_<KEY>` (for example `OUTPOST_PORTS_WEB=9443`); the data dir itself comes from `--data` or `$OUTPOST_DATA`. An unknown key is reported at start-up and ignored; a value of the wrong type stops start-up with a message naming the key.',
+    '',
+    'Ports default to the standard ones (587, 465, 143, 993, 443) when `init` runs as root and to high ones (shown below) otherwise.',
+    '',
+  ]
+  for (const [section, sspec] of Object.entries(SPEC) as [keyof NodeConfig, { doc: string; keys: Record<string, KeySpec> }][]) {
+    out.push(`## [${section}]`, '', sspec.doc, '', '| key | default | meaning |', '| --- | --- | --- |')
+    for (const [key, kspec] of Object.entries(sspec.keys)) {
+      const special: Record<string, string> = { 'node.host': 'first non-loopback IPv4 address', 'node.name': 'first label of the domain', 'node.domain': 'required' }
+      const def = special[`${section}.${key}`] ?? tomlValue((d[section] as Record<string, unknown>)[key])
+      out.push(`| \`${key}\` | \`${def}\` | ${kspec.doc} |`)
+    }
+    out.push('')
+  }
+  return out.join('\n')
+}

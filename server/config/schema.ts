@@ -9,7 +9,6 @@ export interface NodeConfig {
   ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
   limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
-  accounts: { first_login_creation: boolean; invite_token: string }
 }
 
 type Kind = 'string' | 'integer' | 'boolean'
@@ -70,13 +69,6 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       quota_mb: { kind: 'integer', doc: 'Mailbox quota per account, in MiB.', min: 1 },
     },
   },
-  accounts: {
-    doc: 'How accounts come to be.',
-    keys: {
-      first_login_creation: { kind: 'boolean', doc: 'Create an account on its first login (chatmail style) when the login carries the invite token. Off by default.' },
-      invite_token: { kind: 'string', doc: 'The token a first login must carry in its password prefix ("TOKEN:password") to create an account. Empty: no token needed.' },
-    },
-  },
 }
 
 export function defaultHost(): string {
@@ -94,6 +86,5 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
     ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
-    accounts: { first_login_creation: false, invite_token: '' },
   }
 }

@@ -3,8 +3,6 @@
 // dovecot.conf's queries: change both together.
 import { sqliteTable, text, integer, primaryKey, index } from 'drizzle-orm/sqlite-core'
 
-const createdAt = () => integer('created_at', { mode: 'number' }).notNull()
-
 export const accounts = sqliteTable('accounts', {
   id: integer('id').primaryKey({ autoIncrement: true }),
   /** Lower-case user@domain. */
@@ -13,7 +11,7 @@ export const accounts = sqliteTable('accounts', {
   passwordHash: text('password_hash').notNull(),
   /** Per-account quota in MiB; null means the node default. */
   quotaMb: integer('quota_mb'),
-  createdAt: createdAt(),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
 })
 
 /**
@@ -31,10 +29,3 @@ export const deliveries = sqliteTable(
   (t) => [primaryKey({ columns: [t.messageKey, t.recipient] }), index('deliveries_delivered_at').on(t.deliveredAt)],
 )
 
-/** Invite tokens for first-login account creation. */
-export const invites = sqliteTable('invites', {
-  token: text('token').primaryKey(),
-  expiresAt: integer('expires_at', { mode: 'number' }),
-  usesLeft: integer('uses_left', { mode: 'number' }),
-  createdAt: createdAt(),
-})

@@ -14,10 +14,4 @@ CREATE TABLE `deliveries` (
 	PRIMARY KEY(`message_key`, `recipient`)
 );
 --> statement-breakpoint
-CREATE INDEX `deliveries_delivered_at` ON `deliveries` (`delivered_at`);--> statement-breakpoint
-CREATE TABLE `invites` (
-	`token` text PRIMARY KEY NOT NULL,
-	`expires_at` integer,
-	`uses_left` integer,
-	`created_at` integer NOT NULL
-);
+CREATE INDEX `deliveries_delivered_at` ON `deliveries` (`delivered_at`);
