@@ -1,0 +1,204 @@
+// Haraka's configuration, rendered from outpost.toml. Pure: the result maps a
+// path relative to the Haraka dir (paths.harakaDir, run with `haraka -c`) to
+// the file's content; writeHarakaConfig puts it on disk. Every setting that
+// differs from Haraka's default says why.
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { NodeConfig } from '../config/schema.js'
+import type { NodePaths } from '../paths.js'
+import { writeFileDurable } from '../durable.js'
+
+export interface HarakaConfigInput {
+  config: NodeConfig
+  paths: NodePaths
+  /** The built folder plugins, dist/haraka-plugins of the installation. */
+  pluginDir: string
+}
+
+/** Our plugins, in the order their hooks run. */
+export const OUTPOST_PLUGINS = ['outpost_auth', 'outpost_policy', 'outpost_deliver'] as const
+
+/** How long Dovecot may take to answer one LMTP command. */
+export const LMTP_TIMEOUT_SECONDS = 30
+
+/**
+ * Haraka's per-plugin hook timeout for delivery. Its default is 30 s; one
+ * slow LMTP reply may already take that long. When it does run out Haraka
+ * answers DENYSOFT, and the ledger keeps the client's retry from delivering
+ * twice to the recipients that were stored meanwhile.
+ */
+export const DELIVER_TIMEOUT_SECONDS = 120
+
+/** RFC 7919's ffdhe2048 group, a published constant (see tls.ini below for why it is here). */
+const FFDHE2048 = `-----BEGIN DH PARAMETERS-----
+MIIBCAKCAQEA//////////+t+FRYortKmq/cViAnPTzx2LnFg84tNpWp4TZBFGQz
++8yTnc4kmz75fS/jY2MMddj2gbICrsRhetPfHtXV/WVhJDP1H18GbtCFY2VVPe0a
+87VXE15/V8k1mE8McODmi3fipona8+/och3xWKE2rec1MKzKT0g6eXq8CrGCsyT7
+YdEIqUuyyOP7uWrat2DX9GgdT0Kj3jlN9K5W7edjcrsZCwenyO4KbXCeAvzhzffi
+7MA0BM0oNC9hkXL+nOmFg/+OTxIy7vKBg8P+OxtMb61zO7X8vC7CIAXFjvGDfRaD
+ssbzSibBsu/6iGtCOGEoXJf//////////wIBAg==
+-----END DH PARAMETERS-----
+`
+
+const HEADER = '; Rendered by Outpost from outpost.toml at every start: edits here are overwritten.\n'
+
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`
+}
+
+/** ini values are one line; a value with a line break or ";" would be read as something else. */
+function iniValue(key: string, value: string | number): string {
+  const v = String(value)
+  if (/[\r\n;]/.test(v)) throw new Error(`cannot write ${key}=${JSON.stringify(v)} into a Haraka ini file: line breaks and ";" are not allowed`)
+  return v
+}
+
+export function renderHarakaConfig(input: HarakaConfigInput): Record<string, string> {
+  const { config, paths, pluginDir } = input
+  const { listen, ports, limits, node } = config
+  const files: Record<string, string> = {}
+
+  files['config/smtp.ini'] = [
+    HEADER,
+    '; Submission with STARTTLS, and submission with implicit TLS (RFC 8314).',
+    `listen=${hostPort(listen.address, ports.submission)},${hostPort(listen.address, ports.smtps)}`,
+    '; The port that speaks TLS from the first byte. Haraka assumes 465 otherwise.',
+    `smtps_port=${ports.smtps}`,
+    '; 0 = no cluster: one process that `outpost start` supervises and stops with one',
+    '; signal. With cluster workers (the default nodes=1 forks one) a stale worker can',
+    '; keep the ports after its master has gone.',
+    'nodes=0',
+    '',
+  ].join('\n')
+
+  files['config/plugins'] = [
+    '# Rendered by Outpost from outpost.toml at every start: edits here are overwritten.',
+    '# Nothing here lets a client send without AUTH: there is no relay, access or',
+    '# host-list plugin, and outpost_policy refuses MAIL FROM before AUTH.',
+    '',
+    '# STARTTLS on the submission port (the smtps port is TLS without a plugin).',
+    'tls',
+    '# AUTH PLAIN/LOGIN, only under TLS, against the accounts table, for every client.',
+    'outpost_auth',
+    '# Sender = login, rate limit, recipients via the router, From: = login.',
+    'outpost_policy',
+    '# Delivery to Dovecot over LMTP; the only queue.',
+    'outpost_deliver',
+    '',
+  ].join('\n')
+
+  files['config/tls.ini'] = [
+    HEADER,
+    '[main]',
+    "; The node's certificate, made by `outpost init`; read where it lies.",
+    `key=${iniValue('key', paths.tlsKey)}`,
+    `cert=${iniValue('cert', paths.tlsCert)}`,
+    '; A published RFC 7919 group beside this file. Without one Haraka runs',
+    '; `openssl dhparam 2048` on first start, which takes seconds on a small board,',
+    '; and answers no TLS handshake until it is done.',
+    'dhparam=dhparams.pem',
+    '; Phones have no client certificates; asking for one only lengthens the handshake.',
+    'requestCert=false',
+    '; TLS 1.0 and 1.1 are broken and every Delta Chat build speaks 1.2 or newer.',
+    'minVersion=TLSv1.2',
+    '',
+  ].join('\n')
+  files['config/dhparams.pem'] = FFDHE2048
+
+  // Haraka 3.3 reads its size limit from connection.ini [max] bytes (the old
+  // config/databytes file is no longer read). `haraka -i` would copy Haraka's
+  // sample connection.ini; the other values below are that sample's, written
+  // out because without the file the checks they drive are off.
+  files['config/connection.ini'] = [
+    HEADER,
+    '[max]',
+    '; outpost.toml limits.max_message_bytes: advertised as SIZE in EHLO, refused at',
+    '; MAIL FROM when declared larger, and at the end of DATA when it is larger.',
+    `bytes=${limits.max_message_bytes}`,
+    "; Haraka's sample values: a bound on MIME parts, and RFC 5321 line lengths.",
+    'mime_parts=1000',
+    'line_length=512',
+    'data_line_length=992',
+    '',
+    '[headers]',
+    "; Haraka's sample values: a bound on parsed header lines, and a mail-loop stop.",
+    'max_lines=1000',
+    'max_received=100',
+    '',
+  ].join('\n')
+
+  files['config/outbound.ini'] = [
+    HEADER,
+    "; Haraka's own outbound delivery stays off. Every message is delivered to",
+    '; Dovecot by outpost_deliver or refused before the client is told 250. Should',
+    '; anything ever land in the queue dir anyway, it waits there: never sent to the',
+    '; Internet and never bounced.',
+    'disabled=true',
+    '',
+  ].join('\n')
+
+  // Haraka's name in its greeting and Received headers (it falls back to the machine's host name).
+  files['config/me'] = `${node.domain}\n`
+
+  files['config/log.ini'] = [
+    HEADER,
+    '[main]',
+    "; The values of Haraka's sample log.ini: without a log.ini Haraka logs only",
+    '; warnings and complains that no format is set. info shows each session and',
+    '; every refusal with its reason.',
+    'level=info',
+    'format=default',
+    "; Haraka's output goes into the supervisor's log file as it is; time stamps make",
+    "; its lines comparable with the other daemons'.",
+    'timestamps=true',
+    '',
+  ].join('\n')
+
+  files['config/outpost.ini'] = [
+    HEADER,
+    "; Settings of Outpost's own plugins. They re-read this file when it changes.",
+    '[main]',
+    "; The node's database, the domain it serves, and Dovecot's LMTP socket.",
+    `db=${iniValue('db', paths.db)}`,
+    `domains=${iniValue('domains', node.domain)}`,
+    `lmtp_socket=${iniValue('lmtp_socket', paths.lmtpSocket)}`,
+    `hostname=${iniValue('hostname', node.domain)}`,
+    '; How long Dovecot may take to answer one LMTP command before delivery is deferred.',
+    `lmtp_timeout_seconds=${LMTP_TIMEOUT_SECONDS}`,
+    '; Written by Haraka at start so a later `outpost start` can stop a leftover one.',
+    `pid_file=${iniValue('pid_file', harakaPidFile(paths))}`,
+    '',
+    '[limits]',
+    '; outpost.toml [limits]: message size, sending rate per account, recipients per message.',
+    `max_message_bytes=${limits.max_message_bytes}`,
+    `send_per_minute=${limits.send_per_minute}`,
+    `send_burst=${limits.send_burst}`,
+    `max_recipients=${limits.max_recipients}`,
+    '',
+  ].join('\n')
+
+  files['config/outpost_deliver.timeout'] = `${DELIVER_TIMEOUT_SECONDS}\n`
+
+  // Folder plugins (plugins.js looks for plugins/<name>/package.json). "main"
+  // points into the installation, so the code is never copied and an upgrade
+  // takes effect at the next start.
+  for (const name of OUTPOST_PLUGINS) {
+    files[`plugins/${name}/package.json`] = JSON.stringify({ name, private: true, main: join(pluginDir, name, 'index.cjs') }, null, 2) + '\n'
+  }
+  return files
+}
+
+/** Where Haraka records its pid (see outpost.ini pid_file and process.ts). */
+export function harakaPidFile(paths: NodePaths): string {
+  return join(paths.run, 'haraka.pid')
+}
+
+/** Writes the rendered files durably and creates the queue dir Haraka insists on. */
+export function writeHarakaConfig(paths: NodePaths, files: Record<string, string>): void {
+  for (const [rel, content] of Object.entries(files)) {
+    if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`refusing to write ${rel} outside ${paths.harakaDir}`)
+    writeFileDurable(join(paths.harakaDir, rel), content, 0o640)
+  }
+  mkdirSync(paths.harakaQueue, { recursive: true })
+  mkdirSync(paths.run, { recursive: true })
+}

@@ -1,0 +1,165 @@
+// The queue step: hand an accepted message to Dovecot over LMTP, once per
+// recipient, and decide what the submitting client is told.
+//
+// The 250 this step lets Haraka send is the moment the message becomes ours:
+// before it the client keeps the message and retries; after it only Dovecot
+// and the ledger stand between the message and loss. So 250 is given only
+// when every recipient's mailbox has the message.
+import { createHash } from 'node:crypto'
+import { Writable } from 'node:stream'
+import { and, eq, inArray } from 'drizzle-orm'
+import type { Db } from '../../db/index.js'
+import { deliveries } from '../../db/schema.js'
+import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
+import type { MessageStream } from './haraka-api.js'
+
+export type Verdict =
+  /** Every recipient has it: answer OK (250). */
+  | 'delivered'
+  /** At least one recipient failed temporarily: answer DENYSOFT (4xx) so the client retries. */
+  | 'retry'
+  /** Every failure was permanent: answer DENY (5xx). */
+  | 'rejected'
+
+export interface DeliveryOutcome {
+  verdict: Verdict
+  /** Enhanced status code and text for the client's reply. */
+  text: string
+  messageKey: string
+  /** Recipients the ledger already had from an earlier attempt. */
+  alreadyDelivered: string[]
+  /** Results of this attempt's LMTP transaction. */
+  results: LmtpRecipientResult[]
+}
+
+export interface DeliveryInput {
+  db: Db
+  lmtp: LmtpTarget
+  sender: string
+  recipients: readonly string[]
+  message: Buffer
+  now?: () => number
+}
+
+/** Reads the whole message once (Haraka's stream cannot be piped twice at once), refusing more than maxBytes. */
+export function readMessage(stream: MessageStream, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    let failed = false
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        size += chunk.length
+        if (size > maxBytes) {
+          failed = true
+          done(new Error(`the message is larger than the ${maxBytes}-byte limit while being read for delivery`))
+          return
+        }
+        chunks.push(chunk)
+        done()
+      },
+    })
+    sink.once('finish', () => {
+      if (!failed) resolve(Buffer.concat(chunks, size))
+    })
+    sink.once('error', (err) => {
+      failed = true
+      stream.unpipe?.()
+      reject(err)
+    })
+    stream.pipe(sink, { line_endings: '\r\n' })
+  })
+}
+
+function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex')
+}
+
+/** Splits at the first empty line; a message without one is all header. */
+function splitMessage(message: Buffer): { header: string; body: Buffer } {
+  const crlf = message.indexOf('\r\n\r\n')
+  const lf = message.indexOf('\n\n')
+  if (crlf === -1 && lf === -1) return { header: message.toString('latin1'), body: Buffer.alloc(0) }
+  const [at, sepLen] = crlf !== -1 && (lf === -1 || crlf < lf) ? [crlf, 4] : [lf, 2]
+  return { header: message.subarray(0, at).toString('latin1'), body: message.subarray(at + sepLen) }
+}
+
+export function messageIdOf(header: string): string {
+  const unfolded = header.replace(/\r?\n[ \t]+/g, ' ')
+  const m = /^message-id[ \t]*:[ \t]*(.*)$/im.exec(unfolded)
+  return m ? m[1]!.trim() : ''
+}
+
+/**
+ * The ledger key of a message: the same message retried by its client gets
+ * the same key. The body is hashed rather than the whole message because
+ * Haraka adds a Received header with the time and session id to each
+ * attempt; Message-ID and envelope sender tell apart two messages whose
+ * bodies happen to be equal.
+ */
+export function messageKey(message: Buffer, sender: string): string {
+  const { header, body } = splitMessage(message)
+  return sha256(`${messageIdOf(header)}\0${sender.toLowerCase()}\0${sha256(body)}`)
+}
+
+const isSuccess = (r: LmtpRecipientResult) => r.code >= 200 && r.code < 300
+const isTemporary = (r: LmtpRecipientResult) => r.code >= 400 && r.code < 500
+
+function describe(r: LmtpRecipientResult): string {
+  return `<${r.recipient}>: ${r.code} ${r.enhanced ? `${r.enhanced} ` : ''}${r.text}`.trim()
+}
+
+export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
+  const now = input.now ?? Date.now
+  const recipients = [...new Set(input.recipients.map((r) => r.toLowerCase()))]
+  const key = messageKey(input.message, input.sender)
+
+  const known = input.db
+    .select({ recipient: deliveries.recipient })
+    .from(deliveries)
+    .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, recipients)))
+    .all()
+    .map((r) => r.recipient)
+  const already = new Set(known)
+  const missing = recipients.filter((r) => !already.has(r))
+  const outcome = (verdict: Verdict, text: string, results: LmtpRecipientResult[] = []): DeliveryOutcome => ({
+    verdict,
+    text,
+    messageKey: key,
+    alreadyDelivered: known,
+    results,
+  })
+
+  if (missing.length === 0) return outcome('delivered', '2.0.0 Message delivered (all recipients already had it)')
+
+  let results: LmtpRecipientResult[]
+  try {
+    results = await lmtpDeliver(input.lmtp, { sender: input.sender, recipients: missing }, input.message)
+  } catch (err) {
+    if (!(err instanceof LmtpError)) throw err
+    // Nothing is recorded, so the retry goes to every missing recipient again.
+    return outcome('retry', `4.4.2 Local delivery is unavailable, please try again later: ${err.message}`)
+  }
+
+  const delivered = results.filter(isSuccess)
+  if (delivered.length > 0) {
+    // A crash between Dovecot's answer and this commit means the retry
+    // delivers these recipients a second time: a duplicate, never a loss.
+    const at = now()
+    input.db
+      .insert(deliveries)
+      .values(delivered.map((r) => ({ messageKey: key, recipient: r.recipient, deliveredAt: at })))
+      .onConflictDoNothing()
+      .run()
+  }
+
+  const failed = results.filter((r) => !isSuccess(r))
+  if (failed.length === 0) return outcome('delivered', '2.0.0 Message delivered', results)
+  const detail = failed.map(describe).join('; ')
+  const some = delivered.length + known.length > 0 ? ` (${delivered.length + known.length} of ${recipients.length} recipients have it)` : ''
+  if (failed.some(isTemporary) || failed.some((r) => r.code < 400 || r.code >= 600)) {
+    return outcome('retry', `4.2.0 Delivery deferred${some}; a retry goes only to the rest: ${detail}`, results)
+  }
+  const enhanced = failed.find((r) => r.enhanced)?.enhanced ?? '5.0.0'
+  return outcome('rejected', `${enhanced} Delivery failed${some}: ${detail}`, results)
+}

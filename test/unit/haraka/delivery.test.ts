@@ -1,0 +1,95 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
+import { openDb } from '../../../server/db/index.js'
+import { deliveries } from '../../../server/db/schema.js'
+import { deliver, messageKey, readMessage } from '../../../server/haraka/lib/delivery.js'
+import type { MessageStream } from '../../../server/haraka/lib/haraka-api.js'
+import { FakeLmtp } from './fake-lmtp.js'
+
+function setup(t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string) => string) {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-delivery-'))
+  const db = openDb(join(dir, 'outpost.db'))
+  const lmtp = new FakeLmtp(join(dir, 'lmtp'), { dataReply })
+  t.after(async () => {
+    await lmtp.close()
+    db.$client.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { db, lmtp }
+}
+
+const message = (received: string) =>
+  Buffer.from(`Received: ${received}\r\nMessage-ID: <m1@camp.test>\r\nFrom: alice@camp.test\r\n\r\nhello\r\n`)
+
+test('a retry after a partial failure delivers only to the missing recipient', async (t) => {
+  let bobFull = true
+  const { db, lmtp } = setup(t, (r) => (r === 'bob@camp.test' && bobFull ? '452 4.2.2 Mailbox is full' : '250 2.0.0 Saved'))
+  await lmtp.listen()
+  const input = { db, lmtp: { socketPath: lmtp.path, lhloName: 'camp.test' }, sender: 'alice@camp.test', recipients: ['carol@camp.test', 'bob@camp.test'] }
+
+  const first = await deliver({ ...input, message: message('attempt 1') })
+  assert.equal(first.verdict, 'retry')
+  assert.match(first.text, /^4\.2\.0 /)
+  assert.match(first.text, /bob@camp\.test.*452 4\.2\.2 Mailbox is full/)
+  assert.deepEqual(lmtp.stored.map((s) => s.recipient), ['carol@camp.test'])
+
+  bobFull = false
+  // Haraka's Received header differs between attempts; the key must not.
+  const second = await deliver({ ...input, message: message('attempt 2') })
+  assert.equal(second.verdict, 'delivered')
+  assert.deepEqual(second.alreadyDelivered, ['carol@camp.test'])
+  assert.deepEqual(lmtp.stored.map((s) => s.recipient), ['carol@camp.test', 'bob@camp.test'])
+  assert.deepEqual(lmtp.received[1]!.recipients, ['bob@camp.test'])
+
+  const third = await deliver({ ...input, message: message('attempt 3') })
+  assert.equal(third.verdict, 'delivered')
+  assert.equal(lmtp.received.length, 2, 'a third attempt reaches nobody')
+  assert.equal(db.select().from(deliveries).all().length, 2)
+})
+
+test('only permanent failures: rejected with the LMTP text, nothing recorded', async (t) => {
+  const { db, lmtp } = setup(t, () => '552 5.2.2 Quota exceeded')
+  await lmtp.listen()
+  const out = await deliver({ db, lmtp: { socketPath: lmtp.path, lhloName: 'x' }, sender: 'alice@camp.test', recipients: ['bob@camp.test'], message: message('r') })
+  assert.equal(out.verdict, 'rejected')
+  assert.match(out.text, /^5\.2\.2 .*Quota exceeded/)
+  assert.equal(db.select().from(deliveries).all().length, 0)
+})
+
+test('Dovecot not running: retry, nothing recorded', async (t) => {
+  const { db, lmtp } = setup(t)
+  const out = await deliver({ db, lmtp: { socketPath: lmtp.path, lhloName: 'x' }, sender: 'a@camp.test', recipients: ['b@camp.test'], message: message('r') })
+  assert.equal(out.verdict, 'retry')
+  assert.match(out.text, /^4\.4\.2 .*Dovecot/)
+  assert.equal(db.select().from(deliveries).all().length, 0)
+})
+
+test('the message key depends on Message-ID, sender and body, not on other headers', () => {
+  const k = (m: string, s = 'a@x') => messageKey(Buffer.from(m), s)
+  const base = k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n')
+  assert.equal(k('Received: 2\r\nMessage-Id: <1@x>\r\n\r\nbody\r\n'), base)
+  assert.equal(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n', 'A@X'), base)
+  assert.notEqual(k('Received: 1\r\nMessage-ID: <2@x>\r\n\r\nbody\r\n'), base)
+  assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody!\r\n'), base)
+  assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n', 'b@x'), base)
+})
+
+function streamOf(data: Buffer): MessageStream {
+  return {
+    pipe(dest) {
+      const src = new PassThrough()
+      src.pipe(dest)
+      src.end(data)
+      return dest
+    },
+  }
+}
+
+test('readMessage reads the whole message and refuses more than the cap', async () => {
+  assert.equal((await readMessage(streamOf(Buffer.from('abc')), 3)).toString(), 'abc')
+  await assert.rejects(readMessage(streamOf(Buffer.alloc(10)), 9), /larger than the 9-byte limit/)
+})

@@ -1,0 +1,105 @@
+// A small LMTP server on a unix socket for tests: it records what it was
+// sent (dot-stuffing removed) and answers each recipient as told.
+import { createServer, type Server, type Socket } from 'node:net'
+
+export interface ReceivedMessage {
+  sender: string
+  recipients: string[]
+  /** The DATA block as sent on the wire (still dot-stuffed, without the final dot line). */
+  wire: string
+  /** The message after removing dot-stuffing. */
+  data: string
+}
+
+export interface FakeLmtpOptions {
+  /** Reply to RCPT TO for this recipient; default 250. */
+  rcptReply?: (rcpt: string) => string
+  /** Reply after the final dot for this accepted recipient; default 250; null stores nothing. */
+  dataReply?: (rcpt: string) => string
+}
+
+export class FakeLmtp {
+  readonly received: ReceivedMessage[] = []
+  /** Recipients that got a 2xx after the final dot, one entry per stored copy. */
+  readonly stored: { recipient: string; data: string }[] = []
+  private readonly server: Server
+  private readonly sockets = new Set<Socket>()
+
+  constructor(
+    readonly path: string,
+    private readonly opts: FakeLmtpOptions = {},
+  ) {
+    this.server = createServer((s) => this.session(s))
+  }
+
+  listen(): Promise<this> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject)
+      this.server.listen(this.path, () => resolve(this))
+    })
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy()
+    return new Promise((resolve) => this.server.close(() => resolve()))
+  }
+
+  private session(socket: Socket): void {
+    this.sockets.add(socket)
+    socket.on('close', () => this.sockets.delete(socket))
+    socket.on('error', () => undefined)
+    socket.setEncoding('latin1')
+    const say = (line: string) => socket.write(`${line}\r\n`)
+    let buffer = ''
+    let sender = ''
+    let accepted: string[] = []
+    let inData = false
+    let wire: string[] = []
+    say('220 fake LMTP ready')
+    socket.on('data', (chunk: string) => {
+      buffer += chunk
+      let nl: number
+      while ((nl = buffer.indexOf('\r\n')) !== -1) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 2)
+        if (inData) {
+          if (line === '.') {
+            inData = false
+            const wireText = wire.map((l) => `${l}\r\n`).join('')
+            const data = wire.map((l) => `${l.startsWith('.') ? l.slice(1) : l}\r\n`).join('')
+            this.received.push({ sender, recipients: [...accepted], wire: wireText, data })
+            for (const rcpt of accepted) {
+              const reply = this.opts.dataReply?.(rcpt) ?? '250 2.0.0 <x> Saved'
+              if (reply.startsWith('2')) this.stored.push({ recipient: rcpt, data })
+              say(reply)
+            }
+            accepted = []
+            wire = []
+          } else wire.push(line)
+          continue
+        }
+        const cmd = line.toUpperCase()
+        if (cmd.startsWith('LHLO')) {
+          say('250-fake')
+          say('250 PIPELINING')
+        } else if (cmd.startsWith('MAIL FROM:')) {
+          sender = line.slice(10).replace(/^<|>$/g, '')
+          accepted = []
+          say('250 2.1.0 OK')
+        } else if (cmd.startsWith('RCPT TO:')) {
+          const rcpt = line.slice(8).replace(/^<|>$/g, '')
+          const reply = this.opts.rcptReply?.(rcpt) ?? '250 2.1.5 OK'
+          if (reply.startsWith('2')) accepted.push(rcpt)
+          say(reply)
+        } else if (cmd === 'DATA') {
+          inData = true
+          say('354 OK')
+        } else if (cmd === 'QUIT') {
+          say('221 2.0.0 Bye')
+          socket.end()
+        } else if (cmd === 'RSET') say('250 2.0.0 OK')
+        else say('500 5.5.1 Unknown command')
+      }
+    })
+  }
+}
