@@ -1,0 +1,192 @@
+// `npm run bench`: one Outpost node on loopback, measured against a private
+// Debian Postfix that delivers into the same Dovecot (the chatmail stack), in
+// the same run. See bench/README.md for what each figure means.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startNode, type TestNode } from '../test/helpers/node.js'
+import { freePort } from '../test/helpers/ports.js'
+import { nodePaths } from '../server/paths.js'
+import { canRunPostfix, startPostfix, type PostfixBaseline } from './postfix.js'
+import { IdleWatcher, idleLatency, throughput, type LatencySample, type SubmissionTarget, type ThroughputResult } from './submission-to-idle.js'
+import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
+import { mb, memoryOf, processNames, treeOf, type TreeMemory } from './memory.js'
+import { ms, ratio, summarize } from './percentiles.js'
+
+const DOMAIN = 'camp.test'
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
+const SENDERS = 20
+const TOTAL = Number(process.env.BENCH_TOTAL ?? 400)
+const MEMORY_TARGET_MB = 150
+
+const cleanups: Array<() => Promise<void>> = []
+async function cleanUp(): Promise<void> {
+  while (cleanups.length) {
+    const step = cleanups.pop()!
+    await step().catch((err: Error) => process.stderr.write(`bench clean-up: ${err.message}\n`))
+  }
+}
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\n${sig}: stopping everything the bench started…\n`)
+    void cleanUp().finally(() => process.exit(130))
+  })
+}
+
+const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
+const out = (line = '') => process.stdout.write(line + '\n')
+const pad = (s: string, n: number) => s.padEnd(n)
+const row = (label: string, ours: string, base: string, r: string) => out(`  ${pad(label, 44)}${pad(ours, 13)}${pad(base, 13)}${r}`)
+
+function dovecotMasterPid(node: TestNode): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(join(nodePaths(node.data).dovecotBase, 'master.pid'), 'utf8'), 10)
+  } catch {
+    return undefined
+  }
+}
+
+function p50Of(samples: Array<number | undefined>): number {
+  return summarize(samples.filter((v): v is number => v !== undefined)).p50
+}
+
+/** The same account, with SMTP pointed at the baseline's port instead of Outpost's. */
+function viaPostfix(uri: string, port: number): string {
+  const u = new URL(uri)
+  u.searchParams.set('sp', String(port))
+  u.searchParams.set('ss', 'starttls')
+  return u.toString()
+}
+
+async function main(): Promise<void> {
+  out(`Outpost bench: one node on 127.0.0.1, domain ${DOMAIN}`)
+  // Rate limits would measure the limiter, not the mail path; Postfix has none here either.
+  const node = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+  cleanups.push(() => node.destroy())
+  const paths = nodePaths(node.data)
+  const maildirNew = (local: string) => join(paths.mail, DOMAIN, local, 'Maildir', 'new')
+
+  // c. first, before any client has connected.
+  await sleep(3000)
+  const dovecotPid = dovecotMasterPid(node)
+  const outpostPids = treeOf([node.pid(), dovecotPid])
+  const outpostIdle = memoryOf(outpostPids)
+  const dovecotIdle = memoryOf(treeOf([dovecotPid]))
+  const outpostNames = processNames(outpostPids)
+
+  const noPostfix = canRunPostfix()
+  let pf: PostfixBaseline | undefined
+  let postfixIdle: TreeMemory | undefined
+  if (noPostfix) {
+    out(`Baseline skipped: ${noPostfix}.`)
+  } else {
+    pf = await startPostfix({
+      domain: DOMAIN,
+      port: await freePort(),
+      lmtpSocket: paths.lmtpSocket,
+      authSocket: join(paths.dovecotBase, 'auth-client'),
+      tlsCert: paths.tlsCert,
+      tlsKey: paths.tlsKey,
+    })
+    const stopPostfix = pf.stop.bind(pf)
+    cleanups.push(stopPostfix)
+    await sleep(2000)
+    postfixIdle = memoryOf(treeOf([pf.masterPid()]))
+  }
+  out(`Baseline: ${pf ? `Debian Postfix (private instance on 127.0.0.1:${pf.port}) delivering over LMTP into the node's own Dovecot` : 'none'}`)
+  if (pf && !pf.auth) out('NOTE: the baseline takes mail WITHOUT SMTP AUTH (Dovecot offers no auth-client socket), which favours Postfix.')
+  out('Both sides: STARTTLS with the node\'s certificate' + (pf?.auth ? ', AUTH PLAIN checked by the same Dovecot.' : '.'))
+  out('Outpost\'s per-account send limits are lifted for the run.')
+  out()
+
+  const [sender, watcherLogin, alice, bob, carol, dave] = await Promise.all(['sender', 'watcher', 'alice', 'bob', 'carol', 'dave'].map((l) => node.addAccount(l)))
+  const outpostSmtp: SubmissionTarget = { label: 'Outpost', port: node.ports.submission, auth: { user: sender!.address, pass: sender!.password } }
+  const postfixSmtp: SubmissionTarget | undefined = pf && { label: 'Postfix', port: pf.port, ...(pf.auth ? { auth: { user: sender!.address, pass: sender!.password } } : {}) }
+
+  // b. plain SMTP and IMAP clients.
+  const watcher = await IdleWatcher.open(node.ports.imap, watcherLogin!, maildirNew('watcher'))
+  cleanups.push(() => watcher.close())
+  const ourLatency = await idleLatency(outpostSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES)
+  const baseLatency: LatencySample[] = postfixSmtp ? await idleLatency(postfixSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES) : []
+  const ourRate = await throughput(outpostSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL)
+  const baseRate: ThroughputResult | undefined = postfixSmtp ? await throughput(postfixSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL) : undefined
+  await watcher.close()
+  cleanups.pop()
+
+  // a. real Delta Chat clients.
+  const ourPair = await chatPair('outpost', await node.dclogin(alice!.address), await node.dclogin(bob!.address))
+  cleanups.push(() => ourPair.close())
+  const ourChat = await chatLatency(ourPair, maildirNew('bob'), MESSAGES)
+  await ourPair.close()
+  cleanups.pop()
+  let baseChat: ChatSample[] = []
+  if (pf) {
+    const basePair = await chatPair('postfix', viaPostfix(await node.dclogin(carol!.address), pf.port), viaPostfix(await node.dclogin(dave!.address), pf.port))
+    cleanups.push(() => basePair.close())
+    baseChat = await chatLatency(basePair, maildirNew('dave'), MESSAGES)
+    await basePair.close()
+    cleanups.pop()
+  }
+
+  const outpostAfter = memoryOf(treeOf([node.pid(), dovecotPid]))
+
+  // Report.
+  row('', 'Outpost', 'Postfix', 'Outpost/Postfix')
+  out()
+  out(`a. Delta Chat send → IncomingMsg, ${MESSAGES} messages one after another, after SecureJoin`)
+  const oc = summarize(ourChat.map((s) => s.incomingMs))
+  const bc = summarize(baseChat.map((s) => s.incomingMs))
+  row('p50', ms(oc.p50), ms(bc.p50), ratio(oc.p50, bc.p50))
+  row('p99', ms(oc.p99), ms(bc.p99), ratio(oc.p99, bc.p99))
+  out('  where the time goes (p50 of each step):')
+  const deliveredO = p50Of(ourChat.map((s) => s.deliveredMs))
+  const deliveredB = p50Of(baseChat.map((s) => s.deliveredMs))
+  row('  send → MsgDelivered (encrypt + SMTP 250)', ms(deliveredO), ms(deliveredB), ratio(deliveredO, deliveredB))
+  const storedO = p50Of(ourChat.map((s) => s.storedMs))
+  const storedB = p50Of(baseChat.map((s) => s.storedMs))
+  row('  send → file in recipient Maildir', ms(storedO), ms(storedB), ratio(storedO, storedB))
+  const pushO = p50Of(ourChat.map((s) => (s.storedMs === undefined ? undefined : s.incomingMs - s.storedMs)))
+  const pushB = p50Of(baseChat.map((s) => (s.storedMs === undefined ? undefined : s.incomingMs - s.storedMs)))
+  row('  Maildir → IncomingMsg (IDLE, fetch, decrypt)', ms(pushO), ms(pushB), ratio(pushO, pushB))
+  out()
+
+  out(`b. Plain clients: SMTP 250 after DATA → IMAP IDLE EXISTS, ${MESSAGES} messages one after another`)
+  const ol = summarize(ourLatency.map((s) => s.pushMs))
+  const bl = summarize(baseLatency.map((s) => s.pushMs))
+  row('p50   (target ratio ≤ 1.0)', ms(ol.p50), ms(bl.p50), ratio(ol.p50, bl.p50))
+  row('p99', ms(ol.p99), ms(bl.p99), ratio(ol.p99, bl.p99))
+  const so = p50Of(ourLatency.map((s) => s.submitMs))
+  const sb = p50Of(baseLatency.map((s) => s.submitMs))
+  row('  MAIL FROM → 250 after DATA (p50)', ms(so), ms(sb), ratio(so, sb))
+  const lo = p50Of(ourLatency.map((s) => s.storedMs))
+  const lb = p50Of(baseLatency.map((s) => s.storedMs))
+  row('  250 → file in Maildir (p50; <0: before 250)', ms(lo), ms(lb), '')
+  const io = p50Of(ourLatency.map((s) => (s.storedMs === undefined ? undefined : s.pushMs - s.storedMs)))
+  const ib = p50Of(baseLatency.map((s) => (s.storedMs === undefined ? undefined : s.pushMs - s.storedMs)))
+  row('  file in Maildir → EXISTS (p50)', ms(io), ms(ib), ratio(io, ib))
+  const rate = (r: ThroughputResult | undefined) => (r ? `${r.perSecond.toFixed(1)}/s` : 'n/a')
+  row(`accepted msg/s, ${SENDERS} senders, ${TOTAL} msgs (target ≥ 0.5)`, rate(ourRate), rate(baseRate), ratio(ourRate.perSecond, baseRate?.perSecond ?? Number.NaN))
+  const drained = (r: ThroughputResult | undefined) => (r?.deliveredSeconds !== undefined ? `${(r.accepted / r.deliveredSeconds).toFixed(1)}/s` : 'n/a')
+  row('  …all of them in the INBOX (delivered msg/s)', drained(ourRate), drained(baseRate), '')
+  for (const [label, r] of [['Outpost', ourRate], ['Postfix', baseRate]] as const) {
+    if (r && r.rejected > 0) out(`  ${label} refused ${r.rejected} of ${r.accepted + r.rejected} messages, first: ${r.firstError}`)
+  }
+  out()
+
+  out('c. Resident memory at idle, summed over processes from /proc (RSS; PSS in brackets)')
+  out(`  Outpost node, all of it (${outpostNames}): ${mb(outpostIdle.rssBytes)} [${mb(outpostIdle.pssBytes)}], target ${MEMORY_TARGET_MB} MB, ratio ${ratio(outpostIdle.rssBytes / 2 ** 20, MEMORY_TARGET_MB)}`)
+  out(`    of which Dovecot (${dovecotIdle.processes} processes): ${mb(dovecotIdle.rssBytes)} [${mb(dovecotIdle.pssBytes)}]`)
+  if (postfixIdle) {
+    const stack = postfixIdle.rssBytes + dovecotIdle.rssBytes
+    out(`  chatmail-like stack, Postfix (${postfixIdle.processes} processes) + the same Dovecot: ${mb(stack)} [${mb(postfixIdle.pssBytes + dovecotIdle.pssBytes)}]; Outpost/that ${ratio(outpostIdle.rssBytes, stack)}`)
+  }
+  out(`  Outpost after the run, with Dovecot's sessions gone idle: ${mb(outpostAfter.rssBytes)} [${mb(outpostAfter.pssBytes)}]`)
+}
+
+try {
+  await main()
+} catch (err) {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`)
+  process.exitCode = 1
+} finally {
+  await cleanUp()
+}
