@@ -106,11 +106,21 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
   files['config/dhparams.pem'] = FFDHE2048
 
   // Haraka 3.3 reads its size limit from connection.ini [max] bytes (the old
-  // config/databytes file is no longer read). `haraka -i` would copy Haraka's
-  // sample connection.ini; the other values below are that sample's, written
-  // out because without the file the checks they drive are off.
+  // config/databytes file is no longer read). Haraka needs every section of
+  // this file (without [message] and [uuid] the first connection crashes it),
+  // so it is written whole, with the values of Haraka's sample
+  // connection.ini (which `haraka -i` would have copied) except where noted.
   files['config/connection.ini'] = [
     HEADER,
+    '[haproxy]',
+    '; No proxy stands in front of this node; a PROXY header must not be able to claim another address.',
+    'enabled=false',
+    '',
+    '[headers]',
+    "; Haraka's sample values: a bound on parsed header lines, and a mail-loop stop.",
+    'max_lines=1000',
+    'max_received=100',
+    '',
     '[max]',
     '; outpost.toml limits.max_message_bytes: advertised as SIZE in EHLO, refused at',
     '; MAIL FROM when declared larger, and at the end of DATA when it is larger.',
@@ -120,10 +130,15 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     'line_length=512',
     'data_line_length=992',
     '',
-    '[headers]',
-    "; Haraka's sample values: a bound on parsed header lines, and a mail-loop stop.",
-    'max_lines=1000',
-    'max_received=100',
+    '[message]',
+    "; Haraka's sample values.",
+    'helo=Haraka is at your service.',
+    'close=closing connection. Have a jolly good day.',
+    '',
+    '[uuid]',
+    "; Haraka's sample values: a short session id in the greeting, to find it in the log.",
+    'banner_chars=6',
+    'deny_chars=0',
     '',
   ].join('\n')
 

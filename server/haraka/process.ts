@@ -48,10 +48,11 @@ export function isOurHaraka(argv: readonly string[] | null, harakaDir: string): 
 
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
+    // A zombie has exited already; it only waits for its parent to reap it.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+  } catch {
+    return false
   }
 }
 

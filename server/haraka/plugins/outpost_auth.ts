@@ -1,6 +1,7 @@
 // SMTP AUTH against the node's accounts (the same Argon2id hashes Dovecot
-// checks). auth/auth_base does the protocol: it advertises PLAIN and LOGIN
-// only on a TLS connection and sets connection.relaying on success. Unlike
+// checks). auth/auth_base does the protocol (PLAIN and LOGIN exchanges,
+// connection.relaying on success, a growing delay after each failure); we
+// offer AUTH only on a TLS connection and check the password. Unlike
 // Haraka's auth/flat_file nothing here exempts localhost or private
 // addresses: on a LAN box every phone is a private address.
 import constants from 'haraka-constants'
