@@ -1,0 +1,371 @@
+// The private Dovecot instance's configuration, rendered from the node's
+// config. Pure: no file is read or written here (process.ts does that), so
+// the output can be tested line by line and checked with `doveconf -n`.
+//
+// Written for Dovecot 2.3 (Debian bookworm ships 2.3.19). Dovecot 2.4 changed
+// the configuration syntax; process.ts refuses to start with another version.
+//
+// Delivery path: Haraka → LMTP (unix socket) → Maildir. Haraka answers the
+// SMTP client 250 only after LMTP answered 250 for the recipient, so the
+// moment a message becomes "ours" is Dovecot's LMTP 250, which comes after the
+// message file and its directory are fsynced (see mail_fsync below).
+import { createHash } from 'node:crypto'
+import { isIP } from 'node:net'
+import { join } from 'node:path'
+import type { NodeConfig } from '../config/schema.js'
+import type { NodePaths } from '../paths.js'
+import { splitAddress } from '../accounts/address.js'
+
+export interface DovecotUser {
+  /** The account every mail process runs as, and (not as root) the one Dovecot itself runs as. */
+  name: string
+  group: string
+  uid: number
+  gid: number
+}
+
+export interface DovecotConfInput {
+  config: NodeConfig
+  paths: NodePaths
+  user: DovecotUser
+  /** True when Dovecot's master process starts as root. */
+  root: boolean
+}
+
+/**
+ * The files of one Dovecot instance, keyed by their file name inside
+ * `paths.dovecotDir`. `dovecot.conf` (= `paths.dovecotConf`) names the other
+ * by its absolute path, so both must be written side by side.
+ */
+export interface DovecotFiles {
+  'dovecot.conf': string
+  'dovecot-sql.conf.ext': string
+}
+
+export const SQL_CONF_NAME = 'dovecot-sql.conf.ext'
+
+export class DovecotConfigError extends Error {
+  override name = 'DovecotConfigError'
+}
+
+/** Where Dovecot keeps state that must survive restarts of the instance but not of the data dir's owner. */
+export function dovecotStateDir(paths: NodePaths): string {
+  return join(paths.run, 'dovecot-state')
+}
+
+export function dovecotLogPath(paths: NodePaths): string {
+  return join(paths.log, 'dovecot.log')
+}
+
+/**
+ * A name unique to this data dir, so that several nodes on one machine (and a
+ * system Dovecot) can be told apart in `ps` and in logs.
+ */
+export function dovecotInstanceName(paths: NodePaths): string {
+  return 'outpost-' + createHash('sha256').update(paths.data).digest('hex').slice(0, 10)
+}
+
+// Dovecot's config parser treats # as a comment, spaces and quotes specially,
+// and expands %-variables in paths such as the userdb home. Rather than quote,
+// accept only characters that need none: a data dir with other characters is
+// rare, and the error says what to do.
+const SAFE_PATH = /^\/[A-Za-z0-9._/+@:,=~-]*$/
+const SAFE_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/
+
+function safePath(what: string, p: string): string {
+  if (!SAFE_PATH.test(p)) {
+    throw new DovecotConfigError(
+      `${what} "${p}" cannot be written into dovecot.conf: use a data directory whose path has only letters, digits and . _ - + @ / in it`,
+    )
+  }
+  return p
+}
+
+function safeName(what: string, s: string): string {
+  if (!SAFE_NAME.test(s) || s.length > 64) throw new DovecotConfigError(`${what} "${s}" is not a valid user or group name for dovecot.conf`)
+  return s
+}
+
+function safeId(what: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new DovecotConfigError(`${what} ${n} is not a valid numeric id`)
+  return n
+}
+
+function safePort(what: string, n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new DovecotConfigError(`ports.${what} = ${n} is not a TCP port (1-65535)`)
+  return n
+}
+
+function safePositive(what: string, n: number): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new DovecotConfigError(`${what} = ${n} must be a whole number of at least 1`)
+  return n
+}
+
+function safeAddress(a: string): string {
+  if (isIP(a) === 0) throw new DovecotConfigError(`listen.address "${a}" is not an IP address (use 0.0.0.0 for every interface, 127.0.0.1 for this machine only)`)
+  return a
+}
+
+function safeDomain(d: string): string {
+  try {
+    return splitAddress(`postmaster@${d}`).domain
+  } catch {
+    throw new DovecotConfigError(`node.domain "${d}" is not a valid mail domain`)
+  }
+}
+
+export function renderDovecotConf(input: DovecotConfInput): DovecotFiles {
+  const { config, paths, user, root } = input
+  const p = {
+    base: safePath('paths.dovecotBase', paths.dovecotBase),
+    state: safePath('the Dovecot state dir', dovecotStateDir(paths)),
+    log: safePath('the Dovecot log', dovecotLogPath(paths)),
+    mail: safePath('paths.mail', paths.mail),
+    db: safePath('paths.db', paths.db),
+    lmtp: safePath('paths.lmtpSocket', paths.lmtpSocket),
+    cert: safePath('paths.tlsCert', paths.tlsCert),
+    key: safePath('paths.tlsKey', paths.tlsKey),
+    sqlConf: safePath('the Dovecot SQL config', join(paths.dovecotDir, SQL_CONF_NAME)),
+  }
+  // A Unix socket path longer than sun_path (108 bytes with its NUL) cannot
+  // be bound; Dovecot would fail at start with a less helpful message.
+  if (Buffer.byteLength(p.lmtp) > 107) {
+    throw new DovecotConfigError(`LMTP socket path ${p.lmtp} is longer than 107 bytes, the limit for Unix sockets: use a shorter data directory path`)
+  }
+  // Dovecot defines its own "lmtp" listener inside base_dir; naming the same
+  // socket by absolute path would be a second, duplicate listener.
+  const lmtpListener = p.lmtp.startsWith(p.base + '/') ? p.lmtp.slice(p.base.length + 1) : p.lmtp
+  const name = safeName('user', user.name)
+  const group = safeName('group', user.group)
+  const uid = safeId('uid', user.uid)
+  const gid = safeId('gid', user.gid)
+  if (uid === 0) {
+    throw new DovecotConfigError('mail processes must not run as root (uid 0): run Outpost as its own system user, or give it one to drop to')
+  }
+  const address = safeAddress(config.listen.address)
+  const domain = safeDomain(config.node.domain)
+  const imapPort = safePort('imap', config.ports.imap)
+  const imapsPort = safePort('imaps', config.ports.imaps)
+  const quotaMb = safePositive('mail.quota_mb', config.mail.quota_mb)
+  const maxMessage = safePositive('limits.max_message_bytes', config.limits.max_message_bytes)
+
+  const conf = `# Generated by Outpost from outpost.toml. Do not edit: it is rewritten at every start.
+# Dovecot 2.3 reference: https://doc.dovecot.org/2.3/settings/core/
+# Only non-default settings are written, each with its reason.
+
+# --- A private instance -------------------------------------------------
+# Nothing is included from /etc/dovecot, so a system Dovecot (or its
+# package's defaults) cannot change how this node behaves.
+
+# Sockets and master.pid live in the node's data dir, so several nodes and a
+# system Dovecot can run side by side.
+base_dir = ${p.base}
+# Dovecot keeps its instance list and similar state here instead of /var/lib/dovecot.
+state_dir = ${p.state}
+# Names the processes in ps and lets doveadm -i find this instance.
+instance_name = ${dovecotInstanceName(paths)}
+# One log file per node, next to Haraka's; Outpost shows it in the web admin.
+log_path = ${p.log}
+# IMAP for the phones, LMTP for Haraka. No POP3, no submission (Haraka does SMTP).
+protocols = imap lmtp
+# The name LMTP greets Haraka with and puts into mail Dovecot itself writes;
+# the box's OS host name (often "raspberrypi") means nothing to users.
+hostname = ${domain}
+
+${root ? rootSection(name) : nonRootSection(name, group)}
+# Every mail process runs as this one uid/gid; nothing else is ever valid,
+# so a bad userdb answer cannot make Dovecot act as another user.
+first_valid_uid = ${uid}
+last_valid_uid = ${uid}
+first_valid_gid = ${gid}
+last_valid_gid = ${gid}
+
+# --- TLS ------------------------------------------------------------------
+# https://doc.dovecot.org/2.3/configuration_manual/dovecot_ssl_configuration/
+# required: no authentication before TLS. Dovecot 2.3 still lets a client
+# whose local and remote IP are the same (loopback, or the box itself) log in
+# without TLS, calling it "secured"; the password_query in
+# dovecot-sql.conf.ext closes that gap. Phones on the hotspot share its Wi-Fi
+# with everyone else there, and nothing on the box needs a plaintext login.
+ssl = required
+ssl_cert = <${p.cert}
+ssl_key = <${p.key}
+# TLS 1.2 is what older Android phones still speak; anything older is broken.
+ssl_min_protocol = TLSv1.2
+
+# --- Listeners ------------------------------------------------------------
+service imap-login {
+  # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
+  inet_listener imap {
+    address = ${address}
+    port = ${imapPort}
+  }
+  # Implicit TLS, for clients that prefer it.
+  inet_listener imaps {
+    address = ${address}
+    port = ${imapsPort}
+    ssl = yes
+  }${root ? '' : `
+  # chroot needs root.
+  chroot =`}
+}
+
+service lmtp {
+  # Haraka delivers here. A Unix socket instead of TCP: only local processes
+  # that can open the data dir reach it, and no port can clash.
+  unix_listener ${lmtpListener} {
+    mode = 0600
+    user = ${name}
+  }${root ? `
+  # Dovecot's default would run LMTP as root; every mailbox belongs to one
+  # user, so LMTP needs nothing more than that user's rights.
+  user = ${name}` : ''}
+}
+
+# --- Accounts -------------------------------------------------------------
+# Outpost's own database is the one list of accounts: Dovecot reads the
+# accounts table (sqlite driver of dovecot-sqlite) and Haraka checks the same
+# Argon2id hash, so there is nothing to keep in sync.
+# https://doc.dovecot.org/2.3/configuration_manual/authentication/sql/
+passdb {
+  driver = sql
+  args = ${p.sqlConf}
+}
+# The userdb reads the same table, so an address that is not there is
+# unknown to LMTP too ("550 5.1.1 User doesn't exist"), and doveadm -A can
+# list every account (a static userdb cannot be iterated, and the daily
+# expiry runs doveadm expunge -A). Every account has the same shape, so
+# home, uid and gid are computed here rather than stored.
+# https://doc.dovecot.org/2.3/configuration_manual/authentication/sql/#user-database-lookups
+userdb {
+  driver = sql
+  args = ${p.sqlConf}
+  default_fields = uid=${uid} gid=${gid} home=${p.mail}/%d/%n
+}
+
+# --- Mail storage ---------------------------------------------------------
+# Maildir: one file per message, written to tmp/ and renamed into new/, so a
+# crash never leaves a half-written message visible.
+mail_location = maildir:~/Maildir
+# optimized (Dovecot's default, kept on purpose): before LMTP answers 250,
+# Dovecot fsyncs the message file and, after renaming it into new/,
+# fdatasyncs new/ itself (maildir-save.c: maildir_transaction_fsync_dirs), so
+# an accepted message survives power loss. "always" would also fsync index and
+# cache files after every change; those are rebuilt from the Maildir when
+# lost, so the extra writes would only wear the SD card.
+# https://doc.dovecot.org/2.3/settings/core/#core_setting-mail_fsync
+mail_fsync = optimized
+
+namespace inbox {
+  # Delta Chat on a chatmail server uses INBOX only.
+  inbox = yes
+}
+
+# IDLE: Dovecot learns of new mail through inotify and tells clients at once
+# (after its built-in 0.5 s debounce). The "still here" keepalive every two
+# minutes (Dovecot's default, written down because Delta Chat depends on it)
+# keeps phones' and hotspots' NAT entries for idle connections alive.
+# https://doc.dovecot.org/2.3/settings/core/#core_setting-imap_idle_notify_interval
+imap_idle_notify_interval = 2 mins
+
+# Delta Chat recognises chatmail relays by this capability: its core sets
+# is_chatmail from CAPABILITY XCHATMAIL when an account is configured and again
+# on each INBOX fetch/IDLE round. What it then does differently, as read in
+# the deltachat-core-rust / chatmail core sources:
+# - deletes every downloaded message from the server right away when the
+#   account is on one device only (BccSelf off);
+# - creates no "DeltaChat" folder and moves nothing there, and stops watching
+#   the Sent folder: INBOX is the only folder it uses;
+# - enables end-to-end encryption and sends encrypted regardless of the
+#   peer's Autocrypt preference;
+# - uses chatmail's default for the number of recipients per SMTP message.
+# Outpost serves exactly that client (INBOX only, mail expires from the
+# server), so it announces itself the same way.
+imap_capability = +XCHATMAIL
+
+# --- Quota ----------------------------------------------------------------
+# https://doc.dovecot.org/2.3/configuration_manual/quota_plugin/
+# A full SD card would stop delivery for everyone; a per-account quota stops
+# only the account that filled it.
+mail_plugins = $mail_plugins quota
+protocol imap {
+  # Adds the QUOTA capability: Delta Chat shows the storage in use.
+  mail_plugins = $mail_plugins imap_quota
+}
+plugin {
+  quota = maildir:User quota
+  # The node default, for doveadm runs without a userdb lookup; every
+  # account's rule comes from the userdb query (accounts.quota_mb or this).
+  quota_rule = *:storage=${quotaMb}M
+  # Haraka refuses larger messages already; this keeps IMAP APPEND in line.
+  quota_max_mail_size = ${maxMessage}
+}
+
+# --- LMTP (Haraka → Dovecot) ------------------------------------------------
+# https://doc.dovecot.org/2.3/settings/core/#core_setting-lmtp_rcpt_check_quota
+protocol lmtp {
+  # Dovecot's default, kept on purpose: user+detail@ must never be filed into
+  # another folder, Delta Chat reads INBOX only.
+  lmtp_save_to_detail_mailbox = no
+}
+# Our addresses may contain "+" (see accounts/address.ts), and each is an
+# account of its own: no part of a local part is a "detail".
+recipient_delimiter =
+# An over-quota recipient is refused at RCPT time, so Haraka gets a per-
+# recipient answer before DATA and can tell the sender which one failed.
+lmtp_rcpt_check_quota = yes
+# Haraka has written the Received header that matters; Dovecot's would only
+# say the message came over a local socket, in every stored message.
+lmtp_add_received_header = no
+`
+
+  // Dovecot's sql driver escapes %u for SQL itself. The address is stored
+  // lower-case and auth_username_format lower-cases the login (%Lu default).
+  const sql = `# Generated by Outpost. How Dovecot reads Outpost's accounts table.
+# Column names are part of server/db/schema.ts: change both together.
+# https://doc.dovecot.org/2.3/configuration_manual/authentication/sql/
+driver = sqlite
+connect = ${p.db}
+# password_hash already starts with {ARGON2ID}; this only names the scheme a
+# bare hash would have.
+default_pass_scheme = ARGON2ID
+# %{secured} is "TLS" only over TLS; Dovecot also calls loopback connections
+# "secured" and would let them log in without TLS despite ssl = required.
+password_query = SELECT address AS user, password_hash AS password FROM accounts WHERE address = '%u' AND '%{secured}' = 'TLS'
+# quota_rule: the account's own quota when it has one, else the node's.
+user_query = SELECT address AS user, '*:storage=' || COALESCE(quota_mb, ${quotaMb}) || 'M' AS quota_rule FROM accounts WHERE address = '%u'
+# For doveadm -A (mail expiry).
+iterate_query = SELECT address AS user FROM accounts
+`
+  return { 'dovecot.conf': conf, 'dovecot-sql.conf.ext': sql }
+}
+
+function rootSection(name: string): string {
+  return `# --- Running as root ----------------------------------------------------
+# The master starts as root so it can bind any port; login and internal
+# processes use the dovenull and dovecot users that the dovecot-core package
+# creates (login ones chrooted), mail processes the uid below. The auth worker keeps Dovecot's default (root): in this mode the
+# database belongs to root, and SQLite in WAL mode needs write access to its
+# -shm file even to read.
+# The LMTP socket is owned by ${name}, the user Haraka runs as.
+`
+}
+
+function nonRootSection(name: string, group: string): string {
+  return `# --- Running without root ---------------------------------------------
+# https://wiki2.dovecot.org/HowTo/Rootless
+# Every Dovecot process runs as the user that started it; Dovecot's default
+# dovecot/dovenull users would need root to switch to.
+default_internal_user = ${name}
+default_internal_group = ${group}
+default_login_user = ${name}
+
+# chroot needs root; anvil chroots to an empty dir by default.
+service anvil {
+  chroot =
+}
+service imap-urlauth-login {
+  chroot =
+}
+`
+}

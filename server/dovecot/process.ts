@@ -1,0 +1,216 @@
+// Running the node's private Dovecot: checks, writing and validating its
+// config, the command line for the supervisor, cleaning up after a crash, and
+// the daily expiry. Every system binary goes through the Exec seam.
+import { existsSync, mkdirSync, chownSync, readFileSync, readdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Exec } from '../exec.js'
+import { execOk } from '../exec.js'
+import type { NodeConfig } from '../config/schema.js'
+import type { NodePaths } from '../paths.js'
+import { writeFileDurable } from '../durable.js'
+import { dovecotStateDir, dovecotInstanceName, type DovecotFiles } from './config.js'
+
+const INSTALL_HINT = 'apt-get install dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite'
+
+export class DovecotError extends Error {
+  override name = 'DovecotError'
+}
+
+/**
+ * Throws an error naming the packages to install when Dovecot, its IMAP or
+ * LMTP server, or its SQLite driver is missing, and refuses any Dovecot but
+ * 2.3: the generated config uses 2.3 syntax, which 2.4 no longer reads.
+ */
+export async function checkDovecotInstalled(exec: Exec, exists: (path: string) => boolean = existsSync): Promise<{ version: string }> {
+  let version: string
+  try {
+    version = (await execOk(exec, 'dovecot', ['--version'])).trim()
+  } catch (err) {
+    throw new DovecotError(`Dovecot is not installed (${(err as Error).message}). Install it with: ${INSTALL_HINT}`)
+  }
+  if (!/^2\.3\./.test(version)) {
+    throw new DovecotError(`Outpost's dovecot.conf is written for Dovecot 2.3, but Dovecot ${version} is installed. Install Dovecot 2.3 (Debian bookworm: ${INSTALL_HINT})`)
+  }
+  // Ask Dovecot where it keeps its binaries and modules rather than assume
+  // Debian's layout; -d prints built-in defaults, so no config is read.
+  const libexec = (await execOk(exec, 'doveconf', ['-d', '-h', 'libexec_dir'])).trim()
+  const modules = (await execOk(exec, 'doveconf', ['-d', '-h', 'mail_plugin_dir'])).trim()
+  const needed: Array<[string, string]> = [
+    [join(libexec, 'imap'), 'dovecot-imapd'],
+    [join(libexec, 'lmtp'), 'dovecot-lmtpd'],
+    // The auth process loads SQL drivers from modules/auth (dovecot-sqlite
+    // also ships copies for dict and the mail processes).
+    [join(modules, 'auth', 'libdriver_sqlite.so'), 'dovecot-sqlite'],
+  ]
+  const missing = needed.filter(([path]) => !exists(path))
+  if (missing.length > 0) {
+    const list = missing.map(([path, pkg]) => `${path} (package ${pkg})`).join(', ')
+    throw new DovecotError(`Dovecot ${version} is installed but incomplete: missing ${list}. Install with: ${INSTALL_HINT}`)
+  }
+  return { version }
+}
+
+/**
+ * Creates the directories the instance needs. `mailOwner`, when given (root
+ * mode), becomes the owner of the mail dir, because the mail processes that
+ * create each account's home run as that user, not as root.
+ */
+export function prepareDovecotDirs(paths: NodePaths, mailOwner?: { uid: number; gid: number }): void {
+  for (const dir of [paths.dovecotDir, paths.run, dovecotStateDir(paths), paths.log, paths.mail]) mkdirSync(dir, { recursive: true })
+  if (mailOwner) chownSync(paths.mail, mailOwner.uid, mailOwner.gid)
+}
+
+/** Writes the rendered files into paths.dovecotDir, each one wholly or not at all. */
+export function writeDovecotConf(paths: NodePaths, files: DovecotFiles): void {
+  for (const [name, text] of Object.entries(files) as Array<[keyof DovecotFiles, string]>) {
+    writeFileDurable(join(paths.dovecotDir, name), text, 0o644)
+  }
+}
+
+/**
+ * Runs `doveconf -n` on the config, as chatmail does before using one.
+ * Returns doveconf's warnings; throws with doveconf's own message when it
+ * rejects the file.
+ */
+export async function validateDovecotConf(exec: Exec, confPath: string): Promise<{ warnings: string[] }> {
+  const r = await exec('doveconf', ['-n', '-c', confPath])
+  const lines = r.stderr.split('\n').map((l) => l.trim()).filter(Boolean)
+  if (r.code !== 0) {
+    throw new DovecotError(
+      `Dovecot rejects the generated ${confPath} (doveconf exit ${r.code}): ${lines.join(' / ') || r.stdout.trim()}. ` +
+        'Check what it names (TLS certificate and key, users, paths); if those are fine this is a bug in Outpost, please report it with this message.',
+    )
+  }
+  return { warnings: lines.filter((l) => /warning/i.test(l)) }
+}
+
+/**
+ * The command that runs Dovecot in the foreground (-F), as a child the node
+ * supervises: it dies with a signal from us, and its exit is seen at once.
+ * The config path is absolute, which stopStaleDovecot relies on.
+ */
+export function dovecotSpawnArgs(paths: NodePaths): { command: string; args: string[] } {
+  return { command: 'dovecot', args: ['-F', '-c', resolve(paths.dovecotConf)] }
+}
+
+function readCmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '')
+  } catch {
+    return undefined
+  }
+}
+
+function isGone(pid: number): boolean {
+  try {
+    // A zombie has exited already; only its parent's wait() is missing.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
+  } catch {
+    return true
+  }
+}
+
+async function waitGone(pid: number, ms: number): Promise<boolean> {
+  const until = Date.now() + ms
+  while (Date.now() < until) {
+    if (isGone(pid)) return true
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  return isGone(pid)
+}
+
+/**
+ * Stops a Dovecot master left running by an earlier run of this node (a
+ * kill -9 of Outpost orphans it, and it keeps the ports and master.pid), then
+ * any of its processes that outlived it (see endDovecotStragglers).
+ * Only a master whose command line is dovecot with this node's config is
+ * touched, so a reused PID or another node's Dovecot is left alone.
+ * Returns the master's PID when there was one, and the stragglers ended.
+ */
+export async function stopStaleDovecot(paths: NodePaths, opts: { termTimeoutMs?: number } = {}): Promise<{ master: number | undefined; stragglers: number[] }> {
+  const master = await stopStaleMaster(paths, opts.termTimeoutMs ?? 5000)
+  return { master, stragglers: await endDovecotStragglers(paths) }
+}
+
+async function stopStaleMaster(paths: NodePaths, termTimeoutMs: number): Promise<number | undefined> {
+  const pidFile = join(paths.dovecotBase, 'master.pid')
+  let pid: number
+  try {
+    pid = Number.parseInt(readFileSync(pidFile, 'utf8').trim(), 10)
+  } catch {
+    return undefined
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined
+  const argv = readCmdline(pid)
+  if (!argv || isGone(pid)) return undefined
+  const isDovecot = (argv[0] ?? '').split('/').pop() === 'dovecot'
+  const conf = argv[argv.indexOf('-c') + 1]
+  if (!isDovecot || argv.indexOf('-c') < 0 || conf === undefined || resolve(conf) !== resolve(paths.dovecotConf)) return undefined
+
+  // SIGTERM lets the master stop its children and remove its sockets.
+  process.kill(pid, 'SIGTERM')
+  if (await waitGone(pid, termTimeoutMs)) return pid
+  process.kill(pid, 'SIGKILL')
+  if (await waitGone(pid, 2000)) return pid
+  throw new DovecotError(`a stale Dovecot (PID ${pid}, ${argv.join(' ')}) did not stop after SIGKILL; stop it by hand before starting the node`)
+}
+
+/** PIDs of this instance's service processes; Dovecot titles them "dovecot-<instance_name>/<service>". */
+function instanceProcesses(paths: NodePaths): number[] {
+  const prefix = `dovecot-${dovecotInstanceName(paths)}/`
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const argv = readCmdline(Number(entry))
+    if (argv?.[0]?.startsWith(prefix) && !isGone(Number(entry))) pids.push(Number(entry))
+  }
+  return pids
+}
+
+/**
+ * Ends the instance's processes that outlive their master. When the master
+ * stops, a login process still holding a client connection from before
+ * login keeps running (and with it auth, log, config, anvil and stats) until
+ * that client goes away; the ports are free, but the processes are not gone.
+ * Call this after the supervised master has exited. Returns the PIDs ended.
+ */
+export async function endDovecotStragglers(paths: NodePaths, opts: { termTimeoutMs?: number } = {}): Promise<number[]> {
+  const pids = instanceProcesses(paths)
+  const signal = (pid: number, sig: NodeJS.Signals) => {
+    try {
+      process.kill(pid, sig)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err
+    }
+  }
+  for (const pid of pids) signal(pid, 'SIGTERM')
+  const until = Date.now() + (opts.termTimeoutMs ?? 2000)
+  while (Date.now() < until && pids.some((pid) => !isGone(pid))) await new Promise((r) => setTimeout(r, 50))
+  const left = pids.filter((pid) => !isGone(pid))
+  for (const pid of left) signal(pid, 'SIGKILL')
+  if (!(await Promise.all(left.map((pid) => waitGone(pid, 2000)))).every(Boolean)) {
+    throw new DovecotError(`Dovecot processes ${left.join(', ')} of ${paths.dovecotConf} did not stop after SIGKILL; stop them by hand`)
+  }
+  return pids
+}
+
+/**
+ * Deletes expired mail: everything in INBOX saved more than
+ * mail.expiry_days ago, and large mail (over mail.large_message_bytes)
+ * saved more than mail.large_expiry_days ago. Delta Chat uses INBOX only.
+ * Needs the instance running: doveadm -A lists the accounts through it.
+ */
+export async function expungeExpired(exec: Exec, paths: NodePaths, config: NodeConfig): Promise<void> {
+  const { expiry_days, large_expiry_days, large_message_bytes } = config.mail
+  for (const [name, n] of [['mail.expiry_days', expiry_days], ['mail.large_expiry_days', large_expiry_days], ['mail.large_message_bytes', large_message_bytes]] as const) {
+    if (!Number.isSafeInteger(n) || n < 1) throw new DovecotError(`${name} = ${n} must be a whole number of at least 1`)
+  }
+  const conf = resolve(paths.dovecotConf)
+  // doveadm search keys are ANDed: "larger N savedbefore Dd" is large AND old.
+  // savedbefore takes an interval such as "20d" and compares the save date.
+  await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'savedbefore', `${expiry_days}d`])
+  if (large_expiry_days < expiry_days) {
+    await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'larger', String(large_message_bytes), 'savedbefore', `${large_expiry_days}d`])
+  }
+}
