@@ -1,0 +1,56 @@
+// `outpost init`: makes a data directory into a node.
+import { chmodSync, existsSync, mkdirSync } from 'node:fs'
+import type { NodeConfig } from '../config/schema.js'
+import { defaults } from '../config/schema.js'
+import { configFromObject, renderConfig, saveConfig } from '../config/file.js'
+import { parse } from 'smol-toml'
+import { nodePaths, type NodePaths } from '../paths.js'
+import { openDb } from '../db/index.js'
+import { makeSelfSignedCert } from '../tls/selfsigned.js'
+import type { Exec } from '../exec.js'
+import { splitAddress } from '../accounts/address.js'
+
+export class InitError extends Error {
+  override name = 'InitError'
+}
+
+export interface InitOptions {
+  data: string
+  domain: string
+  name?: string
+  host?: string
+  listen?: string
+  ports?: Partial<NodeConfig['ports']>
+}
+
+export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: NodePaths; config: NodeConfig }> {
+  const paths = nodePaths(opts.data)
+  if (existsSync(paths.config)) throw new InitError(`${paths.data} is already an Outpost node (${paths.config} exists). Use another --data dir, or remove it to start afresh.`)
+  // Validates the domain the same way account addresses are validated.
+  splitAddress(`postmaster@${opts.domain}`)
+  const base = defaults(opts.domain.toLowerCase())
+  const config: NodeConfig = {
+    ...base,
+    node: { name: opts.name ?? base.node.name, domain: base.node.domain, host: opts.host ?? base.node.host },
+    listen: { address: opts.listen ?? base.listen.address },
+    ports: { ...base.ports, ...Object.fromEntries(Object.entries(opts.ports ?? {}).filter(([, v]) => v !== undefined)) },
+  }
+  // Round-trip through the validator, so init can never write a file start refuses.
+  configFromObject(parse(renderConfig(config)) as Record<string, unknown>, {})
+  const ports = Object.entries(config.ports)
+  const seen = new Map<number, string>()
+  for (const [k, v] of ports) {
+    if (seen.has(v)) throw new InitError(`--${k}-port and --${seen.get(v)}-port are both ${v}; each service needs its own port`)
+    seen.set(v, k)
+  }
+
+  mkdirSync(paths.data, { recursive: true, mode: 0o750 })
+  for (const d of [paths.mail, paths.run, paths.log]) mkdirSync(d, { recursive: true, mode: 0o750 })
+  await makeSelfSignedCert(run, { dir: paths.tlsDir, keyPath: paths.tlsKey, certPath: paths.tlsCert, domain: config.node.domain, host: config.node.host })
+  openDb(paths.db).$client.close()
+  // The database holds password hashes: readable by the node's user only.
+  chmodSync(paths.db, 0o600)
+  // The config file is written last: its presence is what marks a finished init.
+  saveConfig(paths.config, config)
+  return { paths, config }
+}

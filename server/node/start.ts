@@ -1,0 +1,175 @@
+// `outpost start`: the node in the foreground. Starts Dovecot and Haraka as
+// supervised children from configs rendered out of outpost.toml, serves the
+// web app, prints one line when everything answers, and stops it all on
+// SIGINT/SIGTERM.
+import { chmodSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { userInfo } from 'node:os'
+import { join } from 'node:path'
+import { openNode, type NodeContext } from './context.js'
+import { Supervisor } from './supervisor.js'
+import { exec } from '../exec.js'
+import { appRoot } from '../app-root.js'
+import { buildApp } from '../web/app.js'
+import { probeGreeting } from '../web/plugins/health-probes.js'
+import { renderDovecotConf, type DovecotUser } from '../dovecot/config.js'
+import {
+  checkDovecotInstalled,
+  dovecotSpawnArgs,
+  prepareDovecotDirs,
+  expungeExpired,
+  endDovecotStragglers,
+  stopStaleDovecot,
+  validateDovecotConf,
+  writeDovecotConf,
+} from '../dovecot/process.js'
+import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
+
+export class StartError extends Error {
+  override name = 'StartError'
+}
+
+const READY_TIMEOUT_MS = 60_000
+const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
+
+function log(line: string): void {
+  console.error(`${new Date().toISOString()} ${line}`)
+}
+
+/** Fails early, naming the service, when another program holds one of our ports. */
+export async function checkPortFree(address: string, port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${port} (${what}) on ${address} is already in use by another program. Stop it, or choose another port with OUTPOST_PORTS_${what.toUpperCase()}=N or in the [ports] section of outpost.toml.`))
+      else if (err.code === 'EACCES') reject(new StartError(`not allowed to listen on port ${port} (${what}): ports below 1024 need root or CAP_NET_BIND_SERVICE. Use a high port in outpost.toml.`))
+      else reject(new StartError(`cannot listen on ${address}:${port} (${what}): ${err.message}`))
+    })
+    srv.listen({ host: address, port, exclusive: true }, () => srv.close(() => resolve()))
+  })
+}
+
+async function waitReady(node: NodeContext, stopped: () => boolean): Promise<void> {
+  const host = node.config.listen.address === '0.0.0.0' ? '127.0.0.1' : node.config.listen.address
+  const deadline = Date.now() + READY_TIMEOUT_MS
+  for (;;) {
+    const [smtp, imap] = await Promise.all([probeGreeting(host, node.config.ports.submission, /^220 /), probeGreeting(host, node.config.ports.imap, /^\* OK/)])
+    if (smtp.ok && imap.ok) return
+    if (stopped()) throw new StartError('stopped before the node was ready')
+    if (Date.now() > deadline) {
+      throw new StartError(`the node did not come up within ${READY_TIMEOUT_MS / 1000} s: SMTP: ${smtp.detail}; IMAP: ${imap.detail}. See the logs in ${node.paths.log}`)
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+export async function startNode(data: string): Promise<number> {
+  const node = openNode(data)
+  for (const w of node.warnings) log(`warning: ${w}`)
+  const { config, paths } = node
+  let stopping = false
+  const sup = new Supervisor(paths.log, log)
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined
+  let expiryTimer: NodeJS.Timeout | undefined
+
+  const shutdown = async (why: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    log(`stopping (${why})`)
+    if (expiryTimer) clearInterval(expiryTimer)
+    await app?.close().catch(() => undefined)
+    await sup.stop()
+    node.close()
+    log('stopped')
+  }
+
+  try {
+    await checkDovecotInstalled(exec)
+    // A node killed with -9 may have left children behind (pdeathsig covers
+    // most cases; an earlier crash of the machine's init does not).
+    await stopStaleHaraka(paths)
+    await stopStaleDovecot(paths)
+    const ports: [number, string][] = [
+      [config.ports.submission, 'submission'],
+      [config.ports.smtps, 'smtps'],
+      [config.ports.imap, 'imap'],
+      [config.ports.imaps, 'imaps'],
+      [config.ports.web, 'web'],
+    ]
+    for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
+
+    const root = process.getuid?.() === 0
+    const mailUser = root ? rootMailUser() : currentUser()
+    const dovecotFiles = renderDovecotConf({ config, paths, root, user: mailUser })
+    prepareDovecotDirs(paths, root ? mailUser : undefined)
+    // As root, the mail user must be able to pass through the data dir to
+    // reach the mail dir below it; 0711 lets it traverse but not list or
+    // read (the database and TLS key keep their own 0600).
+    // The same holds for run/, where Dovecot's sockets live: LMTP, running
+    // as the mail user, asks the auth process through one of them.
+    if (root) for (const dir of [paths.data, paths.run]) chmodSync(dir, 0o711)
+    writeDovecotConf(paths, dovecotFiles)
+    await validateDovecotConf(exec, paths.dovecotConf)
+    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins') }))
+
+    const dc = dovecotSpawnArgs(paths)
+    // A login process whose client is still connected outlives the master,
+    // and keeps auth, log and anvil alive with it; end those too.
+    sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterExit: () => void endDovecotStragglers(paths) })
+    const hk = harakaSpawnArgs(paths)
+    sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
+
+    app = await buildApp({
+      probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
+      tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
+    })
+    await app.listen({ host: config.listen.address, port: config.ports.web })
+
+    process.once('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)))
+    process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)))
+
+    await waitReady(node, () => stopping)
+    const runExpiry = () =>
+      expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
+    void runExpiry()
+    expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
+    expiryTimer.unref()
+
+    const h = config.node.host
+    console.log(
+      `outpost ready: ${config.node.domain} — web admin https://${h}:${config.ports.web}/ · SMTP ${h}:${config.ports.submission} (STARTTLS), ${h}:${config.ports.smtps} (TLS) · IMAP ${h}:${config.ports.imap} (STARTTLS), ${h}:${config.ports.imaps} (TLS)`,
+    )
+    // Stay in the foreground until a signal arrives.
+    await new Promise<never>(() => undefined)
+    return 0
+  } catch (err) {
+    await shutdown(`error: ${(err as Error).message}`)
+    throw err
+  }
+}
+
+function groupName(gid: number): string {
+  for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+    const [name, , id] = line.split(':')
+    if (id !== undefined && Number(id) === gid && name) return name
+  }
+  return String(gid)
+}
+
+function currentUser(): DovecotUser {
+  const me = userInfo()
+  return { name: me.username, group: groupName(me.gid), uid: me.uid, gid: me.gid }
+}
+
+/**
+ * As root, mail is stored by an unprivileged user: the appliance's own
+ * `outpost` system user when it exists, otherwise Debian's `mail` user.
+ */
+function rootMailUser(): DovecotUser {
+  const passwd = readFileSync('/etc/passwd', 'utf8').split('\n').map((l) => l.split(':'))
+  for (const want of ['outpost', 'mail']) {
+    const row = passwd.find((f) => f[0] === want)
+    if (row && Number(row[2]) > 0) return { name: want, uid: Number(row[2]), gid: Number(row[3]), group: groupName(Number(row[3])) }
+  }
+  throw new StartError('running as root, but there is neither an `outpost` nor a `mail` system user to store mail as. Create one (`adduser --system --group outpost`) or run Outpost as an ordinary user.')
+}

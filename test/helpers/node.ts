@@ -1,0 +1,127 @@
+// Runs a real Outpost node for tests: `outpost init` into a temp dir on
+// loopback with free high ports, then `outpost start` as a child process.
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { freePort } from './ports.js'
+
+export const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost.mjs', import.meta.url))
+
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [OUTPOST_BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+export interface TestNode {
+  data: string
+  domain: string
+  host: string
+  ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
+  cli(args: string[]): Promise<CliResult>
+  addAccount(local: string): Promise<{ address: string; password: string }>
+  dclogin(address: string): Promise<string>
+  /** SIGTERM and wait for a clean exit. */
+  stop(): Promise<void>
+  /** kill -9 of `outpost start` (its children die with it by pdeathsig). */
+  kill9(): Promise<void>
+  /** Starts `outpost start` again on the same data dir. */
+  restart(): Promise<void>
+  pid(): number | undefined
+  output(): string
+  /** Stops the node if running and deletes its data dir. */
+  destroy(): Promise<void>
+}
+
+export async function startNode(opts: { domain?: string; env?: Record<string, string>; start?: boolean } = {}): Promise<TestNode> {
+  const domain = opts.domain ?? 'camp.test'
+  // Short path: Dovecot's unix sockets live under it and paths are limited to 107 bytes.
+  const data = mkdtempSync(join(tmpdir(), 'op-'))
+  const ports = { submission: await freePort(), smtps: await freePort(), imap: await freePort(), imaps: await freePort(), web: await freePort() }
+  const env = opts.env ?? {}
+  const init = await runCli(
+    ['init', '--data', data, '--domain', domain, '--host', '127.0.0.1', '--listen', '127.0.0.1',
+      '--smtp-port', String(ports.submission), '--smtps-port', String(ports.smtps), '--imap-port', String(ports.imap), '--imaps-port', String(ports.imaps), '--web-port', String(ports.web)],
+    env,
+  )
+  if (init.code !== 0) throw new Error(`outpost init failed: ${init.stderr}${init.stdout}`)
+
+  let proc: ChildProcess | undefined
+  let out = ''
+  const launch = () =>
+    new Promise<void>((resolve, reject) => {
+      const p = spawn(process.execPath, [OUTPOST_BIN, 'start', '--data', data], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      proc = p
+      const timer = setTimeout(() => reject(new Error(`node did not get ready in 60 s:\n${out}`)), 60_000)
+      const onData = (d: Buffer) => {
+        out += d.toString()
+        if (out.includes('outpost ready')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      p.stdout.on('data', onData)
+      p.stderr.on('data', onData)
+      p.once('exit', (code, sig) => {
+        clearTimeout(timer)
+        reject(new Error(`outpost start exited (${sig ?? code}) before it was ready:\n${out}`))
+      })
+    })
+  const waitExit = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())))
+
+  const node: TestNode = {
+    data,
+    domain,
+    host: '127.0.0.1',
+    ports,
+    cli: (args) => runCli([...args, '--data', data], env),
+    async addAccount(local) {
+      const address = `${local}@${domain}`
+      const r = await runCli(['account', 'add', address, '--data', data], env)
+      if (r.code !== 0) throw new Error(`account add failed: ${r.stderr}`)
+      const m = /password: (\S+)/.exec(r.stdout)
+      if (!m?.[1]) throw new Error(`no password in: ${r.stdout}`)
+      return { address, password: m[1] }
+    },
+    async dclogin(address) {
+      const r = await runCli(['account', 'qr', address, '--uri', '--data', data], env)
+      if (r.code !== 0) throw new Error(`account qr failed: ${r.stderr}`)
+      return r.stdout.trim()
+    },
+    async stop() {
+      const p = proc
+      if (!p || p.exitCode !== null || p.signalCode !== null) return
+      p.kill('SIGTERM')
+      await waitExit(p)
+    },
+    async kill9() {
+      const p = proc
+      if (!p) return
+      p.kill('SIGKILL')
+      await waitExit(p)
+    },
+    async restart() {
+      out = ''
+      await launch()
+    },
+    pid: () => proc?.pid,
+    output: () => out,
+    async destroy() {
+      await node.stop()
+      rmSync(data, { recursive: true, force: true })
+    },
+  }
+  if (opts.start !== false) await launch()
+  return node
+}
