@@ -33,6 +33,10 @@ for (const file of readdirSync(pluginSrc)) {
     // Native and Haraka-provided modules stay outside the bundle and are
     // resolved from the checkout's node_modules at run time.
     external: ['better-sqlite3', 'haraka-constants', 'haraka-net-utils', 'haraka-utils'],
+    // Shared modules find the installation through import.meta.url; in a
+    // CommonJS bundle that comes from the bundle's own file name.
+    banner: { js: "const __outpost_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+    define: { 'import.meta.url': '__outpost_import_meta_url' },
     logLevel: 'warning',
   })
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, main: 'index.cjs' }, null, 2) + '\n')

@@ -15,9 +15,11 @@ export const accounts = sqliteTable('accounts', {
 })
 
 /**
- * The delivery ledger: one row per (message, recipient) that Dovecot has
- * stored. A client that retries after a partial failure gets only the
- * recipients that are still missing.
+ * The delivery ledger: one row per (message, recipient). A row is written
+ * as `pending` before the message goes to Dovecot and becomes `delivered`
+ * once Dovecot has stored it. A client that retries after a partial failure
+ * gets only the recipients that are still missing; a `pending` row left by
+ * a crash is settled by looking for the message in the mailbox.
  */
 export const deliveries = sqliteTable(
   'deliveries',
@@ -25,6 +27,7 @@ export const deliveries = sqliteTable(
     messageKey: text('message_key').notNull(),
     recipient: text('recipient').notNull(),
     deliveredAt: integer('delivered_at', { mode: 'number' }).notNull(),
+    state: text('state', { enum: ['pending', 'delivered'] }).notNull().default('delivered'),
   },
   (t) => [primaryKey({ columns: [t.messageKey, t.recipient] }), index('deliveries_delivered_at').on(t.deliveredAt)],
 )

@@ -7,6 +7,8 @@
 // when every recipient's mailbox has the message.
 import { createHash } from 'node:crypto'
 import { Writable } from 'node:stream'
+import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
 import type { Db } from '../../db/index.js'
 import { deliveries } from '../../db/schema.js'
@@ -38,7 +40,49 @@ export interface DeliveryInput {
   sender: string
   recipients: readonly string[]
   message: Buffer
+  /** The node's mail dir (mail/<domain>/<user>/Maildir); settles rows a crash left pending. */
+  mailDir?: string
   now?: () => number
+}
+
+/** The trace header that lets a crashed attempt's outcome be read back from the mailbox. */
+export const DELIVERY_HEADER = 'X-Outpost-Delivery'
+
+/**
+ * Whether the recipient's Maildir holds a message stored by the attempt that
+ * wrote `key`. Only files at most a little older than the attempt are read,
+ * and only their first 4 KiB (our header is prepended, so it is the first
+ * line of what we sent).
+ */
+export function mailboxHasDelivery(mailDir: string, recipient: string, key: string, since: number): boolean {
+  const at = recipient.lastIndexOf('@')
+  const base = join(mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
+  const needle = `${DELIVERY_HEADER}: ${key}`
+  const buf = Buffer.alloc(4096)
+  for (const sub of ['new', 'cur']) {
+    let names: string[]
+    try {
+      names = readdirSync(join(base, sub))
+    } catch {
+      continue
+    }
+    for (const name of names) {
+      const file = join(base, sub, name)
+      try {
+        if (statSync(file).mtimeMs < since - 5000) continue
+        const fd = openSync(file, 'r')
+        try {
+          const n = readSync(fd, buf, 0, buf.length, 0)
+          if (buf.subarray(0, n).toString('latin1').includes(needle)) return true
+        } finally {
+          closeSync(fd)
+        }
+      } catch {
+        // Moved or expunged meanwhile: not the file we look for.
+      }
+    }
+  }
+  return false
 }
 
 /** Reads the whole message once (Haraka's stream cannot be piped twice at once), refusing more than maxBytes. */
@@ -114,12 +158,20 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const recipients = [...new Set(input.recipients.map((r) => r.toLowerCase()))]
   const key = messageKey(input.message, input.sender)
 
-  const known = input.db
-    .select({ recipient: deliveries.recipient })
+  const rows = input.db
+    .select({ recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
     .from(deliveries)
     .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, recipients)))
     .all()
-    .map((r) => r.recipient)
+  // A pending row means an earlier attempt died between handing the message
+  // to Dovecot and hearing back: the mailbox itself says whether it arrived.
+  for (const row of rows.filter((r) => r.state === 'pending')) {
+    if (input.mailDir && mailboxHasDelivery(input.mailDir, row.recipient, key, row.at)) {
+      input.db.update(deliveries).set({ state: 'delivered' }).where(and(eq(deliveries.messageKey, key), eq(deliveries.recipient, row.recipient))).run()
+      row.state = 'delivered'
+    }
+  }
+  const known = rows.filter((r) => r.state === 'delivered').map((r) => r.recipient)
   const already = new Set(known)
   const missing = recipients.filter((r) => !already.has(r))
   const outcome = (verdict: Verdict, text: string, results: LmtpRecipientResult[] = []): DeliveryOutcome => ({
@@ -132,26 +184,40 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
 
   if (missing.length === 0) return outcome('delivered', '2.0.0 Message delivered (all recipients already had it)')
 
+  // Written (and, with synchronous=FULL, on disk) before Dovecot sees the
+  // message: after a crash, the row says which mailboxes to look into.
+  const started = now()
+  input.db
+    .insert(deliveries)
+    .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
+    .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
+    .run()
+  const forget = (who: string[]) => {
+    if (who.length > 0) input.db.delete(deliveries).where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, who), eq(deliveries.state, 'pending'))).run()
+  }
+
   let results: LmtpRecipientResult[]
   try {
-    results = await lmtpDeliver(input.lmtp, { sender: input.sender, recipients: missing }, input.message)
+    const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${key}\r\n`, 'latin1'), input.message])
+    results = await lmtpDeliver(input.lmtp, { sender: input.sender, recipients: missing }, traced)
   } catch (err) {
     if (!(err instanceof LmtpError)) throw err
-    // Nothing is recorded, so the retry goes to every missing recipient again.
+    // Broken before the message went out: nobody has it. Broken after: for
+    // some recipients Dovecot may have stored it, so the pending rows stay
+    // and the retry looks into those mailboxes first.
+    if (!err.afterData) forget(missing)
     return outcome('retry', `4.4.2 Local delivery is unavailable, please try again later: ${err.message}`)
   }
 
   const delivered = results.filter(isSuccess)
   if (delivered.length > 0) {
-    // A crash between Dovecot's answer and this commit means the retry
-    // delivers these recipients a second time: a duplicate, never a loss.
-    const at = now()
     input.db
-      .insert(deliveries)
-      .values(delivered.map((r) => ({ messageKey: key, recipient: r.recipient, deliveredAt: at })))
-      .onConflictDoNothing()
+      .update(deliveries)
+      .set({ state: 'delivered', deliveredAt: now() })
+      .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, delivered.map((r) => r.recipient))))
       .run()
   }
+  forget(results.filter((r) => !isSuccess(r)).map((r) => r.recipient))
 
   const failed = results.filter((r) => !isSuccess(r))
   if (failed.length === 0) return outcome('delivered', '2.0.0 Message delivered', results)

@@ -13,13 +13,57 @@ import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 const ATTACHED = Symbol.for('outpost.haraka.attached')
+const STATE = Symbol.for('outpost.haraka.deliveries')
+
+/** Longest we wait for in-flight deliveries before exiting anyway. */
+export const DRAIN_TIMEOUT_MS = 20_000
+
+interface DeliveryState {
+  inFlight: number
+  draining: boolean
+}
+
+// Shared by every plugin bundle through the process object.
+function state(): DeliveryState {
+  const p = process as NodeJS.Process & { [STATE]?: DeliveryState }
+  return (p[STATE] ??= { inFlight: 0, draining: false })
+}
+
+/**
+ * Runs one delivery so that an exit waits for it. Between Dovecot's "stored"
+ * and the ledger row that records it, an exit would make the client's retry
+ * deliver the message a second time; a drain closes that window for every
+ * exit we are told about (SIGTERM, our supervisor's death).
+ */
+export async function trackDelivery<T>(work: () => Promise<T>): Promise<T> {
+  const st = state()
+  st.inFlight++
+  try {
+    return await work()
+  } finally {
+    st.inFlight--
+    if (st.draining && st.inFlight === 0) process.exit(0)
+  }
+}
+
+/** Exits once no delivery is in flight (at once when none is). */
+export function drainAndExit(): void {
+  const st = state()
+  if (st.draining) return
+  st.draining = true
+  if (st.inFlight === 0) process.exit(0)
+  setTimeout(() => process.exit(0), DRAIN_TIMEOUT_MS).unref()
+}
 
 /** Idempotent per process: each plugin is its own bundle, so the flag lives on the shared process object. */
 export function attachToSupervisor(pidFile: string | undefined): void {
   const p = process as NodeJS.Process & { [ATTACHED]?: boolean }
   if (p[ATTACHED]) return
   p[ATTACHED] = true
-  if (typeof p.send === 'function') p.on('disconnect', () => process.exit(0))
+  if (typeof p.send === 'function') p.on('disconnect', drainAndExit)
+  // Haraka itself handles SIGTERM only as pid 1; elsewhere the default would
+  // end it in the middle of a delivery.
+  p.on('SIGTERM', drainAndExit)
   if (!pidFile) return
   mkdirSync(dirname(pidFile), { recursive: true })
   writeFileSync(pidFile, `${process.pid}\n`)

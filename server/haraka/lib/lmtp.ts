@@ -28,6 +28,8 @@ export interface LmtpRecipientResult {
 /** The LMTP server could not be reached or broke the protocol: nothing is known to be delivered. */
 export class LmtpError extends Error {
   override name = 'LmtpError'
+  /** True when the session broke after the message was sent: Dovecot may have stored it for some recipients. */
+  afterData = false
 }
 
 export const DEFAULT_LMTP_TIMEOUT_MS = 30_000
@@ -192,6 +194,7 @@ export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, me
   const expect = (r: Reply, step: string, ok: (r: Reply) => boolean) => {
     if (!ok(r)) throw new LmtpError(`LMTP server at ${where} refused ${step}: ${r.code} ${r.enhanced ?? ''} ${r.text}`.replace(/\s+/g, ' '))
   }
+  let afterData = false
   try {
     expect(await reader.next('the connection'), 'the connection', (r) => r.code === 220)
     send(`LHLO ${target.lhloName}`)
@@ -216,12 +219,16 @@ export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, me
       if (data.code !== 354) {
         for (const rcpt of accepted) results.set(rcpt, result(rcpt, data))
       } else {
+        afterData = true
         socket.write(dataBlock(message))
         for (const rcpt of accepted) results.set(rcpt, result(rcpt, await reader.next(`the end of data for <${rcpt}>`)))
       }
     }
     send('QUIT')
     return envelope.recipients.map((rcpt) => results.get(rcpt)!)
+  } catch (err) {
+    if (err instanceof LmtpError) err.afterData = afterData
+    throw err
   } finally {
     socket.end()
     // QUIT's answer is of no interest; don't let a slow server hold the socket open.

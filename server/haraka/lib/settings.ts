@@ -4,6 +4,7 @@ export interface OutpostSettings {
   db: string
   domains: string[]
   lmtpSocket: string
+  mailDir: string
   /** Our name in LHLO and in replies. */
   hostname: string
   lmtpTimeoutMs: number
@@ -43,6 +44,7 @@ export function parseSettings(ini: Ini): OutpostSettings {
       .map((d) => d.trim().toLowerCase())
       .filter(Boolean),
     lmtpSocket: str(ini, 'main', 'lmtp_socket'),
+    mailDir: str(ini, 'main', 'mail_dir'),
     hostname: str(ini, 'main', 'hostname'),
     lmtpTimeoutMs: int(ini, 'main', 'lmtp_timeout_seconds', 1) * 1000,
     pidFile: ini.main?.pid_file ? String(ini.main.pid_file).trim() : undefined,

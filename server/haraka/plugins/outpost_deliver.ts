@@ -7,7 +7,7 @@ import type { Connection, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { deliver, readMessage } from '../lib/delivery.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb } from '../lib/node-db.js'
-import { attachToSupervisor } from '../lib/lifecycle.js'
+import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
 import type { OutpostSettings } from '../lib/settings.js'
@@ -29,13 +29,16 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   if (!txn) return next(constants.denysoft, smtpReply(451, '4.3.0', 'No transaction to deliver'))
   const s = settings()
   const message = await readMessage(txn.message_stream, s.maxMessageBytes + HEADER_ALLOWANCE)
-  const outcome = await deliver({
-    db: nodeDb(s.db),
-    lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs },
-    sender: txn.mail_from.address,
-    recipients: txn.rcpt_to.map((r) => r.address),
-    message,
-  })
+  const outcome = await trackDelivery(() =>
+    deliver({
+      db: nodeDb(s.db),
+      lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs },
+      sender: txn.mail_from.address,
+      recipients: txn.rcpt_to.map((r) => r.address),
+      message,
+      mailDir: s.mailDir,
+    }),
+  )
   connection.loginfo(this, `delivery ${outcome.verdict}: key=${outcome.messageKey.slice(0, 16)} ${outcome.text}`)
   if (outcome.verdict === 'delivered') return next(constants.ok, outcome.text)
   if (outcome.verdict === 'retry') return next(constants.denysoft, outcome.text)

@@ -1,0 +1,1 @@
+ALTER TABLE `deliveries` ADD `state` text DEFAULT 'delivered' NOT NULL;

@@ -1,0 +1,68 @@
+// A message that got 250 survives kill -9 of the node and of Haraka alone,
+// and is in the mailbox exactly once, even when the client retries what did
+// not get its 250.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { startNode } from '../helpers/node.js'
+import { smtpClient, messageIdCounts } from '../helpers/mail.js'
+import { processTree, cmdline } from '../helpers/procs.js'
+
+async function sendAll(port: number, from: { address: string; password: string }, to: string, ids: string[]) {
+  const got250 = new Set<string>()
+  const failed: string[] = []
+  await Promise.all(
+    [0, 1, 2, 3].map(async (lane) => {
+      const client = smtpClient(port, from)
+      try {
+        for (let i = lane; i < ids.length; i += 4) {
+          const id = ids[i]!
+          try {
+            await client.sendMail({ from: from.address, to, subject: 'durability', text: `message ${id}\n`, messageId: id })
+            got250.add(id)
+          } catch {
+            failed.push(id)
+          }
+        }
+      } finally {
+        client.close()
+      }
+    }),
+  )
+  return { got250, failed }
+}
+
+for (const victim of ['node', 'haraka'] as const) {
+  test(`kill -9 of ${victim} while mail flows: every 250 is stored once, retries add no duplicate`, { timeout: 240_000 }, async () => {
+    // A generous rate limit: this test is about crashes, not about the limit.
+    const node = await startNode({ env: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
+    try {
+      const alice = await node.addAccount('alice')
+      const bob = await node.addAccount('bob')
+      const ids = Array.from({ length: 60 }, (_, i) => `<d${i}.${victim}@camp.test>`)
+      const sending = sendAll(node.ports.submission, alice, bob.address, ids)
+      await new Promise((r) => setTimeout(r, 1500))
+      if (victim === 'node') {
+        await node.kill9()
+      } else {
+        const haraka = processTree(node.pid()!).find((p) => /haraka/.test(cmdline(p)))
+        assert.ok(haraka, 'haraka runs')
+        process.kill(haraka, 'SIGKILL')
+      }
+      const first = await sending
+      if (victim === 'node') await node.restart()
+      else await new Promise((r) => setTimeout(r, 3000))
+
+      let counts = messageIdCounts(node.data, bob.address)
+      for (const id of first.got250) assert.equal(counts.get(id), 1, `${id} got 250 and is stored once`)
+
+      // The client retries everything that did not get a 250, as a real MTA would.
+      const retry = await sendAll(node.ports.submission, alice, bob.address, first.failed)
+      assert.deepEqual(retry.failed, [], 'every retry is accepted once the node is back')
+      counts = messageIdCounts(node.data, bob.address)
+      for (const id of ids) assert.equal(counts.get(id), 1, `${id} stored exactly once`)
+      assert.ok(first.got250.size > 0, 'some mail got through before the kill')
+    } finally {
+      await node.destroy()
+    }
+  })
+}
