@@ -18,6 +18,14 @@ export interface NodePaths {
   dovecotConf: string
   dovecotBase: string
   lmtpSocket: string
+  /** The node's long-term keys (0700): whoever holds them can speak for the node to its peers. */
+  keysDir: string
+  /** Ed25519 signing key, PKCS8 PEM (0600). */
+  signKey: string
+  /** age X25519 identity, AGE-SECRET-KEY-1… (0600). */
+  ageKey: string
+  /** The age recipient (age1…) of ageKey, kept beside it so loading needs no async derivation. */
+  ageRecipient: string
 }
 
 export const SYSTEM_DATA_DIR = '/var/lib/outpost'
@@ -47,6 +55,10 @@ export function nodePaths(data: string): NodePaths {
     dovecotConf: join(d, 'dovecot', 'dovecot.conf'),
     dovecotBase,
     lmtpSocket: join(dovecotBase, 'lmtp'),
+    keysDir: join(d, 'keys'),
+    signKey: join(d, 'keys', 'sign.pem'),
+    ageKey: join(d, 'keys', 'age.key'),
+    ageRecipient: join(d, 'keys', 'age.pub'),
   }
 }
 

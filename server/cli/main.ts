@@ -9,6 +9,10 @@ import { initNode } from '../node/init.js'
 import { openNode } from '../node/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
 import { exec } from '../exec.js'
+import { ensureIdentity } from '../identity/keys.js'
+import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
+import { DEFAULT_ROUTE, PeerService, type Peer } from '../peers/service.js'
+import type { NodeContext } from '../node/context.js'
 
 const USAGE = `usage: outpost COMMAND [--data DIR] ...
 
@@ -24,6 +28,15 @@ Accounts
   account remove ADDRESS               delete an account (its mail stays on disk)
   account passwd ADDRESS [--password P] set a new password (random when none is given)
   account qr ADDRESS [--uri]           print the dclogin: QR code Delta Chat scans (--uri: the URI only)
+Peers (other nodes this one exchanges mail with)
+  card [--text]                        this node's card as a QR code, text and summary (--text: the one line only)
+  peer add CARD|FILE [--replace]       trust another node from its card (--replace: accept a new key for a known name)
+  peer list                            list peers with their domains, key fingerprints and reach
+  peer remove NAME                     forget a peer and its routes
+Routes (which peer mail for a domain goes to; a peer's card domains are routed to it already)
+  route add DOMAIN PEER                send mail for DOMAIN to PEER (DOMAIN * is the default route)
+  route list                           explicit routes and the ones implied by peers' cards
+  route remove DOMAIN                  drop an explicit route
 
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
@@ -84,6 +97,7 @@ async function cmdInit(args: string[]): Promise<number> {
   const p = config.ports
   console.log(`Initialised node ${config.node.name} for ${config.node.domain} in ${paths.data}`)
   console.log(`  config ${paths.config}`)
+  console.log(`  keys ${paths.keysDir} (back them up: peers know this node by them; \`outpost card\` shows its card)`)
   console.log(`  ports: submission ${p.submission}, smtps ${p.smtps}, imap ${p.imap}, imaps ${p.imaps}, web ${p.web}; phones reach it at ${config.node.host}`)
   console.log(`Next: outpost account add alice@${config.node.domain} --data ${paths.data}; outpost start --data ${paths.data}`)
   return 0
@@ -157,6 +171,122 @@ async function cmdAccount(args: string[]): Promise<number> {
   }
 }
 
+/** The node with its keys (made now if it predates them) and its peers. */
+async function openPeers(data: unknown): Promise<{ node: NodeContext; peers: PeerService; signB64: string }> {
+  const node = openNode(resolveDataDir(data as string | undefined))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  try {
+    const identity = await ensureIdentity(node.paths)
+    return { node, peers: new PeerService(node.db, { domains: [node.config.node.domain], signPublicB64: identity.signPublicB64 }), signB64: identity.signPublicB64 }
+  } catch (err) {
+    node.close()
+    throw err
+  }
+}
+
+async function cmdCard(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { text: { type: 'boolean' } })
+  if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`)
+  const node = openNode(resolveDataDir(values.data as string | undefined))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  try {
+    const identity = await ensureIdentity(node.paths)
+    const card = makeCard({ config: node.config, identity })
+    const text = cardText(card, identity.signPrivate)
+    if (values.text) {
+      console.log(text)
+      return 0
+    }
+    console.log(await QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'L' }))
+    console.log(text)
+    console.log('')
+    console.log(`node      ${card.name}`)
+    console.log(`domains   ${card.domains.join(', ')}`)
+    console.log(`signing   ${signFingerprint(card.sign)}`)
+    console.log(`age       ${ageFingerprint(card.age)} (${card.age})`)
+    console.log(`reach     ${card.reach.map((r) => r.address).join(', ') || '(none)'}`)
+    console.log('')
+    console.log('On the other node: outpost peer add CARD (the line above, or a file holding it).')
+    console.log('Hand this over in person or over a channel you trust, and compare the signing fingerprint with `outpost peer list` there:')
+    console.log('a card proves only that it was made by the holder of its key, not that the key is the node you mean.')
+    return 0
+  } finally {
+    node.close()
+  }
+}
+
+function describePeer(p: Peer): string {
+  return `${p.name}\t${p.domains.join(',')}\t${signFingerprint(p.sign)}\t${p.reach.map((r) => r.address).join(',') || '-'}`
+}
+
+async function cmdPeer(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { replace: { type: 'boolean' } })
+  const [sub, arg, ...rest] = positionals
+  if (rest.length) throw new UsageError(`unexpected argument: ${rest.join(' ')}`)
+  if (!['add', 'list', 'remove'].includes(sub ?? '')) throw new UsageError(`unknown peer command "${sub ?? ''}" (add, list, remove)`)
+  if (sub !== 'list' && arg === undefined) throw new UsageError(sub === 'add' ? 'peer add needs a CARD (outpost-card:…) or a FILE holding one' : 'peer remove needs a peer NAME')
+  if (sub === 'list' && arg !== undefined) throw new UsageError(`unexpected argument: ${arg}`)
+  // Read the card before opening the node, so a bad card is reported as such.
+  const card = sub === 'add' ? readCard(arg!) : undefined
+  const { node, peers } = await openPeers(values.data)
+  try {
+    switch (sub) {
+      case 'add': {
+        const r = peers.add(card!, { replace: values.replace === true })
+        const what = { added: 'Added peer', unchanged: 'Already a peer, unchanged:', updated: 'Updated peer', replaced: 'Replaced the key of peer' }[r.status]
+        console.log(`${what} ${r.peer.name}: ${r.peer.domains.join(', ')}`)
+        console.log(`  signing key ${signFingerprint(r.peer.sign)}; check it against \`outpost card\` on that node`)
+        return 0
+      }
+      case 'list': {
+        const list = peers.list()
+        if (list.length === 0) console.error('no peers yet: outpost peer add CARD')
+        for (const p of list) console.log(describePeer(p))
+        return 0
+      }
+      default: {
+        const r = peers.remove(arg!)
+        console.log(`Removed peer ${arg}${r.routes.length ? ` and its routes for ${r.routes.join(', ')}` : ''}`)
+        return 0
+      }
+    }
+  } finally {
+    node.close()
+  }
+}
+
+async function cmdRoute(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {})
+  const [sub, ...rest] = positionals
+  const want = { add: 2, list: 0, remove: 1 }[sub as 'add' | 'list' | 'remove']
+  if (want === undefined) throw new UsageError(`unknown route command "${sub ?? ''}" (add, list, remove)`)
+  if (rest.length !== want) throw new UsageError({ add: 'route add needs DOMAIN PEER', list: 'route list takes no arguments', remove: 'route remove needs a DOMAIN' }[sub as 'add' | 'list' | 'remove'])
+  const { node, peers } = await openPeers(values.data)
+  try {
+    switch (sub) {
+      case 'add': {
+        const r = peers.addRoute(rest[0]!, rest[1]!)
+        const what = r.domain === DEFAULT_ROUTE ? 'Mail for any other domain' : `Mail for ${r.domain}`
+        console.log(`${what} now goes to peer ${rest[1]}${r.previous ? ` (it went to ${r.previous})` : ''}`)
+        return 0
+      }
+      case 'list': {
+        const list = peers.listRoutes()
+        if (list.length === 0) console.error('no routes yet: peers\' card domains are routed when added; outpost route add DOMAIN PEER adds more')
+        for (const r of list) console.log(`${r.domain}\t${r.peer}\t${r.implied ? (r.active ? 'card' : 'card (overridden by a route)') : r.domain === DEFAULT_ROUTE ? 'default' : 'route'}`)
+        return 0
+      }
+      default: {
+        const r = peers.removeRoute(rest[0]!)
+        console.log(`Removed the route for ${r.domain} (to ${r.peer})`)
+        return 0
+      }
+    }
+  } finally {
+    node.close()
+  }
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   try {
@@ -167,6 +297,12 @@ export async function run(argv: string[]): Promise<number> {
         return await cmdStart(rest)
       case 'account':
         return await cmdAccount(rest)
+      case 'card':
+        return await cmdCard(rest)
+      case 'peer':
+        return await cmdPeer(rest)
+      case 'route':
+        return await cmdRoute(rest)
       case undefined:
       case 'help':
       case '--help':
@@ -182,7 +318,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

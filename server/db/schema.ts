@@ -32,3 +32,35 @@ export const deliveries = sqliteTable(
   (t) => [primaryKey({ columns: [t.messageKey, t.recipient] }), index('deliveries_delivered_at').on(t.deliveredAt)],
 )
 
+
+/**
+ * Other nodes this node exchanges mail with, each added from its card. The
+ * signing key is what a bundle from the peer is checked against, so one key
+ * belongs to one peer only; domains and reach are the card's lists as JSON.
+ */
+export const peers = sqliteTable('peers', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  name: text('name').notNull().unique(),
+  /** Ed25519 public key, raw 32 bytes as base64url. */
+  signKey: text('sign_key').notNull().unique(),
+  /** age1… */
+  ageRecipient: text('age_recipient').notNull(),
+  /** JSON array of domain names from the card. */
+  domains: text('domains').notNull(),
+  /** JSON array of { kind, address } from the card. */
+  reach: text('reach').notNull(),
+  addedAt: integer('added_at', { mode: 'number' }).notNull(),
+})
+
+/**
+ * Explicit routes: mail for `domain` goes to `peer`. The domain `*` is the
+ * default route. A route is meaningless without its peer, so removing the
+ * peer removes its routes.
+ */
+export const routes = sqliteTable('routes', {
+  domain: text('domain').primaryKey(),
+  peer: text('peer')
+    .notNull()
+    .references(() => peers.name, { onDelete: 'cascade' }),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+})

@@ -9,6 +9,7 @@ import { openDb } from '../db/index.js'
 import { makeSelfSignedCert } from '../tls/selfsigned.js'
 import type { Exec } from '../exec.js'
 import { splitAddress } from '../accounts/address.js'
+import { ensureIdentity } from '../identity/keys.js'
 
 export class InitError extends Error {
   override name = 'InitError'
@@ -50,6 +51,8 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
   openDb(paths.db).$client.close()
   // The database holds password hashes: readable by the node's user only.
   chmodSync(paths.db, 0o600)
+  // The node's signing and encryption keys, which its card carries to peers.
+  await ensureIdentity(paths)
   // The config file is written last: its presence is what marks a finished init.
   saveConfig(paths.config, config)
   return { paths, config }

@@ -1,14 +1,23 @@
-// Where a recipient's mail goes. Today a recipient is either an account on
-// this node or nowhere; peer routes (other nodes reached over a carrier)
-// will be added here, so every caller asks this one function.
+// Where a recipient's mail goes: an account on this node, another node (a
+// peer, reached over a carrier), or nowhere. Every caller asks this one
+// function. It stays pure: what it needs to know comes in the context.
 import { normaliseAddress } from '../accounts/address.js'
 
-export type Route = { kind: 'local' } | { kind: 'unroutable'; reason: string }
+export type LocalRoute = { kind: 'local' }
+export type PeerRoute = { kind: 'peer'; peer: string }
+export type UnroutableRoute = { kind: 'unroutable'; reason: string }
+export type Route = LocalRoute | PeerRoute | UnroutableRoute
 
 export interface RoutingContext {
   /** The mail domains this node serves. */
   domains: readonly string[]
   accountExists(address: string): boolean
+  /**
+   * The peer that mail for a foreign domain goes to (PeerService.resolveDomain).
+   * Without it, foreign domains are unroutable: that is how a caller with no
+   * outbox to put peer mail in (Haraka's policy plugin, for now) asks.
+   */
+  peerFor?(domain: string): string | undefined
 }
 
 export function domainOf(address: string): string {
@@ -17,11 +26,19 @@ export function domainOf(address: string): string {
   return at === -1 ? '' : a.slice(at + 1)
 }
 
+// A context without peerFor can never yield a peer route; the overload lets
+// such callers keep handling local and unroutable only.
+export function resolveRecipient(address: string, ctx: RoutingContext & { peerFor?: undefined }): LocalRoute | UnroutableRoute
+export function resolveRecipient(address: string, ctx: RoutingContext): Route
 export function resolveRecipient(address: string, ctx: RoutingContext): Route {
   const a = normaliseAddress(address)
   const domain = domainOf(a)
   if (!domain) return { kind: 'unroutable', reason: `${address} has no domain` }
-  if (!ctx.domains.includes(domain)) return { kind: 'unroutable', reason: `relaying to ${domain} is not possible from this node` }
+  if (!ctx.domains.includes(domain)) {
+    const peer = ctx.peerFor?.(domain)
+    if (peer) return { kind: 'peer', peer }
+    return { kind: 'unroutable', reason: `relaying to ${domain} is not possible from this node` }
+  }
   if (!ctx.accountExists(a)) return { kind: 'unroutable', reason: `${a}: no such user here` }
   return { kind: 'local' }
 }
