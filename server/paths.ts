@@ -26,6 +26,10 @@ export interface NodePaths {
   ageKey: string
   /** The age recipient (age1…) of ageKey, kept beside it so loading needs no async derivation. */
   ageRecipient: string
+  /** Messages waiting for a peer, one file per stable message id. */
+  spool: string
+  /** Bundles and messages refused on import, each beside a file saying why. */
+  quarantine: string
 }
 
 export const SYSTEM_DATA_DIR = '/var/lib/outpost'
@@ -55,6 +59,8 @@ export function nodePaths(data: string): NodePaths {
     dovecotConf: join(d, 'dovecot', 'dovecot.conf'),
     dovecotBase,
     lmtpSocket: join(dovecotBase, 'lmtp'),
+    spool: join(d, 'spool'),
+    quarantine: join(d, 'quarantine'),
     keysDir: join(d, 'keys'),
     signKey: join(d, 'keys', 'sign.pem'),
     ageKey: join(d, 'keys', 'age.key'),

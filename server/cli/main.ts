@@ -37,6 +37,11 @@ Routes (which peer mail for a domain goes to; a peer's card domains are routed t
   route add DOMAIN PEER                send mail for DOMAIN to PEER (DOMAIN * is the default route)
   route list                           explicit routes and the ones implied by peers' cards
   route remove DOMAIN                  drop an explicit route
+Exchange (bundles of mail and acks between nodes)
+  export DIR                           write bundles for every peer with mail or acks waiting into DIR/outpost/<peer>/
+  import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
+  queue                                mail waiting per peer, with age, size and export count
+  status                               a summary of the node
 
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
@@ -303,6 +308,19 @@ export async function run(argv: string[]): Promise<number> {
         return await cmdPeer(rest)
       case 'route':
         return await cmdRoute(rest)
+      case 'export':
+      case 'import':
+      case 'queue':
+      case 'status': {
+        const { values, positionals } = parse(rest, {})
+        const x = await import('./exchange.js')
+        if (cmd === 'queue' || cmd === 'status') {
+          if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`)
+          return cmd === 'queue' ? await x.cmdQueue(values.data) : await x.cmdStatus(values.data)
+        }
+        if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
+        return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -318,7 +336,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

@@ -64,3 +64,60 @@ export const routes = sqliteTable('routes', {
     .references(() => peers.name, { onDelete: 'cascade' }),
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
 })
+
+/**
+ * Mail waiting for a peer: one row per (message, next-hop peer). The message
+ * itself is a file in the spool dir, written durably before the row. A row
+ * stays, and is exported again with every exchange, until that peer acks
+ * the message.
+ */
+export const outbox = sqliteTable(
+  'outbox',
+  {
+    messageId: text('message_id').notNull(),
+    peer: text('peer').notNull(),
+    sender: text('sender').notNull(),
+    /** JSON array of the recipients this peer is to take the message on to. */
+    recipients: text('recipients').notNull(),
+    size: integer('size', { mode: 'number' }).notNull(),
+    /** Nodes the message passed through before this one (0: it entered here over SMTP). */
+    hops: integer('hops', { mode: 'number' }).notNull(),
+    queuedAt: integer('queued_at', { mode: 'number' }).notNull(),
+    expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+    exports: integer('exports', { mode: 'number' }).notNull().default(0),
+    lastExportAt: integer('last_export_at', { mode: 'number' }),
+    lastBundleId: text('last_bundle_id'),
+  },
+  (t) => [primaryKey({ columns: [t.messageId, t.peer] }), index('outbox_peer').on(t.peer)],
+)
+
+/** Acks this node owes its peers: messages it took over, to be reported on the next exchange. */
+export const acksOwed = sqliteTable(
+  'acks_owed',
+  {
+    peer: text('peer').notNull(),
+    messageId: text('message_id').notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.peer, t.messageId] })],
+)
+
+/** Bundles imported in full: the same bundle seen again is skipped at once. */
+export const importedBundles = sqliteTable('imported_bundles', {
+  bundleId: text('bundle_id').primaryKey(),
+  origin: text('origin').notNull(),
+  kind: text('kind').notNull(),
+  messages: integer('messages', { mode: 'number' }).notNull(),
+  importedAt: integer('imported_at', { mode: 'number' }).notNull(),
+})
+
+/**
+ * Messages this node has taken over from a bundle, by stable id: the same
+ * message arriving again, in another bundle or by another route, is
+ * acknowledged again but not delivered or forwarded twice.
+ */
+export const seenMessages = sqliteTable('seen_messages', {
+  messageId: text('message_id').primaryKey(),
+  fromPeer: text('from_peer').notNull(),
+  seenAt: integer('seen_at', { mode: 'number' }).notNull(),
+})

@@ -179,6 +179,8 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     `lmtp_socket=${iniValue('lmtp_socket', paths.lmtpSocket)}`,
     "; Where Dovecot keeps the mailboxes: a delivery cut short by a crash is looked up there.",
     `mail_dir=${iniValue('mail_dir', paths.mail)}`,
+    "; The outbox's message files: mail for other nodes waits there until they ack it.",
+    `spool_dir=${iniValue('spool_dir', paths.spool)}`,
     `hostname=${iniValue('hostname', node.domain)}`,
     '; How long Dovecot may take to answer one LMTP command before delivery is deferred.',
     `lmtp_timeout_seconds=${LMTP_TIMEOUT_SECONDS}`,

@@ -5,6 +5,8 @@ export interface OutpostSettings {
   domains: string[]
   lmtpSocket: string
   mailDir: string
+  /** The outbox's message files (mail for peers). */
+  spoolDir: string
   /** Our name in LHLO and in replies. */
   hostname: string
   lmtpTimeoutMs: number
@@ -45,6 +47,7 @@ export function parseSettings(ini: Ini): OutpostSettings {
       .filter(Boolean),
     lmtpSocket: str(ini, 'main', 'lmtp_socket'),
     mailDir: str(ini, 'main', 'mail_dir'),
+    spoolDir: str(ini, 'main', 'spool_dir'),
     hostname: str(ini, 'main', 'hostname'),
     lmtpTimeoutMs: int(ini, 'main', 'lmtp_timeout_seconds', 1) * 1000,
     pidFile: ini.main?.pid_file ? String(ini.main.pid_file).trim() : undefined,

@@ -6,7 +6,10 @@ import constants from 'haraka-constants'
 import type { Connection, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { deliver, readMessage } from '../lib/delivery.js'
 import { guardHook } from '../lib/guard.js'
-import { nodeDb } from '../lib/node-db.js'
+import { nodeDb, routingPeers } from '../lib/node-db.js'
+import { Outbox } from '../../outbox/outbox.js'
+import { stableMessageId } from '../../bundle/message-id.js'
+import { domainOf } from '../../routing/router.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
@@ -29,16 +32,35 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   if (!txn) return next(constants.denysoft, smtpReply(451, '4.3.0', 'No transaction to deliver'))
   const s = settings()
   const message = await readMessage(txn.message_stream, s.maxMessageBytes + HEADER_ALLOWANCE)
-  const outcome = await trackDelivery(() =>
-    deliver({
-      db: nodeDb(s.db),
+  const db = nodeDb(s.db)
+  const sender = txn.mail_from.address
+  const local: string[] = []
+  const byPeer = new Map<string, string[]>()
+  for (const rcpt of txn.rcpt_to.map((r) => r.address.toLowerCase())) {
+    const domain = domainOf(rcpt)
+    if (s.domains.includes(domain)) {
+      local.push(rcpt)
+      continue
+    }
+    const route = routingPeers(db, s.domains).resolveDomain(domain)
+    // The route went away between RCPT and now: let the client try again.
+    if (!route) return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domain} any more; please try again later`))
+    byPeer.set(route.peer, [...(byPeer.get(route.peer) ?? []), rcpt])
+  }
+  const outcome = await trackDelivery(async () => {
+    // Into the outbox first: it is a local file and a row, so it rarely
+    // fails, and both steps are idempotent when the client retries.
+    if (byPeer.size) new Outbox(db, s.spoolDir).enqueue({ messageId: stableMessageId(message, sender), sender, data: message, byPeer, hops: 0 })
+    if (!local.length) return { verdict: 'delivered' as const, text: `2.0.0 Queued for ${[...byPeer.keys()].join(', ')}`, messageKey: stableMessageId(message, sender) }
+    return deliver({
+      db,
       lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs },
-      sender: txn.mail_from.address,
-      recipients: txn.rcpt_to.map((r) => r.address),
+      sender,
+      recipients: local,
       message,
       mailDir: s.mailDir,
-    }),
-  )
+    })
+  })
   connection.loginfo(this, `delivery ${outcome.verdict}: key=${outcome.messageKey.slice(0, 16)} ${outcome.text}`)
   if (outcome.verdict === 'delivered') return next(constants.ok, outcome.text)
   if (outcome.verdict === 'retry') return next(constants.denysoft, outcome.text)

@@ -10,7 +10,7 @@ import { domainOf, resolveRecipient } from '../../routing/router.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { authorOf } from '../lib/author.js'
 import { guardHook } from '../lib/guard.js'
-import { nodeDb } from '../lib/node-db.js'
+import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { attachToSupervisor } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { RateLimiter } from '../lib/ratelimit.js'
@@ -66,8 +66,11 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
   const route = resolveRecipient(address, {
     domains: s.domains,
     accountExists: (a) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, a)).get() !== undefined,
+    peerFor: (domain) => routingPeers(db, s.domains).resolveDomain(domain)?.peer,
   })
-  if (route.kind === 'local') return next(constants.ok)
+  // Mail for a peer's domain goes to the outbox (outpost_deliver), from
+  // authenticated local senders only: MAIL FROM has checked that already.
+  if (route.kind === 'local' || route.kind === 'peer') return next(constants.ok)
   if (s.domains.includes(domainOf(address))) return next(constants.deny, smtpReply(550, '5.1.1', route.reason))
   next(constants.deny, smtpReply(554, '5.7.1', route.reason))
 })

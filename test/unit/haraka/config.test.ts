@@ -87,7 +87,7 @@ test('outpost.ini carries what the plugins need and parses back', () => {
 test('parseSettings names a missing or bad key', () => {
   assert.throws(() => parseSettings({ main: {} }), /\[main\] db is missing/)
   assert.throws(
-    () => parseSettings({ main: { db: 'x', domains: 'a', lmtp_socket: 's', mail_dir: 'm', hostname: 'h', lmtp_timeout_seconds: '30' }, limits: { max_message_bytes: 'lots' } }),
+    () => parseSettings({ main: { db: 'x', domains: 'a', lmtp_socket: 's', mail_dir: 'm', spool_dir: 'sp', hostname: 'h', lmtp_timeout_seconds: '30' }, limits: { max_message_bytes: 'lots' } }),
     /\[limits\] max_message_bytes must be a whole number/,
   )
 })

@@ -1,0 +1,112 @@
+// `outpost export`, `import`, `queue` and `status`: the bundle exchange from
+// the command line. A USB stick, a Syncthing folder or any carrier's staging
+// folder is just DIR; `import -` takes one bundle on stdin for carriers that
+// pipe (NNCP's exec handler, Filespooler's queue-process).
+import { openNode } from '../node/context.js'
+import { resolveDataDir } from '../paths.js'
+import { ensureIdentity } from '../identity/keys.js'
+import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
+import { listQuarantine } from '../exchange/quarantine.js'
+import { formatAge, formatBytes, progressBar } from './progress.js'
+
+async function withExchange<T>(data: unknown, work: (x: Exchange, node: ReturnType<typeof openNode>) => Promise<T>): Promise<T> {
+  const node = openNode(resolveDataDir(data as string | undefined))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  try {
+    await ensureIdentity(node.paths)
+    return await work(new Exchange(node), node)
+  } finally {
+    node.close()
+  }
+}
+
+export async function cmdExport(dir: string, data: unknown): Promise<number> {
+  return withExchange(data, async (x) => {
+    const results = await x.exportTo(dir, progressBar('export'))
+    const messages = results.reduce((n, r) => n + r.messages, 0)
+    const acks = results.reduce((n, r) => n + r.acks, 0)
+    const bytes = results.reduce((n, r) => n + r.bytes, 0)
+    const bundles = results.reduce((n, r) => n + r.bundles, 0)
+    for (const r of results) console.log(`  ${r.peer}: ${r.messages} messages, ${r.acks} acks in ${r.bundles} bundles (${formatBytes(r.bytes)})`)
+    console.log(`exported ${messages} messages and ${acks} acks in ${bundles} bundles (${formatBytes(bytes)}) to ${dir}`)
+    return 0
+  })
+}
+
+function describe(r: ImportResult): string {
+  const o = r.outcome
+  const name = r.file.split('/').pop()
+  switch (o.kind) {
+    case 'imported':
+      return o.header.kind === 'ack'
+        ? `${name}: ${o.acked} acks from ${o.header.origin}`
+        : `${name}: ${o.delivered} delivered here, ${o.forwarded} forwarded, ${o.duplicates} already had, ${o.quarantined} quarantined`
+    case 'duplicate':
+      return `${name}: already imported`
+    case 'deferred':
+      return `${name}: left in place, try again: ${o.reason}`
+    case 'quarantined':
+      return `${name}: QUARANTINED (${o.reason}) as ${o.file}`
+    case 'not-for-us':
+      return `${name}: for ${o.header.destination}, left in place`
+  }
+}
+
+export async function cmdImport(source: string, data: unknown): Promise<number> {
+  return withExchange(data, async (x) => {
+    let results: ImportResult[]
+    if (source === '-') {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const c of process.stdin) {
+        size += (c as Buffer).length
+        if (size > MAX_BUNDLE_FILE_BYTES) throw new Error(`the bundle on stdin is larger than ${MAX_BUNDLE_FILE_BYTES} bytes`)
+        chunks.push(c as Buffer)
+      }
+      results = [{ file: 'stdin', outcome: await x.importBundle(Buffer.concat(chunks), 'stdin.obundle') }]
+    } else {
+      results = await x.importFrom(source, progressBar('import'))
+    }
+    for (const r of results) console.log(`  ${describe(r)}`)
+    const count = (k: string) => results.filter((r) => r.outcome.kind === k).length
+    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined`)
+    // A deferred bundle is not an error of the input, but the caller (a
+    // carrier's handler) must know to keep it: exit 75, EX_TEMPFAIL.
+    if (count('deferred')) return 75
+    return count('quarantined') ? 1 : 0
+  })
+}
+
+export async function cmdQueue(data: unknown): Promise<number> {
+  return withExchange(data, async (x) => {
+    const now = Date.now()
+    const queue = x.queue()
+    if (queue.size === 0) console.log('the outbox is empty: nothing waits for a peer')
+    for (const [peer, entries] of queue) {
+      const bytes = entries.reduce((n, e) => n + e.size, 0)
+      console.log(`${peer}: ${entries.length} messages (${formatBytes(bytes)}), oldest ${formatAge(now - Math.min(...entries.map((e) => e.queuedAt)))}`)
+      for (const e of entries) {
+        const flight = e.exports ? `exported ${e.exports}× (last ${formatAge(now - (e.lastExportAt ?? now))} ago, bundle ${e.lastBundleId?.slice(0, 8)})` : 'not exported yet'
+        console.log(`  ${e.messageId.slice(0, 12)}  ${formatAge(now - e.queuedAt).padStart(4)}  ${formatBytes(e.size).padStart(9)}  ${e.sender} → ${e.recipients.join(', ')}  ${flight}`)
+      }
+    }
+    return 0
+  })
+}
+
+export async function cmdStatus(data: unknown): Promise<number> {
+  return withExchange(data, async (x, node) => {
+    const queue = x.queue()
+    const waiting = [...queue.values()].reduce((n, l) => n + l.length, 0)
+    const c = node.config
+    console.log(`node ${c.node.name} (${c.node.domain}), data in ${node.paths.data}`)
+    console.log(`  accounts: ${node.accounts.list().length}`)
+    console.log(`  peers: ${x.peers.list().map((p) => p.name).join(', ') || 'none'}`)
+    console.log(`  outbox: ${waiting} messages for ${queue.size} peers${waiting ? ` (${[...queue].map(([p, l]) => `${p} ${l.length}`).join(', ')})` : ''}`)
+    console.log(`  acks owed: ${x.acksOwedCount()}`)
+    const q = listQuarantine(node.paths.quarantine)
+    console.log(`  quarantine: ${q.length} files${q.length ? ` in ${node.paths.quarantine}` : ''}`)
+    console.log(`  SMTP ${c.node.host}:${c.ports.submission}, IMAP ${c.node.host}:${c.ports.imap}, web https://${c.node.host}:${c.ports.web}/`)
+    return 0
+  })
+}

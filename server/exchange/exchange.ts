@@ -1,0 +1,334 @@
+// The bundle exchange: export what waits for peers into a folder (a USB
+// stick, a Syncthing folder, a transport's staging dir), import what peers
+// left there. Every transport goes through these two functions.
+//
+// Export never deletes anything: a message leaves the outbox only when its
+// peer acknowledges it. Import makes each message ours (delivered locally
+// through LMTP, or durably in the outbox for its next hop) before it records
+// the ack it owes; a bundle file is removed from the folder only after that.
+import { readdirSync, readFileSync, statSync, unlinkSync, existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { and, eq, inArray } from 'drizzle-orm'
+import type { NodeContext } from '../node/context.js'
+import { loadIdentity, type NodeIdentity } from '../identity/keys.js'
+import { PeerService } from '../peers/service.js'
+import { Outbox, type OutboxEntry } from '../outbox/outbox.js'
+import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
+import {
+  BundleError,
+  bundleFileName,
+  isFinishedBundleName,
+  newBundleId,
+  openBundle,
+  readBundleHeader,
+  sealBundle,
+  stickFolder,
+  STICK_FOLDER,
+  type BundleHeader,
+} from '../bundle/format.js'
+import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { writeFileDurable } from '../durable.js'
+import { deliver } from '../haraka/lib/delivery.js'
+import { quarantine } from './quarantine.js'
+import { splitAddress } from '../accounts/address.js'
+
+/** A bundle stays valid this long after it was made; a stick can be slow. */
+export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
+/** How many nodes a message may pass through; a routing loop ends here. */
+export const HOP_LIMIT = 16
+/** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
+export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
+export const MAX_MESSAGES_PER_BUNDLE = 5000
+/** The largest bundle file import reads, and the most its payload may unpack to. */
+export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
+export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+
+export type Progress = (done: number, total: number, what: string) => void
+
+export interface ExportResult {
+  peer: string
+  bundles: number
+  messages: number
+  acks: number
+  bytes: number
+  files: string[]
+}
+
+export type ImportOutcome =
+  | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
+  | { kind: 'duplicate'; header: BundleHeader }
+  | { kind: 'deferred'; header: BundleHeader; reason: string }
+  | { kind: 'quarantined'; reason: string; file: string }
+  | { kind: 'not-for-us'; header: BundleHeader }
+
+export interface ImportResult {
+  file: string
+  outcome: ImportOutcome
+}
+
+export class ExchangeError extends Error {
+  override name = 'ExchangeError'
+}
+
+export class Exchange {
+  readonly identity: NodeIdentity
+  readonly peers: PeerService
+  readonly outbox: Outbox
+  private readonly self: string
+  private readonly domains: string[]
+
+  constructor(private readonly node: NodeContext) {
+    this.identity = loadIdentity(node.paths)
+    this.domains = [node.config.node.domain]
+    this.peers = new PeerService(node.db, { domains: this.domains, signPublicB64: this.identity.signPublicB64 })
+    this.outbox = new Outbox(node.db, node.paths.spool)
+    this.self = node.config.node.name
+  }
+
+  // ---- export -------------------------------------------------------------
+
+  /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
+  async exportTo(dir: string, progress?: Progress, now = Date.now()): Promise<ExportResult[]> {
+    if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
+    const owed = new Set(this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer))
+    const targets = [...new Set([...this.outbox.peersWithMail(), ...owed])].sort()
+    const waiting = new Map(targets.map((p) => [p, this.outbox.waiting(p)]))
+    const total = [...waiting.values()].reduce((n, list) => n + list.length, 0)
+    let done = 0
+    const results: ExportResult[] = []
+    for (const peerName of targets) {
+      const peer = this.peers.get(peerName)
+      if (!peer) continue // removed peer: its mail stays in the outbox until it is re-added or discarded
+      const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, bytes: 0, files: [] }
+      for (const chunk of chunks(waiting.get(peerName) ?? [])) {
+        const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
+        const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
+        const file = await this.writeBundle(dir, header, { messages }, peer.age)
+        this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
+        r.bundles++
+        r.messages += chunk.length
+        r.bytes += statSync(file).size
+        r.files.push(file)
+        done += chunk.length
+        progress?.(done, total, `${peerName}: ${r.messages} messages`)
+      }
+      const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
+      for (let i = 0; i < ackIds.length; i += 50_000) {
+        const ids = ackIds.slice(i, i + 50_000)
+        const header = this.header('ack', peerName, 0, now)
+        const file = await this.writeBundle(dir, header, { acks: { messageIds: ids, bundleIds: [] } }, peer.age)
+        // The ack is on its way; if it gets lost, the peer sends the message
+        // again, and that copy is acked again.
+        this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
+        r.bundles++
+        r.acks += ids.length
+        r.bytes += statSync(file).size
+        r.files.push(file)
+      }
+      if (r.bundles) results.push(r)
+    }
+    progress?.(total, total, 'done')
+    return results
+  }
+
+  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
+    return { id: newBundleId(), kind, origin: this.self, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
+  }
+
+  private async writeBundle(dir: string, header: Omit<BundleHeader, 'v' | 'count'>, payload: Parameters<typeof sealBundle>[0]['payload'], recipient: string): Promise<string> {
+    const bytes = await sealBundle({ header, payload, signKey: this.identity.signPrivate, recipient })
+    const file = join(stickFolder(dir, header.destination), bundleFileName(header))
+    // tmp → fsync → rename → fsync dir: a stick pulled halfway leaves only a
+    // dot-file that no importer counts.
+    writeFileDurable(file, bytes, 0o644)
+    return file
+  }
+
+  // ---- import -------------------------------------------------------------
+
+  /** The finished bundle files for this node under DIR/outpost/<self>/, oldest name first. */
+  bundleFiles(dir: string): string[] {
+    const folder = join(dir, STICK_FOLDER, this.self)
+    let names: string[]
+    try {
+      names = readdirSync(folder)
+    } catch {
+      return []
+    }
+    return names.filter(isFinishedBundleName).sort().map((n) => join(folder, n))
+  }
+
+  /** Imports every bundle for this node found in DIR; bad ones go to quarantine and the rest carry on. */
+  async importFrom(dir: string, progress?: Progress): Promise<ImportResult[]> {
+    if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
+    const files = this.bundleFiles(dir)
+    const results: ImportResult[] = []
+    for (const [i, file] of files.entries()) {
+      let bytes: Buffer
+      try {
+        const size = statSync(file).size
+        bytes = size > MAX_BUNDLE_FILE_BYTES ? Buffer.alloc(0) : readFileSync(file)
+        if (size > MAX_BUNDLE_FILE_BYTES) {
+          const q = quarantine(this.node.paths.quarantine, file.split('/').pop()!, Buffer.from(`(not copied: ${size} bytes)\n`), `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}`)
+          unlinkSync(file)
+          results.push({ file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } })
+          continue
+        }
+      } catch (err) {
+        throw new ExchangeError(`cannot read ${file}: ${(err as Error).message}`)
+      }
+      const outcome = await this.importBundle(bytes, file.split('/').pop()!)
+      // The file goes from the folder once its content is ours (or in
+      // quarantine); a deferred bundle stays for the next try.
+      if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
+      results.push({ file, outcome })
+      progress?.(i + 1, files.length, file.split('/').pop()!)
+    }
+    return results
+  }
+
+  /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
+  async importBundle(bytes: Buffer, name: string, now = Date.now()): Promise<ImportOutcome> {
+    let header: BundleHeader | undefined
+    try {
+      header = readBundleHeader(bytes)
+      if (header.destination !== this.self) return { kind: 'not-for-us', header }
+      if (this.node.db.select().from(importedBundles).where(eq(importedBundles.bundleId, header.id)).get()) return { kind: 'duplicate', header }
+      const opened = await openBundle(bytes, {
+        signerFor: (origin) => this.peers.signerFor(origin),
+        identity: this.identity.ageIdentity,
+        self: this.self,
+        now,
+        maxBytes: MAX_BUNDLE_FILE_BYTES,
+        maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
+        limits: { maxMessageBytes: this.node.config.limits.max_message_bytes + 64 * 1024 },
+      })
+      if ('acks' in opened.payload) {
+        const ids = opened.payload.acks.messageIds
+        this.outbox.acknowledge(opened.header.origin, ids)
+        this.recordBundle(opened.header, ids.length, now)
+        return { kind: 'imported', header: opened.header, delivered: 0, forwarded: 0, duplicates: 0, quarantined: 0, acked: ids.length }
+      }
+      return await this.importMail(opened.header, opened.payload.messages, now)
+    } catch (err) {
+      // A bad bundle is a value, not a crash: it goes to quarantine and the
+      // import carries on with the next one. Anything else is our fault.
+      if (!(err instanceof BundleError) && !(err instanceof BsmtpError)) throw err
+      const reason = err instanceof BundleError ? err.reason : 'malformed'
+      const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now)
+      return { kind: 'quarantined', reason, file }
+    }
+  }
+
+  private recordBundle(header: BundleHeader, messages: number, now: number): void {
+    this.node.db.insert(importedBundles).values({ bundleId: header.id, origin: header.origin, kind: header.kind, messages, importedAt: now }).onConflictDoNothing().run()
+  }
+
+  private isLocal(address: string): boolean {
+    try {
+      return this.domains.includes(splitAddress(address).domain)
+    } catch {
+      return false
+    }
+  }
+
+  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number): Promise<ImportOutcome> {
+    const origin = header.origin
+    let delivered = 0
+    let forwarded = 0
+    let duplicates = 0
+    let quarantined = 0
+    let deferred = ''
+    const db = this.node.db
+    for (const m of messages) {
+      if (db.select().from(seenMessages).where(eq(seenMessages.messageId, m.id)).get()) {
+        duplicates++
+        this.owe(origin, m.id, now)
+        continue
+      }
+      const local = m.recipients.filter((r) => this.isLocal(r))
+      const remote = m.recipients.filter((r) => !this.isLocal(r))
+      const problems: string[] = []
+
+      if (local.length) {
+        const outcome = await deliver({
+          db,
+          lmtp: { socketPath: this.node.paths.lmtpSocket, lhloName: this.node.config.node.domain, timeoutMs: 30_000 },
+          sender: m.sender,
+          recipients: local,
+          message: m.data,
+          mailDir: this.node.paths.mail,
+        })
+        if (outcome.verdict === 'retry') {
+          // Dovecot is not there (is the node running?): leave the bundle for
+          // the next import; what was delivered is in the ledger.
+          deferred = `local delivery failed for now: ${outcome.text}`
+          continue
+        }
+        if (outcome.verdict === 'rejected') problems.push(`local delivery refused: ${outcome.text}`)
+        else delivered++
+      }
+
+      if (remote.length) {
+        const byPeer = new Map<string, string[]>()
+        for (const r of remote) {
+          const route = this.peers.resolveDomain(splitAddress(r).domain)
+          if (!route) problems.push(`no route for ${r}`)
+          else if (route.peer === origin && header.hops > 0) problems.push(`${r} would go back to ${origin}, where it came from`)
+          else byPeer.set(route.peer, [...(byPeer.get(route.peer) ?? []), r])
+        }
+        if (header.hops + 1 > header.hopLimit) {
+          problems.push(`hop limit ${header.hopLimit} reached`)
+          byPeer.clear()
+        }
+        if (byPeer.size) {
+          this.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: header.hops + 1, now })
+          forwarded++
+        }
+      }
+
+      if (problems.length) {
+        // Kept, not lost: the message waits in quarantine for a person.
+        quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now)
+        quarantined++
+      }
+      db.transaction((tx) => {
+        tx.insert(seenMessages).values({ messageId: m.id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
+        tx.insert(acksOwed).values({ peer: origin, messageId: m.id, createdAt: now }).onConflictDoNothing().run()
+      })
+    }
+    if (deferred) return { kind: 'deferred', header, reason: deferred }
+    this.recordBundle(header, messages.length, now)
+    return { kind: 'imported', header, delivered, forwarded, duplicates, quarantined, acked: 0 }
+  }
+
+  private owe(peer: string, messageId: string, now: number): void {
+    this.node.db.insert(acksOwed).values({ peer, messageId, createdAt: now }).onConflictDoNothing().run()
+  }
+
+  /** Mail waiting per peer, for `outpost queue` and the web admin. */
+  queue(): Map<string, OutboxEntry[]> {
+    const out = new Map<string, OutboxEntry[]>()
+    for (const e of this.outbox.waiting()) out.set(e.peer, [...(out.get(e.peer) ?? []), e])
+    return out
+  }
+
+  acksOwedCount(): number {
+    return this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).all().length
+  }
+}
+
+function* chunks(entries: OutboxEntry[]): Generator<OutboxEntry[]> {
+  let cur: OutboxEntry[] = []
+  let bytes = 0
+  for (const e of entries) {
+    if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
+      yield cur
+      cur = []
+      bytes = 0
+    }
+    cur.push(e)
+    bytes += e.size
+  }
+  if (cur.length) yield cur
+}

@@ -1,0 +1,120 @@
+// The outbox: mail accepted for other nodes, waiting for its next hop.
+//
+// A message becomes the outbox's when enqueue() returns: its file is in the
+// spool (tmp → fsync → rename → fsync dir) and its rows are committed with
+// synchronous=FULL. Haraka answers 250 only after that. A row leaves only
+// when the peer acknowledges the message; the file leaves with its last row.
+import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Db } from '../db/index.js'
+import { outbox } from '../db/schema.js'
+import { writeFileDurable } from '../durable.js'
+import { isMessageId } from '../bundle/message-id.js'
+
+/** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
+export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
+
+export interface OutboxEntry {
+  messageId: string
+  peer: string
+  sender: string
+  recipients: string[]
+  size: number
+  hops: number
+  queuedAt: number
+  expiresAt: number
+  exports: number
+  lastExportAt: number | null
+  lastBundleId: string | null
+}
+
+export interface EnqueueInput {
+  messageId: string
+  sender: string
+  data: Buffer
+  /** Recipients grouped by next-hop peer. */
+  byPeer: Map<string, string[]>
+  hops: number
+  expiresAt?: number
+  now?: number
+}
+
+export class Outbox {
+  constructor(
+    private readonly db: Db,
+    private readonly spoolDir: string,
+  ) {}
+
+  private file(messageId: string): string {
+    // The id is 64 hex digits, so it is a safe file name.
+    if (!isMessageId(messageId)) throw new Error(`not a stable message id: ${messageId}`)
+    return join(this.spoolDir, `${messageId}.eml`)
+  }
+
+  /** Durably stores the message for each peer. Enqueueing the same message again adds what is missing and nothing twice. */
+  enqueue(input: EnqueueInput): void {
+    const now = input.now ?? Date.now()
+    const path = this.file(input.messageId)
+    if (!existsSync(path)) writeFileDurable(path, input.data, 0o600)
+    const rows = [...input.byPeer].map(([peer, rcpts]) => ({
+      messageId: input.messageId,
+      peer,
+      sender: input.sender,
+      recipients: JSON.stringify([...new Set(rcpts)].sort()),
+      size: input.data.length,
+      hops: input.hops,
+      queuedAt: now,
+      expiresAt: input.expiresAt ?? now + DEFAULT_MESSAGE_LIFETIME_MS,
+    }))
+    if (rows.length) this.db.insert(outbox).values(rows).onConflictDoNothing().run()
+  }
+
+  read(messageId: string): Buffer {
+    return readFileSync(this.file(messageId))
+  }
+
+  waiting(peer?: string): OutboxEntry[] {
+    const q = this.db.select().from(outbox)
+    const rows = (peer ? q.where(eq(outbox.peer, peer)) : q).orderBy(asc(outbox.queuedAt)).all()
+    return rows.map((r) => ({ ...r, recipients: JSON.parse(r.recipients) as string[] }))
+  }
+
+  peersWithMail(): string[] {
+    return this.db.selectDistinct({ peer: outbox.peer }).from(outbox).all().map((r) => r.peer)
+  }
+
+  markExported(peer: string, messageIds: string[], bundleId: string, now = Date.now()): void {
+    if (!messageIds.length) return
+    this.db
+      .update(outbox)
+      .set({ exports: sql`${outbox.exports} + 1`, lastExportAt: now, lastBundleId: bundleId })
+      .where(and(eq(outbox.peer, peer), inArray(outbox.messageId, messageIds)))
+      .run()
+  }
+
+  /** The peer has the messages: drop its rows, and each file no other peer still waits for. Returns how many rows went. */
+  acknowledge(peer: string, messageIds: string[]): number {
+    if (!messageIds.length) return 0
+    let removed = 0
+    for (let i = 0; i < messageIds.length; i += 500) {
+      const chunk = messageIds.slice(i, i + 500)
+      removed += this.db.delete(outbox).where(and(eq(outbox.peer, peer), inArray(outbox.messageId, chunk))).run().changes
+      const still = new Set(this.db.select({ id: outbox.messageId }).from(outbox).where(inArray(outbox.messageId, chunk)).all().map((r) => r.id))
+      for (const id of chunk) {
+        if (still.has(id)) continue
+        try {
+          unlinkSync(this.file(id))
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+        }
+      }
+    }
+    return removed
+  }
+
+  /** Drops a waiting message for a peer by hand (the web admin's "discard"). */
+  discard(peer: string, messageId: string): boolean {
+    return this.acknowledge(peer, [messageId]) > 0
+  }
+}
