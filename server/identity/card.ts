@@ -10,6 +10,7 @@
 // Trust comes from how the card reached you (a QR code scanned from the
 // other box in person, a file handed over on a stick you know), which is
 // why `outpost card` shows key fingerprints to compare.
+import { isNodeName } from '../bundle/format.js'
 import { createHash, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'
@@ -40,7 +41,6 @@ export const CARD_PREFIX = 'outpost-card:'
 
 // Letters and digits of any script, with space . _ - inside: printable in a
 // terminal and a log line, and safe as a command-line argument once quoted.
-const NAME = /^[\p{L}\p{N}](?:[\p{L}\p{N} ._-]{0,62}[\p{L}\p{N}._-])?$/u
 export const DOMAIN = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/
 const AGE_RECIPIENT = /^age1[023456789acdefghjklmnpqrstuvwxyz]{58}$/
 const KIND = /^[a-z][a-z0-9+.-]{0,31}$/
@@ -92,7 +92,8 @@ export function checkCard(c: unknown): Card {
     if (typeof o.v === 'number') throw new CardError(`this is a version ${o.v} card; this Outpost reads version 1 only. Update Outpost on this node.`)
     throw fieldError('v', 'the number 1', o.v)
   }
-  if (typeof o.name !== 'string' || !NAME.test(o.name)) throw fieldError('name', 'a node name of 1 to 64 letters, digits, spaces, . _ - (starting with a letter or digit)', o.name)
+  // The name becomes stick folder and bundle file names, so it follows the bundle format's rule.
+  if (!isNodeName(o.name)) throw fieldError('name', 'a node name of lower-case letters and digits, parts joined by . or - (at most 63)', o.name)
   if (!Array.isArray(o.domains) || o.domains.length === 0) throw fieldError('domains', 'a non-empty list of domains', o.domains)
   for (const d of o.domains) if (typeof d !== 'string' || !DOMAIN.test(d)) throw fieldError('domains', 'a list of lower-case domain names', d)
   if (new Set(o.domains).size !== o.domains.length) throw fieldError('domains', 'a list without repeats', o.domains)

@@ -9,6 +9,7 @@ import { openDb } from '../db/index.js'
 import { makeSelfSignedCert } from '../tls/selfsigned.js'
 import type { Exec } from '../exec.js'
 import { splitAddress } from '../accounts/address.js'
+import { isNodeName } from '../bundle/format.js'
 import { ensureIdentity } from '../identity/keys.js'
 
 export class InitError extends Error {
@@ -29,6 +30,9 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
   if (existsSync(paths.config)) throw new InitError(`${paths.data} is already an Outpost node (${paths.config} exists). Use another --data dir, or remove it to start afresh.`)
   // Validates the domain the same way account addresses are validated.
   splitAddress(`postmaster@${opts.domain}`)
+  if (opts.name !== undefined && !isNodeName(opts.name)) {
+    throw new InitError(`--name "${opts.name}": a node name is lower-case letters and digits, parts joined by . or - (it names folders on USB sticks and bundle files)`)
+  }
   const base = defaults(opts.domain.toLowerCase())
   const config: NodeConfig = {
     ...base,
