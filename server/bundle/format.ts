@@ -1,0 +1,472 @@
+// Sealing and opening bundles: the files that carry mail (and acks) between
+// nodes on a USB stick, over NNCP, Syncthing or anything else that moves
+// files. docs/bundle-format.md is the specification; this module is one
+// implementation of it and must stay in step with it.
+//
+// A bundle is: magic line, lengths (with a CRC), header JSON, an age file
+// holding the brotli-compressed payload, and an Ed25519 signature over all
+// of that. The signature is checked before anything is decrypted or
+// decompressed, so a forged, foreign or damaged file costs one hash and one
+// signature check, never a decryption or a decompression.
+//
+// This module does no I/O: callers hand it bytes and write what it returns
+// with writeFileDurable (tmp → fsync → rename → fsync dir).
+import { randomBytes, sign, verify, type KeyObject } from 'node:crypto'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } from 'node:zlib'
+import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption'
+import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
+import { MESSAGE_ID_PATTERN } from './message-id.js'
+
+const compress = promisify(brotliCompress)
+const decompress = promisify(brotliDecompress)
+
+export const FORMAT_VERSION = 1
+/** "OUTPOST-BUNDLE 1\n": 17 bytes. */
+export const MAGIC = Buffer.from(`OUTPOST-BUNDLE ${FORMAT_VERSION}\n`, 'latin1')
+const MAGIC_PREFIX = Buffer.from('OUTPOST-BUNDLE ', 'latin1')
+/** Magic, u32 header length, u64 ciphertext length, u32 CRC-32 of those 29 bytes. */
+export const FRAME_BYTES = MAGIC.length + 4 + 8 + 4
+export const SIGNATURE_BYTES = 64
+/** A header is a few hundred bytes; anything near this is damage, not a header. */
+export const MAX_HEADER_BYTES = 64 * 1024
+export const FILE_SUFFIX = '.obundle'
+/** The folder at the root of a stick (or any shared folder) that holds bundles. */
+export const STICK_FOLDER = 'outpost'
+
+/**
+ * Brotli at quality 3 on a 4 MiB window. On Delta Chat traffic (OpenPGP
+ * armored bodies, the same Autocrypt keys repeated in headers) every brotli
+ * quality is ~11 % smaller than gzip at any level, and quality 3 packs about
+ * three times as fast as gzip -6; quality 4 and up buy under 0.5 % for half
+ * the speed or less. Figures: docs/bundle-format.md, bench/bundle.ts.
+ */
+export const BROTLI_QUALITY = 3
+const BROTLI_WINDOW_BITS = 22
+
+export type BundleKind = 'mail' | 'ack'
+
+export interface BundleHeader {
+  v: 1
+  /** 128 random bits as 32 lower-case hex digits; names the bundle in acks and logs. */
+  id: string
+  kind: BundleKind
+  /** Node name of the node that sealed and signed the bundle. */
+  origin: string
+  /** Node name of the only node that can decrypt it. */
+  destination: string
+  /** Milliseconds since the epoch, by the origin's clock. */
+  created: number
+  /** Milliseconds since the epoch after which the destination refuses the bundle. */
+  expires: number
+  /** How many nodes re-bundled these messages before the origin sealed them (0: they entered at the origin). */
+  hops: number
+  /** A bundle with hops above this is refused; a node re-bundles only while hops + 1 stays within it. */
+  hopLimit: number
+  /** Messages (mail) or acknowledged ids (ack) in the payload. */
+  count: number
+}
+
+export interface MailPayload {
+  messages: BsmtpMessage[]
+}
+
+export interface AckPayload {
+  acks: {
+    /** Stable ids (message-id.ts) of messages that the acking node has stored durably. */
+    messageIds: string[]
+    /** Ids of bundles the acking node has opened and stored in full. */
+    bundleIds: string[]
+  }
+}
+
+/** `kind` repeats header.kind at the top, where TypeScript can narrow `payload` on it. */
+export type OpenedBundle =
+  | { kind: 'mail'; header: BundleHeader & { kind: 'mail' }; payload: MailPayload }
+  | { kind: 'ack'; header: BundleHeader & { kind: 'ack' }; payload: AckPayload }
+
+export type BundleErrorReason =
+  | 'truncated'
+  | 'corrupt'
+  | 'unknown-signer'
+  | 'bad-signature'
+  | 'expired'
+  | 'hop-limit'
+  | 'too-large'
+  | 'not-for-us'
+  | 'malformed'
+
+export class BundleError extends Error {
+  override name = 'BundleError'
+  constructor(
+    readonly reason: BundleErrorReason,
+    message: string,
+    /** Whatever of the header could be read; absent when the file is not readable that far. */
+    readonly header?: BundleHeader,
+  ) {
+    super(message)
+  }
+}
+
+const NODE_NAME = /^[a-z0-9]+(?:[.-][a-z0-9]+)*$/
+const MAX_NODE_NAME = 63
+const BUNDLE_ID = /^[0-9a-f]{32}$/
+/** A message routed more often than this is looping, whatever the header says. */
+export const MAX_HOP_LIMIT = 255
+
+/** Node names become folder and file names on FAT sticks, and `--` separates the parts of a file name. */
+export function isNodeName(s: unknown): s is string {
+  return typeof s === 'string' && s.length <= MAX_NODE_NAME && NODE_NAME.test(s)
+}
+
+export function newBundleId(): string {
+  return randomBytes(16).toString('hex')
+}
+
+const who = (h: Pick<BundleHeader, 'id' | 'origin'>) => `bundle ${h.id} from ${h.origin}`
+
+/** The header's fields and their ranges; returns what is wrong, or undefined. Unknown fields are ignored. */
+function headerProblem(h: Record<string, unknown>): string | undefined {
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max
+  if (h.v !== FORMAT_VERSION) return `"v" is ${JSON.stringify(h.v)}, not ${FORMAT_VERSION}`
+  if (typeof h.id !== 'string' || !BUNDLE_ID.test(h.id)) return '"id" is not 32 lower-case hex digits'
+  if (h.kind !== 'mail' && h.kind !== 'ack') return '"kind" is neither "mail" nor "ack"'
+  if (!isNodeName(h.origin)) return `"origin" is not a node name (lower-case letters, digits, single "." or "-", at most ${MAX_NODE_NAME})`
+  if (!isNodeName(h.destination)) return `"destination" is not a node name (lower-case letters, digits, single "." or "-", at most ${MAX_NODE_NAME})`
+  if (!isInt(h.created, 0)) return '"created" is not a time in milliseconds'
+  if (!isInt(h.expires, 0) || (h.expires as number) <= (h.created as number)) return '"expires" is not a time in milliseconds after "created"'
+  if (!isInt(h.hopLimit, 0, MAX_HOP_LIMIT)) return `"hopLimit" is not a whole number from 0 to ${MAX_HOP_LIMIT}`
+  if (!isInt(h.hops, 0, MAX_HOP_LIMIT + 1)) return '"hops" is not a whole number from 0'
+  if (!isInt(h.count, 0)) return '"count" is not a whole number from 0'
+  return undefined
+}
+
+function ackProblem(p: unknown): string | undefined {
+  const acks = (p as AckPayload | null)?.acks
+  if (typeof acks !== 'object' || acks === null) return 'it has no "acks" object'
+  if (!Array.isArray(acks.messageIds) || !acks.messageIds.every((s) => typeof s === 'string' && MESSAGE_ID_PATTERN.test(s))) {
+    return '"acks.messageIds" is not a list of 64-hex-digit message ids'
+  }
+  if (!Array.isArray(acks.bundleIds) || !acks.bundleIds.every((s) => typeof s === 'string' && BUNDLE_ID.test(s))) {
+    return '"acks.bundleIds" is not a list of 32-hex-digit bundle ids'
+  }
+  return undefined
+}
+
+/**
+ * Lays out and signs a bundle around an age ciphertext. sealBundle is the
+ * way to make one; this step is exported so that tests and other tools can
+ * build bundles whose payload sealBundle would never produce.
+ */
+export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array, signKey: KeyObject): Buffer {
+  if (signKey.type !== 'private' || signKey.asymmetricKeyType !== 'ed25519') {
+    throw new Error(`cannot sign ${who(header)}: the signing key must be an Ed25519 private key, not a ${signKey.asymmetricKeyType ?? 'secret'} ${signKey.type} key`)
+  }
+  const problem = headerProblem(header as unknown as Record<string, unknown>)
+  if (problem) throw new Error(`cannot seal ${who(header)}: its header is invalid: ${problem}`)
+  const json = Buffer.from(
+    JSON.stringify({
+      v: header.v,
+      id: header.id,
+      kind: header.kind,
+      origin: header.origin,
+      destination: header.destination,
+      created: header.created,
+      expires: header.expires,
+      hops: header.hops,
+      hopLimit: header.hopLimit,
+      count: header.count,
+    }),
+    'utf8',
+  )
+  const out = Buffer.allocUnsafe(FRAME_BYTES + json.length + ciphertext.length + SIGNATURE_BYTES)
+  let at = MAGIC.copy(out, 0)
+  at = out.writeUInt32BE(json.length, at)
+  at = out.writeBigUInt64BE(BigInt(ciphertext.length), at)
+  at = out.writeUInt32BE(crc32(out.subarray(0, at)), at)
+  at += json.copy(out, at)
+  out.set(ciphertext, at)
+  at += ciphertext.length
+  sign(null, out.subarray(0, at), signKey).copy(out, at)
+  return out
+}
+
+export interface SealInput {
+  header: Omit<BundleHeader, 'v' | 'count'>
+  payload: MailPayload | AckPayload
+  /** The origin node's Ed25519 private key. */
+  signKey: KeyObject
+  /** The destination node's age X25519 recipient, "age1…". */
+  recipient: string
+}
+
+/** Compresses, encrypts to the destination and signs as the origin. */
+export async function sealBundle(input: SealInput): Promise<Buffer> {
+  const { header: h, payload } = input
+  let plain: Buffer
+  let count: number
+  if (h.kind === 'mail') {
+    if (!('messages' in payload)) throw new Error(`cannot seal ${who(h)}: a mail bundle needs a payload with "messages"`)
+    plain = writeBsmtp(payload.messages)
+    count = payload.messages.length
+  } else {
+    if (!('acks' in payload)) throw new Error(`cannot seal ${who(h)}: an ack bundle needs a payload with "acks"`)
+    const problem = ackProblem(payload)
+    if (problem) throw new Error(`cannot seal ${who(h)}: ${problem}`)
+    const { messageIds, bundleIds } = payload.acks
+    plain = Buffer.from(JSON.stringify({ acks: { messageIds, bundleIds } }), 'utf8')
+    count = messageIds.length + bundleIds.length
+  }
+  const header: BundleHeader = { ...h, v: FORMAT_VERSION, count }
+  const problem = headerProblem(header as unknown as Record<string, unknown>)
+  if (problem) throw new Error(`cannot seal ${who(h)}: its header is invalid: ${problem}`)
+  if (header.hops > header.hopLimit) throw new Error(`cannot seal ${who(h)}: hops ${header.hops} is above its hop limit ${header.hopLimit}; the messages have travelled too far to be sent on`)
+
+  const compressed = await compress(plain, {
+    params: {
+      [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: plain.length,
+    },
+  })
+  const encrypter = new Encrypter()
+  try {
+    encrypter.addRecipient(input.recipient)
+  } catch (err) {
+    throw new Error(`cannot seal ${who(h)} for ${h.destination}: ${JSON.stringify(input.recipient)} is not an age recipient (${(err as Error).message}); check the peer's "age1…" key`)
+  }
+  const ciphertext = await encrypter.encrypt(compressed)
+  return assembleBundle(header, ciphertext, input.signKey)
+}
+
+interface Frame {
+  header: BundleHeader
+  /** Everything the signature covers. */
+  signed: Buffer
+  ciphertext: Buffer
+  signature: Buffer
+}
+
+/**
+ * Checks the framing and parses the header. Nothing here is trusted yet, so
+ * every failure is 'truncated' or 'corrupt': a damaged file and a forged one
+ * look the same until the signature is checked.
+ */
+function readFrame(bytes: Buffer): Frame {
+  const head = bytes.subarray(0, MAGIC_PREFIX.length)
+  if (!MAGIC_PREFIX.subarray(0, head.length).equals(head)) {
+    throw new BundleError('corrupt', `not an Outpost bundle: the file does not start with "${MAGIC.toString('latin1').trim()}"; move it out of the outpost folder`)
+  }
+  if (bytes.length < FRAME_BYTES) {
+    throw new BundleError('truncated', `the bundle file is truncated: ${bytes.length} bytes, fewer than its ${FRAME_BYTES}-byte frame; copy it again from the sender`)
+  }
+  const frameCrc = bytes.readUInt32BE(FRAME_BYTES - 4)
+  if (crc32(bytes.subarray(0, FRAME_BYTES - 4)) !== frameCrc) {
+    throw new BundleError('corrupt', 'the bundle file is damaged: its length fields fail their CRC; copy it again from the sender')
+  }
+  if (!bytes.subarray(0, MAGIC.length).equals(MAGIC)) {
+    const line = bytes.toString('latin1', 0, MAGIC.length).trim()
+    throw new BundleError('malformed', `the bundle is "${line}", a format this node does not read (it reads version ${FORMAT_VERSION}); update Outpost on this node`)
+  }
+  const headerLength = bytes.readUInt32BE(MAGIC.length)
+  const cipherLength = bytes.readBigUInt64BE(MAGIC.length + 4)
+  if (headerLength > MAX_HEADER_BYTES || cipherLength > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new BundleError('corrupt', `the bundle file is damaged: it declares a ${headerLength}-byte header and ${cipherLength}-byte ciphertext; copy it again from the sender`)
+  }
+  const total = FRAME_BYTES + headerLength + Number(cipherLength) + SIGNATURE_BYTES
+  if (bytes.length < total) {
+    throw new BundleError('truncated', `the bundle file is truncated: ${bytes.length} of ${total} bytes; copy it again from the sender (was the stick pulled out early?)`)
+  }
+  if (bytes.length > total) {
+    throw new BundleError('corrupt', `the bundle file is damaged: ${bytes.length - total} bytes follow its signature; copy it again from the sender`)
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(bytes.toString('utf8', FRAME_BYTES, FRAME_BYTES + headerLength))
+  } catch {
+    throw new BundleError('corrupt', 'the bundle file is damaged: its header is not JSON; copy it again from the sender')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new BundleError('corrupt', 'the bundle file is damaged: its header is not a JSON object; copy it again from the sender')
+  }
+  const problem = headerProblem(parsed as Record<string, unknown>)
+  if (problem) throw new BundleError('corrupt', `the bundle file is damaged or not from Outpost: in its header, ${problem}`)
+  const p = parsed as BundleHeader
+  const header: BundleHeader = {
+    v: p.v, id: p.id, kind: p.kind, origin: p.origin, destination: p.destination,
+    created: p.created, expires: p.expires, hops: p.hops, hopLimit: p.hopLimit, count: p.count,
+  }
+  const end = total - SIGNATURE_BYTES
+  return {
+    header,
+    signed: bytes.subarray(0, end),
+    ciphertext: bytes.subarray(FRAME_BYTES + headerLength, end),
+    signature: bytes.subarray(end),
+  }
+}
+
+/**
+ * The header of a bundle, checked for damage but NOT for authenticity: use
+ * it to decide where a file goes, and verifyBundle before acting on it.
+ */
+export function readBundleHeader(bytes: Buffer): BundleHeader {
+  return readFrame(bytes).header
+}
+
+/** Trusted peers' Ed25519 public keys by node name. */
+export type SignerLookup = (origin: string) => KeyObject | undefined
+
+/**
+ * Checks that a bundle is whole and signed by the peer it names as origin,
+ * without decrypting it: what a relay does before carrying a bundle for
+ * another node onward, unchanged.
+ */
+export function verifyBundle(bytes: Buffer, signerFor: SignerLookup): BundleHeader {
+  return verifyFrame(readFrame(bytes), signerFor).header
+}
+
+function verifyFrame(frame: Frame, signerFor: SignerLookup): Frame {
+  const h = frame.header
+  const key = signerFor(h.origin)
+  if (!key) {
+    throw new BundleError('unknown-signer', `${who(h)}: "${h.origin}" is not a known peer of this node; add it as a peer with its signing key, or remove the file`, h)
+  }
+  let ok: boolean
+  try {
+    ok = verify(null, frame.signed, key, frame.signature)
+  } catch (err) {
+    throw new BundleError('unknown-signer', `${who(h)}: the key this node has for "${h.origin}" cannot check Ed25519 signatures (${(err as Error).message}); fix that peer's signing key`, h)
+  }
+  if (!ok) {
+    throw new BundleError('bad-signature', `${who(h)}: the signature does not match; the file was damaged in transit or not made by "${h.origin}". Copy it again from the sender; if it fails again, check the signing key this node has for "${h.origin}"`, h)
+  }
+  return frame
+}
+
+export interface OpenOptions {
+  signerFor: SignerLookup
+  /** This node's age identity, "AGE-SECRET-KEY-1…". */
+  identity: string
+  /** This node's name. */
+  self: string
+  now: number
+  /** Refused before anything is read. */
+  maxBytes: number
+  /** The decompressed payload may not exceed this; decompression stops at it. */
+  maxDecompressedBytes: number
+  /** Limits on the BSMTP payload of a mail bundle. */
+  limits?: Partial<BsmtpLimits>
+}
+
+/**
+ * Verifies, decrypts, decompresses and parses a bundle addressed to this
+ * node. The order is the point: cheap checks and the signature come before
+ * any work an attacker could make expensive.
+ */
+export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<OpenedBundle> {
+  if (bytes.length > opts.maxBytes) {
+    throw new BundleError('too-large', `the bundle file has ${bytes.length} bytes, more than this node's limit of ${opts.maxBytes}; ask the sender to send smaller bundles, or raise the limit`)
+  }
+  const frame = verifyFrame(readFrame(bytes), opts.signerFor)
+  const h = frame.header
+  if (h.destination !== opts.self) {
+    throw new BundleError('not-for-us', `${who(h)} is for node "${h.destination}", not this node ("${opts.self}"); carry it on to "${h.destination}" unopened`, h)
+  }
+  if (opts.now >= h.expires) {
+    throw new BundleError(
+      'expired',
+      `${who(h)} expired at ${new Date(h.expires).toISOString()} (this node's clock says ${new Date(opts.now).toISOString()}); its messages are the origin's to resend. If this clock is wrong, set it and import again`,
+      h,
+    )
+  }
+  if (h.hops > h.hopLimit) {
+    throw new BundleError('hop-limit', `${who(h)} has been re-bundled ${h.hops} times, more than its hop limit of ${h.hopLimit}; the messages are likely in a routing loop: check the routes of "${h.origin}"`, h)
+  }
+
+  let compressed: Uint8Array
+  try {
+    const d = new Decrypter()
+    d.addIdentity(opts.identity)
+    compressed = await d.decrypt(frame.ciphertext)
+  } catch (err) {
+    const msg = (err as Error).message
+    if (/no identity matched/.test(msg)) {
+      let ours = ''
+      try {
+        ours = ` (${await identityToRecipient(opts.identity)})`
+      } catch { /* an unusable identity is reported by the message below anyway */ }
+      throw new BundleError('not-for-us', `${who(h)} names this node but is encrypted to another age key; "${h.origin}" has an old or wrong key for this node: give it this node's current recipient${ours}`, h)
+    }
+    if (/unrecognized identity|invalid identity/.test(msg)) throw new Error(`this node's age identity is unusable (${msg}); check the node's key file`)
+    throw new BundleError('corrupt', `${who(h)}: its signature is good but its age ciphertext does not decrypt (${msg}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
+  }
+
+  let plain: Buffer
+  try {
+    plain = await decompress(compressed, { maxOutputLength: opts.maxDecompressedBytes, chunkSize: 64 * 1024 })
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+    }
+    throw new BundleError('malformed', `${who(h)}: its payload is not brotli data (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
+  }
+
+  if (h.kind === 'mail') {
+    let messages: BsmtpMessage[]
+    try {
+      messages = parseBsmtp(plain, opts.limits)
+    } catch (err) {
+      if (!(err instanceof BsmtpError)) throw err
+      const reason = err.kind === 'too-large' ? 'too-large' : 'malformed'
+      throw new BundleError(reason, `${who(h)}: its mail payload cannot be used: ${err.message}${reason === 'malformed' ? `; report it to the admin of "${h.origin}"` : ''}`, h)
+    }
+    if (messages.length !== h.count) {
+      throw new BundleError('malformed', `${who(h)}: its header counts ${h.count} messages but the payload holds ${messages.length}; report it to the admin of "${h.origin}"`, h)
+    }
+    return { kind: 'mail', header: h as BundleHeader & { kind: 'mail' }, payload: { messages } }
+  }
+
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(plain.toString('utf8'))
+  } catch {
+    parsed = undefined
+  }
+  const problem = parsed === undefined ? 'it is not JSON' : ackProblem(parsed)
+  if (problem) throw new BundleError('malformed', `${who(h)}: its ack payload cannot be used: ${problem}; report it to the admin of "${h.origin}"`, h)
+  const { messageIds, bundleIds } = (parsed as AckPayload).acks
+  if (messageIds.length + bundleIds.length !== h.count) {
+    throw new BundleError('malformed', `${who(h)}: its header counts ${h.count} acks but the payload holds ${messageIds.length + bundleIds.length}; report it to the admin of "${h.origin}"`, h)
+  }
+  return { kind: 'ack', header: h as BundleHeader & { kind: 'ack' }, payload: { acks: { messageIds, bundleIds } } }
+}
+
+/** "20250303T100000Z": ISO 8601 basic format, to the second, UTC. */
+function isoBasic(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')
+}
+
+/**
+ * `<origin>--<destination>--<created, ISO basic>--<id>.obundle`. Node names
+ * hold no "--", so the name splits unambiguously; the name is only a help
+ * for people and for sorting, and readers go by the header, never the name.
+ */
+export function bundleFileName(header: Pick<BundleHeader, 'origin' | 'destination' | 'created' | 'id'>): string {
+  return `${header.origin}--${header.destination}--${isoBasic(header.created)}--${header.id}${FILE_SUFFIX}`
+}
+
+/** Where a bundle for `destination` goes on a stick mounted at `stickRoot`. */
+export function stickFolder(stickRoot: string, destination: string): string {
+  if (!isNodeName(destination)) throw new Error(`cannot make a stick folder for ${JSON.stringify(destination)}: not a node name`)
+  return join(stickRoot, STICK_FOLDER, destination)
+}
+
+/**
+ * Whether a file name in a stick folder is a finished bundle. Names that
+ * start with "." or end in ".tmp" are writes still in progress (or cut short
+ * by a pulled stick) and never count.
+ */
+export function isFinishedBundleName(name: string): boolean {
+  return !name.startsWith('.') && !name.endsWith('.tmp') && name.endsWith(FILE_SUFFIX)
+}
