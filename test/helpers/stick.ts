@@ -1,0 +1,36 @@
+// A folder standing in for a USB stick carried between nodes.
+import type { TestNode } from './node.js'
+import assert from 'node:assert/strict'
+
+/** Exchanges cards both ways, so each node trusts the other. */
+export async function befriend(a: TestNode, b: TestNode): Promise<void> {
+  for (const [x, y] of [[a, b], [b, a]] as const) {
+    const card = await x.cli(['card', '--text'])
+    assert.equal(card.code, 0, card.stderr)
+    const add = await y.cli(['peer', 'add', card.stdout.trim()])
+    assert.equal(add.code, 0, add.stderr)
+  }
+}
+
+/** Plugs the stick into `from` (export) and then into `to` (import). */
+export async function carry(stick: string, from: TestNode, to: TestNode): Promise<void> {
+  const exp = await from.cli(['export', stick])
+  assert.equal(exp.code, 0, `export on ${from.domain}: ${exp.stderr}`)
+  const imp = await to.cli(['import', stick])
+  assert.ok(imp.code === 0, `import on ${to.domain}: ${imp.stdout}${imp.stderr}`)
+}
+
+/** Carries the stick back and forth between the nodes until `done` settles (or the rounds run out). */
+export async function shuttleUntil<T>(stick: string, a: TestNode, b: TestNode, done: Promise<T>, rounds = 40): Promise<T> {
+  let settled = false
+  const watched = done.finally(() => {
+    settled = true
+  })
+  for (let i = 0; i < rounds && !settled; i++) {
+    await carry(stick, a, b)
+    await carry(stick, b, a)
+    // Give the phones a moment to fetch what arrived and to answer it.
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  return watched
+}
