@@ -45,6 +45,9 @@ export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
 
 export type Progress = (done: number, total: number, what: string) => void
 
+/** Delivers one sealed bundle to a peer by some carrier; returns where it went (a path, a packet id), if anything. */
+export type BundleSink = (name: string, bytes: Buffer, header: Omit<BundleHeader, 'v' | 'count'>) => Promise<string | void>
+
 export interface ExportResult {
   peer: string
   bundles: number
@@ -87,61 +90,81 @@ export class Exchange {
 
   // ---- export -------------------------------------------------------------
 
+  /** Peers with mail or acks waiting, by name. */
+  peersWithWork(): string[] {
+    const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
+    return [...new Set([...this.outbox.peersWithMail(), ...owed])].sort()
+  }
+
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
   async exportTo(dir: string, progress?: Progress, now = Date.now()): Promise<ExportResult[]> {
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
-    const owed = new Set(this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer))
-    const targets = [...new Set([...this.outbox.peersWithMail(), ...owed])].sort()
-    const waiting = new Map(targets.map((p) => [p, this.outbox.waiting(p)]))
-    const total = [...waiting.values()].reduce((n, list) => n + list.length, 0)
+    const targets = this.peersWithWork()
+    const total = targets.reduce((n, p) => n + this.outbox.waiting(p).length, 0)
     let done = 0
     const results: ExportResult[] = []
-    for (const peerName of targets) {
-      const peer = this.peers.get(peerName)
-      if (!peer) continue // removed peer: its mail stays in the outbox until it is re-added or discarded
-      const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, bytes: 0, files: [] }
-      for (const chunk of chunks(waiting.get(peerName) ?? [])) {
-        const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
-        const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
-        const file = await this.writeBundle(dir, header, { messages }, peer.age)
-        this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
-        r.bundles++
-        r.messages += chunk.length
-        r.bytes += statSync(file).size
-        r.files.push(file)
-        done += chunk.length
-        progress?.(done, total, `${peerName}: ${r.messages} messages`)
-      }
-      const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
-      for (let i = 0; i < ackIds.length; i += 50_000) {
-        const ids = ackIds.slice(i, i + 50_000)
-        const header = this.header('ack', peerName, 0, now)
-        const file = await this.writeBundle(dir, header, { acks: { messageIds: ids, bundleIds: [] } }, peer.age)
-        // The ack is on its way; if it gets lost, the peer sends the message
-        // again, and that copy is acked again.
-        this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
-        r.bundles++
-        r.acks += ids.length
-        r.bytes += statSync(file).size
-        r.files.push(file)
-      }
+    for (const peer of targets) {
+      const r = await this.exportPeer(
+        peer,
+        async (name, bytes) => {
+          const file = join(stickFolder(dir, peer), name)
+          // tmp → fsync → rename → fsync dir: a stick pulled halfway leaves
+          // only a dot-file that no importer counts.
+          writeFileDurable(file, bytes, 0o644)
+          return file
+        },
+        now,
+        (n) => progress?.((done += n), total, peer),
+      )
       if (r.bundles) results.push(r)
     }
     progress?.(total, total, 'done')
     return results
   }
 
-  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
-    return { id: newBundleId(), kind, origin: this.self, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
+  /**
+   * Seals what waits for one peer (mail, then acks) and hands each bundle to
+   * `send`, the one step every transport provides: a file on a stick, an
+   * nncp-exec, an HTTP POST. Only after `send` returns are the messages
+   * counted as exported and the acks as sent; a failed send leaves both
+   * waiting for the next run.
+   */
+  async exportPeer(peerName: string, send: BundleSink, now = Date.now(), onMessages?: (n: number) => void): Promise<ExportResult> {
+    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, bytes: 0, files: [] }
+    const peer = this.peers.get(peerName)
+    // A removed peer's mail stays in the outbox until it is re-added or discarded.
+    if (!peer) return r
+    for (const chunk of chunks(this.outbox.waiting(peerName))) {
+      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
+      const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
+      const bytes = await sealBundle({ header, payload: { messages }, signKey: this.identity.signPrivate, recipient: peer.age })
+      const where = await send(bundleFileName(header), bytes, header)
+      this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
+      r.bundles++
+      r.messages += chunk.length
+      r.bytes += bytes.length
+      if (where) r.files.push(where)
+      onMessages?.(chunk.length)
+    }
+    const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
+    for (let i = 0; i < ackIds.length; i += 50_000) {
+      const ids = ackIds.slice(i, i + 50_000)
+      const header = this.header('ack', peerName, 0, now)
+      const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
+      const where = await send(bundleFileName(header), bytes, header)
+      // The ack is on its way; if it gets lost, the peer sends the message
+      // again, and that copy is acked again.
+      this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
+      r.bundles++
+      r.acks += ids.length
+      r.bytes += bytes.length
+      if (where) r.files.push(where)
+    }
+    return r
   }
 
-  private async writeBundle(dir: string, header: Omit<BundleHeader, 'v' | 'count'>, payload: Parameters<typeof sealBundle>[0]['payload'], recipient: string): Promise<string> {
-    const bytes = await sealBundle({ header, payload, signKey: this.identity.signPrivate, recipient })
-    const file = join(stickFolder(dir, header.destination), bundleFileName(header))
-    // tmp → fsync → rename → fsync dir: a stick pulled halfway leaves only a
-    // dot-file that no importer counts.
-    writeFileDurable(file, bytes, 0o644)
-    return file
+  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
+    return { id: newBundleId(), kind, origin: this.self, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
   }
 
   // ---- import -------------------------------------------------------------
