@@ -3,7 +3,6 @@
 // MsgDelivered (its SMTP 250), the file landing in the recipient's Maildir
 // (LMTP done), and the recipient's IncomingMsg (IDLE push, fetch, decrypt).
 import { watch } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
 import { Phone, secureJoin } from '../test/helpers/deltachat.js'
 
 export interface ChatPair {
@@ -53,7 +52,7 @@ export interface ChatSample {
 export const CHAT_SEND_INTERVAL_MS = 1200
 
 export async function chatLatency(pair: ChatPair, recipientMaildirNew: string, n: number, warmup = 3): Promise<ChatSample[]> {
-  await mkdir(recipientMaildirNew, { recursive: true })
+  // The recipient core has logged in and selected INBOX, so Dovecot has created the Maildir.
   const arrivals: number[] = []
   const seen = new Set<string>()
   const fsWatch = watch(recipientMaildirNew, (event, name) => {

@@ -175,11 +175,29 @@ export async function startPostfix(o: PostfixOptions): Promise<PostfixBaseline> 
   }
 }
 
+/**
+ * Postfix flags a TLS session as plain `secured`; Dovecot 2.3 then expands
+ * %{secured} to something other than "TLS", and Outpost's passdb, which only
+ * accepts logins made over TLS, refuses it. smtpd_tls_auth_only guarantees
+ * TLS here, so the relay states it in the form Dovecot understands.
+ */
+export function markTls(line: string): string {
+  return line.startsWith('AUTH\t') ? line.replace(/\tsecured(?=\t|$)/, '\tsecured=tls') : line
+}
+
 function relaySocket(path: string, target: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer((client) => {
       const upstream = createConnection(target)
-      client.pipe(upstream).pipe(client)
+      let pending = ''
+      client.setEncoding('utf8').on('data', (chunk: string) => {
+        pending += chunk
+        const lines = pending.split('\n')
+        pending = lines.pop() ?? ''
+        for (const line of lines) upstream.write(markTls(line) + '\n')
+      })
+      client.on('end', () => upstream.end())
+      upstream.pipe(client)
       // Either side hanging up ends the pair; Postfix logs any AUTH failure itself.
       client.on('error', () => upstream.destroy())
       upstream.on('error', () => client.destroy())

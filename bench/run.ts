@@ -9,7 +9,7 @@ import { nodePaths } from '../server/paths.js'
 import { canRunPostfix, startPostfix, type PostfixBaseline } from './postfix.js'
 import { IdleWatcher, idleLatency, throughput, type LatencySample, type SubmissionTarget, type ThroughputResult } from './submission-to-idle.js'
 import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
-import { mb, memoryOf, processNames, treeOf, type TreeMemory } from './memory.js'
+import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js'
 import { ms, ratio, summarize } from './percentiles.js'
 
 const DOMAIN = 'camp.test'
@@ -25,6 +25,11 @@ async function cleanUp(): Promise<void> {
     await step().catch((err: Error) => process.stderr.write(`bench clean-up: ${err.message}\n`))
   }
 }
+// A stray rejection must still stop the node and Postfix rather than orphan them.
+process.on('unhandledRejection', (err) => {
+  process.stderr.write(`bench failed: ${(err as Error)?.stack ?? String(err)}\n`)
+  void cleanUp().finally(() => process.exit(1))
+})
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`\n${sig}: stopping everything the bench started…\n`)
@@ -35,7 +40,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
 const out = (line = '') => process.stdout.write(line + '\n')
 const pad = (s: string, n: number) => s.padEnd(n)
-const row = (label: string, ours: string, base: string, r: string) => out(`  ${pad(label, 44)}${pad(ours, 13)}${pad(base, 13)}${r}`)
+const row = (label: string, ours: string, base: string, r: string) => out(`  ${pad(label, 54)}${pad(ours, 13)}${pad(base, 13)}${r}`)
 
 function dovecotMasterPid(node: TestNode): number | undefined {
   try {
@@ -57,10 +62,26 @@ function viaPostfix(uri: string, port: number): string {
   return u.toString()
 }
 
+let benchNode: TestNode | undefined
+
+/** The node's own logs, for a failure a person can act on; the data dir is gone after clean-up. */
+function nodeLogTail(): string {
+  if (!benchNode) return ''
+  const logs = ['dovecot.log', 'haraka.out.log'].map((f) => {
+    try {
+      return `--- ${f}\n` + readFileSync(join(nodePaths(benchNode!.data).log, f), 'utf8').split('\n').slice(-15).join('\n')
+    } catch {
+      return ''
+    }
+  })
+  return logs.join('\n')
+}
+
 async function main(): Promise<void> {
   out(`Outpost bench: one node on 127.0.0.1, domain ${DOMAIN}`)
   // Rate limits would measure the limiter, not the mail path; Postfix has none here either.
   const node = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+  benchNode = node
   cleanups.push(() => node.destroy())
   const paths = nodePaths(node.data)
   const maildirNew = (local: string) => join(paths.mail, DOMAIN, local, 'Maildir', 'new')
@@ -71,7 +92,7 @@ async function main(): Promise<void> {
   const outpostPids = treeOf([node.pid(), dovecotPid])
   const outpostIdle = memoryOf(outpostPids)
   const dovecotIdle = memoryOf(treeOf([dovecotPid]))
-  const outpostNames = processNames(outpostPids)
+  const outpostRoles = memoryByRole(outpostPids)
 
   const noPostfix = canRunPostfix()
   let pf: PostfixBaseline | undefined
@@ -119,7 +140,8 @@ async function main(): Promise<void> {
   await ourPair.close()
   cleanups.pop()
   let baseChat: ChatSample[] = []
-  if (pf) {
+  // Delta Chat logs in to SMTP with the account's password; a baseline without AUTH cannot serve it.
+  if (pf?.auth) {
     const basePair = await chatPair('postfix', viaPostfix(await node.dclogin(carol!.address), pf.port), viaPostfix(await node.dclogin(dave!.address), pf.port))
     cleanups.push(() => basePair.close())
     baseChat = await chatLatency(basePair, maildirNew('dave'), MESSAGES)
@@ -127,7 +149,11 @@ async function main(): Promise<void> {
     cleanups.pop()
   }
 
-  const outpostAfter = memoryOf(treeOf([node.pid(), dovecotPid]))
+  // The phones have logged out; give Dovecot's IMAP processes time to go.
+  await sleep(3000)
+  const afterPids = treeOf([node.pid(), dovecotPid])
+  const outpostAfter = memoryOf(afterPids)
+  const afterRoles = memoryByRole(afterPids)
 
   // Report.
   row('', 'Outpost', 'Postfix', 'Outpost/Postfix')
@@ -173,19 +199,21 @@ async function main(): Promise<void> {
   out()
 
   out('c. Resident memory at idle, summed over processes from /proc (RSS; PSS in brackets)')
-  out(`  Outpost node, all of it (${outpostNames}): ${mb(outpostIdle.rssBytes)} [${mb(outpostIdle.pssBytes)}], target ${MEMORY_TARGET_MB} MB, ratio ${ratio(outpostIdle.rssBytes / 2 ** 20, MEMORY_TARGET_MB)}`)
+  out(`  Outpost node, all ${outpostIdle.processes} processes: ${mb(outpostIdle.rssBytes)} [${mb(outpostIdle.pssBytes)}], target ${MEMORY_TARGET_MB} MB, ratio ${ratio(outpostIdle.rssBytes / 2 ** 20, MEMORY_TARGET_MB)}`)
+  out(`    ${outpostRoles}`)
   out(`    of which Dovecot (${dovecotIdle.processes} processes): ${mb(dovecotIdle.rssBytes)} [${mb(dovecotIdle.pssBytes)}]`)
   if (postfixIdle) {
     const stack = postfixIdle.rssBytes + dovecotIdle.rssBytes
     out(`  chatmail-like stack, Postfix (${postfixIdle.processes} processes) + the same Dovecot: ${mb(stack)} [${mb(postfixIdle.pssBytes + dovecotIdle.pssBytes)}]; Outpost/that ${ratio(outpostIdle.rssBytes, stack)}`)
   }
-  out(`  Outpost after the run, with Dovecot's sessions gone idle: ${mb(outpostAfter.rssBytes)} [${mb(outpostAfter.pssBytes)}]`)
+  out(`  Outpost after the run, clients gone: ${mb(outpostAfter.rssBytes)} [${mb(outpostAfter.pssBytes)}]`)
+  out(`    ${afterRoles}`)
 }
 
 try {
   await main()
 } catch (err) {
-  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n`)
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1
 } finally {
   await cleanUp()

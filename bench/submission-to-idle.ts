@@ -2,7 +2,6 @@
 // (nodemailer, STARTTLS then AUTH, as Delta Chat does) and a real IMAP client
 // (imapflow) sitting in IDLE on the recipient's INBOX.
 import { watch, type FSWatcher } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import nodemailer from 'nodemailer'
 import { ImapFlow } from 'imapflow'
@@ -75,13 +74,20 @@ export class IdleWatcher {
       // IDLE right away after SELECT; the default waits 15 s of inactivity.
       autoIdleDelay: 50,
     })
-    await client.connect()
-    const box = await client.mailboxOpen('INBOX')
+    let box
+    try {
+      await client.connect()
+      box = await client.mailboxOpen('INBOX')
+    } catch (err) {
+      const e = err as Error & { responseText?: string; executedCommand?: string }
+      throw new Error(`IMAP watcher for ${login.address} on 127.0.0.1:${port}: ${e.message}${e.executedCommand ? ` (${e.executedCommand.trim()})` : ''}${e.responseText ? `: ${e.responseText}` : ''}`)
+    }
     const w = new IdleWatcher(client)
     w.count = box.exists
     if (maildirNew) {
       // When each file lands in the Maildir splits a delay into "delivery" and "IDLE push".
-      await mkdir(maildirNew, { recursive: true })
+      // The SELECT above made Dovecot create the Maildir; creating it here instead would
+      // leave it owned by the wrong user.
       w.fsWatch = watch(maildirNew, (event, name) => {
         // A name seen before is the file leaving new/ for cur/, not an arrival.
         if (event !== 'rename' || !name || w.seenFiles.has(name)) return
@@ -144,6 +150,8 @@ export async function idleLatency(target: SubmissionTarget, from: string, to: st
   try {
     for (let i = 0; i < n + warmup; i++) {
       const next = watcher.untilCount(watcher.exists + 1, 60_000)
+      // If the send fails, its error is the one reported; this wait must not crash the run later.
+      next.catch(() => undefined)
       const t0 = performance.now()
       await smtp.sendMail({ from, to, subject: `[...]`, text: chatSizedBody() })
       const t250 = performance.now()

@@ -119,6 +119,10 @@ export class Phone {
     await this.rpc.startIo(this.accountId)
     const addr = await this.rpc.getConfig(this.accountId, 'configured_addr')
     if (!addr) throw new Error(`${this.name}: configured, but the core reports no configured_addr${this.context(since)}`)
+    // A freshly configured core ignores whatever is already in INBOX when its
+    // inbox loop first looks, so a message sent to it before then (a SecureJoin
+    // request, say) is never seen. The phone is ready once that loop idles.
+    await this.waitFor('ImapInboxIdle', () => true, timeoutMs, since)
     return addr
   }
 
@@ -221,7 +225,14 @@ export class Phone {
   private context(since: number): string {
     const complaints = this.events
       .slice(since)
-      .filter((r) => r.event.kind === 'Error' || r.event.kind === 'Warning' || r.event.kind === 'ConfigureProgress')
+      .filter(
+        (r) =>
+          r.event.kind === 'Error' ||
+          r.event.kind === 'Warning' ||
+          r.event.kind === 'ConfigureProgress' ||
+          // The server's SMTP or IMAP answer on a failure is only logged at Info level.
+          (r.event.kind === 'Info' && /fail|error|reject|denied|\b[45]\d\d\b/i.test(r.event.msg)),
+      )
       .slice(-8)
       .map((r) => `  ${r.event.kind}: ${'msg' in r.event ? r.event.msg : 'comment' in r.event ? (r.event.comment ?? r.event.progress) : ''}`)
     const stderr = this.stderrTail.slice(-5).map((l) => `  stderr: ${l}`)
