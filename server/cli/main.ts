@@ -42,6 +42,11 @@ Exchange (bundles of mail and acks between nodes)
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
   queue                                mail waiting per peer, with age, size and export count
   status                               a summary of the node
+Transports (carriers of bundles to a peer, each on its own schedule)
+  transport add PEER KIND [--schedule CRON] [--set KEY=VALUE]...   add a carrier (kinds: folder, ...; see transport help)
+  transport list                       carriers with their schedule and last result
+  transport remove ID                  drop a carrier
+  transport run ID                     run a carrier now (send what waits, bring in what arrived)
 
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
@@ -321,6 +326,16 @@ export async function run(argv: string[]): Promise<number> {
         if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
         return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
       }
+      case 'transport': {
+        const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })
+        const [sub, ...args] = positionals
+        const { cmdTransport, transportHelp } = await import('./transport.js')
+        if (sub === 'help') {
+          console.log(transportHelp())
+          return 0
+        }
+        return await cmdTransport(sub, args, values)
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -336,7 +351,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

@@ -121,3 +121,33 @@ export const seenMessages = sqliteTable('seen_messages', {
   fromPeer: text('from_peer').notNull(),
   seenAt: integer('seen_at', { mode: 'number' }).notNull(),
 })
+
+/** How this node reaches a peer: one row per (peer, carrier), each with its own schedule. */
+export const transports = sqliteTable('transports', {
+  id: integer('id').primaryKey({ autoIncrement: true }),
+  peer: text('peer').notNull(),
+  kind: text('kind').notNull(),
+  /** JSON object of the driver's settings (strings), checked by the driver. */
+  config: text('config').notNull(),
+  /** A cron expression, or `event` for "whenever mail waits". */
+  schedule: text('schedule').notNull(),
+  enabled: integer('enabled', { mode: 'boolean' }).notNull().default(true),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+})
+
+/** Every run of a transport, for status, backoff and the web admin. */
+export const transportRuns = sqliteTable(
+  'transport_runs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    transportId: integer('transport_id').notNull(),
+    startedAt: integer('started_at', { mode: 'number' }).notNull(),
+    finishedAt: integer('finished_at', { mode: 'number' }),
+    ok: integer('ok', { mode: 'boolean' }),
+    error: text('error'),
+    bytesOut: integer('bytes_out', { mode: 'number' }).notNull().default(0),
+    bytesIn: integer('bytes_in', { mode: 'number' }).notNull().default(0),
+    detail: text('detail'),
+  },
+  (t) => [index('transport_runs_transport').on(t.transportId, t.startedAt)],
+)

@@ -90,6 +90,13 @@ export class Exchange {
 
   // ---- export -------------------------------------------------------------
 
+  /** Peers with mail never exported yet, or acks owed: what an `event` transport runs for. */
+  peersWithUnsentWork(): string[] {
+    const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
+    const fresh = this.outbox.waiting().filter((e) => e.exports === 0).map((e) => e.peer)
+    return [...new Set([...fresh, ...owed])]
+  }
+
   /** Peers with mail or acks waiting, by name. */
   peersWithWork(): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)

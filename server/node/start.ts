@@ -23,6 +23,10 @@ import {
   validateDovecotConf,
   writeDovecotConf,
 } from '../dovecot/process.js'
+import { ensureIdentity } from '../identity/keys.js'
+import { Exchange } from '../exchange/exchange.js'
+import { TransportService } from '../transports/service.js'
+import { TransportScheduler } from '../transports/scheduler.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
 
 export class StartError extends Error {
@@ -71,12 +75,14 @@ export async function startNode(data: string): Promise<number> {
   const sup = new Supervisor(paths.log, log)
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   let expiryTimer: NodeJS.Timeout | undefined
+  let scheduler: TransportScheduler | undefined
 
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
     log(`stopping (${why})`)
     if (expiryTimer) clearInterval(expiryTimer)
+    scheduler?.stop()
     await app?.close().catch(() => undefined)
     await sup.stop()
     node.close()
@@ -132,6 +138,11 @@ export async function startNode(data: string): Promise<number> {
     const runExpiry = () =>
       expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     void runExpiry()
+    await ensureIdentity(paths)
+    const exchange = new Exchange(node)
+    const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
+    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService)
+    scheduler.start()
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
     expiryTimer.unref()
 

@@ -1,0 +1,16 @@
+// The carriers Outpost knows, by kind.
+import type { TransportDriver } from './transport.js'
+import { folderTransport } from './folder.js'
+
+// Drivers take their own config type; the registry only hands them back by name.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const DRIVERS: TransportDriver<any>[] = [folderTransport]
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function driverFor(kind: string): TransportDriver<any> | undefined {
+  return DRIVERS.find((d) => d.kind === kind)
+}
+
+export function driverKinds(): string[] {
+  return DRIVERS.map((d) => d.kind)
+}

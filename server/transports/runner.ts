@@ -1,0 +1,80 @@
+// Running a transport once: a lock so that runs never overlap (the CLI's
+// `transport run` and the scheduler in `outpost start` are two processes),
+// a row per run, and errors kept as values a person can read.
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { NodeContext } from '../node/context.js'
+import type { Exchange, Progress } from '../exchange/exchange.js'
+import type { Exec } from '../exec.js'
+import { driverFor } from './registry.js'
+import type { TransportService } from './service.js'
+import type { RunReport } from './transport.js'
+
+export class TransportBusyError extends Error {
+  override name = 'TransportBusyError'
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** Takes the run lock of a transport; a lock whose holder died is taken over. */
+function lock(runDir: string, id: number): () => void {
+  mkdirSync(runDir, { recursive: true })
+  const path = join(runDir, `transport-${id}.lock`)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600)
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      return () => {
+        try {
+          unlinkSync(path)
+        } catch {
+          /* already gone */
+        }
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+      const holder = Number(readFileSync(path, 'utf8').trim())
+      if (holder && alive(holder)) throw new TransportBusyError(`transport ${id} is already running (process ${holder}); wait for it to finish`)
+      unlinkSync(path)
+    }
+  }
+  throw new TransportBusyError(`cannot take the run lock of transport ${id}`)
+}
+
+export interface RunnerContext {
+  node: NodeContext
+  exchange: Exchange
+  service: TransportService
+  exec: Exec
+  log(line: string): void
+}
+
+export async function runTransport(ctx: RunnerContext, id: number, progress?: Progress): Promise<RunReport> {
+  const t = ctx.service.get(id)
+  if (!t) throw new Error(`no transport with id ${id}`)
+  const driver = driverFor(t.kind)
+  if (!driver) throw new Error(`transport ${id} is of kind "${t.kind}", which this version of Outpost does not know`)
+  const release = lock(ctx.node.paths.run, id)
+  const runId = ctx.service.startRun(id)
+  try {
+    const report = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress }, driver.parseConfig(t.config))
+    ctx.service.finishRun(runId, { ok: true, bytesOut: report.sentBytes, bytesIn: report.receivedBytes, detail: report.detail })
+    ctx.log(`transport ${id} (${t.kind} → ${t.peer}): ${report.detail}`)
+    return report
+  } catch (err) {
+    const message = (err as Error).message
+    ctx.service.finishRun(runId, { ok: false, error: message })
+    ctx.log(`transport ${id} (${t.kind} → ${t.peer}) failed: ${message}`)
+    throw err
+  } finally {
+    release()
+  }
+}

@@ -1,0 +1,83 @@
+// Runs each enabled transport on its schedule inside `outpost start`, with
+// node-cron. A transport whose schedule is `event` runs as soon as mail or
+// acks wait for its peer (the LAN case: no waiting for a tick). A failing
+// transport backs off: after n failures in a row it skips ticks for
+// 2^n minutes, at most an hour.
+import cron, { type ScheduledTask } from 'node-cron'
+import { EVENT_SCHEDULE, type TransportInfo, type TransportService } from './service.js'
+import { runTransport, TransportBusyError, type RunnerContext } from './runner.js'
+
+const RELOAD_MS = 15_000
+const EVENT_POLL_MS = 500
+const MAX_BACKOFF_MS = 60 * 60 * 1000
+
+export class TransportScheduler {
+  private tasks = new Map<number, { key: string; task?: ScheduledTask }>()
+  private running = new Set<number>()
+  private timers: NodeJS.Timeout[] = []
+
+  constructor(
+    private readonly ctx: RunnerContext,
+    private readonly service: TransportService,
+  ) {}
+
+  start(): void {
+    this.reload()
+    // Transports are added by the CLI in another process; pick them up.
+    this.timers.push(setInterval(() => this.reload(), RELOAD_MS))
+    this.timers.push(setInterval(() => this.pollEvents(), EVENT_POLL_MS))
+  }
+
+  stop(): void {
+    for (const t of this.timers) clearInterval(t)
+    for (const { task } of this.tasks.values()) void task?.stop()
+    this.tasks.clear()
+  }
+
+  private reload(): void {
+    const current = new Map(this.service.list().filter((t) => t.enabled).map((t) => [t.id, t]))
+    for (const [id, entry] of this.tasks) {
+      const t = current.get(id)
+      if (!t || `${t.schedule}` !== entry.key) {
+        void entry.task?.stop()
+        this.tasks.delete(id)
+      }
+    }
+    for (const t of current.values()) {
+      if (this.tasks.has(t.id)) continue
+      const task = t.schedule === EVENT_SCHEDULE ? undefined : cron.schedule(t.schedule, () => this.tick(t), { noOverlap: true, name: `transport-${t.id}` })
+      this.tasks.set(t.id, { key: t.schedule, task })
+    }
+  }
+
+  private pollEvents(): void {
+    let waiting: Set<string> | undefined
+    for (const t of this.service.list()) {
+      if (!t.enabled || t.schedule !== EVENT_SCHEDULE || this.running.has(t.id)) continue
+      waiting ??= new Set(this.ctx.exchange.peersWithUnsentWork())
+      if (waiting.has(t.peer)) void this.tick(t)
+    }
+  }
+
+  private backoffUntil(t: TransportInfo): number {
+    const n = this.service.failuresInARow(t.id)
+    if (n === 0) return 0
+    const last = this.service.runs(t.id, 1)[0]
+    return (last?.finishedAt ?? 0) + Math.min(MAX_BACKOFF_MS, 60_000 * 2 ** (n - 1))
+  }
+
+  async tick(t: TransportInfo): Promise<void> {
+    if (this.running.has(t.id)) return
+    if (Date.now() < this.backoffUntil(t)) return
+    this.running.add(t.id)
+    try {
+      await runTransport(this.ctx, t.id)
+    } catch (err) {
+      if (!(err instanceof TransportBusyError)) {
+        // Already logged and recorded by runTransport; the next tick retries after the backoff.
+      }
+    } finally {
+      this.running.delete(t.id)
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// Transports as stored: which carriers reach which peer, on what schedule,
+// and how their runs went. Shared by the CLI, the scheduler and the web admin.
+import { and, desc, eq } from 'drizzle-orm'
+import cron from 'node-cron'
+import type { Db } from '../db/index.js'
+import { transportRuns, transports } from '../db/schema.js'
+import { driverFor, driverKinds } from './registry.js'
+import { TransportConfigError } from './transport.js'
+
+export interface TransportInfo {
+  id: number
+  peer: string
+  kind: string
+  config: Record<string, string>
+  schedule: string
+  enabled: boolean
+  createdAt: number
+}
+
+export interface RunInfo {
+  id: number
+  transportId: number
+  startedAt: number
+  finishedAt: number | null
+  ok: boolean | null
+  error: string | null
+  bytesOut: number
+  bytesIn: number
+  detail: string | null
+}
+
+export const EVENT_SCHEDULE = 'event'
+
+export function checkSchedule(schedule: string): void {
+  if (schedule === EVENT_SCHEDULE) return
+  if (!cron.validate(schedule)) throw new TransportConfigError(`"${schedule}" is not a cron expression (five or six fields, e.g. "*/5 * * * *" for every five minutes), nor "${EVENT_SCHEDULE}"`)
+}
+
+export class TransportService {
+  constructor(
+    private readonly db: Db,
+    private readonly peerExists: (name: string) => boolean,
+  ) {}
+
+  add(peer: string, kind: string, raw: Record<string, string>, schedule?: string): TransportInfo {
+    if (!this.peerExists(peer)) throw new TransportConfigError(`"${peer}" is not a peer of this node; add it first with \`outpost peer add CARD\``)
+    const driver = driverFor(kind)
+    if (!driver) throw new TransportConfigError(`unknown transport kind "${kind}" (known: ${driverKinds().join(', ')})`)
+    const config = driver.parseConfig(raw) as Record<string, string>
+    const sched = schedule ?? driver.defaultSchedule
+    checkSchedule(sched)
+    const row = this.db
+      .insert(transports)
+      .values({ peer, kind, config: JSON.stringify(config), schedule: sched, enabled: true, createdAt: Date.now() })
+      .returning()
+      .get()
+    return toInfo(row)
+  }
+
+  list(peer?: string): TransportInfo[] {
+    const q = this.db.select().from(transports)
+    return (peer ? q.where(eq(transports.peer, peer)) : q).orderBy(transports.id).all().map(toInfo)
+  }
+
+  get(id: number): TransportInfo | undefined {
+    const r = this.db.select().from(transports).where(eq(transports.id, id)).get()
+    return r ? toInfo(r) : undefined
+  }
+
+  remove(id: number): void {
+    if (this.db.delete(transports).where(eq(transports.id, id)).run().changes === 0) throw new TransportConfigError(`no transport with id ${id} (see \`outpost transport list\`)`)
+  }
+
+  setSchedule(id: number, schedule: string): void {
+    checkSchedule(schedule)
+    if (this.db.update(transports).set({ schedule }).where(eq(transports.id, id)).run().changes === 0) throw new TransportConfigError(`no transport with id ${id}`)
+  }
+
+  startRun(transportId: number, now = Date.now()): number {
+    return this.db.insert(transportRuns).values({ transportId, startedAt: now }).returning({ id: transportRuns.id }).get().id
+  }
+
+  finishRun(runId: number, r: { ok: boolean; error?: string; bytesOut?: number; bytesIn?: number; detail?: string }, now = Date.now()): void {
+    this.db
+      .update(transportRuns)
+      .set({ finishedAt: now, ok: r.ok, error: r.error ?? null, bytesOut: r.bytesOut ?? 0, bytesIn: r.bytesIn ?? 0, detail: r.detail ?? null })
+      .where(eq(transportRuns.id, runId))
+      .run()
+  }
+
+  runs(transportId: number, limit = 20): RunInfo[] {
+    return this.db.select().from(transportRuns).where(eq(transportRuns.transportId, transportId)).orderBy(desc(transportRuns.startedAt)).limit(limit).all()
+  }
+
+  lastSuccess(transportId: number): RunInfo | undefined {
+    return this.db
+      .select()
+      .from(transportRuns)
+      .where(and(eq(transportRuns.transportId, transportId), eq(transportRuns.ok, true)))
+      .orderBy(desc(transportRuns.startedAt))
+      .limit(1)
+      .get()
+  }
+
+  /** Failures in a row since the last success: the scheduler backs off by it. */
+  failuresInARow(transportId: number): number {
+    let n = 0
+    for (const r of this.runs(transportId, 50)) {
+      if (r.ok === true) break
+      if (r.ok === false) n++
+    }
+    return n
+  }
+}
+
+function toInfo(r: typeof transports.$inferSelect): TransportInfo {
+  return { id: r.id, peer: r.peer, kind: r.kind, config: JSON.parse(r.config) as Record<string, string>, schedule: r.schedule, enabled: r.enabled, createdAt: r.createdAt }
+}

@@ -1,0 +1,65 @@
+// One interface for every carrier of bundles. A transport belongs to one
+// peer; running it sends what waits for that peer (mail and acks) and brings
+// in whatever the carrier holds for this node. Carriers that push into the
+// node by themselves (NNCP's exec handler, an HTTP POST from the peer) call
+// `outpost import -` or the import API, and their run() only sends.
+import type { Exchange, Progress } from '../exchange/exchange.js'
+import type { NodeContext } from '../node/context.js'
+import type { Exec } from '../exec.js'
+
+export class TransportConfigError extends Error {
+  override name = 'TransportConfigError'
+}
+
+export interface TransportRunContext {
+  node: NodeContext
+  exchange: Exchange
+  peer: string
+  exec: Exec
+  log(line: string): void
+  progress?: Progress
+}
+
+export interface RunReport {
+  sentBundles: number
+  sentBytes: number
+  receivedBundles: number
+  receivedBytes: number
+  /** One line a person can read: what went where. */
+  detail: string
+}
+
+export interface ConfigKey {
+  doc: string
+  required?: boolean
+  default?: string
+}
+
+export interface TransportDriver<C = Record<string, string>> {
+  kind: string
+  /** One paragraph for `transport add --help` and the docs. */
+  doc: string
+  /** A cron expression (node-cron syntax, seconds optional), or `event`: run as soon as mail waits. */
+  defaultSchedule: string
+  configKeys: Record<string, ConfigKey>
+  /** Checks the settings given with `transport add` and fills in defaults; throws TransportConfigError naming the key. */
+  parseConfig(raw: Record<string, string>): C
+  run(ctx: TransportRunContext, config: C): Promise<RunReport>
+}
+
+/** Checks required keys, refuses unknown ones and applies defaults from the driver's table. */
+export function checkConfigKeys(driver: Pick<TransportDriver, 'kind' | 'configKeys'>, raw: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const key of Object.keys(raw)) {
+    if (!(key in driver.configKeys)) throw new TransportConfigError(`${driver.kind}: unknown setting "${key}" (known: ${Object.keys(driver.configKeys).join(', ') || 'none'})`)
+  }
+  for (const [key, spec] of Object.entries(driver.configKeys)) {
+    const v = raw[key] ?? spec.default
+    if (v === undefined || v === '') {
+      if (spec.required) throw new TransportConfigError(`${driver.kind}: setting "${key}" is required: ${spec.doc}`)
+      continue
+    }
+    out[key] = v
+  }
+  return out
+}
