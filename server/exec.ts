@@ -8,7 +8,7 @@ export interface ExecResult {
   stderr: string
 }
 
-export type Exec = (file: string, args: readonly string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }) => Promise<ExecResult>
+export type Exec = (file: string, args: readonly string[], opts?: { input?: string | Uint8Array; env?: NodeJS.ProcessEnv; timeoutMs?: number }) => Promise<ExecResult>
 
 export const exec: Exec = (file, args, opts = {}) =>
   new Promise((resolve, reject) => {
@@ -25,7 +25,14 @@ export const exec: Exec = (file, args, opts = {}) =>
         resolve({ code, stdout, stderr })
       },
     )
-    if (opts.input !== undefined) child.stdin?.end(opts.input)
+    if (opts.input !== undefined) {
+      // A child that exits without reading all of its input (a missing
+      // config, a wrong node name) closes the pipe; the EPIPE must not crash
+      // the caller, and the exit code above already reports the failure.
+      child.stdin?.on('error', () => {})
+      // Binary input (a sealed bundle for nncp-exec) is written as is, not re-encoded.
+      child.stdin?.end(opts.input)
+    }
   })
 
 /** Runs a binary and throws an error naming it and its stderr when it fails. */

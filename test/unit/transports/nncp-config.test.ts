@@ -1,0 +1,117 @@
+// The NNCP snippets a user pastes into their NNCP config, and the NNCP
+// driver's settings and run against a recorded exec seam (no NNCP needed).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { renderNncpExecSnippet, nncpExecCommand, DEFAULT_NNCP_HANDLER } from '../../../server/transports/nncp-config.js'
+import { nncpTransport } from '../../../server/transports/nncp.js'
+import { installedOutpostBin } from '../../../server/cli/nncp.js'
+import type { Exec } from '../../../server/exec.js'
+import type { TransportRunContext } from '../../../server/transports/transport.js'
+
+const PATHS = { nodeBinary: '/usr/bin/node', outpostBin: '/usr/lib/outpost/bin/outpost.mjs', dataDir: '/var/lib/outpost' }
+
+/** The `exec: { ... }` block of a snippet, read back as JSON (valid HJSON is what NNCP reads; this block is plain JSON). */
+function execBlock(snippet: string): Record<string, string[]> {
+  const m = /^exec: (\{\n[^]*?\n\})$/m.exec(snippet)
+  assert.ok(m, `no exec block in:\n${snippet}`)
+  return JSON.parse(m[1]!) as Record<string, string[]>
+}
+
+test('the exec handler runs outpost import - on the given data dir with the running node binary', () => {
+  const s = renderNncpExecSnippet({ ...PATHS, neighbour: 'camp' })
+  assert.deepEqual(execBlock(s), { 'outpost-import': ['/usr/bin/node', '/usr/lib/outpost/bin/outpost.mjs', 'import', '-', '--data', '/var/lib/outpost'] })
+  assert.match(s, /^# Outpost: paste into the neighbour section neigh: \{ camp: \{ \.\.\. \} \}/)
+  assert.equal(DEFAULT_NNCP_HANDLER, 'outpost-import')
+  // Every line that is not the exec block is a comment: the whole snippet can be pasted as is.
+  const outside = s.replace(/^exec: \{\n[^]*?\n\}\n/m, '')
+  for (const line of outside.trimEnd().split('\n')) assert.match(line, /^#/, `not a comment: ${line}`)
+})
+
+test('paths with spaces and quotes come out quoted, so NNCP reads them whole', () => {
+  const s = renderNncpExecSnippet({ ...PATHS, dataDir: '/srv/my "camp" data', handler: 'op-in' })
+  assert.deepEqual(execBlock(s)['op-in']!.slice(-2), ['--data', '/srv/my "camp" data'])
+})
+
+test('via relays are rendered when given, and only described otherwise; incoming is never set', () => {
+  const direct = renderNncpExecSnippet(PATHS)
+  assert.match(direct, /^# If this neighbour is reached only through relays, add via/m)
+  assert.doesNotMatch(direct, /^via:/m)
+  const relayed = renderNncpExecSnippet({ ...PATHS, via: ['hub', 'valley.relay'] })
+  assert.match(relayed, /^via: \["hub", "valley\.relay"\]$/m)
+  for (const s of [direct, relayed]) {
+    assert.doesNotMatch(s, /^incoming:/m)
+    assert.match(s, /No "incoming" is needed/)
+  }
+})
+
+test('relative paths and unusable names are refused with a reason', () => {
+  assert.throws(() => nncpExecCommand({ ...PATHS, dataDir: 'data' }), /data dir must be an absolute path, not "data"/)
+  assert.throws(() => renderNncpExecSnippet({ ...PATHS, handler: 'import; rm -rf' }), /not a usable NNCP handler name/)
+  assert.throws(() => renderNncpExecSnippet({ ...PATHS, via: ['a b'] }), /"a b" is not a usable NNCP node name/)
+})
+
+test('the snippet names the bin/outpost.mjs of this installation', () => {
+  const bin = installedOutpostBin()
+  assert.match(bin, /\/bin\/outpost\.mjs$/)
+  assert.ok(existsSync(bin))
+})
+
+test('nncp settings: node required, defaults filled, bad values refused', () => {
+  assert.throws(() => nncpTransport.parseConfig({}), /setting "node" is required/)
+  assert.deepEqual(nncpTransport.parseConfig({ node: 'town' }), { node: 'town', cfg: undefined, handler: 'outpost-import', toss: true })
+  assert.deepEqual(nncpTransport.parseConfig({ node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: 'no' }), { node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: false })
+  assert.throws(() => nncpTransport.parseConfig({ node: 'town', cfg: 'nncp.hjson' }), /cfg must be an absolute path/)
+  assert.throws(() => nncpTransport.parseConfig({ node: 'town', toss: 'maybe' }), /toss is yes or no/)
+  assert.throws(() => nncpTransport.parseConfig({ node: '-town' }), /not an NNCP node name/)
+  assert.throws(() => nncpTransport.parseConfig({ node: 'town', via: 'hub' }), /unknown setting "via"/)
+})
+
+function fakeRun(results: Record<string, { code: number; stderr?: string }>, bundles: Buffer[]) {
+  const calls: { file: string; args: readonly string[]; input?: string | Uint8Array }[] = []
+  const exec: Exec = async (file, args, opts) => {
+    calls.push({ file, args, input: opts?.input })
+    const r = results[file] ?? { code: 0 }
+    return { code: r.code, stdout: '', stderr: r.stderr ?? '' }
+  }
+  const exchange = {
+    async exportPeer(_peer: string, send: (name: string, bytes: Buffer, header: never) => Promise<string | void>) {
+      for (const [i, b] of bundles.entries()) await send(`b${i}.obundle`, b, undefined as never)
+      return { peer: 'town', bundles: bundles.length, messages: bundles.length, acks: 0, bytes: bundles.reduce((n, b) => n + b.length, 0), files: [] }
+    },
+  }
+  const ctx = { exchange, exec, peer: 'town', log: () => {} } as unknown as TransportRunContext
+  return { ctx, calls }
+}
+
+test('a run tosses, then hands each bundle to nncp-exec on stdin as bytes, and reports what it sent', async () => {
+  const bundle = Buffer.from([0, 255, 1, 254, 10, 13])
+  const { ctx, calls } = fakeRun({ 'nncp-toss': { code: 0, stderr: 'x Got exec from town to outpost-import (2.9 KiB)\nx Got exec from other to outpost-import (1 KiB)\n' } }, [bundle])
+  const r = await nncpTransport.run(ctx, nncpTransport.parseConfig({ node: 'town', cfg: '/n/camp.hjson' }))
+  assert.deepEqual(calls.map((c) => [c.file, ...c.args]), [
+    ['nncp-toss', '-cfg', '/n/camp.hjson', '-noprogress'],
+    ['nncp-exec', '-cfg', '/n/camp.hjson', '-noprogress', '-quiet', '-nocompress', 'town', 'outpost-import'],
+  ])
+  assert.ok(Buffer.from(calls[1]!.input as Uint8Array).equals(bundle), 'the bundle goes to stdin unchanged')
+  assert.equal(r.sentBundles, 1)
+  assert.equal(r.sentBytes, bundle.length)
+  assert.equal(r.receivedBundles, 1)
+  assert.match(r.detail, /queued 1 messages and 0 acks in 1 NNCP packets for town; tossed 1 bundles from town/)
+})
+
+test('without cfg NNCP\'s default config is used, and toss=no runs no toss', async () => {
+  const { ctx, calls } = fakeRun({}, [Buffer.from('x')])
+  await nncpTransport.run(ctx, nncpTransport.parseConfig({ node: 'town', toss: 'no' }))
+  assert.deepEqual(calls.map((c) => [c.file, ...c.args]), [['nncp-exec', '-noprogress', '-quiet', '-nocompress', 'town', 'outpost-import']])
+})
+
+test('a failed nncp-exec fails the run, naming the node and leaving the mail in the outbox', async () => {
+  const { ctx } = fakeRun({ 'nncp-exec': { code: 1, stderr: 'ERROR: Invalid neighbour\n' } }, [Buffer.from('x')])
+  await assert.rejects(nncpTransport.run(ctx, nncpTransport.parseConfig({ node: 'town' })), /nncp-exec town outpost-import failed for bundle b0\.obundle \(exit 1\): ERROR: Invalid neighbour; .*mail stays in the outbox/)
+})
+
+test('a failed toss still sends, then fails the run saying the packets stay in NNCP\'s spool', async () => {
+  const { ctx, calls } = fakeRun({ 'nncp-toss': { code: 1, stderr: 'ERROR Tossing exec town/ABC: outpost-import: handling: exit status 75\n' } }, [Buffer.from('x')])
+  await assert.rejects(nncpTransport.run(ctx, nncpTransport.parseConfig({ node: 'town' })), /nncp-toss failed \(exit 1\); packets whose import failed stay in NNCP's spool.*exit status 75.*queued 1 messages/)
+  assert.equal(calls.filter((c) => c.file === 'nncp-exec').length, 1)
+})
