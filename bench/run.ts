@@ -11,6 +11,7 @@ import { IdleWatcher, idleLatency, throughput, type LatencySample, type Submissi
 import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
 import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js'
 import { ms, ratio, summarize } from './percentiles.js'
+import { benchBundles } from './bundle.js'
 
 const DOMAIN = 'camp.test'
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
@@ -212,6 +213,10 @@ async function main(): Promise<void> {
 
 try {
   await main()
+  // The bundle part needs no running node: seal and open in this process.
+  out()
+  out('d. Bundles (export and import of mail between nodes)')
+  await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -17,27 +17,37 @@ const esbuild = require('esbuild')
 const pluginSrc = join(root, 'server/haraka/plugins')
 const pluginOut = join(root, 'dist/haraka-plugins')
 rmSync(pluginOut, { recursive: true, force: true })
-for (const file of readdirSync(pluginSrc)) {
-  if (!file.endsWith('.ts') || file.endsWith('.test.ts')) continue
-  const name = file.slice(0, -3)
+mkdirSync(pluginOut, { recursive: true })
+const names = readdirSync(pluginSrc)
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+  .map((f) => f.slice(0, -3))
+  .sort()
+// All plugins go into ONE bundle: they share drizzle, the database code and
+// hash-wasm, and Haraka is one process, so one copy of each keeps its memory
+// down. Each folder plugin then picks its own part of that bundle.
+const entry = names.map((n) => `export * as ${n} from './${n}.js'`).join('\n') + '\n'
+esbuild.buildSync({
+  stdin: { contents: entry, resolveDir: pluginSrc, sourcefile: 'haraka-plugins.ts', loader: 'ts' },
+  outfile: join(pluginOut, 'outpost-plugins.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // A separate map file: parsed only when source maps are switched on,
+  // instead of megabytes of inline map text in every Haraka process.
+  sourcemap: 'linked',
+  // Native and Haraka-provided modules stay outside the bundle and are
+  // resolved from the checkout's node_modules at run time.
+  external: ['better-sqlite3', 'haraka-constants', 'haraka-net-utils', 'haraka-utils'],
+  // Shared modules find the installation through import.meta.url; in a
+  // CommonJS bundle that comes from the bundle's own file name.
+  banner: { js: "const __outpost_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__outpost_import_meta_url' },
+  logLevel: 'warning',
+})
+for (const name of names) {
   const dir = join(pluginOut, name)
   mkdirSync(dir, { recursive: true })
-  esbuild.buildSync({
-    entryPoints: [join(pluginSrc, file)],
-    outfile: join(dir, 'index.cjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    sourcemap: 'inline',
-    // Native and Haraka-provided modules stay outside the bundle and are
-    // resolved from the checkout's node_modules at run time.
-    external: ['better-sqlite3', 'haraka-constants', 'haraka-net-utils', 'haraka-utils'],
-    // Shared modules find the installation through import.meta.url; in a
-    // CommonJS bundle that comes from the bundle's own file name.
-    banner: { js: "const __outpost_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-    define: { 'import.meta.url': '__outpost_import_meta_url' },
-    logLevel: 'warning',
-  })
+  writeFileSync(join(dir, 'index.cjs'), `module.exports = require('../outpost-plugins.cjs').${name}\n`)
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, main: 'index.cjs' }, null, 2) + '\n')
 }

@@ -1,13 +1,16 @@
 // Account passwords: Argon2id with OWASP's minimum parameters (19 MiB, t=2,
 // p=1), stored in the form Dovecot's ARGON2ID scheme reads, so that Dovecot
 // (IMAP) and our Haraka plugin (SMTP AUTH) check the same hash.
-import { argon2id, argon2Verify } from 'hash-wasm'
+// hash-wasm is loaded on first use: `outpost start` itself never hashes a
+// password, and the module costs about 10 MB of memory.
+const wasm = () => import('hash-wasm')
 import { randomBytes } from 'node:crypto'
 
 const PREFIX = '{ARGON2ID}'
 export const ARGON2_PARAMS = { memorySize: 19456, iterations: 2, parallelism: 1, hashLength: 32 } as const
 
 export async function hashPassword(password: string): Promise<string> {
+  const { argon2id } = await wasm()
   const encoded = await argon2id({ password, salt: randomBytes(16), ...ARGON2_PARAMS, outputType: 'encoded' })
   return PREFIX + encoded
 }
@@ -15,6 +18,7 @@ export async function hashPassword(password: string): Promise<string> {
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   if (!stored.startsWith(PREFIX)) return false
   try {
+    const { argon2Verify } = await wasm()
     return await argon2Verify({ password, hash: stored.slice(PREFIX.length) })
   } catch {
     return false

@@ -15,7 +15,9 @@ import { randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } from 'node:zlib'
-import { Decrypter, Encrypter, identityToRecipient } from 'age-encryption'
+// age-encryption (with its post-quantum code) costs about 16 MB of memory
+// once loaded; it is loaded on the first seal or open, not at start-up.
+const age = () => import('age-encryption')
 import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
 
@@ -230,6 +232,7 @@ export async function sealBundle(input: SealInput): Promise<Buffer> {
       [zlibConstants.BROTLI_PARAM_SIZE_HINT]: plain.length,
     },
   })
+  const { Encrypter } = await age()
   const encrypter = new Encrypter()
   try {
     encrypter.addRecipient(input.recipient)
@@ -386,6 +389,7 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
 
   let compressed: Uint8Array
   try {
+    const { Decrypter } = await age()
     const d = new Decrypter()
     d.addIdentity(opts.identity)
     compressed = await d.decrypt(frame.ciphertext)
@@ -394,7 +398,7 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
     if (/no identity matched/.test(msg)) {
       let ours = ''
       try {
-        ours = ` (${await identityToRecipient(opts.identity)})`
+        ours = ` (${await (await age()).identityToRecipient(opts.identity)})`
       } catch { /* an unusable identity is reported by the message below anyway */ }
       throw new BundleError('not-for-us', `${who(h)} names this node but is encrypted to another age key; "${h.origin}" has an old or wrong key for this node: give it this node's current recipient${ours}`, h)
     }

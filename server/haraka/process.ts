@@ -28,7 +28,10 @@ export function harakaSpawnArgs(paths: NodePaths, baseEnv: NodeJS.ProcessEnv = p
   const env = { ...baseEnv }
   // Set by `node --test` for its own children; Haraka is not one of its tests.
   delete env.NODE_TEST_CONTEXT
-  return { command: process.execPath, args: [harakaBin(), '-c', paths.harakaDir], env }
+  // A 2 MiB young generation instead of V8's 16 MiB default: Haraka here
+  // handles a group's chat, not a mail provider's load, and the box has
+  // little memory (measured: about 15 MB less resident at idle).
+  return { command: process.execPath, args: ['--max-semi-space-size=2', harakaBin(), '-c', paths.harakaDir], env }
 }
 
 function cmdline(pid: number): string[] | null {

@@ -6,7 +6,6 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { generateX25519Identity, identityToRecipient } from 'age-encryption'
 import { fsyncDir, writeFileDurable } from '../durable.js'
 import type { NodePaths } from '../paths.js'
 
@@ -118,8 +117,9 @@ export async function ensureIdentity(paths: NodePaths): Promise<NodeIdentity> {
   }
   // generateX25519Identity rather than generateIdentity: the latter may
   // switch to post-quantum hybrid keys, which peers' cards must then agree on.
-  if (!existsSync(paths.ageKey)) createOnce(paths.ageKey, `${await generateX25519Identity()}\n`)
+  if (!existsSync(paths.ageKey)) createOnce(paths.ageKey, `${await (await import('age-encryption')).generateX25519Identity()}\n`)
   if (!existsSync(paths.ageRecipient)) {
+    const { identityToRecipient } = await import('age-encryption')
     const identity = readSecret(paths.ageKey, 'age identity')
     if (!AGE_IDENTITY.test(identity)) throw new IdentityError(`${paths.ageKey} does not hold an age X25519 identity (AGE-SECRET-KEY-1…); restore it from a backup`)
     createOnce(paths.ageRecipient, `${await identityToRecipient(identity)}\n`)
