@@ -11,6 +11,7 @@ import { Supervisor } from './supervisor.js'
 import { exec } from '../exec.js'
 import { appRoot } from '../app-root.js'
 import { buildApp } from '../web/app.js'
+import { exchangeInbox } from '../web/plugins/bundle-inbox.js'
 import { probeGreeting } from '../web/plugins/health-probes.js'
 import { renderDovecotConf, type DovecotUser } from '../dovecot/config.js'
 import {
@@ -125,9 +126,13 @@ export async function startNode(data: string): Promise<number> {
     const hk = harakaSpawnArgs(paths)
     sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
 
+    // The exchange exists before the web app: peers POST bundles to it (the HTTP transport).
+    await ensureIdentity(paths)
+    const exchange = new Exchange(node)
     app = await buildApp({
       probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
       tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
+      inbox: exchangeInbox(exchange),
     })
     await app.listen({ host: config.listen.address, port: config.ports.web })
 
@@ -138,8 +143,6 @@ export async function startNode(data: string): Promise<number> {
     const runExpiry = () =>
       expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     void runExpiry()
-    await ensureIdentity(paths)
-    const exchange = new Exchange(node)
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService)
     scheduler.start()

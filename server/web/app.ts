@@ -4,11 +4,15 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
 import healthRoutes from './routes/health.js'
+import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
+import bundleRoutes from './routes/bundles.js'
 
 export interface AppOptions {
   probes: ProbeOptions
   tls?: { key: Buffer; cert: Buffer }
   logger?: FastifyServerOptions['logger']
+  /** Where bundles POSTed by peers go (the HTTP transport); without it there are no peer routes. */
+  inbox?: BundleInboxOptions
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -31,5 +35,10 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
 
   await app.register(healthProbes, opts.probes)
   await app.register(healthRoutes, { prefix: '/api' })
+  if (opts.inbox) {
+    await app.register(bundleInbox, opts.inbox)
+    // /api/peer/ is for other nodes, who sign each request with their key; a future admin login must exempt this subtree.
+    await app.register(bundleRoutes, { prefix: '/api/peer' })
+  }
   return app as unknown as FastifyInstance
 }
