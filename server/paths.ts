@@ -30,6 +30,8 @@ export interface NodePaths {
   spool: string
   /** Bundles and messages refused on import, each beside a file saying why. */
   quarantine: string
+  /** Sealed bundles for other nodes, taken over from a stick to be carried on unopened. */
+  relay: string
 }
 
 export const SYSTEM_DATA_DIR = '/var/lib/outpost'
@@ -61,6 +63,7 @@ export function nodePaths(data: string): NodePaths {
     lmtpSocket: join(dovecotBase, 'lmtp'),
     spool: join(d, 'spool'),
     quarantine: join(d, 'quarantine'),
+    relay: join(d, 'relay'),
     keysDir: join(d, 'keys'),
     signKey: join(d, 'keys', 'sign.pem'),
     ageKey: join(d, 'keys', 'age.key'),

@@ -27,7 +27,7 @@ export async function cmdExport(dir: string, data: unknown): Promise<number> {
     const acks = results.reduce((n, r) => n + r.acks, 0)
     const bytes = results.reduce((n, r) => n + r.bytes, 0)
     const bundles = results.reduce((n, r) => n + r.bundles, 0)
-    for (const r of results) console.log(`  ${r.peer}: ${r.messages} messages, ${r.acks} acks in ${r.bundles} bundles (${formatBytes(r.bytes)})`)
+    for (const r of results) console.log(`  ${r.peer}: ${r.messages} messages, ${r.acks} acks${r.relayed ? `, ${r.relayed} relayed bundles` : ''} in ${r.bundles} bundles (${formatBytes(r.bytes)})`)
     console.log(`exported ${messages} messages and ${acks} acks in ${bundles} bundles (${formatBytes(bytes)}) to ${dir}`)
     return 0
   })
@@ -49,6 +49,8 @@ function describe(r: ImportResult): string {
       return `${name}: QUARANTINED (${o.reason}) as ${o.file}`
     case 'not-for-us':
       return `${name}: for ${o.header.destination}, left in place`
+    case 'relayed':
+      return `${name}: for ${o.header.destination}, taken over to carry on`
   }
 }
 
@@ -69,7 +71,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     }
     for (const r of results) console.log(`  ${describe(r)}`)
     const count = (k: string) => results.filter((r) => r.outcome.kind === k).length
-    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined`)
+    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined${count('relayed') ? `, ${count('relayed')} taken over for other nodes` : ''}`)
     // A deferred bundle is not an error of the input, but the caller (a
     // carrier's handler) must know to keep it: exit 75, EX_TEMPFAIL.
     if (count('deferred')) return 75

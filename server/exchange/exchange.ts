@@ -24,6 +24,7 @@ import {
   sealBundle,
   stickFolder,
   STICK_FOLDER,
+  verifyBundle,
   type BundleHeader,
 } from '../bundle/format.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
@@ -53,6 +54,8 @@ export interface ExportResult {
   bundles: number
   messages: number
   acks: number
+  /** Bundles of other nodes carried on unopened. */
+  relayed: number
   bytes: number
   files: string[]
 }
@@ -63,6 +66,7 @@ export type ImportOutcome =
   | { kind: 'deferred'; header: BundleHeader; reason: string }
   | { kind: 'quarantined'; reason: string; file: string }
   | { kind: 'not-for-us'; header: BundleHeader }
+  | { kind: 'relayed'; header: BundleHeader }
 
 export interface ImportResult {
   file: string
@@ -97,10 +101,16 @@ export class Exchange {
     return [...new Set([...fresh, ...owed])]
   }
 
-  /** Peers with mail or acks waiting, by name. */
+  /** Peers with mail, acks or relayed bundles waiting, by name. */
   peersWithWork(): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    return [...new Set([...this.outbox.peersWithMail(), ...owed])].sort()
+    let relayed: string[] = []
+    try {
+      relayed = readdirSync(this.node.paths.relay).filter((p) => readdirSync(join(this.node.paths.relay, p)).some(isFinishedBundleName))
+    } catch {
+      /* nothing relayed yet */
+    }
+    return [...new Set([...this.outbox.peersWithMail(), ...owed, ...relayed])].sort()
   }
 
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
@@ -137,10 +147,19 @@ export class Exchange {
    * waiting for the next run.
    */
   async exportPeer(peerName: string, send: BundleSink, now = Date.now(), onMessages?: (n: number) => void): Promise<ExportResult> {
-    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, bytes: 0, files: [] }
+    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
     const peer = this.peers.get(peerName)
     // A removed peer's mail stays in the outbox until it is re-added or discarded.
     if (!peer) return r
+    for (const relayed of this.relayedFor(peerName)) {
+      const where = await send(relayed.name, relayed.bytes, relayed.header)
+      // Handed on: the next node dedups it by bundle id if it comes twice.
+      unlinkSync(relayed.file)
+      r.bundles++
+      r.relayed++
+      r.bytes += relayed.bytes.length
+      if (where) r.files.push(where)
+    }
     for (const chunk of chunks(this.outbox.waiting(peerName))) {
       const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
@@ -193,6 +212,7 @@ export class Exchange {
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
     const files = this.bundleFiles(dir)
     const results: ImportResult[] = []
+    results.push(...this.takeOverForNeighbours(dir))
     for (const [i, file] of files.entries()) {
       let bytes: Buffer
       try {
@@ -215,6 +235,67 @@ export class Exchange {
       progress?.(i + 1, files.length, file.split('/').pop()!)
     }
     return results
+  }
+
+  /**
+   * A stick also carries bundles for nodes other than the one it is plugged
+   * into. When such a bundle's destination is one of our peers and its origin
+   * is a peer whose signature checks out, we take it over, unopened, and
+   * carry it on with our next export to that peer; otherwise it stays on
+   * the stick. The origin keeps its messages until their destination acks
+   * them, so taking over never makes a message depend on us alone.
+   */
+  private takeOverForNeighbours(dir: string): ImportResult[] {
+    const results: ImportResult[] = []
+    let folders: string[]
+    try {
+      folders = readdirSync(join(dir, STICK_FOLDER))
+    } catch {
+      return results
+    }
+    for (const dest of folders.sort()) {
+      if (dest === this.self || !this.peers.get(dest)) continue
+      const folder = join(dir, STICK_FOLDER, dest)
+      for (const name of readdirSync(folder).filter(isFinishedBundleName).sort()) {
+        const file = join(folder, name)
+        try {
+          if (statSync(file).size > MAX_BUNDLE_FILE_BYTES) continue
+          const bytes = readFileSync(file)
+          const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
+          if (header.destination !== dest || header.origin === dest || header.expires < Date.now()) continue
+          writeFileDurable(join(this.node.paths.relay, dest, name), bytes, 0o600)
+          unlinkSync(file)
+          results.push({ file, outcome: { kind: 'relayed', header } })
+        } catch (err) {
+          // Not ours to judge: a bundle we cannot verify stays where it is.
+          if (!(err instanceof BundleError)) throw err
+        }
+      }
+    }
+    return results
+  }
+
+  /** Bundles taken over for `peer`, still valid; expired ones are dropped (their origin has the messages). */
+  private relayedFor(peer: string): { file: string; name: string; bytes: Buffer; header: BundleHeader }[] {
+    const folder = join(this.node.paths.relay, peer)
+    let names: string[]
+    try {
+      names = readdirSync(folder).filter(isFinishedBundleName).sort()
+    } catch {
+      return []
+    }
+    const out = []
+    for (const name of names) {
+      const file = join(folder, name)
+      const bytes = readFileSync(file)
+      const header = readBundleHeader(bytes)
+      if (header.expires < Date.now()) {
+        unlinkSync(file)
+        continue
+      }
+      out.push({ file, name, bytes, header })
+    }
+    return out
   }
 
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */

@@ -98,3 +98,43 @@ test('kill -9 of export and import at random points, many times: every message i
     await Promise.all([camp.destroy(), town.destroy()])
   }
 })
+
+test('a stick carries a bundle for another node: a neighbour that knows both ends takes it over unopened; a stranger leaves it', { timeout: 300_000 }, async () => {
+  const camp = await startNode({ domain: 'camp.test' })
+  const hub = await startNode({ domain: 'hub.test' })
+  const town = await startNode({ domain: 'town.test' })
+  const lone = await startNode({ domain: 'lone.test' })
+  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  try {
+    await befriend(camp, town)
+    await befriend(camp, hub)
+    await befriend(hub, town)
+    await befriend(lone, camp)
+    const alice = await camp.addAccount('alice')
+    const bob = await town.addAccount('bob')
+    await sendMany(camp, alice, bob.address, ['<carried@camp.test>'])
+    assert.equal((await camp.cli(['export', stick])).code, 0)
+
+    // lone knows camp but not town: the bundle stays on the stick.
+    let r = await lone.cli(['import', stick])
+    assert.equal(r.code, 0, r.stderr)
+    assert.doesNotMatch(r.stdout, /taken over/)
+    // hub knows both: it takes the bundle over and carries it on.
+    r = await hub.cli(['import', stick])
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /1 taken over for other nodes/)
+    r = await hub.cli(['export', stick])
+    assert.match(r.stdout, /town: 0 messages, 0 acks, 1 relayed bundles/)
+    r = await town.cli(['import', stick])
+    assert.match(r.stdout, /1 delivered here/)
+    assert.equal(messageIdCounts(town.data, bob.address).get('<carried@camp.test>'), 1)
+    // town's ack is for camp, and reaches it the same way.
+    assert.equal((await town.cli(['export', stick])).code, 0)
+    r = await camp.cli(['import', stick])
+    assert.match(r.stdout, /1 acks from town/)
+    assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
+  } finally {
+    rmSync(stick, { recursive: true, force: true })
+    await Promise.all([camp.destroy(), hub.destroy(), town.destroy(), lone.destroy()])
+  }
+})
