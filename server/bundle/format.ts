@@ -18,6 +18,7 @@ import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } f
 // age-encryption (with its post-quantum code) costs about 16 MB of memory
 // once loaded; it is loaded on the first seal or open, not at start-up.
 const age = () => import('age-encryption')
+import { decryptAgePayload, splitAgeFile } from './age-payload.js'
 import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
 
@@ -392,7 +393,10 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
     const { Decrypter } = await age()
     const d = new Decrypter()
     d.addIdentity(opts.identity)
-    compressed = await d.decrypt(frame.ciphertext)
+    // The library unwraps the file key and checks the header MAC; the
+    // payload is decrypted with the native cipher (age-payload.ts).
+    const { header, rest } = splitAgeFile(frame.ciphertext)
+    compressed = decryptAgePayload(await d.decryptHeader(header), rest)
   } catch (err) {
     const msg = (err as Error).message
     if (/no identity matched/.test(msg)) {
