@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startNode, type TestNode } from '../helpers/node.js'
+import { startNode } from '../helpers/node.js'
+import { befriend } from '../helpers/stick.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 
 function bundlesIn(dir: string): string[] {
@@ -18,15 +19,6 @@ function bundlesIn(dir: string): string[] {
   }
   for (const p of peers) for (const f of readdirSync(join(dir, 'outpost', p))) out.push(join(dir, 'outpost', p, f))
   return out
-}
-
-async function befriend(a: TestNode, b: TestNode) {
-  for (const [x, y] of [[a, b], [b, a]] as const) {
-    const card = await x.cli(['card', '--text'])
-    assert.equal(card.code, 0, card.stderr)
-    const add = await y.cli(['peer', 'add', card.stdout.trim()])
-    assert.equal(add.code, 0, add.stderr)
-  }
 }
 
 test('camp and town exchange mail by folder: exactly once, acked, bad bundles quarantined', { timeout: 300_000 }, async () => {
