@@ -67,13 +67,13 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: MAX_HTTP_BUNDLE_BYTES,
       schema: {
         headers: Headers,
-        response: { 200: Outcome, 401: Refusal, 422: Outcome, 429: Refusal, 503: Outcome },
+        response: { 200: Outcome, 401: Refusal, 415: Refusal, 422: Outcome, 429: Refusal, 503: Outcome },
       },
     },
     async (req, reply) => {
       const h = checked.get(req)
       if (!h) return reply.code(401).send({ error: 'request not checked', statusCode: 401 })
-      if (!Buffer.isBuffer(req.body)) return reply.code(401).send({ error: 'the body must be the bundle, as application/octet-stream', statusCode: 401 })
+      if (!Buffer.isBuffer(req.body)) return reply.code(415).send({ error: 'the body must be the bundle, sent as application/octet-stream', statusCode: 415 })
       const v = verifyBody(h, req.body, app.bundleInbox.replay, Date.now(), BUNDLES_PATH)
       if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
 
