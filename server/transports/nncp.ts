@@ -14,7 +14,8 @@ export interface NncpConfig {
   /** The NNCP config file; undefined means NNCP's own default ($NNCPCFG, then /etc/nncp.hjson). */
   cfg?: string
   handler: string
-  toss: boolean
+  /** Kept as the word the user gave: the service stores the parsed config and parses it again at each run. */
+  toss: 'yes' | 'no'
 }
 
 /** A bundle is at most a few MB of already-compressed data; queueing it is a local disk write. */
@@ -48,14 +49,14 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
     if (!isNncpName(c.handler!)) throw new TransportConfigError(`nncp: handler "${c.handler}" is not an NNCP handler name (letters, digits, ".", "_" and "-")`)
     if (c.cfg !== undefined && !c.cfg.startsWith('/')) throw new TransportConfigError(`nncp: cfg must be an absolute path, not "${c.cfg}"`)
     if (c.toss !== 'yes' && c.toss !== 'no') throw new TransportConfigError(`nncp: toss is yes or no, not "${c.toss}"`)
-    return { node: c.node!, cfg: c.cfg, handler: c.handler!, toss: c.toss === 'yes' }
+    return { node: c.node!, cfg: c.cfg, handler: c.handler!, toss: c.toss }
   },
   async run(ctx, config) {
     // Toss before sending: the acks owed for bundles that just arrived then
     // leave in this same run, rather than one schedule later.
     let tossed = 0
     let tossError: string | undefined
-    if (config.toss) {
+    if (config.toss === 'yes') {
       const r = await ctx.exec('nncp-toss', common(config), { timeoutMs: TOSS_TIMEOUT_MS })
       // NNCP logs one "Got exec from NODE to HANDLER" line per packet it handed over.
       const got = new RegExp(`Got exec from ${config.node.replace(/[.]/g, '\\.')} to ${config.handler.replace(/[.]/g, '\\.')}\\b`, 'g')
@@ -75,7 +76,7 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
       return `nncp:${config.node}/${name}`
     })
 
-    const detail = `queued ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} NNCP packets for ${config.node}${config.toss ? `; tossed ${tossed} bundles from ${config.node}` : ''}`
+    const detail = `queued ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} NNCP packets for ${config.node}${config.toss === 'yes' ? `; tossed ${tossed} bundles from ${config.node}` : ''}`
     if (tossError) throw new Error(`${tossError} (this run also ${detail})`)
     return { sentBundles: sent.bundles, sentBytes: sent.bytes, receivedBundles: tossed, receivedBytes: 0, detail }
   },

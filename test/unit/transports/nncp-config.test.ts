@@ -57,14 +57,17 @@ test('the snippet names the bin/outpost.mjs of this installation', () => {
   assert.ok(existsSync(bin))
 })
 
-test('nncp settings: node required, defaults filled, bad values refused', () => {
+test('nncp settings: node required, defaults filled, bad values refused; parsed settings parse again to the same', () => {
   assert.throws(() => nncpTransport.parseConfig({}), /setting "node" is required/)
-  assert.deepEqual(nncpTransport.parseConfig({ node: 'town' }), { node: 'town', cfg: undefined, handler: 'outpost-import', toss: true })
-  assert.deepEqual(nncpTransport.parseConfig({ node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: 'no' }), { node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: false })
+  assert.deepEqual(nncpTransport.parseConfig({ node: 'town' }), { node: 'town', cfg: undefined, handler: 'outpost-import', toss: 'yes' })
+  assert.deepEqual(nncpTransport.parseConfig({ node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: 'no' }), { node: 'town', cfg: '/etc/nncp/camp.hjson', handler: 'op', toss: 'no' })
   assert.throws(() => nncpTransport.parseConfig({ node: 'town', cfg: 'nncp.hjson' }), /cfg must be an absolute path/)
   assert.throws(() => nncpTransport.parseConfig({ node: 'town', toss: 'maybe' }), /toss is yes or no/)
   assert.throws(() => nncpTransport.parseConfig({ node: '-town' }), /not an NNCP node name/)
   assert.throws(() => nncpTransport.parseConfig({ node: 'town', via: 'hub' }), /unknown setting "via"/)
+  // The transport service stores the parsed settings as JSON and parses them again before each run.
+  const stored = JSON.parse(JSON.stringify(nncpTransport.parseConfig({ node: 'town', toss: 'no' }))) as Record<string, string>
+  assert.deepEqual(nncpTransport.parseConfig(stored), nncpTransport.parseConfig({ node: 'town', toss: 'no' }))
 })
 
 function fakeRun(results: Record<string, { code: number; stderr?: string }>, bundles: Buffer[]) {
