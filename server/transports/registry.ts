@@ -3,11 +3,12 @@ import type { TransportDriver } from './transport.js'
 import { folderTransport } from './folder.js'
 import { httpTransport } from './http.js'
 import { filespoolerTransport } from './filespooler.js'
+import { syncthingTransport } from './syncthing.js'
 import { nncpTransport } from './nncp.js'
 
 // Drivers take their own config type; the registry only hands them back by name.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-const DRIVERS: TransportDriver<any>[] = [folderTransport, nncpTransport, filespoolerTransport, httpTransport]
+const DRIVERS: TransportDriver<any>[] = [folderTransport, nncpTransport, filespoolerTransport, syncthingTransport, httpTransport]
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function driverFor(kind: string): TransportDriver<any> | undefined {
