@@ -75,6 +75,10 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     // A deferred bundle is not an error of the input, but the caller (a
     // carrier's handler) must know to keep it: exit 75, EX_TEMPFAIL.
     if (count('deferred')) return 75
+    // On stdin, a carrier (NNCP, Filespooler) hands us one bundle and keeps
+    // it until we exit 0; a quarantined bundle is safely kept by us, so the
+    // carrier must let it go rather than hand it over again and again.
+    if (source === '-') return 0
     return count('quarantined') ? 1 : 0
   })
 }

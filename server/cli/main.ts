@@ -47,6 +47,8 @@ Transports (carriers of bundles to a peer, each on its own schedule)
   transport list                       carriers with their schedule and last result
   transport remove ID                  drop a carrier
   transport run ID                     run a carrier now (send what waits, bring in what arrived)
+  transport nncp-snippet [NEIGHBOUR] [--set handler=NAME] [--set via=RELAY,...]
+                                       print the exec handler block for NNCP's config (calls \`outpost import -\`)
 
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
@@ -334,6 +336,7 @@ export async function run(argv: string[]): Promise<number> {
           console.log(transportHelp())
           return 0
         }
+        if (sub === 'nncp-snippet') return await (await import('./nncp.js')).cmdNncpSnippet(args, values)
         return await cmdTransport(sub, args, values)
       }
       case undefined:
