@@ -7,6 +7,7 @@ import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
 import { listQuarantine } from '../exchange/quarantine.js'
+import { yggdrasilAddress } from '../transports/yggdrasil.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
 
 async function withExchange<T>(data: unknown, work: (x: Exchange, node: ReturnType<typeof openNode>) => Promise<T>): Promise<T> {
@@ -113,6 +114,8 @@ export async function cmdStatus(data: unknown): Promise<number> {
     const q = listQuarantine(node.paths.quarantine)
     console.log(`  quarantine: ${q.length} files${q.length ? ` in ${node.paths.quarantine}` : ''}`)
     console.log(`  SMTP ${c.node.host}:${c.ports.submission}, IMAP ${c.node.host}:${c.ports.imap}, web https://${c.node.host}:${c.ports.web}/`)
+    const ygg = yggdrasilAddress()
+    if (ygg) console.log(`  yggdrasil: https://[${ygg}]:${c.ports.web}/ (peers reach this box there over the Yggdrasil overlay)`)
     return 0
   })
 }

@@ -43,6 +43,8 @@ export const MAX_MESSAGES_PER_BUNDLE = 5000
 /** The largest bundle file import reads, and the most its payload may unpack to. */
 export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
 export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+/** An exported message not acked within this time is sent again by `event` transports. */
+export const RESEND_AFTER_MS = 10 * 60 * 1000
 
 export type Progress = (done: number, total: number, what: string) => void
 
@@ -94,11 +96,18 @@ export class Exchange {
 
   // ---- export -------------------------------------------------------------
 
-  /** Peers with mail never exported yet, or acks owed: what an `event` transport runs for. */
-  peersWithUnsentWork(): string[] {
+  /**
+   * What an `event` transport runs for: peers with mail never exported yet,
+   * mail exported long ago and still not acked (the copy may have been
+   * lost on the way), or acks owed.
+   */
+  peersWithUnsentWork(now = Date.now(), resendAfterMs = RESEND_AFTER_MS): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    const fresh = this.outbox.waiting().filter((e) => e.exports === 0).map((e) => e.peer)
-    return [...new Set([...fresh, ...owed])]
+    const due = this.outbox
+      .waiting()
+      .filter((e) => e.exports === 0 || (e.lastExportAt ?? 0) < now - resendAfterMs)
+      .map((e) => e.peer)
+    return [...new Set([...due, ...owed])]
   }
 
   /** Peers with mail, acks or relayed bundles waiting, by name. */
