@@ -22,8 +22,6 @@ export interface FilespoolerConfig {
 const FSPL = 'fspl'
 /** One `outpost import -` may deliver a large bundle through LMTP; give the whole queue run time. */
 const PROCESS_TIMEOUT_MS = 30 * 60 * 1000
-/** A queue with more bad (quarantined) jobs in a row than this is left for a person to look at. */
-const MAX_SKIPS_PER_RUN = 100
 
 // The summary line `outpost import` prints for every job (server/cli/exchange.ts).
 const IMPORT_SUMMARY = /^imported (\d+) bundles, (\d+) seen before, (\d+) deferred, (\d+) quarantined$/gm
@@ -189,12 +187,15 @@ export const filespoolerTransport: TransportDriver<FilespoolerConfig> = {
     await ensureQueue(ctx.exec, config.inqueue, false)
     const importCmd = [process.execPath, '--', join(appRoot(), 'bin/outpost.mjs'), 'import', '-', '--data', ctx.node.paths.data]
     let received = 0
-    let skipped = 0
+    let quarantined = 0
     let deferred = ''
     for (;;) {
       const r = await ctx.exec(FSPL, ['queue-process', '-q', config.inqueue, ...importCmd], { timeoutMs: PROCESS_TIMEOUT_MS })
       const summaries = [...r.stdout.matchAll(IMPORT_SUMMARY)]
       received += summaries.reduce((n, m) => n + Number(m[1]), 0)
+      // `import -` exits 0 for a bundle it quarantined (it keeps the bytes),
+      // so fspl lets the job go and one damaged file never stops the queue.
+      quarantined += summaries.reduce((n, m) => n + Number(m[4]), 0)
       if (r.code === 0) break
       const last = summaries.at(-1)
       const dup = DUPLICATE_SEQ.exec(r.stderr)
@@ -204,17 +205,6 @@ export const filespoolerTransport: TransportDriver<FilespoolerConfig> = {
         deferred = `job ${await headSeq(ctx.exec, config.inqueue)} deferred (the node could not deliver it now; it stays in ${config.inqueue} for the next run)`
         ctx.log(`filespooler ← ${ctx.peer}: ${deferred}`)
         break
-      }
-      if (last && Number(last[4]) > 0 && skipped < MAX_SKIPS_PER_RUN) {
-        // The bundle is kept in quarantine already (import exits 1 then);
-        // leaving its job at the head would stop the queue for ever. fspl
-        // moves past exactly the head job when it runs a command that
-        // succeeds on it.
-        const seq = await headSeq(ctx.exec, config.inqueue)
-        await execOk(ctx.exec, FSPL, ['queue-process', '-q', config.inqueue, '--maxjobs', '1', '--ignore-payload', 'true'])
-        ctx.log(`filespooler ← ${ctx.peer}: job ${seq} held a bundle that was quarantined (see \`outpost status\`); moved past it`)
-        skipped++
-        continue
       }
       if (dup && sameBytes(join(config.inqueue, 'jobs', dup[1]!), join(config.inqueue, 'jobs', dup[3]!))) {
         // The same job twice under two names (a carrier that renames on a
@@ -227,7 +217,7 @@ export const filespoolerTransport: TransportDriver<FilespoolerConfig> = {
     const dropped = await dropStaleJobs(ctx.exec, config.inqueue)
 
     const parts = [`sent ${sent.messages} messages and ${sent.acks} acks as ${written} jobs into ${config.outqueue}`, `applied ${received} bundles from ${config.inqueue}`]
-    if (skipped) parts.push(`moved past ${skipped} quarantined`)
+    if (quarantined) parts.push(`${quarantined} bundles quarantined (see \`outpost status\`)`)
     if (dropped) parts.push(`dropped ${dropped} jobs seen before`)
     if (deferred) parts.push(deferred)
     return { sentBundles: sent.bundles, sentBytes: sent.bytes, receivedBundles: received, receivedBytes: 0, detail: parts.join('; ') }
