@@ -12,6 +12,10 @@ import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
 import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js'
 import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
+import { benchLan } from './lan.js'
+import type { Summary } from './percentiles.js'
+
+let sameNodeChat: Summary | undefined
 
 const DOMAIN = 'camp.test'
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
   out()
   out(`a. Delta Chat send → IncomingMsg, ${MESSAGES} messages one after another, after SecureJoin`)
   const oc = summarize(ourChat.map((s) => s.incomingMs))
+  sameNodeChat = oc
   const bc = summarize(baseChat.map((s) => s.incomingMs))
   row('p50', ms(oc.p50), ms(bc.p50), ratio(oc.p50, bc.p50))
   row('p99', ms(oc.p99), ms(bc.p99), ratio(oc.p99, bc.p99))
@@ -217,6 +222,9 @@ try {
   out()
   out('d. Bundles (export and import of mail between nodes)')
   await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))
+  out()
+  out('e. Transports (two nodes on loopback)')
+  await benchLan(sameNodeChat, Math.min(MESSAGES, 30), cleanups)
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

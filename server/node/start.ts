@@ -144,7 +144,7 @@ export async function startNode(data: string): Promise<number> {
       expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     void runExpiry()
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
-    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService)
+    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService, paths.spool)
     scheduler.start()
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
     expiryTimer.unref()

@@ -4,6 +4,7 @@
 // transport backs off: after n failures in a row it skips ticks for
 // 2^n minutes, at most an hour.
 import cron, { type ScheduledTask } from 'node-cron'
+import { mkdirSync, watch, type FSWatcher } from 'node:fs'
 import { EVENT_SCHEDULE, type TransportInfo, type TransportService } from './service.js'
 import { runTransport, TransportBusyError, type RunnerContext } from './runner.js'
 
@@ -15,10 +16,12 @@ export class TransportScheduler {
   private tasks = new Map<number, { key: string; task?: ScheduledTask }>()
   private running = new Set<number>()
   private timers: NodeJS.Timeout[] = []
+  private watcher: FSWatcher | undefined
 
   constructor(
     private readonly ctx: RunnerContext,
     private readonly service: TransportService,
+    private readonly spoolDir?: string,
   ) {}
 
   start(): void {
@@ -26,10 +29,23 @@ export class TransportScheduler {
     // Transports are added by the CLI in another process; pick them up.
     this.timers.push(setInterval(() => this.reload(), RELOAD_MS))
     this.timers.push(setInterval(() => this.pollEvents(), EVENT_POLL_MS))
+    // Haraka writes each message for a peer into the spool before its 250;
+    // watching the folder starts an `event` transport at once instead of at
+    // the next poll (the poll stays for acks and for a missed event).
+    if (this.spoolDir) {
+      try {
+        mkdirSync(this.spoolDir, { recursive: true })
+        this.watcher = watch(this.spoolDir, () => this.pollEvents())
+        this.watcher.on('error', () => undefined)
+      } catch {
+        // No inotify: the poll alone still runs the transports.
+      }
+    }
   }
 
   stop(): void {
     for (const t of this.timers) clearInterval(t)
+    this.watcher?.close()
     for (const { task } of this.tasks.values()) void task?.stop()
     this.tasks.clear()
   }
