@@ -50,6 +50,12 @@ export async function cmdTransport(sub: string | undefined, args: string[], valu
           const ok = service.lastSuccess(t.id)
           const lastText = last ? (last.ok ? `last run ok ${formatAge(now - last.startedAt)} ago` : last.ok === false ? `last run FAILED ${formatAge(now - last.startedAt)} ago: ${last.error}` : 'running') : 'never run'
           console.log(`${t.id}\t${t.peer}\t${t.kind}\t"${t.schedule}"\t${JSON.stringify(t.config)}\t${lastText}${ok && ok !== last ? `; last success ${formatAge(now - ok.startedAt)} ago` : ''}`)
+          if (t.kind === 'syncthing') {
+            // Syncthing's own view of the shared folder: what is still on its way.
+            const { syncthingFolderState } = await import('../transports/syncthing.js')
+            const st = await syncthingFolderState(t.config as { api: string; api_key: string; folder_id: string }).catch((err: Error) => err)
+            console.log(st instanceof Error ? `\tsyncthing: cannot ask (${st.message})` : `\tsyncthing folder ${t.config.folder_id}: ${st.state}, ${st.needFiles} files (${formatBytes(st.needBytes)}) still to fetch`)
+          }
         }
         return 0
       }

@@ -5,7 +5,7 @@ import { networkInterfaces } from 'node:os'
 
 export interface NodeConfig {
   node: { name: string; domain: string; host: string }
-  listen: { address: string }
+  listen: { address: string; mdns: boolean }
   ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
   limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
@@ -39,6 +39,7 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
     doc: 'Where the services listen.',
     keys: {
       address: { kind: 'string', doc: 'IP address to bind SMTP, IMAP and the web admin to. 0.0.0.0 serves every interface (the hotspot included).' },
+      mdns: { kind: 'boolean', doc: 'Announce the box on the LAN by mDNS (_outpost._tcp) and find trusted peers there. Never used when the address above is a loopback address.' },
     },
   },
   ports: {
@@ -82,7 +83,7 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
   const root = opts.root ?? process.getuid?.() === 0
   return {
     node: { name: domain.split('.')[0] ?? domain, domain, host: defaultHost() },
-    listen: { address: '0.0.0.0' },
+    listen: { address: '0.0.0.0', mdns: true },
     ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },

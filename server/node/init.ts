@@ -37,7 +37,7 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
   const config: NodeConfig = {
     ...base,
     node: { name: opts.name ?? base.node.name, domain: base.node.domain, host: opts.host ?? base.node.host },
-    listen: { address: opts.listen ?? base.listen.address },
+    listen: { ...base.listen, address: opts.listen ?? base.listen.address },
     ports: { ...base.ports, ...Object.fromEntries(Object.entries(opts.ports ?? {}).filter(([, v]) => v !== undefined)) },
   }
   // Round-trip through the validator, so init can never write a file start refuses.

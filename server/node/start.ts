@@ -28,6 +28,9 @@ import { ensureIdentity } from '../identity/keys.js'
 import { Exchange } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
 import { TransportScheduler } from '../transports/scheduler.js'
+import { startDiscovery } from '../transports/mdns.js'
+import { rememberSighting } from '../transports/sightings.js'
+import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
 
 export class StartError extends Error {
@@ -77,6 +80,7 @@ export async function startNode(data: string): Promise<number> {
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   let expiryTimer: NodeJS.Timeout | undefined
   let scheduler: TransportScheduler | undefined
+  let discovery: { stop(): Promise<void> } | undefined
 
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
@@ -84,6 +88,7 @@ export async function startNode(data: string): Promise<number> {
     log(`stopping (${why})`)
     if (expiryTimer) clearInterval(expiryTimer)
     scheduler?.stop()
+    await discovery?.stop().catch(() => undefined)
     await app?.close().catch(() => undefined)
     await sup.stop()
     node.close()
@@ -146,6 +151,8 @@ export async function startNode(data: string): Promise<number> {
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService, paths.spool)
     scheduler.start()
+    // A node on loopback only is not on any LAN: nothing to announce there.
+    if (config.listen.mdns && !isLoopback(config.listen.address)) discovery = startLanDiscovery(node, exchange, scheduler, log)
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
     expiryTimer.unref()
 
@@ -160,6 +167,34 @@ export async function startNode(data: string): Promise<number> {
     await shutdown(`error: ${(err as Error).message}`)
     throw err
   }
+}
+
+/**
+ * Announces this box on the LAN by mDNS and listens for others. A sighting
+ * counts only when name and signing-key fingerprint both match a trusted
+ * peer; then that peer's HTTP transports run at once, at the seen address.
+ */
+function startLanDiscovery(node: NodeContext, exchange: Exchange, scheduler: TransportScheduler, log: (line: string) => void): { stop(): Promise<void> } {
+  const mine = signFingerprint(exchange.identity.signPublicB64)
+  return startDiscovery({
+    name: node.config.node.name,
+    signFingerprint: mine,
+    port: node.config.ports.web,
+    log: (line) => log(`mdns: ${line}`),
+    onPeer: (s) => {
+      const peer = exchange.peers.get(s.name)
+      if (!peer || signFingerprint(peer.sign) !== s.signFingerprint) return
+      const address = s.addresses[0]
+      if (!address) return
+      rememberSighting(peer.name, { address, port: s.port, at: Date.now() })
+      log(`mdns: peer ${peer.name} seen at ${address}:${s.port}`)
+      scheduler.runPeer(peer.name, 'http')
+    },
+  })
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.')
 }
 
 function groupName(gid: number): string {

@@ -3,6 +3,7 @@
 // server, one request per bundle, signed with the node key (see
 // http-auth.ts and docs/transports/http.md). It only sends: the peer's own
 // HTTP transport pushes what it has for us into our /api/peer/bundles.
+import { freshSighting } from './sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
@@ -41,9 +42,15 @@ export function bundlesEndpoint(base: URL): URL {
   return u
 }
 
-/** The URL from the settings, else the first https (then http) reach address on the peer's card. */
+/**
+ * The URL from the settings, else where the peer was last seen on the LAN
+ * (mDNS, see sightings.ts), else the first https (then http) reach address
+ * on the peer's card.
+ */
 export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
   if (config.url) return parseBaseUrl(config.url)
+  const seen = freshSighting(peer.name)
+  if (seen) return parseBaseUrl(`https://${seen.address.includes(':') ? `[${seen.address}]` : seen.address}:${seen.port}`)
   const reach = peer.reach.find((r) => r.kind === 'https') ?? peer.reach.find((r) => r.kind === 'http')
   if (!reach) throw new Error(`peer "${peer.name}" has no https address on its card; give one with \`outpost transport add ${peer.name} http --set url=https://HOST:PORT\``)
   return parseBaseUrl(reach.address)

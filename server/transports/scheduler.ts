@@ -75,6 +75,11 @@ export class TransportScheduler {
     }
   }
 
+  /** Runs a peer's transports of a kind now (a trusted peer just appeared on the LAN). */
+  runPeer(peer: string, kind: string): void {
+    for (const t of this.service.list(peer)) if (t.enabled && t.kind === kind) void this.tick(t)
+  }
+
   private backoffUntil(t: TransportInfo): number {
     const n = this.service.failuresInARow(t.id)
     if (n === 0) return 0

@@ -209,6 +209,9 @@ test('syncthing transport: mail crosses two real Syncthing instances once, and t
     assert.equal(state.errors, 0)
     assert.ok(['idle', 'scanning', 'syncing', 'sync-preparing', 'scan-waiting', 'sync-waiting'].includes(state.state), state.state)
     await assert.rejects(syncthingFolderState({ api: stTown.api, api_key: 'wrong', folder_id: 'outpost-camp-town' }), /refused the API key/)
+    // The CLI shows Syncthing's view of the folder beside the transport.
+    const list = await town.cli(['transport', 'list'])
+    assert.match(list.stdout, /syncthing folder outpost-camp-town: [a-z-]+, \d+ files \([\d.]+ [KM]?i?B\) still to fetch/)
   } finally {
     await Promise.all([camp?.destroy(), town?.destroy(), ...syncthings.map((s) => s.stop())])
     rmSync(root, { recursive: true, force: true })
