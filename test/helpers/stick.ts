@@ -34,3 +34,39 @@ export async function shuttleUntil<T>(stick: string, a: TestNode, b: TestNode, d
   }
   return watched
 }
+
+export interface CampAndTown {
+  camp: TestNode
+  town: TestNode
+  /** A fresh folder standing in for the USB stick. */
+  stick: string
+  alice: { address: string; password: string }
+  bob: { address: string; password: string }
+  /** Stops both nodes and removes the stick. */
+  destroy(): Promise<void>
+}
+
+/** The usual scene: node camp with alice, node town with bob, peers of each other, and an empty stick. */
+export async function campAndTown(opts: { campEnv?: Record<string, string> } = {}): Promise<CampAndTown> {
+  const { startNode } = await import('./node.js')
+  const { mkdtempSync, rmSync } = await import('node:fs')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const camp = await startNode({ domain: 'camp.test', env: opts.campEnv })
+  const town = await startNode({ domain: 'town.test' }).catch(async (err) => {
+    await camp.destroy()
+    throw err
+  })
+  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  const destroy = async () => {
+    rmSync(stick, { recursive: true, force: true })
+    await Promise.all([camp.destroy(), town.destroy()])
+  }
+  try {
+    await befriend(camp, town)
+    return { camp, town, stick, alice: await camp.addAccount('alice'), bob: await town.addAccount('bob'), destroy }
+  } catch (err) {
+    await destroy()
+    throw err
+  }
+}

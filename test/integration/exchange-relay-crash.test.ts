@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNode, OUTPOST_BIN, type TestNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
-import { befriend, carry } from '../helpers/stick.js'
+import { befriend, campAndTown, carry } from '../helpers/stick.js'
 
 async function sendMany(node: TestNode, from: { address: string; password: string }, to: string, ids: string[]) {
   const c = smtpClient(node.ports.submission, from)
@@ -64,13 +64,9 @@ function runAndKill(args: string[], afterMs: number): Promise<'killed' | number>
 }
 
 test('kill -9 of export and import at random points, many times: every message is delivered exactly once', { timeout: 600_000 }, async () => {
-  const camp = await startNode({ domain: 'camp.test', env: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
-  const town = await startNode({ domain: 'town.test' })
-  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  const scene = await campAndTown({ campEnv: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
+  const { camp, town, stick, alice, bob } = scene
   try {
-    await befriend(camp, town)
-    const alice = await camp.addAccount('alice')
-    const bob = await town.addAccount('bob')
     const ids = Array.from({ length: 40 }, (_, i) => `<crash${i}@camp.test>`)
     await sendMany(camp, alice, bob.address, ids)
 
@@ -94,8 +90,7 @@ test('kill -9 of export and import at random points, many times: every message i
     for (const id of ids) assert.equal(counts.get(id), 1, `${id} delivered exactly once`)
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
   } finally {
-    rmSync(stick, { recursive: true, force: true })
-    await Promise.all([camp.destroy(), town.destroy()])
+    await scene.destroy()
   }
 })
 

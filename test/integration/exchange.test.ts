@@ -5,8 +5,7 @@ import assert from 'node:assert/strict'
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startNode } from '../helpers/node.js'
-import { befriend } from '../helpers/stick.js'
+import { campAndTown } from '../helpers/stick.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 
 function bundlesIn(dir: string): string[] {
@@ -22,13 +21,9 @@ function bundlesIn(dir: string): string[] {
 }
 
 test('camp and town exchange mail by folder: exactly once, acked, bad bundles quarantined', { timeout: 300_000 }, async () => {
-  const camp = await startNode({ domain: 'camp.test' })
-  const town = await startNode({ domain: 'town.test' })
-  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  const scene = await campAndTown()
+  const { camp, town, stick, alice, bob } = scene
   try {
-    await befriend(camp, town)
-    const alice = await camp.addAccount('alice')
-    const bob = await town.addAccount('bob')
 
     // Unroutable domains are still refused at RCPT.
     const c = smtpClient(camp.ports.submission, alice)
@@ -107,8 +102,6 @@ test('camp and town exchange mail by folder: exactly once, acked, bad bundles qu
     rmSync(bad, { recursive: true, force: true })
     rmSync(copy, { recursive: true, force: true })
   } finally {
-    rmSync(stick, { recursive: true, force: true })
-    await camp.destroy()
-    await town.destroy()
+    await scene.destroy()
   }
 })

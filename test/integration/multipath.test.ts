@@ -3,12 +3,9 @@
 // clears the outbox.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { startNode, type TestNode } from '../helpers/node.js'
+import type { TestNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
-import { befriend } from '../helpers/stick.js'
+import { campAndTown } from '../helpers/stick.js'
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs
@@ -21,13 +18,9 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20
 const outboxEmpty = async (n: TestNode) => /the outbox is empty/.test((await n.cli(['queue'])).stdout)
 
 test('multi-path: a folder and HTTP to the same peer deliver once, and either ack clears the queue', { timeout: 300_000 }, async () => {
-  const camp = await startNode({ domain: 'camp.test' })
-  const town = await startNode({ domain: 'town.test' })
-  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  const scene = await campAndTown()
+  const { camp, town, stick, alice, bob } = scene
   try {
-    await befriend(camp, town)
-    const alice = await camp.addAccount('alice')
-    const bob = await town.addAccount('bob')
     const c = smtpClient(camp.ports.submission, alice)
     await c.sendMail({ from: alice.address, to: bob.address, subject: 'two ways', text: 'one copy only\n', messageId: '<twoways@camp.test>' })
     c.close()
@@ -52,7 +45,6 @@ test('multi-path: a folder and HTTP to the same peer deliver once, and either ac
     assert.ok(await outboxEmpty(camp))
     assert.ok(await outboxEmpty(town))
   } finally {
-    rmSync(stick, { recursive: true, force: true })
-    await Promise.all([camp.destroy(), town.destroy()])
+    await scene.destroy()
   }
 })
