@@ -75,9 +75,13 @@ export class TransportScheduler {
     }
   }
 
-  /** Runs a peer's transports of a kind now (a trusted peer just appeared on the LAN). */
+  /**
+   * Runs a peer's transports of a kind now: a trusted peer just appeared on
+   * the LAN. That is fresh evidence it can be reached, so the backoff from
+   * earlier failures (when it was away) does not hold this run back.
+   */
   runPeer(peer: string, kind: string): void {
-    for (const t of this.service.list(peer)) if (t.enabled && t.kind === kind) void this.tick(t)
+    for (const t of this.service.list(peer)) if (t.enabled && t.kind === kind) void this.tick(t, { force: true })
   }
 
   private backoffUntil(t: TransportInfo): number {
@@ -87,9 +91,9 @@ export class TransportScheduler {
     return (last?.finishedAt ?? 0) + Math.min(MAX_BACKOFF_MS, 60_000 * 2 ** (n - 1))
   }
 
-  async tick(t: TransportInfo): Promise<void> {
+  async tick(t: TransportInfo, opts: { force?: boolean } = {}): Promise<void> {
     if (this.running.has(t.id)) return
-    if (Date.now() < this.backoffUntil(t)) return
+    if (!opts.force && Date.now() < this.backoffUntil(t)) return
     this.running.add(t.id)
     try {
       await runTransport(this.ctx, t.id)

@@ -2,8 +2,8 @@
 // nodes whose cards carry a wrong address find each other by mDNS alone and
 // deliver mail, and the ack comes back the same way. A third node on the
 // same LAN, which camp does not trust, is heard but never used. A second
-// test (a todo, see BACKOFF_BUG) covers mail that was already waiting when
-// the peer turned up.
+// test covers mail that was already waiting (after a failed try) when the
+// peer turned up.
 //
 // Everything networked happens inside a network namespace of the test's own
 // (see test/helpers/netns.ts), so nothing is announced on this machine's
@@ -132,15 +132,11 @@ test('two nodes with wrong addresses on their cards find each other by mDNS and 
   }
 })
 
-// Known bug, kept as a todo so it shows in every run until fixed: the failed
-// try at the card's address puts camp's transport into its 60 s backoff, and
-// TransportScheduler.runPeer (called on the sighting) goes through tick(),
-// which honours that backoff, so the mail leaves only when the backoff ends.
-// A sighting is fresh news that the peer is reachable; it should run the
-// transport whatever the backoff says.
-const BACKOFF_BUG = 'a sighting does not cut short the backoff after a failed try (server/transports/scheduler.ts runPeer → tick)'
+// The failed try at the card's address puts camp's transport into its 60 s
+// backoff; the sighting must still run it at once (fresh news that the peer
+// is reachable), not when the backoff ends.
 
-test('mail that waits for a peer leaves within seconds of the peer turning up on the LAN', { skip: isRoot ? false : 'needs root to make a network namespace', todo: BACKOFF_BUG, timeout: 300_000 }, async () => {
+test('mail that waits for a peer leaves within seconds of the peer turning up on the LAN', { skip: isRoot ? false : 'needs root to make a network namespace', timeout: 300_000 }, async () => {
   const lan = await makeLan('op-mdsync')
   const nodes: TestNode[] = []
   try {
