@@ -2,13 +2,11 @@
 // which Outpost nodes run and announce themselves by mDNS. Nothing is ever
 // sent on this machine's own networks, and every address used lives inside
 // the namespace. Needs root (`ip netns add`).
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { randomBytes, randomInt } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { OUTPOST_BIN, runCli, type CliResult, type TestNode } from './node.js'
+import { startNode, type CliResult, type TestNode } from './node.js'
 
 // Children resolve `--import tsx` and bare imports (nodemailer) from here,
 // wherever the runner was started.
@@ -113,78 +111,6 @@ process.stdout.write(JSON.stringify(busy))
  * `restart()` starts it.
  */
 export async function lanNode(lan: Lan, opts: { name: string; domain: string; host: string }): Promise<TestNode> {
-  const data = mkdtempSync(join(tmpdir(), 'op-'))
   const [submission, smtps, imap, imaps, web] = (await lan.freePorts(5)) as [number, number, number, number, number]
-  const ports = { submission, smtps, imap, imaps, web }
-  const init = await runCli(['init', '--data', data, '--domain', opts.domain, '--name', opts.name, '--host', opts.host, '--listen', lan.address,
-    '--smtp-port', String(submission), '--smtps-port', String(smtps), '--imap-port', String(imap), '--imaps-port', String(imaps), '--web-port', String(web)])
-  if (init.code !== 0) throw new Error(`outpost init of ${opts.name} failed: ${init.stderr}${init.stdout}`)
-
-  let proc: ChildProcess | undefined
-  let out = ''
-  const waitExit = (p: ChildProcess) => new Promise<void>((r) => (p.exitCode !== null || p.signalCode !== null ? r() : p.once('exit', () => r())))
-  const launch = () =>
-    new Promise<void>((resolve, reject) => {
-      // `ip netns exec` execs the command in place, so this pid is the node's own and signals reach it directly.
-      const p = spawn('ip', ['netns', 'exec', lan.ns, process.execPath, OUTPOST_BIN, 'start', '--data', data], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] })
-      proc = p
-      const timer = setTimeout(() => reject(new Error(`${opts.name} did not get ready in 60 s:\n${out}`)), 60_000)
-      const onData = (d: Buffer) => {
-        out += d.toString()
-        if (out.includes('outpost ready')) {
-          clearTimeout(timer)
-          resolve()
-        }
-      }
-      p.stdout.on('data', onData)
-      p.stderr.on('data', onData)
-      p.once('exit', (code, sig) => {
-        clearTimeout(timer)
-        reject(new Error(`outpost start of ${opts.name} exited (${sig ?? code}) before it was ready:\n${out}`))
-      })
-    })
-
-  const node: TestNode = {
-    data,
-    domain: opts.domain,
-    host: lan.address,
-    ports,
-    cli: (args) => runCli([...args, '--data', data]),
-    async addAccount(local) {
-      const address = `${local}@${opts.domain}`
-      const r = await runCli(['account', 'add', address, '--data', data])
-      if (r.code !== 0) throw new Error(`account add failed: ${r.stderr}`)
-      const m = /password: (\S+)/.exec(r.stdout)
-      if (!m?.[1]) throw new Error(`no password in: ${r.stdout}`)
-      return { address, password: m[1] }
-    },
-    async dclogin(address) {
-      const r = await runCli(['account', 'qr', address, '--uri', '--data', data])
-      if (r.code !== 0) throw new Error(`account qr failed: ${r.stderr}`)
-      return r.stdout.trim()
-    },
-    async stop() {
-      const p = proc
-      if (!p || p.exitCode !== null || p.signalCode !== null) return
-      p.kill('SIGTERM')
-      await waitExit(p)
-    },
-    async kill9() {
-      const p = proc
-      if (!p) return
-      p.kill('SIGKILL')
-      await waitExit(p)
-    },
-    async restart() {
-      out = ''
-      await launch()
-    },
-    pid: () => proc?.pid,
-    output: () => out,
-    async destroy() {
-      await node.stop()
-      rmSync(data, { recursive: true, force: true })
-    },
-  }
-  return node
+  return startNode({ ...opts, listen: lan.address, ports: { submission, smtps, imap, imaps, web }, netns: lan.ns, start: false })
 }

@@ -44,14 +44,30 @@ export interface TestNode {
   destroy(): Promise<void>
 }
 
-export async function startNode(opts: { domain?: string; env?: Record<string, string>; start?: boolean } = {}): Promise<TestNode> {
+export interface NodeOptions {
+  domain?: string
+  env?: Record<string, string>
+  /** false: init only; `restart()` starts it later. */
+  start?: boolean
+  name?: string
+  /** The address on the card and in QR codes (default: the listen address). */
+  host?: string
+  /** Where the node listens (default 127.0.0.1). */
+  listen?: string
+  ports?: TestNode['ports']
+  /** Runs `outpost start` inside this network namespace (`ip netns exec`). */
+  netns?: string
+}
+
+export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
   const domain = opts.domain ?? 'camp.test'
   // Short path: Dovecot's unix sockets live under it and paths are limited to 107 bytes.
   const data = mkdtempSync(join(tmpdir(), 'op-'))
-  const ports = { submission: await freePort(), smtps: await freePort(), imap: await freePort(), imaps: await freePort(), web: await freePort() }
+  const ports = opts.ports ?? { submission: await freePort(), smtps: await freePort(), imap: await freePort(), imaps: await freePort(), web: await freePort() }
   const env = opts.env ?? {}
+  const listen = opts.listen ?? '127.0.0.1'
   const init = await runCli(
-    ['init', '--data', data, '--domain', domain, '--host', '127.0.0.1', '--listen', '127.0.0.1',
+    ['init', '--data', data, '--domain', domain, '--host', opts.host ?? listen, '--listen', listen, ...(opts.name ? ['--name', opts.name] : []),
       '--smtp-port', String(ports.submission), '--smtps-port', String(ports.smtps), '--imap-port', String(ports.imap), '--imaps-port', String(ports.imaps), '--web-port', String(ports.web)],
     env,
   )
@@ -61,7 +77,10 @@ export async function startNode(opts: { domain?: string; env?: Record<string, st
   let out = ''
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const p = spawn(process.execPath, [OUTPOST_BIN, 'start', '--data', data], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const argv = [process.execPath, OUTPOST_BIN, 'start', '--data', data]
+      // `ip netns exec` execs the command in place, so the pid is the node's own and signals reach it directly.
+      const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv
+      const p = spawn(cmd!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
       proc = p
       const timer = setTimeout(() => reject(new Error(`node did not get ready in 60 s:\n${out}`)), 60_000)
       const onData = (d: Buffer) => {
@@ -83,7 +102,7 @@ export async function startNode(opts: { domain?: string; env?: Record<string, st
   const node: TestNode = {
     data,
     domain,
-    host: '127.0.0.1',
+    host: listen,
     ports,
     cli: (args) => runCli([...args, '--data', data], env),
     async addAccount(local) {
