@@ -9,6 +9,7 @@ export interface NodeConfig {
   ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
   limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
+  gpio: { enabled: boolean; chip: string; led: number; button: number; long_press_ms: number }
 }
 
 type Kind = 'string' | 'integer' | 'boolean'
@@ -70,6 +71,16 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       quota_mb: { kind: 'integer', doc: 'Mailbox quota per account, in MiB.', min: 1 },
     },
   },
+  gpio: {
+    doc: "The appliance's LED and button, driven through libgpiod's tools (Debian package gpiod). See docs/appliance.md.",
+    keys: {
+      enabled: { kind: 'boolean', doc: 'Drive the LED and watch the button. Off on machines without them (a laptop, a router box without a header).' },
+      chip: { kind: 'string', doc: "The GPIO chip the LED and button are wired to (a Raspberry Pi's 40-pin header is gpiochip0)." },
+      led: { kind: 'integer', doc: 'Line offset of the LED (the BCM number on a Pi), lit when the line is high.', min: 0, max: 1023 },
+      button: { kind: 'integer', doc: 'Line offset of the button, which connects the line to ground when pressed (the internal pull-up is enabled).', min: 0, max: 1023 },
+      long_press_ms: { kind: 'integer', doc: 'A press held at least this long is a long press (safe shutdown); shorter is a short press (sync the plugged stick).', min: 200 },
+    },
+  },
 }
 
 export function defaultHost(): string {
@@ -87,5 +98,6 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
     ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
+    gpio: { enabled: false, chip: 'gpiochip0', led: 17, button: 27, long_press_ms: 3000 },
   }
 }

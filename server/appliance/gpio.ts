@@ -1,0 +1,194 @@
+// The box's one LED and one button, behind one small interface with two
+// drivers: the real one talks to the kernel's GPIO character device through
+// libgpiod's command-line tools (Debian package `gpiod`), the simulated one
+// records what it was told, so tests can assert an LED's timeline without
+// hardware. Everything above this file (patterns, the USB flow) sees only
+// `Led` and `Button`.
+import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process'
+import { createInterface } from 'node:readline'
+
+export interface Led {
+  set(on: boolean): void
+  /** Lets go of the line (the real driver ends its gpioset). */
+  close(): void
+}
+
+export type PressKind = 'short' | 'long'
+
+export interface Button {
+  onPress(cb: (kind: PressKind) => void): void
+  close(): void
+}
+
+/** Timers and time, injectable so LED patterns and press lengths run on a fake clock in tests. */
+export interface Clock {
+  now(): number
+  setTimeout(fn: () => void, ms: number): unknown
+  clearTimeout(handle: unknown): void
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+}
+
+export interface GpioPins {
+  /** The gpiochip, e.g. gpiochip0 (a Pi's 40-pin header). */
+  chip: string
+  /** Line offsets (BCM numbers on a Pi). */
+  led: number
+  button: number
+  /** A press held at least this long is a long press. */
+  longPressMs: number
+}
+
+// ---- simulated ------------------------------------------------------------
+
+export interface LedEvent {
+  t: number
+  on: boolean
+}
+
+/** An LED that remembers every change with the clock's time; repeated sets of the same state are not changes. */
+export class SimulatedLed implements Led {
+  readonly timeline: LedEvent[] = []
+  private state = false
+  constructor(private readonly clock: Clock = realClock) {}
+  set(on: boolean): void {
+    if (on === this.state && this.timeline.length > 0) return
+    this.state = on
+    this.timeline.push({ t: this.clock.now(), on })
+  }
+  get on(): boolean {
+    return this.state
+  }
+  close(): void {}
+}
+
+/** A button a test presses. */
+export class SimulatedButton implements Button {
+  private readonly listeners: ((kind: PressKind) => void)[] = []
+  onPress(cb: (kind: PressKind) => void): void {
+    this.listeners.push(cb)
+  }
+  press(kind: PressKind): void {
+    for (const l of this.listeners) l(kind)
+  }
+  close(): void {
+    this.listeners.length = 0
+  }
+}
+
+// ---- libgpiod tools -------------------------------------------------------
+//
+// The argument forms are those of libgpiod 2 (Debian trixie and later,
+// Raspberry Pi OS based on it). libgpiod 1.6 (bookworm) takes the chip as a
+// positional argument instead of -c; see docs/appliance.md.
+
+export type Spawn = (file: string, args: readonly string[]) => ChildProcess
+
+/** gpioset of libgpiod 2 holds the line at the value until it is killed. */
+export function gpiosetArgs(pins: Pick<GpioPins, 'chip' | 'led'>, on: boolean): string[] {
+  return ['-c', pins.chip, '-C', 'outpost-led', `${pins.led}=${on ? 1 : 0}`]
+}
+
+/**
+ * The button connects its line to ground, so the line needs the internal
+ * pull-up; pressed is a falling edge, released a rising one. 20 ms of
+ * debouncing hides a mechanical button's chatter.
+ */
+export function gpiomonArgs(pins: Pick<GpioPins, 'chip' | 'button'>): string[] {
+  return ['-c', pins.chip, '-C', 'outpost-button', '-b', 'pull-up', '-p', '20ms', '-e', 'both', String(pins.button)]
+}
+
+/** An LED on a GPIO line, held by one gpioset at a time. */
+export class GpiodLed implements Led {
+  private child: ChildProcess | undefined
+  private state: boolean | undefined
+  constructor(
+    private readonly pins: Pick<GpioPins, 'chip' | 'led'>,
+    private readonly spawn: Spawn = (f, a) => nodeSpawn(f, [...a], { stdio: ['ignore', 'ignore', 'inherit'] }),
+  ) {}
+  set(on: boolean): void {
+    if (on === this.state) return
+    this.state = on
+    // The old holder lets go only after the new one is asked for the line;
+    // killing first could leave the line floating for a moment, and the
+    // kernel hands the line over once the old request is released.
+    const old = this.child
+    old?.kill()
+    this.child = this.spawn('gpioset', gpiosetArgs(this.pins, on))
+    this.child.on('error', (err) => console.error(`outpost: the LED cannot be set with gpioset (is the gpiod package installed?): ${err.message}`))
+  }
+  close(): void {
+    this.child?.kill()
+    this.child = undefined
+  }
+}
+
+/** A button on a GPIO line, watched by one long-running gpiomon. */
+export class GpiodButton implements Button {
+  private readonly listeners: ((kind: PressKind) => void)[] = []
+  private readonly child: ChildProcess
+  private pressedAt: number | undefined
+  constructor(
+    pins: Pick<GpioPins, 'chip' | 'button' | 'longPressMs'>,
+    clock: Clock = realClock,
+    spawn: Spawn = (f, a) => nodeSpawn(f, [...a], { stdio: ['ignore', 'pipe', 'inherit'] }),
+  ) {
+    this.child = spawn('gpiomon', gpiomonArgs(pins))
+    this.child.on('error', (err) => console.error(`outpost: the button cannot be watched with gpiomon (is the gpiod package installed?): ${err.message}`))
+    // Both libgpiod 1 and 2 print the edge as a word ("falling"/"FALLING
+    // EDGE"); the press is timed here rather than from gpiomon's timestamps,
+    // whose format differs between the versions.
+    if (this.child.stdout) {
+      createInterface({ input: this.child.stdout }).on('line', (line) => {
+        if (/falling/i.test(line)) this.pressedAt = clock.now()
+        else if (/rising/i.test(line) && this.pressedAt !== undefined) {
+          const held = clock.now() - this.pressedAt
+          this.pressedAt = undefined
+          const kind: PressKind = held >= pins.longPressMs ? 'long' : 'short'
+          for (const l of this.listeners) l(kind)
+        }
+      })
+    }
+  }
+  onPress(cb: (kind: PressKind) => void): void {
+    this.listeners.push(cb)
+  }
+  close(): void {
+    this.child.kill()
+  }
+}
+
+/** A clock that moves only when told to: LED patterns and press timing run in tests without waiting. */
+export class ManualClock implements Clock {
+  private t = 0
+  private seq = 0
+  private readonly timers = new Map<number, { at: number; fn: () => void }>()
+  now(): number {
+    return this.t
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.seq
+    this.timers.set(id, { at: this.t + ms, fn })
+    return id
+  }
+  clearTimeout(handle: unknown): void {
+    this.timers.delete(handle as number)
+  }
+  /** Moves time forward, firing due timers in order. */
+  advance(ms: number): void {
+    const end = this.t + ms
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined
+      for (const e of this.timers) if (e[1].at <= end && (!next || e[1].at < next[1].at)) next = e
+      if (!next) break
+      this.timers.delete(next[0])
+      this.t = next[1].at
+      next[1].fn()
+    }
+    this.t = end
+  }
+}

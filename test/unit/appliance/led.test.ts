@@ -1,0 +1,99 @@
+// The LED patterns a person reads across a room, asserted on the simulated
+// LED's timeline with a clock that moves only when the test says so.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { EventEmitter } from 'node:events'
+import { PassThrough } from 'node:stream'
+import type { ChildProcess } from 'node:child_process'
+import { GpiodButton, GpiodLed, ManualClock, SimulatedLed, gpiomonArgs, gpiosetArgs, type PressKind } from '../../../server/appliance/gpio.js'
+import { DONE_STEADY_MS, LedPatterns } from '../../../server/appliance/led.js'
+
+/** Times at which the LED turned on/off within [from, to). */
+function changes(led: SimulatedLed, from: number, to: number) {
+  return led.timeline.filter((e) => e.t >= from && e.t < to)
+}
+
+test('working blinks at 2 Hz, then done is steady for a minute, then idle', () => {
+  const clock = new ManualClock()
+  const led = new SimulatedLed(clock)
+  const p = new LedPatterns(led, clock)
+  p.show('working')
+  clock.advance(3000)
+  p.show('done')
+  clock.advance(DONE_STEADY_MS - 1)
+  assert.equal(led.on, true, 'still steady just before the minute is up')
+  clock.advance(1)
+  assert.equal(led.on, false, 'back to idle after a minute')
+  assert.equal(p.pattern, 'idle')
+
+  const work = changes(led, 0, 3000)
+  // 3 s at 2 Hz: 12 changes (on, off, on, ...), one every 250 ms.
+  assert.equal(work.length, 12)
+  assert.deepEqual(work.map((e) => e.on), Array.from({ length: 12 }, (_, i) => i % 2 === 0))
+  assert.ok(work.every((e, i) => e.t === i * 250))
+  // Steady: the LED turned on at 3000 (it was off after 2750) and did not change for a minute.
+  assert.deepEqual(changes(led, 3000, 3000 + DONE_STEADY_MS), [{ t: 3000, on: true }])
+  assert.deepEqual(led.timeline.at(-1), { t: 3000 + DONE_STEADY_MS, on: false })
+  assert.deepEqual(p.history.map((h) => h.pattern), ['working', 'done', 'idle'])
+})
+
+test('error blinks fast (about 8 Hz) until something else is shown', () => {
+  const clock = new ManualClock()
+  const led = new SimulatedLed(clock)
+  const p = new LedPatterns(led, clock)
+  p.show('error')
+  clock.advance(1000)
+  const n = changes(led, 0, 1000).length
+  assert.ok(n >= 15 && n <= 17, `about 16 changes a second, got ${n}`)
+  p.show('idle')
+  const before = led.timeline.length
+  clock.advance(5000)
+  assert.equal(led.timeline.length, before, 'no blinking after idle')
+  assert.equal(led.on, false)
+})
+
+function fakeChild(): ChildProcess & { stdout: PassThrough; killed: boolean } {
+  const c = new EventEmitter() as unknown as ChildProcess & { stdout: PassThrough; killed: boolean }
+  Object.assign(c, { stdout: new PassThrough(), killed: false, kill: () => ((c as { killed: boolean }).killed = true) })
+  return c
+}
+
+test('the libgpiod driver: gpioset holds the LED line, gpiomon edges become short and long presses', async () => {
+  assert.deepEqual(gpiosetArgs({ chip: 'gpiochip0', led: 17 }, true), ['-c', 'gpiochip0', '-C', 'outpost-led', '17=1'])
+  assert.deepEqual(gpiomonArgs({ chip: 'gpiochip0', button: 27 }), ['-c', 'gpiochip0', '-C', 'outpost-button', '-b', 'pull-up', '-p', '20ms', '-e', 'both', '27'])
+
+  const spawned: { file: string; args: readonly string[]; child: ReturnType<typeof fakeChild> }[] = []
+  const spawn = (file: string, args: readonly string[]) => {
+    const child = fakeChild()
+    spawned.push({ file, args, child })
+    return child
+  }
+  const led = new GpiodLed({ chip: 'gpiochip0', led: 17 }, spawn)
+  led.set(true)
+  led.set(true)
+  led.set(false)
+  assert.deepEqual(spawned.map((s) => s.args.at(-1)), ['17=1', '17=0'], 'one gpioset per change')
+  assert.equal(spawned[0]!.child.killed, true, 'the old holder lets go')
+  led.close()
+  assert.equal(spawned[1]!.child.killed, true)
+
+  const clock = new ManualClock()
+  const button = new GpiodButton({ chip: 'gpiochip0', button: 27, longPressMs: 3000 }, clock, spawn)
+  const presses: PressKind[] = []
+  button.onPress((k) => presses.push(k))
+  const mon = spawned.at(-1)!
+  assert.equal(mon.file, 'gpiomon')
+  const line = async (s: string) => {
+    mon.child.stdout.write(`${s}\n`)
+    await new Promise((r) => setImmediate(r))
+  }
+  await line('12345.678\tfalling\tgpiochip0 27')
+  clock.advance(200)
+  await line('12345.878\trising\tgpiochip0 27')
+  await line('event: FALLING EDGE offset: 27 timestamp: [1.2]')
+  clock.advance(3500)
+  await line('event:  RISING EDGE offset: 27 timestamp: [4.7]')
+  assert.deepEqual(presses, ['short', 'long'])
+  button.close()
+  assert.equal(mon.child.killed, true)
+})
