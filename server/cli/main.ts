@@ -42,6 +42,7 @@ Exchange (bundles of mail and acks between nodes)
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
   queue                                mail waiting per peer, with age, size and export count
   status                               a summary of the node
+  usb offload DIR                      import from and export to the stick mounted at DIR, sync it, show the outcome on the LED
 Transports (carriers of bundles to a peer, each on its own schedule)
   transport add PEER KIND [--schedule CRON] [--set KEY=VALUE]...   add a carrier (kinds: folder, ...; see transport help)
   transport list                       carriers with their schedule and last result
@@ -327,6 +328,13 @@ export async function run(argv: string[]): Promise<number> {
         }
         if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
         return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+      }
+      case 'usb': {
+        const { values, positionals } = parse(rest, {})
+        const [sub, ...args] = positionals
+        if (sub !== 'offload') throw new UsageError(`unknown usb command "${sub ?? ''}" (offload)`)
+        if (args.length !== 1) throw new UsageError('usb offload needs one DIR (the mount point of the stick)')
+        return await (await import('../appliance/cli.js')).cmdUsbOffload(args[0]!, values.data)
       }
       case 'transport': {
         const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })

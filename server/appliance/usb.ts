@@ -1,0 +1,133 @@
+// The USB offload: what happens when someone plugs a stick into the box (or
+// presses its button). The LED blinks while the stick is read and written,
+// and is steady when the stick is safe to remove. Nothing here decides
+// whether a message is delivered: that is the bundle exchange's job, whose
+// rules (a bundle counts only once renamed into place; a message leaves the
+// outbox only when its peer acks it) make a stick pulled at any moment safe.
+import { statSync } from 'node:fs'
+import { exec as realExec, execOk, type Exec } from '../exec.js'
+import type { ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
+import type { Button, PressKind } from './gpio.js'
+import type { LedPatterns } from './led.js'
+
+/** The part of the bundle exchange the offload uses (an `Exchange`). */
+export interface StickExchange {
+  exportTo(dir: string, progress?: Progress): Promise<ExportResult[]>
+  importFrom(dir: string, progress?: Progress): Promise<ImportResult[]>
+}
+
+export interface OffloadDeps {
+  exchange: StickExchange
+  led: LedPatterns
+  log: (line: string) => void
+  /** Runs `sync`; tests may record it. */
+  exec?: Exec
+  progress?: { import?: Progress; export?: Progress }
+}
+
+export type OffloadResult =
+  | { ok: true; imported: ImportResult[]; exported: ExportResult[] }
+  | { ok: false; error: string; imported: ImportResult[]; exported: ExportResult[] }
+
+/** The identity of the stick's root directory: a stick pulled and the mount point reused (or re-created) is a different directory. */
+function identity(dir: string): string {
+  const s = statSync(dir)
+  return `${s.dev}:${s.ino}`
+}
+
+/**
+ * Import what the stick carries for this node, export what waits for peers,
+ * flush the stick, and say on the LED how it went. Never throws: the outcome
+ * is the return value, and the LED shows it to whoever holds the stick.
+ *
+ * Import runs before export (not after) so that the acks for what was just
+ * imported travel on this same stick, and the peer can drop those messages
+ * from its outbox a whole trip earlier.
+ */
+export async function offload(stickDir: string, deps: OffloadDeps): Promise<OffloadResult> {
+  const { exchange, led, log } = deps
+  const run = deps.exec ?? realExec
+  const imported: ImportResult[] = []
+  const exported: ExportResult[] = []
+  led.show('working')
+  try {
+    const before = identity(stickDir)
+    imported.push(...(await exchange.importFrom(stickDir, deps.progress?.import)))
+    exported.push(...(await exchange.exportTo(stickDir, deps.progress?.export)))
+    // A stick pulled halfway leaves either no directory or an empty one
+    // (the mount point, or one that writes re-created): then what this run
+    // wrote went nowhere, and the LED must not say "safe to remove".
+    const stillThere = () => {
+      let now: string | undefined
+      try {
+        now = identity(stickDir)
+      } catch {
+        now = undefined
+      }
+      if (now !== before) throw new Error(`the stick at ${stickDir} went away during the offload`)
+    }
+    stillThere()
+    // Each bundle was fsynced as it was written; `sync -f` flushes the
+    // stick's file system as a whole (directory entries, the FAT), which is
+    // what makes it safe to pull without unmounting first.
+    await execOk(run, 'sync', ['-f', stickDir])
+    stillThere()
+    const messages = exported.reduce((n, r) => n + r.messages, 0)
+    const acks = exported.reduce((n, r) => n + r.acks, 0)
+    const bundlesIn = imported.filter((r) => r.outcome.kind === 'imported').length
+    log(`offload ${stickDir}: imported ${bundlesIn} bundles; exported ${messages} messages and ${acks} acks for ${exported.map((r) => r.peer).join(', ') || 'no peer'}; safe to remove`)
+    led.show('done')
+    return { ok: true, imported, exported }
+  } catch (err) {
+    const error = `offload of ${stickDir} failed: ${(err as Error).message}. Nothing is lost: mail stays queued until its peer acks it. Plug the stick in again (or try another stick).`
+    log(error)
+    led.show('error')
+    return { ok: false, error, imported, exported }
+  }
+}
+
+export interface ButtonDeps extends OffloadDeps {
+  /** The mount point of the plugged stick, if one is plugged. */
+  pluggedStick: () => string | undefined
+  exec: Exec
+}
+
+/**
+ * The box's one button: a short press syncs the plugged stick now and
+ * unmounts it, so it can be pulled; a long press shuts the box down cleanly
+ * (a Pi's SD card does not like losing power mid-write). Returns a promise
+ * per press so callers (and tests) can wait for its work.
+ */
+export async function handlePress(kind: PressKind, deps: ButtonDeps): Promise<void> {
+  if (kind === 'long') {
+    deps.log('long press: shutting down safely')
+    deps.led.show('idle')
+    const r = await deps.exec('systemctl', ['poweroff'])
+    if (r.code !== 0) {
+      deps.log(`systemctl poweroff failed (exit ${r.code}): ${r.stderr.trim()}`)
+      deps.led.show('error')
+    }
+    return
+  }
+  const stick = deps.pluggedStick()
+  if (!stick) {
+    deps.log('short press: no stick is plugged in; nothing to do')
+    return
+  }
+  const result = await offload(stick, deps)
+  if (!result.ok) return
+  const r = await deps.exec('umount', [stick])
+  if (r.code !== 0) {
+    deps.log(`umount ${stick} failed (exit ${r.code}): ${r.stderr.trim()}. The stick was synced; it is safe to pull once nothing else uses it.`)
+    deps.led.show('error')
+  }
+}
+
+/** Wires a button to `handlePress`; presses that arrive while one is being handled wait their turn. */
+export function watchButton(button: Button, deps: ButtonDeps): { idle: () => Promise<void> } {
+  let chain = Promise.resolve()
+  button.onPress((kind) => {
+    chain = chain.then(() => handlePress(kind, deps)).catch((err: Error) => deps.log(`button: ${err.message}`))
+  })
+  return { idle: () => chain }
+}
