@@ -1,0 +1,29 @@
+// The udev rule that starts the offload: only USB partitions with a file
+// system, never the SD card, and it names a unit that is shipped.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, readFileSync } from 'node:fs'
+
+const rules = readFileSync(new URL('../../../appliance/99-outpost-usb.rules', import.meta.url), 'utf8')
+const active = rules.split('\n').filter((l) => l.trim() && !l.startsWith('#'))
+
+test('one rule: USB partitions with a file system start outpost-usb@<kernel name>.service', () => {
+  assert.equal(active.length, 1)
+  const rule = active[0]!
+  for (const m of ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{DEVTYPE}=="partition"', 'ENV{ID_BUS}=="usb"', 'ENV{ID_FS_USAGE}=="filesystem"', 'TAG+="systemd"']) {
+    assert.ok(rule.includes(m), `matches ${m}`)
+  }
+  const wants = /ENV\{SYSTEMD_WANTS\}\+="([^"]+)"/.exec(rule)?.[1]
+  assert.equal(wants, 'outpost-usb@%k.service')
+  assert.ok(existsSync(new URL('../../../systemd/outpost-usb@.service', import.meta.url)), 'the unit it starts is shipped')
+})
+
+test('the offload unit mounts as root, offloads as the outpost user, and always unmounts', () => {
+  const unit = readFileSync(new URL('../../../systemd/outpost-usb@.service', import.meta.url), 'utf8').split('\n')
+  assert.ok(unit.includes('User=outpost'))
+  assert.ok(unit.some((l) => l.startsWith('ExecStartPre=+/usr/bin/systemd-mount ') && l.endsWith('/dev/%I /run/outpost/usb/%i')))
+  assert.ok(unit.some((l) => /^ExecStart=\/usr\/bin\/node \S+ usb offload \/run\/outpost\/usb\/%i /.test(l)))
+  assert.ok(unit.includes('ExecStopPost=-+/usr/bin/systemd-umount /run/outpost/usb/%i'))
+  assert.ok(unit.includes('BindsTo=dev-%i.device'))
+  assert.ok(!unit.some((l) => /^MemoryDenyWriteExecute=/.test(l)), 'V8 aborts with MemoryDenyWriteExecute')
+})
