@@ -10,6 +10,7 @@ export interface NodeConfig {
   limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
   gpio: { enabled: boolean; chip: string; led: number; button: number; long_press_ms: number }
+  hotspot: { enabled: boolean; interface: string; ssid: string; passphrase: string; channel: number; country: string; address: string; dhcp_range: string }
 }
 
 type Kind = 'string' | 'integer' | 'boolean'
@@ -81,6 +82,19 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       long_press_ms: { kind: 'integer', doc: 'A press held at least this long is a long press (safe shutdown); shorter is a short press (sync the plugged stick).', min: 200 },
     },
   },
+  hotspot: {
+    doc: "The box's own Wi-Fi network (hostapd and dnsmasq configs are generated from these keys). See docs/appliance.md.",
+    keys: {
+      enabled: { kind: 'boolean', doc: 'Run the hotspot. Needs passphrase and country set.' },
+      interface: { kind: 'string', doc: 'The Wi-Fi interface that becomes the access point.' },
+      ssid: { kind: 'string', doc: 'The network name phones see, 1 to 32 bytes of UTF-8.' },
+      passphrase: { kind: 'string', doc: 'The WPA2 passphrase, 8 to 63 printable ASCII characters. Empty until set; the hotspot will not start without it.' },
+      channel: { kind: 'integer', doc: 'Wi-Fi channel: 1 to 13 (2.4 GHz, reaches further) or 36, 40, 44, 48 (5 GHz).', min: 1, max: 196 },
+      country: { kind: 'string', doc: 'Two-letter ISO country code (DE, US, ...): it decides the legal channels and power. Empty until set.' },
+      address: { kind: 'string', doc: "The box's fixed address on the hotspot with its prefix; phones find it there and as outpost.local." },
+      dhcp_range: { kind: 'string', doc: 'Addresses handed to phones, FIRST-LAST, inside the network of the address above.' },
+    },
+  },
 }
 
 export function defaultHost(): string {
@@ -99,5 +113,6 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
     gpio: { enabled: false, chip: 'gpiochip0', led: 17, button: 27, long_press_ms: 3000 },
+    hotspot: { enabled: false, interface: 'wlan0', ssid: 'Outpost', passphrase: '', channel: 6, country: '', address: '10.42.0.1/24', dhcp_range: '10.42.0.10-10.42.0.250' },
   }
 }
