@@ -105,23 +105,53 @@ export function gpiomonArgs(pins: Pick<GpioPins, 'chip' | 'button'>): string[] {
 /** An LED on a GPIO line, held by one gpioset at a time. */
 export class GpiodLed implements Led {
   private child: ChildProcess | undefined
-  private state: boolean | undefined
+  private wanted: boolean | undefined
+  private applied: boolean | undefined
+  private switching = false
   constructor(
     private readonly pins: Pick<GpioPins, 'chip' | 'led'>,
     private readonly spawn: Spawn = (f, a) => nodeSpawn(f, [...a], { stdio: ['ignore', 'ignore', 'inherit'] }),
   ) {}
   set(on: boolean): void {
-    if (on === this.state) return
-    this.state = on
-    // The old holder lets go only after the new one is asked for the line;
-    // killing first could leave the line floating for a moment, and the
-    // kernel hands the line over once the old request is released.
+    if (on === this.wanted) return
+    this.wanted = on
+    // A switch in progress picks up the latest wish when it is done, so a
+    // fast blink never queues up more gpiosets than the line can take.
+    if (!this.switching) void this.apply()
+  }
+  /** Resolves once the line holds the last value asked for (tests wait on it). */
+  async settled(): Promise<void> {
+    while (this.switching) await new Promise((r) => setImmediate(r))
+  }
+  private async apply(): Promise<void> {
+    this.switching = true
+    try {
+      while (this.wanted !== undefined && this.applied !== this.wanted) {
+        const want = this.wanted
+        // The kernel grants a line to one requester at a time: the old
+        // gpioset must have exited before the next one asks, or that one
+        // fails with "Device or resource busy".
+        await this.release()
+        const child = this.spawn('gpioset', gpiosetArgs(this.pins, want))
+        child.on('error', (err) => console.error(`outpost: the LED cannot be set with gpioset (is the gpiod package installed?): ${err.message}`))
+        this.child = child
+        this.applied = want
+      }
+    } finally {
+      this.switching = false
+    }
+  }
+  private async release(): Promise<void> {
     const old = this.child
-    old?.kill()
-    this.child = this.spawn('gpioset', gpiosetArgs(this.pins, on))
-    this.child.on('error', (err) => console.error(`outpost: the LED cannot be set with gpioset (is the gpiod package installed?): ${err.message}`))
+    this.child = undefined
+    if (!old || old.exitCode !== null || old.signalCode !== null) return
+    const gone = new Promise((r) => old.once('exit', r))
+    old.kill()
+    await gone
   }
   close(): void {
+    this.wanted = undefined
+    this.applied = undefined
     this.child?.kill()
     this.child = undefined
   }

@@ -54,7 +54,21 @@ test('error blinks fast (about 8 Hz) until something else is shown', () => {
 
 function fakeChild(): ChildProcess & { stdout: PassThrough; killed: boolean } {
   const c = new EventEmitter() as unknown as ChildProcess & { stdout: PassThrough; killed: boolean }
-  Object.assign(c, { stdout: new PassThrough(), killed: false, kill: () => ((c as { killed: boolean }).killed = true) })
+  Object.assign(c, {
+    stdout: new PassThrough(),
+    killed: false,
+    exitCode: null,
+    signalCode: null,
+    kill: () => {
+      ;(c as { killed: boolean }).killed = true
+      // Like a real process: it is gone a moment later, not at once.
+      setImmediate(() => {
+        Object.assign(c, { signalCode: 'SIGTERM' })
+        c.emit('exit', null, 'SIGTERM')
+      })
+      return true
+    },
+  })
   return c
 }
 
@@ -63,7 +77,10 @@ test('the libgpiod driver: gpioset holds the LED line, gpiomon edges become shor
   assert.deepEqual(gpiomonArgs({ chip: 'gpiochip0', button: 27 }), ['-c', 'gpiochip0', '-C', 'outpost-button', '-b', 'pull-up', '-p', '20ms', '-e', 'both', '27'])
 
   const spawned: { file: string; args: readonly string[]; child: ReturnType<typeof fakeChild> }[] = []
+  let overlaps = 0
   const spawn = (file: string, args: readonly string[]) => {
+    // The kernel gives a line to one holder at a time: no gpioset may start while another still runs.
+    if (file === 'gpioset' && spawned.some((s) => s.file === 'gpioset' && s.child.signalCode === null)) overlaps++
     const child = fakeChild()
     spawned.push({ file, args, child })
     return child
@@ -72,8 +89,16 @@ test('the libgpiod driver: gpioset holds the LED line, gpiomon edges become shor
   led.set(true)
   led.set(true)
   led.set(false)
+  await led.settled()
   assert.deepEqual(spawned.map((s) => s.args.at(-1)), ['17=1', '17=0'], 'one gpioset per change')
   assert.equal(spawned[0]!.child.killed, true, 'the old holder lets go')
+  // A fast blink while a switch is pending collapses to the last value.
+  led.set(true)
+  led.set(false)
+  led.set(true)
+  await led.settled()
+  assert.deepEqual(spawned.map((s) => s.args.at(-1)), ['17=1', '17=0', '17=1'])
+  assert.equal(overlaps, 0, 'each gpioset started only after the previous one had exited')
   led.close()
   assert.equal(spawned[1]!.child.killed, true)
 
