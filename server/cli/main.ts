@@ -1,5 +1,5 @@
 // The `outpost` command line. Scripts, tests and the appliance drive Outpost
-// through it, so its forms are a contract: see docs/cli.md.
+// through it, so its forms are a contract: see the command table in README.md.
 //
 // Shared flag: --data DIR (any position; default $OUTPOST_DATA, then /var/lib/outpost).
 import { parseArgs, type ParseArgsConfig } from 'node:util'

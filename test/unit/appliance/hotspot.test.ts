@@ -108,14 +108,8 @@ test('the defaults need only a passphrase and a country before the hotspot can s
   assert.deepEqual([plan.address, plan.netmask, plan.rangeStart, plan.rangeEnd], ['10.42.0.1', '255.255.255.0', '10.42.0.10', '10.42.0.250'])
 })
 
-test('dnsmasq --test accepts the generated file (where dnsmasq is installed)', (t) => {
-  let has = true
-  try {
-    execFileSync('dnsmasq', ['--version'], { stdio: 'ignore' })
-  } catch {
-    has = false
-  }
-  if (!has) return t.skip('dnsmasq is not installed here; the golden file above stands in')
+// dnsmasq-base is installed by .ci/run, so this runs everywhere the suite does.
+test('dnsmasq --test accepts the generated file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'op-dnsmasq-'))
   try {
     const file = join(dir, 'outpost.conf')
