@@ -3,7 +3,7 @@ import { openNode, type NodeContext } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange } from '../exchange/exchange.js'
-import { TransportService } from '../transports/service.js'
+import { nextRuns, TransportService } from '../transports/service.js'
 import { runTransport } from '../transports/runner.js'
 import { driverFor, driverKinds } from '../transports/registry.js'
 import { TransportConfigError } from '../transports/transport.js'
@@ -48,8 +48,16 @@ export async function cmdTransport(sub: string | undefined, args: string[], valu
         for (const t of list) {
           const last = service.runs(t.id, 1)[0]
           const ok = service.lastSuccess(t.id)
-          const lastText = last ? (last.ok ? `last run ok ${formatAge(now - last.startedAt)} ago` : last.ok === false ? `last run FAILED ${formatAge(now - last.startedAt)} ago: ${last.error}` : 'running') : 'never run'
-          console.log(`${t.id}\t${t.peer}\t${t.kind}\t"${t.schedule}"\t${JSON.stringify(t.config)}\t${lastText}${ok && ok !== last ? `; last success ${formatAge(now - ok.startedAt)} ago` : ''}`)
+          const lastText = last
+            ? last.ok
+              ? `last run ok ${formatAge(now - last.startedAt)} ago (${formatBytes(last.bytesOut)} out, ${formatBytes(last.bytesIn)} in)`
+              : last.ok === false
+                ? `last run FAILED ${formatAge(now - last.startedAt)} ago: ${last.error}`
+                : 'running'
+            : 'never run'
+          const next = nextRuns(t.schedule)[0]
+          const nextText = next ? `; next run in ${formatAge(next.getTime() - now)}` : t.schedule === 'event' ? '; runs when mail waits' : ''
+          console.log(`${t.id}\t${t.peer}\t${t.kind}\t"${t.schedule}"\t${JSON.stringify(t.config)}\t${lastText}${ok && ok.id !== last?.id ? `; last success ${formatAge(now - ok.startedAt)} ago` : ''}${nextText}`)
           if (t.kind === 'syncthing') {
             // Syncthing's own view of the shared folder: what is still on its way.
             const { syncthingFolderState } = await import('../transports/syncthing.js')

@@ -31,13 +31,15 @@ export const folderTransport: TransportDriver<FolderConfig> = {
       writeFileDurable(file, bytes, 0o644)
       return file
     })
+    const waiting = new Map(ctx.exchange.bundleFiles(config.path).map((f) => [f, statSync(f).size]))
     const got = await ctx.exchange.importFrom(config.path, ctx.progress)
     const imported = got.filter((r) => r.outcome.kind === 'imported')
+    const receivedBytes = imported.reduce((n, r) => n + (waiting.get(r.file) ?? 0), 0)
     return {
       sentBundles: sent.bundles,
       sentBytes: sent.bytes,
       receivedBundles: imported.length,
-      receivedBytes: 0,
+      receivedBytes,
       detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles; imported ${imported.length} of ${got.length} bundles`,
     }
   },

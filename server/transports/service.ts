@@ -36,6 +36,17 @@ export function checkSchedule(schedule: string): void {
   if (!cron.validate(schedule)) throw new TransportConfigError(`"${schedule}" is not a cron expression (five or six fields, e.g. "*/5 * * * *" for every five minutes), nor "${EVENT_SCHEDULE}"`)
 }
 
+/** When a schedule fires next (none for `event`, which runs whenever mail waits). */
+export function nextRuns(schedule: string, count = 1): Date[] {
+  if (schedule === EVENT_SCHEDULE) return []
+  const task = cron.createTask(schedule, () => undefined)
+  try {
+    return task.getNextRuns(count)
+  } finally {
+    void task.destroy()
+  }
+}
+
 export class TransportService {
   constructor(
     private readonly db: Db,

@@ -60,7 +60,7 @@ test('folder transport: add, run, list; the scheduler sends on event; bad settin
     assert.equal(messageIdCounts(town.data, bob.address).get('<f1@camp.test>'), 1)
 
     const list = await town.cli(['transport', 'list'])
-    assert.match(list.stdout, /^1\tcamp\tfolder\t"\*\/5 \* \* \* \*".*last run ok/m)
+    assert.match(list.stdout, /^1\tcamp\tfolder\t"\*\/5 \* \* \* \*".*last run ok .* ago \([\d.]+ [KM]?i?B out, [\d.]+ [KM]?i?B in\); next run in \d+[smh]$/m)
 
     // A stick that is not plugged in: the run fails with a clear message and is recorded.
     rmSync(shared, { recursive: true, force: true })
