@@ -6,7 +6,7 @@ import { openNode } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
-import { listQuarantine } from '../exchange/quarantine.js'
+import { listQuarantine, quarantine } from '../exchange/quarantine.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
 
@@ -56,7 +56,7 @@ function describe(r: ImportResult): string {
 }
 
 export async function cmdImport(source: string, data: unknown): Promise<number> {
-  return withExchange(data, async (x) => {
+  return withExchange(data, async (x, node) => {
     let results: ImportResult[]
     if (source === '-') {
       const chunks: Buffer[] = []
@@ -66,7 +66,15 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
         if (size > MAX_BUNDLE_FILE_BYTES) throw new Error(`the bundle on stdin is larger than ${MAX_BUNDLE_FILE_BYTES} bytes`)
         chunks.push(c as Buffer)
       }
-      results = [{ file: 'stdin', outcome: await x.importBundle(Buffer.concat(chunks), 'stdin.obundle') }]
+      const bytes = Buffer.concat(chunks)
+      let outcome = await x.importBundle(bytes, 'stdin.obundle')
+      // A carrier that hands us another node's bundle is misconfigured; the
+      // bundle is kept in quarantine rather than dropped when we exit 0.
+      if (outcome.kind === 'not-for-us') {
+        const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`)
+        outcome = { kind: 'quarantined', reason: 'not-for-us', file }
+      }
+      results = [{ file: 'stdin', outcome }]
     } else {
       results = await x.importFrom(source, progressBar('import'))
     }

@@ -6,6 +6,8 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { campAndTown } from '../helpers/stick.js'
+import { OUTPOST_BIN } from '../helpers/node.js'
+import { spawnSync } from 'node:child_process'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 
 function bundlesIn(dir: string): string[] {
@@ -41,6 +43,12 @@ test('camp and town exchange mail by folder: exactly once, acked, bad bundles qu
     assert.equal(bundlesIn(stick).length, 1)
     // Nothing leaves the outbox on export: only an ack removes it.
     assert.match((await camp.cli(['queue'])).stdout, /town: 3 messages.*\n.*exported 1×/)
+
+    // A carrier that pipes town's bundle into camp (`import -`): kept in camp's quarantine, exit 0 so the carrier lets go.
+    const misdirected = spawnSync(process.execPath, [OUTPOST_BIN, 'import', '-', '--data', camp.data], { input: readFileSync(bundlesIn(stick)[0]!), encoding: 'utf8' })
+    assert.equal(misdirected.status, 0, misdirected.stderr)
+    assert.match(misdirected.stdout, /stdin: QUARANTINED \(not-for-us\)/)
+    assert.match(readFileSync(readdirSync(join(camp.data, 'quarantine')).filter((f) => f.endsWith('.reason.txt')).map((f) => join(camp.data, 'quarantine', f))[0]!, 'utf8'), /addressed to town/)
 
     // A second copy of the stick, as if the same bundle also came another way.
     const copy = mkdtempSync(join(tmpdir(), 'op-copy-'))
