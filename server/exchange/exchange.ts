@@ -51,6 +51,20 @@ export type Progress = (done: number, total: number, what: string) => void
 /** Delivers one sealed bundle to a peer by some carrier; returns where it went (a path, a packet id), if anything. */
 export type BundleSink = (name: string, bytes: Buffer, header: Omit<BundleHeader, 'v' | 'count'>) => Promise<string | void>
 
+/**
+ * Writes bundles for `peer` into the stick layout under `dir`
+ * (DIR/outpost/<peer>/), as the folder, USB and Syncthing carriers do.
+ * tmp → fsync → rename → fsync dir: a stick pulled halfway (or a sync tool
+ * that copies mid-write) leaves only a dot-file that no importer counts.
+ */
+export function stickSink(dir: string, peer: string): BundleSink {
+  return async (name, bytes) => {
+    const file = join(stickFolder(dir, peer), name)
+    writeFileDurable(file, bytes, 0o644)
+    return file
+  }
+}
+
 export interface ExportResult {
   peer: string
   bundles: number
@@ -103,11 +117,8 @@ export class Exchange {
    */
   peersWithUnsentWork(now = Date.now(), resendAfterMs = RESEND_AFTER_MS): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    const due = this.outbox
-      .waiting()
-      .filter((e) => e.exports === 0 || (e.lastExportAt ?? 0) < now - resendAfterMs)
-      .map((e) => e.peer)
-    return [...new Set([...due, ...owed])]
+    // Polled every half second by the scheduler: asked in SQL, not by reading every waiting message.
+    return [...new Set([...this.outbox.peersDue(now - resendAfterMs), ...owed])]
   }
 
   /** Peers with mail, acks or relayed bundles waiting, by name. */
@@ -130,18 +141,7 @@ export class Exchange {
     let done = 0
     const results: ExportResult[] = []
     for (const peer of targets) {
-      const r = await this.exportPeer(
-        peer,
-        async (name, bytes) => {
-          const file = join(stickFolder(dir, peer), name)
-          // tmp → fsync → rename → fsync dir: a stick pulled halfway leaves
-          // only a dot-file that no importer counts.
-          writeFileDurable(file, bytes, 0o644)
-          return file
-        },
-        now,
-        (n) => progress?.((done += n), total, peer),
-      )
+      const r = await this.exportPeer(peer, stickSink(dir, peer), now, (n) => progress?.((done += n), total, peer))
       if (r.bundles) results.push(r)
     }
     progress?.(total, total, 'done')

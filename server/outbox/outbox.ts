@@ -4,7 +4,7 @@
 // spool (tmp → fsync → rename → fsync dir) and its rows are committed with
 // synchronous=FULL. Haraka answers 250 only after that. A row leaves only
 // when the peer acknowledges the message; the file leaves with its last row.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, lt, or, sql } from 'drizzle-orm'
 import { existsSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../db/index.js'
@@ -82,6 +82,16 @@ export class Outbox {
 
   peersWithMail(): string[] {
     return this.db.selectDistinct({ peer: outbox.peer }).from(outbox).all().map((r) => r.peer)
+  }
+
+  /** Peers with mail never exported, or last exported before `cutoff`: one query, no rows read. */
+  peersDue(cutoff: number): string[] {
+    return this.db
+      .selectDistinct({ peer: outbox.peer })
+      .from(outbox)
+      .where(or(eq(outbox.exports, 0), lt(outbox.lastExportAt, cutoff)))
+      .all()
+      .map((r) => r.peer)
   }
 
   markExported(peer: string, messageIds: string[], bundleId: string, now = Date.now()): void {

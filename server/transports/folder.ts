@@ -2,6 +2,7 @@
 // directory both nodes can see in turn. It writes bundles for the peer into
 // DIR/outpost/<peer>/ and imports what DIR/outpost/<self>/ holds.
 import { existsSync, statSync } from 'node:fs'
+import { stickSink } from '../exchange/exchange.js'
 import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
 
 export interface FolderConfig {
@@ -23,14 +24,7 @@ export const folderTransport: TransportDriver<FolderConfig> = {
     if (!existsSync(config.path) || !statSync(config.path).isDirectory()) {
       throw new Error(`${config.path} is not there (stick not plugged in, or not mounted?)`)
     }
-    const sent = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
-      const { writeFileDurable } = await import('../durable.js')
-      const { stickFolder } = await import('../bundle/format.js')
-      const { join } = await import('node:path')
-      const file = join(stickFolder(config.path, ctx.peer), name)
-      writeFileDurable(file, bytes, 0o644)
-      return file
-    })
+    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.path, ctx.peer))
     const waiting = new Map(ctx.exchange.bundleFiles(config.path).map((f) => [f, statSync(f).size]))
     const got = await ctx.exchange.importFrom(config.path, ctx.progress)
     const imported = got.filter((r) => r.outcome.kind === 'imported')

@@ -5,9 +5,8 @@
 // bundle. After writing, the run asks Syncthing to rescan through its REST
 // API: its file watcher would wait about 10 s before it even looks.
 import { existsSync, statSync } from 'node:fs'
-import { join } from 'node:path'
-import { stickFolder, STICK_FOLDER } from '../bundle/format.js'
-import { writeFileDurable } from '../durable.js'
+import { STICK_FOLDER } from '../bundle/format.js'
+import { stickSink } from '../exchange/exchange.js'
 import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
 
 // The keys are the settings' own names: the parsed config is what is stored
@@ -107,14 +106,10 @@ export const syncthingTransport: TransportDriver<SyncthingConfig> = {
     // Import first, so the acks for what came in leave in this same run.
     const got = await ctx.exchange.importFrom(config.folder, ctx.progress)
     const imported = got.filter((r) => r.outcome.kind === 'imported')
-    const sent = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
-      const file = join(stickFolder(config.folder, ctx.peer), name)
-      // The tmp name starts with a dot and ends in .tmp: neither Outpost's
-      // importer on the other side nor a person takes it for a bundle, even
-      // if Syncthing carries it over before the rename.
-      writeFileDurable(file, bytes, 0o644)
-      return file
-    })
+    // stickSink's tmp name starts with a dot and ends in .tmp: the importer
+    // on the other side never takes it for a bundle, even if Syncthing
+    // carries it over before the rename.
+    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.folder, ctx.peer))
     // A rescan also tells Syncthing at once that imported bundles are gone,
     // so the peer's copy of them goes too.
     if (sent.bundles || got.length) await requestRescan(config)
