@@ -7,6 +7,7 @@ import type { Exec } from '../exec.js'
 import { execOk } from '../exec.js'
 import type { NodeConfig } from '../config/schema.js'
 import type { NodePaths } from '../paths.js'
+import { processAlive, processArgv, waitProcessGone } from '../node/process-table.js'
 import { writeFileDurable } from '../durable.js'
 import { dovecotStateDir, dovecotInstanceName, type DovecotFiles } from './config.js'
 
@@ -93,32 +94,6 @@ export function dovecotSpawnArgs(paths: NodePaths): { command: string; args: str
   return { command: 'dovecot', args: ['-F', '-c', resolve(paths.dovecotConf)] }
 }
 
-function readCmdline(pid: number): string[] | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((s) => s !== '')
-  } catch {
-    return undefined
-  }
-}
-
-function isGone(pid: number): boolean {
-  try {
-    // A zombie has exited already; only its parent's wait() is missing.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')
-  } catch {
-    return true
-  }
-}
-
-async function waitGone(pid: number, ms: number): Promise<boolean> {
-  const until = Date.now() + ms
-  while (Date.now() < until) {
-    if (isGone(pid)) return true
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return isGone(pid)
-}
 
 /**
  * Stops a Dovecot master left running by an earlier run of this node (a
@@ -142,17 +117,17 @@ async function stopStaleMaster(paths: NodePaths, termTimeoutMs: number): Promise
     return undefined
   }
   if (!Number.isInteger(pid) || pid <= 1) return undefined
-  const argv = readCmdline(pid)
-  if (!argv || isGone(pid)) return undefined
+  const argv = processArgv(pid)
+  if (!argv || !processAlive(pid)) return undefined
   const isDovecot = (argv[0] ?? '').split('/').pop() === 'dovecot'
   const conf = argv[argv.indexOf('-c') + 1]
   if (!isDovecot || argv.indexOf('-c') < 0 || conf === undefined || resolve(conf) !== resolve(paths.dovecotConf)) return undefined
 
   // SIGTERM lets the master stop its children and remove its sockets.
   process.kill(pid, 'SIGTERM')
-  if (await waitGone(pid, termTimeoutMs)) return pid
+  if (await waitProcessGone(pid, termTimeoutMs)) return pid
   process.kill(pid, 'SIGKILL')
-  if (await waitGone(pid, 2000)) return pid
+  if (await waitProcessGone(pid, 2000)) return pid
   throw new DovecotError(`a stale Dovecot (PID ${pid}, ${argv.join(' ')}) did not stop after SIGKILL; stop it by hand before starting the node`)
 }
 
@@ -162,8 +137,8 @@ function instanceProcesses(paths: NodePaths): number[] {
   const pids: number[] = []
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
-    const argv = readCmdline(Number(entry))
-    if (argv?.[0]?.startsWith(prefix) && !isGone(Number(entry))) pids.push(Number(entry))
+    const argv = processArgv(Number(entry))
+    if (argv?.[0]?.startsWith(prefix) && processAlive(Number(entry))) pids.push(Number(entry))
   }
   return pids
 }
@@ -186,10 +161,10 @@ export async function endDovecotStragglers(paths: NodePaths, opts: { termTimeout
   }
   for (const pid of pids) signal(pid, 'SIGTERM')
   const until = Date.now() + (opts.termTimeoutMs ?? 2000)
-  while (Date.now() < until && pids.some((pid) => !isGone(pid))) await new Promise((r) => setTimeout(r, 50))
-  const left = pids.filter((pid) => !isGone(pid))
+  while (Date.now() < until && pids.some((pid) => processAlive(pid))) await new Promise((r) => setTimeout(r, 50))
+  const left = pids.filter((pid) => processAlive(pid))
   for (const pid of left) signal(pid, 'SIGKILL')
-  if (!(await Promise.all(left.map((pid) => waitGone(pid, 2000)))).every(Boolean)) {
+  if (!(await Promise.all(left.map((pid) => waitProcessGone(pid, 2000)))).every(Boolean)) {
     throw new DovecotError(`Dovecot processes ${left.join(', ')} of ${paths.dovecotConf} did not stop after SIGKILL; stop them by hand`)
   }
   return pids

@@ -10,6 +10,7 @@
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import type { NodePaths } from '../paths.js'
+import { processAlive, processArgv } from '../node/process-table.js'
 import { harakaPidFile } from './config.js'
 
 export { renderHarakaConfig, writeHarakaConfig, harakaPidFile, OUTPOST_PLUGINS, type HarakaConfigInput } from './config.js'
@@ -34,29 +35,11 @@ export function harakaSpawnArgs(paths: NodePaths, baseEnv: NodeJS.ProcessEnv = p
   return { command: process.execPath, args: ['--max-semi-space-size=2', harakaBin(), '-c', paths.harakaDir], env }
 }
 
-function cmdline(pid: number): string[] | null {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean)
-  } catch {
-    return null
-  }
-}
-
 /** A Haraka of this node: its command line names Haraka's bin and this node's Haraka dir after -c. */
 export function isOurHaraka(argv: readonly string[] | null, harakaDir: string): boolean {
   if (!argv) return false
   const c = argv.indexOf('-c')
   return c !== -1 && argv[c + 1] === harakaDir && argv.some((a, i) => i !== c + 1 && /(^|\/)bin\/haraka$/.test(a))
-}
-
-function alive(pid: number): boolean {
-  try {
-    // A zombie has exited already; it only waits for its parent to reap it.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -80,7 +63,7 @@ export async function stopStaleHaraka(paths: NodePaths, opts: { timeoutMs?: numb
     if (/^\d+$/.test(entry)) candidates.add(Number(entry))
   }
   candidates.delete(process.pid)
-  const ours = [...candidates].filter((pid) => isOurHaraka(cmdline(pid), paths.harakaDir))
+  const ours = [...candidates].filter((pid) => isOurHaraka(processArgv(pid) ?? null, paths.harakaDir))
   for (const pid of ours) {
     try {
       process.kill(pid, 'SIGTERM')
@@ -89,8 +72,8 @@ export async function stopStaleHaraka(paths: NodePaths, opts: { timeoutMs?: numb
     }
   }
   const deadline = Date.now() + (opts.timeoutMs ?? 5000)
-  while (ours.some(alive) && Date.now() < deadline) await sleep(50)
-  for (const pid of ours.filter(alive)) {
+  while (ours.some(processAlive) && Date.now() < deadline) await sleep(50)
+  for (const pid of ours.filter(processAlive)) {
     try {
       process.kill(pid, 'SIGKILL')
     } catch {

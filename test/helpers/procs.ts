@@ -1,5 +1,6 @@
 // Process-tree helpers read from /proc, for "no orphan left behind" checks.
 import { readdirSync, readFileSync } from 'node:fs'
+import { processAlive, processArgv } from '../../server/node/process-table.js'
 
 function ppidOf(pid: number): number | undefined {
   try {
@@ -32,21 +33,10 @@ export function processTree(root: number): number[] {
   return out
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    // A zombie has exited; it only waits for its parent to reap it.
-    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'))
-  } catch {
-    return false
-  }
-}
+export const isAlive = processAlive
 
 export function cmdline(pid: number): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()
-  } catch {
-    return ''
-  }
+  return (processArgv(pid) ?? []).join(' ')
 }
 
 export async function waitAllGone(pids: number[], timeoutMs = 10_000): Promise<number[]> {
