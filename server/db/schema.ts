@@ -151,3 +151,34 @@ export const transportRuns = sqliteTable(
   },
   (t) => [index('transport_runs_transport').on(t.transportId, t.startedAt)],
 )
+
+/**
+ * The activity log: every step of a message's flow and every carrier run,
+ * written by whichever process saw it (Haraka's plugins, the node, a USB
+ * offload started by udev). The node tails this table by id and pushes new
+ * rows to the web admin, so the table is also the bus between processes.
+ * Old rows are pruned by the node (see `events.retentionDays`).
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    at: integer('at', { mode: 'number' }).notNull(),
+    /** A key of `OutpostEvents` (server/events/types.ts). */
+    kind: text('kind').notNull(),
+    /** The event's payload as JSON, shaped by its kind. */
+    data: text('data').notNull(),
+  },
+  (t) => [index('events_at').on(t.at), index('events_kind_at').on(t.kind, t.at)],
+)
+
+/**
+ * Settings changed at run time (from the web admin or the CLI) that are not
+ * part of outpost.toml: one JSON value per key. Keys are named
+ * `<area>.<name>`, e.g. `admin.passwordHash`, `uplink.kind`, `clock.floor`.
+ */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+})
