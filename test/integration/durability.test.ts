@@ -6,6 +6,17 @@ import assert from 'node:assert/strict'
 import { startNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 import { processTree, cmdline } from '../helpers/procs.js'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+/** What to look at when this test fails: the node's output and its service logs, last lines of each. */
+function diagnostics(node: { data: string; output(): string }): string {
+  const tail = (text: string) => text.split('\n').slice(-60).join('\n')
+  const parts = [`--- outpost start output ---\n${tail(node.output())}`]
+  const logDir = join(node.data, 'log')
+  if (existsSync(logDir)) for (const f of readdirSync(logDir)) parts.push(`--- log/${f} ---\n${tail(readFileSync(join(logDir, f), 'utf8'))}`)
+  return parts.join('\n')
+}
 
 async function sendAll(port: number, from: { address: string; password: string }, to: string, ids: string[]) {
   const got250 = new Set<string>()
@@ -61,6 +72,10 @@ for (const victim of ['node', 'haraka'] as const) {
       counts = messageIdCounts(node.data, bob.address)
       for (const id of ids) assert.equal(counts.get(id), 1, `${id} stored exactly once`)
       assert.ok(first.got250.size > 0, 'some mail got through before the kill')
+    } catch (err) {
+      // This test has failed once in many runs without a trace; keep what explains it.
+      console.error(diagnostics(node))
+      throw err
     } finally {
       await node.destroy()
     }
