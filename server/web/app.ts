@@ -6,6 +6,8 @@ import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
 import healthRoutes from './routes/health.js'
 import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
 import bundleRoutes from './routes/bundles.js'
+import services, { type WebServices } from './plugins/services.js'
+import opsRoutes from './routes/ops/index.js'
 
 export interface AppOptions {
   probes: ProbeOptions
@@ -13,6 +15,8 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Where bundles POSTed by peers go (the HTTP transport); without it there are no peer routes. */
   inbox?: BundleInboxOptions
+  /** The node's services for the web admin; without them there are no admin routes. */
+  services?: WebServices
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -39,6 +43,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(bundleInbox, opts.inbox)
     // /api/peer/ is for other nodes, who sign each request with their key; a future admin login must exempt this subtree.
     await app.register(bundleRoutes, { prefix: '/api/peer' })
+  }
+  if (opts.services) {
+    await app.register(services, { services: opts.services })
+    // The admin's routes: everything here needs a logged-in session.
+    await app.register(
+      async (admin) => {
+        await admin.register(opsRoutes)
+      },
+      { prefix: '/api' },
+    )
   }
   return app as unknown as FastifyInstance
 }
