@@ -8,6 +8,9 @@ import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
 import bundleRoutes from './routes/bundles.js'
 import services, { type WebServices } from './plugins/services.js'
 import opsRoutes from './routes/ops/index.js'
+import authGate from './plugins/auth.js'
+import authRoutes from './routes/auth.js'
+import { AdminAuth } from '../admin/auth.js'
 
 export interface AppOptions {
   probes: ProbeOptions
@@ -17,6 +20,8 @@ export interface AppOptions {
   inbox?: BundleInboxOptions
   /** The node's services for the web admin; without them there are no admin routes. */
   services?: WebServices
+  /** The clock of sessions and rate limits (tests move it). */
+  now?: () => number
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -46,6 +51,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   }
   if (opts.services) {
     await app.register(services, { services: opts.services })
+    // The gate in front of every /api route (see plugins/auth.ts for which are public).
+    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
+    await app.register(authRoutes, { prefix: '/api/auth' })
     // The admin's routes: everything here needs a logged-in session.
     await app.register(
       async (admin) => {

@@ -3,12 +3,12 @@
 // uses, so the two never disagree.
 import fp from 'fastify-plugin'
 import type { NodeContext } from '../../node/context.js'
-import type { EventBus, EventLog } from '../../events/log.js'
+import { EventBus, EventLog } from '../../events/log.js'
 import type { PeerService } from '../../peers/service.js'
-import type { TransportService } from '../../transports/service.js'
+import { TransportService } from '../../transports/service.js'
 import type { TransportScheduler } from '../../transports/scheduler.js'
 import type { Outbox } from '../../outbox/outbox.js'
-import type { Exchange } from '../../exchange/exchange.js'
+import { Exchange } from '../../exchange/exchange.js'
 
 export interface WebServices {
   node: NodeContext
@@ -38,3 +38,23 @@ export default fp<{ services: WebServices }>(
   },
   { name: 'outpost-services' },
 )
+
+/** The services of an opened node; `outpost start` adds its scheduler, tests leave it out. */
+export function createWebServices(
+  node: NodeContext,
+  opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; bus?: EventBus; log?: (line: string) => void } = {},
+): WebServices {
+  const exchange = opts.exchange ?? new Exchange(node)
+  const bus = opts.bus ?? new EventBus()
+  return {
+    node,
+    events: new EventLog(node.db, bus),
+    bus,
+    peers: exchange.peers,
+    transports: opts.transports ?? new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined),
+    outbox: exchange.outbox,
+    exchange,
+    ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+    log: opts.log ?? (() => undefined),
+  }
+}
