@@ -6,14 +6,14 @@
 // outbox only when its peer acks it) make a stick pulled at any moment safe.
 import { statSync } from 'node:fs'
 import { exec as realExec, execOk, type Exec } from '../exec.js'
-import type { ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
+import type { CarrierOptions, ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
 import type { Button, PressKind } from './gpio.js'
 import type { LedPatterns } from './led.js'
 
 /** The part of the bundle exchange the offload uses (an `Exchange`). */
 export interface StickExchange {
-  exportTo(dir: string, progress?: Progress): Promise<ExportResult[]>
-  importFrom(dir: string, progress?: Progress): Promise<ImportResult[]>
+  exportTo(dir: string, progress?: Progress, opts?: CarrierOptions): Promise<ExportResult[]>
+  importFrom(dir: string, progress?: Progress, opts?: CarrierOptions): Promise<ImportResult[]>
 }
 
 export interface OffloadDeps {
@@ -52,8 +52,8 @@ export async function offload(stickDir: string, deps: OffloadDeps): Promise<Offl
   led.show('working')
   try {
     const before = identity(stickDir)
-    imported.push(...(await exchange.importFrom(stickDir, deps.progress?.import)))
-    exported.push(...(await exchange.exportTo(stickDir, deps.progress?.export)))
+    imported.push(...(await exchange.importFrom(stickDir, deps.progress?.import, { via: 'usb' })))
+    exported.push(...(await exchange.exportTo(stickDir, deps.progress?.export, { via: 'usb' })))
     // A stick pulled halfway leaves either no directory or an empty one
     // (the mount point, or one that writes re-created): then what this run
     // wrote went nowhere, and the LED must not say "safe to remove".

@@ -11,6 +11,7 @@ import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../durable.js'
 import { isMessageId } from '../bundle/message-id.js'
+import { recordSafely, type EventRecorder } from '../events/record.js'
 
 /** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
 export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
@@ -44,6 +45,8 @@ export class Outbox {
   constructor(
     private readonly db: Db,
     private readonly spoolDir: string,
+    /** Where `message.queued` is reported; without it nothing is. */
+    private readonly events?: EventRecorder,
   ) {}
 
   private file(messageId: string): string {
@@ -67,7 +70,10 @@ export class Outbox {
       queuedAt: now,
       expiresAt: input.expiresAt ?? now + DEFAULT_MESSAGE_LIFETIME_MS,
     }))
-    if (rows.length) this.db.insert(outbox).values(rows).onConflictDoNothing().run()
+    if (!rows.length) return
+    const added = this.db.insert(outbox).values(rows).onConflictDoNothing().returning({ peer: outbox.peer }).all()
+    // Only rows that are new: a client's retry of the same message queues nothing twice, and says so once.
+    for (const { peer } of added) recordSafely(this.events, 'message.queued', { messageId: input.messageId, peer, size: input.data.length })
   }
 
   read(messageId: string): Buffer {

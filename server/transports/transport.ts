@@ -63,3 +63,15 @@ export function checkConfigKeys(driver: Pick<TransportDriver, 'kind' | 'configKe
   }
   return out
 }
+
+/**
+ * What a driver passes to `exportPeer`: the carrier's name for the events,
+ * and progress as messages sent of those waiting when the run began.
+ */
+export function sendOptions(ctx: TransportRunContext, via: string): { via: string; onMessages?: (n: number) => void } {
+  const progress = ctx.progress
+  if (!progress) return { via }
+  const total = ctx.exchange.outbox.waiting(ctx.peer).length
+  let done = 0
+  return { via, onMessages: (n) => progress((done += n), total, `sent to ${ctx.peer}`) }
+}
