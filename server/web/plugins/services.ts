@@ -44,11 +44,13 @@ export function createWebServices(
   node: NodeContext,
   opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; bus?: EventBus; log?: (line: string) => void } = {},
 ): WebServices {
-  const exchange = opts.exchange ?? new Exchange(node)
   const bus = opts.bus ?? new EventBus()
+  const events = new EventLog(node.db, bus)
+  // The exchange reports through the same log, so progress of its runs reaches the bus.
+  const exchange = opts.exchange ?? new Exchange(node, { events, log: opts.log })
   return {
     node,
-    events: new EventLog(node.db, bus),
+    events,
     bus,
     peers: exchange.peers,
     transports: opts.transports ?? new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined),
