@@ -11,6 +11,11 @@ import opsRoutes from './routes/ops/index.js'
 import authGate from './plugins/auth.js'
 import authRoutes from './routes/auth.js'
 import { AdminAuth } from '../admin/auth.js'
+import websocket from '@fastify/websocket'
+import accountRoutes from './routes/accounts.js'
+import publicRoutes from './routes/public.js'
+import settingsRoutes from './routes/settings.js'
+import eventRoutes from './routes/events.js'
 
 export interface AppOptions {
   probes: ProbeOptions
@@ -22,6 +27,8 @@ export interface AppOptions {
   services?: WebServices
   /** The clock of sessions and rate limits (tests move it). */
   now?: () => number
+  /** Called for every route as it is added (tests list them to walk every one). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -31,6 +38,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // The API takes small JSON bodies only; bundles and uploads get their own limits.
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
 
   // One error handler: clear 4xx messages, never the details of a 5xx.
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
@@ -53,10 +62,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     await app.register(services, { services: opts.services })
     // The gate in front of every /api route (see plugins/auth.ts for which are public).
     await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
+    // Small frames only: the page sends nothing, the server sends one event per frame.
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     await app.register(authRoutes, { prefix: '/api/auth' })
+    await app.register(publicRoutes, { prefix: '/api/public' })
     // The admin's routes: everything here needs a logged-in session.
     await app.register(
       async (admin) => {
+        await admin.register(accountRoutes)
+        await admin.register(settingsRoutes)
+        await admin.register(eventRoutes)
         await admin.register(opsRoutes)
       },
       { prefix: '/api' },
