@@ -77,7 +77,7 @@ test('export and import between two nodes record queued, exported, imported, del
 
     // Acks go back; camp hears that town has both messages.
     await tx.exportTo(stick)
-    assert.equal(townLog.recent({ kinds: ['bundle.exported'] })[0]?.data.messages, 0, 'an ack bundle carries no mail')
+    assert.equal((townLog.recent({ kinds: ['bundle.exported'] })[0] as OutpostEvent<'bundle.exported'>).data.messages, 0, 'an ack bundle carries no mail')
     await cx.importFrom(stick)
     const acks = campLog.recent({ kinds: ['ack.received'] })
     assert.deepEqual(acks.map((e) => e.data), [{ peer: 'town', messages: 2 }])

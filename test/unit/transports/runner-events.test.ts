@@ -15,7 +15,7 @@ import { makeCard } from '../../../server/identity/card.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { TransportService } from '../../../server/transports/service.js'
 import { runTransport } from '../../../server/transports/runner.js'
-import type { OutpostEvent } from '../../../server/events/types.js'
+import type { OutpostEvent, OutpostEvents } from '../../../server/events/types.js'
 import { FakeLmtp } from '../haraka/fake-lmtp.js'
 
 test('a folder transport run records start and done, pushes progress on the bus, and records an error with its reason', async () => {
@@ -53,17 +53,18 @@ test('a folder transport run records start and done, pushes progress on the bus,
     const ctx = (node: NodeContext, exchange: Exchange, service: TransportService) => ({ node, exchange, service, exec, log: (l: string) => lines.push(l) })
 
     await runTransport(ctx(camp, cx, campService), campT.id)
-    const runs = (log: EventLog) => log.recent({ kinds: ['transport.run'] }).reverse().map((e) => e.data)
+    const runs = (log: EventLog) => log.recent({ kinds: ['transport.run'] }).reverse().map((e) => e.data as OutpostEvents['transport.run'])
     assert.deepEqual(runs(campEvents), [
       { transportId: campT.id, peer: 'town', kind: 'folder', phase: 'start' },
       { transportId: campT.id, peer: 'town', kind: 'folder', phase: 'done', done: 1, total: 1 },
     ])
-    const campProgress = pushed.filter((e) => e.kind === 'transport.run' && e.data.phase === 'progress')
+    const runEvents = () => pushed.filter((e): e is OutpostEvent<'transport.run'> => e.kind === 'transport.run')
+    const campProgress = runEvents().filter((e) => e.data.phase === 'progress')
     assert.deepEqual(campProgress.map((e) => [e.id, e.data]), [[0, { transportId: campT.id, peer: 'town', kind: 'folder', phase: 'progress', done: 3, total: 3 }]], 'progress is pushed, not stored')
 
     pushed.length = 0
     await runTransport(ctx(town, tx, townService), townT.id)
-    assert.deepEqual(pushed.filter((e) => e.kind === 'transport.run').map((e) => e.data.phase), ['progress'], 'the import reports its bundles')
+    assert.deepEqual(runEvents().map((e) => e.data.phase), ['progress'], 'the import reports its bundles')
     assert.equal(lmtp.stored.length, 3)
     assert.deepEqual(runs(townEvents).map((d) => d.phase), ['start', 'done'])
 
