@@ -253,7 +253,7 @@ export class Api {
     if (!res.ok) {
       const message = (data as { error?: string } | undefined)?.error ?? `${method} ${path} failed: HTTP ${res.status}`
       // A wrong password at login is a 401 too, but that is not a lost session.
-      if (res.status === 401 && !path.startsWith('/api/auth/')) {
+      if (res.status === 401 && path !== '/api/auth/login' && path !== '/api/auth/setup') {
         this.csrf = undefined
         this.onUnauthorized()
       }

@@ -9,10 +9,15 @@ type AnyHandler = (e: OutpostEvent) => void
 export interface LiveOptions {
   url?: string
   WebSocket?: typeof WebSocket
+  /** The server closed the socket because the session ended (close code 4401): show the login. */
+  onSessionEnded?: () => void
   /** First reconnect delay; it doubles up to maxDelayMs. */
   minDelayMs?: number
   maxDelayMs?: number
 }
+
+/** The server's close code for "the session has ended" (server/web/routes/events.ts). */
+export const WS_SESSION_ENDED = 4401
 
 export class Live {
   /** True while the socket is open: the pages show "live" or "reconnecting…". */
@@ -22,11 +27,13 @@ export class Live {
   private timer: ReturnType<typeof setTimeout> | undefined
   private delay: number
   private wanted = false
-  private readonly opts: Required<Omit<LiveOptions, 'url' | 'WebSocket'>> & Pick<LiveOptions, 'url' | 'WebSocket'>
+  private readonly opts: Required<Pick<LiveOptions, 'minDelayMs' | 'maxDelayMs'>> & LiveOptions
+  onSessionEnded: () => void
 
   constructor(opts: LiveOptions = {}) {
     this.opts = { minDelayMs: 1000, maxDelayMs: 30_000, ...opts }
     this.delay = this.opts.minDelayMs
+    this.onSessionEnded = opts.onSessionEnded ?? (() => {})
   }
 
   /** Opens the socket (after login); stays connected until stop(). */
@@ -108,10 +115,16 @@ export class Live {
       }
       if (e && typeof e.kind === 'string') this.dispatch(e)
     }
-    ws.onclose = () => {
+    ws.onclose = (ev: CloseEvent) => {
       if (this.ws !== ws) return
       this.ws = undefined
       this.connected = false
+      // Reconnecting would only be refused again: the person must log in.
+      if (ev?.code === WS_SESSION_ENDED) {
+        this.stop()
+        this.onSessionEnded()
+        return
+      }
       this.retry()
     }
     // An error is always followed by close, which does the reconnecting.

@@ -6,7 +6,7 @@ class FakeSocket {
   static all: FakeSocket[] = []
   onopen: (() => void) | null = null
   onmessage: ((m: { data: string }) => void) | null = null
-  onclose: (() => void) | null = null
+  onclose: ((ev: { code: number }) => void) | null = null
   onerror: (() => void) | null = null
   closed = false
   constructor(readonly url: string) {
@@ -22,9 +22,9 @@ class FakeSocket {
   send(e: unknown) {
     this.onmessage?.({ data: typeof e === 'string' ? e : JSON.stringify(e) })
   }
-  drop() {
+  drop(code = 1006) {
     this.onerror?.()
-    this.onclose?.()
+    this.onclose?.({ code })
   }
 }
 
@@ -122,6 +122,18 @@ describe('Live', () => {
     live.stop()
     expect(FakeSocket.all[0]!.closed).toBe(true)
     FakeSocket.all[0]!.drop()
+    vi.advanceTimersByTime(60_000)
+    expect(FakeSocket.all).toHaveLength(1)
+    expect(live.connected).toBe(false)
+  })
+
+  it('stops and shows the login when the server says the session has ended (4401)', () => {
+    const onSessionEnded = vi.fn()
+    const live = new Live({ url: 'wss://box/api/ws', WebSocket: FakeSocket as unknown as typeof WebSocket, onSessionEnded })
+    live.start()
+    FakeSocket.all[0]!.open()
+    FakeSocket.all[0]!.drop(4401)
+    expect(onSessionEnded).toHaveBeenCalledOnce()
     vi.advanceTimersByTime(60_000)
     expect(FakeSocket.all).toHaveLength(1)
     expect(live.connected).toBe(false)
