@@ -15,8 +15,7 @@ const InviteBody = Type.Object({ code: Type.String(), createdAt: Type.Number(), 
 
 /** Where a group member opens an invite: the landing page, with the code after # so it never reaches a server log. */
 export function inviteUrl(config: NodeConfig, code: string): string {
-  const port = config.ports.web === 443 ? '' : `:${config.ports.web}`
-  return `https://${config.node.host}${port}/join#${code}`
+  return `https://${config.node.host}:${config.ports.web}/join#${code}`
 }
 
 const accounts: FastifyPluginAsyncTypebox = async (app) => {
@@ -58,7 +57,7 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/accounts/:address/password',
-    { schema: { params: AddressParams, body: Type.Optional(Type.Object({ password: Type.Optional(AccountPassword) }, { additionalProperties: false })), response: { 200: Credentials, 404: ErrorBody } } },
+    { schema: { params: AddressParams, body: Type.Union([Type.Object({ password: Type.Optional(AccountPassword) }, { additionalProperties: false }), Type.Null()]), response: { 200: Credentials, 404: ErrorBody } } },
     async (req) => {
       const address = normaliseAddress(req.params.address)
       if (!node.accounts.get(address)) throw new HttpError(404, `${address}: no such account`)
