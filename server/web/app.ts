@@ -31,12 +31,24 @@ export interface AppOptions {
   onRoute?: (route: { method: string | string[]; url: string }) => void
 }
 
+/** One schema error as a person reads it, naming the field (the default leaves out an unknown field's name). */
+function schemaMessage(e: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }, dataVar: string): string {
+  const field = `${dataVar}${e.instancePath.replaceAll('/', '.')}`
+  if (e.keyword === 'additionalProperties') return `${field}.${String(e.params.additionalProperty)} is not a known field`
+  if (e.keyword === 'required') return `${field}.${String(e.params.missingProperty)} is required`
+  return `${field} ${e.message ?? 'is not valid'}`
+}
+
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? false,
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert } } : {}),
     // The API takes small JSON bodies only; bundles and uploads get their own limits.
     bodyLimit: 1024 * 1024,
+    // Fastify's default strips unknown fields silently; a misspelt setting
+    // must be refused, not quietly ignored.
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(errors.map((e) => schemaMessage(e, dataVar)).join('; ')),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   if (opts.onRoute) app.addHook('onRoute', opts.onRoute)

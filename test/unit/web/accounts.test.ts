@@ -1,7 +1,7 @@
 // Accounts and invites from the web admin, and joining from the landing page.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import jsQR from 'jsqr'
+import jsQRModule from 'jsqr'
 import { adminFixture } from '../../helpers/web-admin.js'
 import { verifyPassword } from '../../../server/accounts/password.js'
 
@@ -131,6 +131,9 @@ test('guessing invite codes is rate-limited like the login', async () => {
     await f.close()
   }
 })
+
+// jsqr is CommonJS with a typed default export: under NodeNext the default import is the module object.
+const jsQR = (jsQRModule as unknown as { default: typeof jsQRModule.default }).default
 
 /** Draws the SVG's dark path of the qrcode package (one-module "h1v1h-1z"-style moves) into an RGBA buffer for jsQR. */
 function rasterise(svg: string, scale: number): { data: Uint8ClampedArray; size: number } {
