@@ -16,6 +16,9 @@ import accountRoutes from './routes/accounts.js'
 import publicRoutes from './routes/public.js'
 import settingsRoutes from './routes/settings.js'
 import eventRoutes from './routes/events.js'
+import webApp from './plugins/web-app.js'
+import { appRoot } from '../app-root.js'
+import { join } from 'node:path'
 
 export interface AppOptions {
   probes: ProbeOptions
@@ -25,6 +28,8 @@ export interface AppOptions {
   inbox?: BundleInboxOptions
   /** The node's services for the web admin; without them there are no admin routes. */
   services?: WebServices
+  /** The built web admin to serve (default with services: dist/web of the installation); false for none. */
+  web?: { root: string } | false
   /** The clock of sessions and rate limits (tests move it). */
   now?: () => number
   /** Called for every route as it is added (tests list them to walk every one). */
@@ -73,9 +78,11 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   if (opts.services) {
     await app.register(services, { services: opts.services })
     // The gate in front of every /api route (see plugins/auth.ts for which are public).
-    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
     // Small frames only: the page sends nothing, the server sends one event per frame.
+    // Registered before the gate, so that its hook marks an upgrade request
+    // first and a refused upgrade's socket is closed after the 401.
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
     await app.register(authRoutes, { prefix: '/api/auth' })
     await app.register(publicRoutes, { prefix: '/api/public' })
     // The admin's routes: everything here needs a logged-in session.
@@ -89,5 +96,8 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
       { prefix: '/api' },
     )
   }
+  // The pages: index.html for every path outside /api, so the app routes on the client.
+  const web = opts.web ?? (opts.services ? { root: join(appRoot(), 'dist/web') } : false)
+  if (web) await app.register(webApp, web)
   return app as unknown as FastifyInstance
 }
