@@ -19,10 +19,25 @@ export class Resource<T> {
     }
   }
 
+  private soonTimer: ReturnType<typeof setTimeout> | undefined
+
+  /** A background reload within `ms`, however often it is asked for meanwhile (a burst of live events). */
+  soon(ms = 1000): void {
+    if (this.soonTimer) return
+    this.soonTimer = setTimeout(() => {
+      this.soonTimer = undefined
+      void this.load(true)
+    }, ms)
+  }
+
   /** Loads now and every `ms` until the returned function is called (use it as an $effect's cleanup). */
   poll(ms: number): () => void {
     void this.load()
     const t = setInterval(() => void this.load(true), ms)
-    return () => clearInterval(t)
+    return () => {
+      clearInterval(t)
+      clearTimeout(this.soonTimer)
+      this.soonTimer = undefined
+    }
   }
 }
