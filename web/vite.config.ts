@@ -31,7 +31,8 @@ export default defineConfig({
     },
   },
   test: {
-    environment: 'jsdom',
+    // Logic tests run in plain Node; component tests ask for jsdom in their first line.
+    environment: 'node',
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
   },
