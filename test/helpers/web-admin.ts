@@ -55,6 +55,8 @@ export async function adminFixture(opts: { domain?: string; app?: Partial<AppOpt
     now: () => clock.now,
     ...opts.app,
   })
+  // inject() readies the app itself; injectWS() does not.
+  await app.ready()
   const auth = async (url: string, password: string): Promise<Session> => {
     const r = await app.inject({ method: 'POST', url, payload: { password } })
     if (r.statusCode !== 200) throw new Error(`${url} answered ${r.statusCode} ${r.body}`)
