@@ -105,7 +105,8 @@ export interface SelfCard {
 export interface Peer {
   name: string
   domains: string[]
-  reach: string[] | string | null
+  /** Where the peer says it can be reached, e.g. {kind: "https", address: "10.0.0.2:8443"}. */
+  reach: Array<{ kind: string; address: string } | string> | string | null
   fingerprint: string
   addedAt: number
 }
