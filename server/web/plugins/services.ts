@@ -42,12 +42,12 @@ export default fp<{ services: WebServices }>(
 /** The services of an opened node; `outpost start` adds its scheduler, tests leave it out. */
 export function createWebServices(
   node: NodeContext,
-  opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; bus?: EventBus; log?: (line: string) => void } = {},
+  opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; bus?: EventBus; events?: EventLog; log?: (line: string) => void } = {},
 ): WebServices {
   const bus = opts.bus ?? new EventBus()
-  const events = new EventLog(node.db, bus)
-  // The exchange reports through the same log, so progress of its runs reaches the bus.
-  const exchange = opts.exchange ?? new Exchange(node, { events, log: opts.log })
+  const events = opts.events ?? new EventLog(node.db, bus)
+  const log = opts.log ?? (() => undefined)
+  const exchange = opts.exchange ?? new Exchange(node, { events, log })
   return {
     node,
     events,
@@ -57,6 +57,6 @@ export function createWebServices(
     outbox: exchange.outbox,
     exchange,
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
-    log: opts.log ?? (() => undefined),
+    log,
   }
 }
