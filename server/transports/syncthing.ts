@@ -85,7 +85,7 @@ export const syncthingTransport: TransportDriver<SyncthingConfig> = {
     folder: { doc: 'the shared folder on this machine (its path in Syncthing)', required: true },
     folder_id: { doc: "the folder's ID in Syncthing (the same on both devices)", required: true },
     api: { doc: "Syncthing's GUI/REST address on this machine", default: 'http://127.0.0.1:8384' },
-    api_key: { doc: 'the API key: <gui><apikey> in Syncthing\'s config.xml, or Actions → Settings → API Key', required: true },
+    api_key: { doc: 'the API key: <gui><apikey> in Syncthing\'s config.xml, or Actions → Settings → API Key', required: true, secret: true },
   },
   parseConfig(raw) {
     const c = checkConfigKeys(this, raw)

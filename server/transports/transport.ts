@@ -33,6 +33,8 @@ export interface ConfigKey {
   doc: string
   required?: boolean
   default?: string
+  /** A password or API key: the web admin never shows it back. */
+  secret?: boolean
 }
 
 export interface TransportDriver<C = Record<string, string>> {
