@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify'
 import { initNode } from '../../server/node/init.js'
 import { openNode, type NodeContext } from '../../server/node/context.js'
 import { exec } from '../../server/exec.js'
-import { buildApp, type AppOptions } from '../../server/web/app.js'
+import { buildApp } from '../../server/web/app.js'
 import { createWebServices, type WebServices } from '../../server/web/plugins/services.js'
 import { EventBus, EventLog } from '../../server/events/log.js'
 import { Exchange } from '../../server/exchange/exchange.js'
@@ -33,7 +33,7 @@ export interface OpsNode {
   close(): Promise<void>
 }
 
-export async function opsNode(data: string, domain: string, opts: { lmtp?: boolean; app?: Partial<AppOptions> } = {}): Promise<OpsNode> {
+export async function opsNode(data: string, domain: string, opts: { lmtp?: boolean; ports?: { smtp: number; imap: number } } = {}): Promise<OpsNode> {
   await initNode({ data, domain, host: '127.0.0.1', listen: '127.0.0.1' }, exec)
   const node = openNode(data)
   const bus = new EventBus()
@@ -55,7 +55,8 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
     mkdirSync(dirname(node.paths.lmtpSocket), { recursive: true })
     lmtp = await new FakeLmtp(node.paths.lmtpSocket).listen()
   }
-  const app = await buildApp({ probes: { host: '127.0.0.1', smtpPort: 1, imapPort: 1, db: node.db, dataDir: data }, services, ...opts.app })
+  // Port 1: nothing answers there, unless the test stands in for SMTP and IMAP.
+  const app = await buildApp({ probes: { host: '127.0.0.1', smtpPort: opts.ports?.smtp ?? 1, imapPort: opts.ports?.imap ?? 1, db: node.db, dataDir: data }, services })
   const r = await app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD } })
   if (r.statusCode !== 200) throw new Error(`setup answered ${r.statusCode} ${r.body}`)
   const session = sessionFrom(r)
