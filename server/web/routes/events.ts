@@ -8,6 +8,7 @@ import type { EventKind } from '../../events/types.js'
 
 /** Close code for "the session ended": the page then shows the login. */
 export const WS_SESSION_ENDED = 4401
+const SESSION_CHECK_MS = 60_000
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
   const { events: log, bus } = app.outpost
@@ -36,15 +37,25 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       socket.close(WS_SESSION_ENDED, 'log in first')
       return
     }
-    const off = bus.on((ev) => {
-      if (!app.adminAuth.stillLive(session)) {
-        off()
-        socket.close(WS_SESSION_ENDED, 'the session has ended; log in again')
-        return
-      }
-      socket.send(JSON.stringify(ev))
+    let timer: NodeJS.Timeout | undefined
+    let off = (): void => undefined
+    const stop = () => {
+      off()
+      clearInterval(timer)
+    }
+    const end = (): boolean => {
+      if (app.adminAuth.stillLive(session)) return false
+      stop()
+      socket.close(WS_SESSION_ENDED, 'the session has ended; log in again')
+      return true
+    }
+    off = bus.on((ev) => {
+      if (!end()) socket.send(JSON.stringify(ev))
     })
-    socket.on('close', off)
+    // A quiet dashboard learns of the end too, within a minute.
+    timer = setInterval(end, SESSION_CHECK_MS)
+    timer.unref()
+    socket.on('close', stop)
     // The page sends nothing; anything it does send is ignored.
     socket.on('message', () => undefined)
   })
