@@ -3,6 +3,13 @@ import { describe, expect, it } from 'vitest'
 import { render, screen } from '@testing-library/svelte'
 import BarChart from './BarChart.svelte'
 
+// jsdom has no layout and no ResizeObserver, which bind:clientWidth uses; the chart then draws at its minimum width.
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+} as unknown as typeof ResizeObserver
+
 describe('BarChart', () => {
   it('draws one bar per non-zero count and says the total', () => {
     const { container } = render(BarChart, {

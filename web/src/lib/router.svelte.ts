@@ -25,11 +25,16 @@ export class Router {
     window.scrollTo?.(0, 0)
   }
 
-  /** For <a href> inside the app: plain clicks stay in the page, ctrl/middle clicks open a tab. */
+  /**
+   * For any click in the app: a plain click on a link to one of its own pages
+   * stays in the page (no reload); ctrl/middle clicks, other sites, dclogin:
+   * links and /api stay the browser's.
+   */
   link = (e: MouseEvent): void => {
-    const a = (e.currentTarget as HTMLAnchorElement | null) ?? null
-    if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
-    if (a.origin !== window.location.origin) return
+    if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return
+    const a = (e.target as Element | null)?.closest?.('a')
+    if (!a || a.target || a.hasAttribute('download') || a.origin !== window.location.origin) return
+    if (a.pathname === '/api' || a.pathname.startsWith('/api/')) return
     e.preventDefault()
     this.go(a.pathname + a.hash)
   }
