@@ -24,6 +24,9 @@ export default defineConfig({
     // No source maps in the build: they would double what a phone downloads on a slow hotspot.
     sourcemap: false,
     reportCompressedSize: false,
+    // Rolldown warns when plugins take most of a build's time; on a busy
+    // two-core box that is always, and says nothing about the app.
+    rolldownOptions: { checks: { bundlerTimings: false } },
   },
   server: {
     proxy: {

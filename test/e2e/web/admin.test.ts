@@ -40,6 +40,8 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   const phones: Phone[] = []
   let stick: string | undefined
   let transportId: number
+  /** Uncaught errors in the page: each is something broken a person would run into. */
+  const pageErrors: string[] = []
 
   before(async () => {
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
@@ -50,6 +52,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     browser = await launchChromium()
     ctx = await newContext(browser, base, PHONE)
     page = await ctx.newPage()
+    page.on('pageerror', (err) => pageErrors.push(err.message))
   })
 
   after(async () => {
@@ -141,6 +144,49 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     const back = await alice.waitForIncoming((m) => m.text === reply, WAIT_MS)
     assert.equal(back.message.showPadlock, true)
     await waitUntil(async () => (await log.getByText('Message delivered to alice@camp.test').count()) > 0, 'the delivery to alice to appear in the activity log')
+  })
+
+  it('the activity log filters by kind', async () => {
+    await page.getByLabel('Show').selectOption({ label: 'Messages' })
+    const log = page.getByRole('list', { name: 'Activity log, newest first' })
+    await log.getByText('Message delivered to bob@camp.test').first().waitFor()
+    await page.getByLabel('Show').selectOption({ label: 'Transport runs' })
+    await log.getByText('Nothing yet.').waitFor()
+    assert.equal(await log.getByText('Message delivered').count(), 0)
+  })
+
+  it('with joining by link switched on, a group member makes their own account from an invite', async () => {
+    await gotoPage('/admin/settings', 'Settings')
+    await page.getByLabel('People may create their own account with an invite link').check()
+    await page.getByRole('button', { name: 'Save settings' }).click()
+    await page.getByRole('status').filter({ hasText: 'Saved' }).waitFor()
+    await gotoPage('/admin/accounts', 'Accounts')
+    await page.getByLabel('Uses').fill('1')
+    await page.getByRole('button', { name: 'Make invite link' }).click()
+    const link = page.locator('.new-invite a')
+    await link.waitFor()
+    const url = new URL((await link.getAttribute('href'))!)
+    assert.equal(url.pathname, '/join')
+    assert.equal(await readQr(page, '.new-invite .qr'), url.toString(), 'the invite QR should carry the invite link')
+    await page.getByText('used 0 of 1').waitFor()
+
+    // The member's own phone: no admin session.
+    const member = await newContext(browser!, base, PHONE)
+    const mp = await member.newPage()
+    mp.on('pageerror', (err) => pageErrors.push(err.message))
+    await mp.goto(`/join${url.hash}`)
+    await mp.getByLabel('Choose a name').fill('erin')
+    await screenshot(mp, 'join')
+    await mp.getByRole('button', { name: 'Create my account' }).click()
+    await mp.getByRole('region', { name: 'Login for erin@camp.test' }).waitFor()
+    assert.match(await readQr(mp, '.creds .qr'), /^dclogin:erin@camp\.test\?/)
+    assert.equal(await sidewaysOverflow(mp), 0, '/join scrolls sideways at 360 px')
+    await screenshot(mp, 'joined')
+    await member.close()
+    // The invite is used up, and the admin sees the new account.
+    await page.reload()
+    await page.getByText('used 1 of 1').waitFor()
+    await page.locator('li', { hasText: 'erin@camp.test' }).first().waitFor()
   })
 
   it('adds a peer from its card', async () => {
@@ -237,6 +283,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       if (viewport === PHONE) assert.equal(await sidewaysOverflow(page), 0, '/ scrolls sideways at 360 px')
       await screenshot(page, 'landing')
     }
+    assert.deepEqual(pageErrors, [], 'the pages threw errors')
   })
 
   async function gotoPage(path: string, heading: string | RegExp): Promise<void> {
