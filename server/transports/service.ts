@@ -36,10 +36,23 @@ export const SECRET_MASK = '••••'
 // Also by name: a setting a driver forgot to mark stays hidden all the same.
 const SECRET_NAME = /pass|secret|token|key$|apikey|api_key/i
 
+/** A URL's password (https://user:PASSWORD@host/) masked; anything else as it is. */
+function maskUrlPassword(v: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(v)) return v
+  try {
+    const u = new URL(v)
+    if (!u.password) return v
+    u.password = SECRET_MASK
+    return decodeURIComponent(u.toString())
+  } catch {
+    return SECRET_MASK
+  }
+}
+
 /** A transport's settings as shown to a person: passwords and API keys masked. */
 export function maskSecrets(kind: string, config: Record<string, string>): Record<string, string> {
   const keys = driverFor(kind)?.configKeys ?? {}
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, keys[k]?.secret || SECRET_NAME.test(k) ? SECRET_MASK : v]))
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, keys[k]?.secret || SECRET_NAME.test(k) ? SECRET_MASK : maskUrlPassword(v)]))
 }
 
 export function checkSchedule(schedule: string): void {
