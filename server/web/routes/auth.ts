@@ -44,10 +44,10 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
           .send({ error: `too many failed logins from this address; try again in ${Math.ceil(wait / 60)} min`, statusCode: 429 })
       }
       if (!adminAuth.isSetUp()) throw new AdminAuthError('no admin password is set yet; set one on the first-run page', 409)
-      if (!(await adminAuth.verify(req.body.password))) {
-        loginLimiter.fail(req.ip)
-        return reply.code(401).send({ error: 'wrong password', statusCode: 401 })
-      }
+      // Counted as a failure before the (slow) check and forgiven after it,
+      // so that many tries sent at once cannot all pass the limit.
+      loginLimiter.fail(req.ip)
+      if (!(await adminAuth.verify(req.body.password))) return reply.code(401).send({ error: 'wrong password', statusCode: 401 })
       loginLimiter.clear(req.ip)
       return { csrf: app.startSession(reply).csrf }
     },
@@ -66,10 +66,9 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       // A stolen session must not be able to guess its way to the password either.
       const wait = loginLimiter.retryAfterS(req.ip)
       if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send({ error: 'too many wrong passwords from this address; try again later', statusCode: 429 })
-      if (!(await adminAuth.verify(req.body.current))) {
-        loginLimiter.fail(req.ip)
-        return reply.code(403).send({ error: 'the current password is wrong', statusCode: 403 })
-      }
+      loginLimiter.fail(req.ip)
+      if (!(await adminAuth.verify(req.body.current))) return reply.code(403).send({ error: 'the current password is wrong', statusCode: 403 })
+      loginLimiter.clear(req.ip)
       await adminAuth.setPassword(req.body.password, req.adminSession ?? undefined)
       app.outpost?.log('web admin: admin password changed; other sessions ended')
       return reply.code(204).send(null)

@@ -153,3 +153,16 @@ test('changing the password needs the current one and ends the other sessions', 
     await f.close()
   }
 })
+
+test('many wrong logins sent at once cannot get past the limit', async () => {
+  const f = await adminFixture()
+  try {
+    await f.setup()
+    const answers = await Promise.all(Array.from({ length: 12 }, (_, i) => f.app.inject({ method: 'POST', url: '/api/auth/login', payload: { password: `guess ${i}` } })))
+    const codes = answers.map((r) => r.statusCode)
+    assert.equal(codes.filter((c) => c === 401).length, 5, codes.join(' '))
+    assert.equal(codes.filter((c) => c === 429).length, 7)
+  } finally {
+    await f.close()
+  }
+})
