@@ -13,6 +13,7 @@ import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js
 import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
+import { benchWebSize } from './web-size.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -225,6 +226,9 @@ try {
   out()
   out('e. Transports (two nodes on loopback)')
   await benchLan(sameNodeChat, Math.min(MESSAGES, 30), cleanups)
+  out()
+  out('f. Web admin download (dist/web, gzip -9)')
+  benchWebSize(out)
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -51,3 +51,7 @@ for (const name of names) {
   writeFileSync(join(dir, 'index.cjs'), `module.exports = require('../outpost-plugins.cjs').${name}\n`)
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name, private: true, main: 'index.cjs' }, null, 2) + '\n')
 }
+
+// The web admin (Svelte + Vite) → dist/web, which `outpost start` serves.
+const { build: viteBuild } = await import('vite')
+await viteBuild({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'warn' })

@@ -1,6 +1,8 @@
 // Runs the test suite with Node's own test runner, tier by tier:
 //   node test/run.mjs              unit, then integration, then e2e
 //   node test/run.mjs unit         one tier (unit | integration | e2e)
+// The unit tier includes the web app's component tests (vitest + jsdom,
+// beside the code in web/src).
 // Unit tests need no network or root; integration and e2e tests start the
 // real Dovecot, Haraka and Delta Chat core on loopback.
 import { spawnSync } from 'node:child_process'
@@ -28,7 +30,17 @@ function find(dir) {
   return out
 }
 
-const files = (wanted.length ? wanted : TIERS).flatMap((t) => find(join(here, t)))
+const tiers = wanted.length ? wanted : TIERS
+let failed = false
+if (tiers.includes('unit')) {
+  const vitest = join(here, '..', 'node_modules', 'vitest', 'vitest.mjs')
+  const v = spawnSync(process.execPath, [vitest, 'run', '--config', 'web/vite.config.ts'], { stdio: 'inherit', cwd: join(here, '..') })
+  if (v.status !== 0) {
+    console.error('web component tests failed')
+    failed = true
+  }
+}
+const files = tiers.flatMap((t) => find(join(here, t)))
 if (files.length === 0) {
   console.error('no test files found')
   process.exit(1)
@@ -36,4 +48,4 @@ if (files.length === 0) {
 // One file at a time: the machine has two cores, and integration tests each
 // run a whole node.
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: join(here, '..') })
-process.exit(r.status ?? 1)
+process.exit(failed ? 1 : (r.status ?? 1))

@@ -21,7 +21,8 @@ export class AccountService {
     private readonly domains: readonly string[],
   ) {}
 
-  private checkAddress(address: string): string {
+  /** The normalised address, or an AddressError when this node does not serve it. */
+  checkAddress(address: string): string {
     const { domain } = splitAddress(address)
     if (!this.domains.includes(domain)) throw new AddressError(`${address}: this node serves ${this.domains.join(', ')}, not ${domain}`)
     return normaliseAddress(address)

@@ -20,8 +20,11 @@ export async function cmdUsbOffload(dir: string, data: unknown): Promise<number>
   const patterns = new LedPatterns(led)
   try {
     await ensureIdentity(node.paths)
+    const exchange = new Exchange(node)
     const r = await offload(dir, {
-      exchange: new Exchange(node),
+      exchange,
+      // Into the events table: the running node's web admin shows how the offload went.
+      events: exchange.events,
       led: patterns,
       log: (line) => console.log(line),
       progress: { import: progressBar('import'), export: progressBar('export') },

@@ -46,20 +46,35 @@ export interface HotspotPlan {
   rangeEnd: string
 }
 
+/** The network name: 1 to 32 bytes of UTF-8, no control characters. */
+export function checkSsid(ssid: string): void {
+  const ssidBytes = Buffer.byteLength(ssid, 'utf8')
+  if (ssidBytes < 1 || ssidBytes > 32) throw new HotspotError(`[hotspot] ssid: must be 1 to 32 bytes (UTF-8), "${ssid}" has ${ssidBytes}`)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(ssid)) throw new HotspotError('[hotspot] ssid: must not contain control characters (a newline would end the setting)')
+}
+
+export function checkPassphrase(passphrase: string): void {
+  // WPA2 takes 8 to 63 printable ASCII characters (IEEE 802.11i, and
+  // hostapd's wpa_passphrase); 64 characters would be read as a raw key.
+  if (passphrase.length < 8 || passphrase.length > 63) throw new HotspotError(`[hotspot] passphrase: must be 8 to 63 characters, it has ${passphrase.length}${passphrase.length === 0 ? ' (set one before enabling the hotspot)' : ''}`)
+  if (!/^[\x20-\x7e]+$/.test(passphrase)) throw new HotspotError('[hotspot] passphrase: only printable ASCII characters (letters, digits, punctuation, spaces) are allowed in a WPA2 passphrase')
+  if (passphrase !== passphrase.trim()) throw new HotspotError('[hotspot] passphrase: must not start or end with a space (phones and web forms tend to drop them)')
+}
+
+/** The band of a supported channel. */
+export function channelMode(channel: number): 'g' | 'a' {
+  const hwMode = CHANNELS_24.includes(channel) ? 'g' : CHANNELS_5.includes(channel) ? 'a' : undefined
+  if (!hwMode) throw new HotspotError(`[hotspot] channel: ${channel} is not supported; use 1 to 13 (2.4 GHz) or 36, 40, 44, 48 (5 GHz without radar detection)`)
+  return hwMode
+}
+
 /** Checks every setting and says which key is wrong and how to fix it. */
 export function planHotspot(s: HotspotSettings): HotspotPlan {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(s.interface)) throw new HotspotError(`[hotspot] interface: "${s.interface}" is not a network interface name (like wlan0)`)
-  const ssidBytes = Buffer.byteLength(s.ssid, 'utf8')
-  if (ssidBytes < 1 || ssidBytes > 32) throw new HotspotError(`[hotspot] ssid: must be 1 to 32 bytes (UTF-8), "${s.ssid}" has ${ssidBytes}`)
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(s.ssid)) throw new HotspotError('[hotspot] ssid: must not contain control characters (a newline would end the setting)')
-  // WPA2 takes 8 to 63 printable ASCII characters (IEEE 802.11i, and
-  // hostapd's wpa_passphrase); 64 characters would be read as a raw key.
-  if (s.passphrase.length < 8 || s.passphrase.length > 63) throw new HotspotError(`[hotspot] passphrase: must be 8 to 63 characters, it has ${s.passphrase.length}${s.passphrase.length === 0 ? ' (set one before enabling the hotspot)' : ''}`)
-  if (!/^[\x20-\x7e]+$/.test(s.passphrase)) throw new HotspotError('[hotspot] passphrase: only printable ASCII characters (letters, digits, punctuation, spaces) are allowed in a WPA2 passphrase')
-  if (s.passphrase !== s.passphrase.trim()) throw new HotspotError('[hotspot] passphrase: must not start or end with a space (phones and web forms tend to drop them)')
-  const hwMode = CHANNELS_24.includes(s.channel) ? 'g' : CHANNELS_5.includes(s.channel) ? 'a' : undefined
-  if (!hwMode) throw new HotspotError(`[hotspot] channel: ${s.channel} is not supported; use 1 to 13 (2.4 GHz) or 36, 40, 44, 48 (5 GHz without radar detection)`)
+  checkSsid(s.ssid)
+  checkPassphrase(s.passphrase)
+  const hwMode = channelMode(s.channel)
   if (!/^[A-Z]{2}$/.test(s.country)) throw new HotspotError(`[hotspot] country: "${s.country}" is not a two-letter ISO 3166 code like DE or US; it decides the channels and power the radio may legally use`)
   const cidr = /^([\d.]+)\/(\d{1,2})$/.exec(s.address)
   if (!cidr) throw new HotspotError(`[hotspot] address: "${s.address}" must be the box's address with its prefix, like 10.42.0.1/24`)

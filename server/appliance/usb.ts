@@ -6,14 +6,15 @@
 // outbox only when its peer acks it) make a stick pulled at any moment safe.
 import { statSync } from 'node:fs'
 import { exec as realExec, execOk, type Exec } from '../exec.js'
-import type { ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
+import type { CarrierOptions, ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
 import type { Button, PressKind } from './gpio.js'
 import type { LedPatterns } from './led.js'
+import { recordSafely, type EventRecorder } from '../events/record.js'
 
 /** The part of the bundle exchange the offload uses (an `Exchange`). */
 export interface StickExchange {
-  exportTo(dir: string, progress?: Progress): Promise<ExportResult[]>
-  importFrom(dir: string, progress?: Progress): Promise<ImportResult[]>
+  exportTo(dir: string, progress?: Progress, opts?: CarrierOptions): Promise<ExportResult[]>
+  importFrom(dir: string, progress?: Progress, opts?: CarrierOptions): Promise<ImportResult[]>
 }
 
 export interface OffloadDeps {
@@ -23,6 +24,8 @@ export interface OffloadDeps {
   /** Runs `sync`; tests may record it. */
   exec?: Exec
   progress?: { import?: Progress; export?: Progress }
+  /** Where `usb.offload` start, progress, done and error are reported (the web admin's progress bar). */
+  events?: EventRecorder
 }
 
 export type OffloadResult =
@@ -49,11 +52,18 @@ export async function offload(stickDir: string, deps: OffloadDeps): Promise<Offl
   const run = deps.exec ?? realExec
   const imported: ImportResult[] = []
   const exported: ExportResult[] = []
+  const report = (data: { phase: 'start' | 'progress' | 'done' | 'error'; done?: number; total?: number; error?: string }) =>
+    recordSafely(deps.events, 'usb.offload', { path: stickDir, ...data }, log)
+  const step = (mine?: Progress): Progress => (done, total, what) => {
+    mine?.(done, total, what)
+    report({ phase: 'progress', done, total })
+  }
   led.show('working')
+  report({ phase: 'start' })
   try {
     const before = identity(stickDir)
-    imported.push(...(await exchange.importFrom(stickDir, deps.progress?.import)))
-    exported.push(...(await exchange.exportTo(stickDir, deps.progress?.export)))
+    imported.push(...(await exchange.importFrom(stickDir, step(deps.progress?.import), { via: 'usb' })))
+    exported.push(...(await exchange.exportTo(stickDir, step(deps.progress?.export), { via: 'usb' })))
     // A stick pulled halfway leaves either no directory or an empty one
     // (the mount point, or one that writes re-created): then what this run
     // wrote went nowhere, and the LED must not say "safe to remove".
@@ -77,11 +87,13 @@ export async function offload(stickDir: string, deps: OffloadDeps): Promise<Offl
     const bundlesIn = imported.filter((r) => r.outcome.kind === 'imported').length
     log(`offload ${stickDir}: imported ${bundlesIn} bundles; exported ${messages} messages and ${acks} acks for ${exported.map((r) => r.peer).join(', ') || 'no peer'}; safe to remove`)
     led.show('done')
+    report({ phase: 'done', done: bundlesIn + exported.reduce((n, r) => n + r.bundles, 0), total: bundlesIn + exported.reduce((n, r) => n + r.bundles, 0) })
     return { ok: true, imported, exported }
   } catch (err) {
     const error = `offload of ${stickDir} failed: ${(err as Error).message}. Nothing is lost: mail stays queued until its peer acks it. Plug the stick in again (or try another stick).`
     log(error)
     led.show('error')
+    report({ phase: 'error', error })
     return { ok: false, error, imported, exported }
   }
 }

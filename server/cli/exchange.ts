@@ -7,6 +7,7 @@ import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
 import { listQuarantine, quarantine } from '../exchange/quarantine.js'
+import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
 
@@ -67,12 +68,14 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
         chunks.push(c as Buffer)
       }
       const bytes = Buffer.concat(chunks)
-      let outcome = await x.importBundle(bytes, 'stdin.obundle')
+      // NNCP's exec handler and Filespooler's queue-process pipe bundles in here.
+      let outcome = await x.importBundle(bytes, 'stdin.obundle', { via: 'stdin' })
       // A carrier that hands us another node's bundle is misconfigured; the
       // bundle is kept in quarantine rather than dropped when we exit 0.
       if (outcome.kind === 'not-for-us') {
         const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`)
         outcome = { kind: 'quarantined', reason: 'not-for-us', file }
+        recordSafely(x.events, 'bundle.quarantined', { file, reason: 'not-for-us', via: 'stdin' })
       }
       results = [{ file: 'stdin', outcome }]
     } else {

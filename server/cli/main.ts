@@ -22,6 +22,8 @@ Setting up
                               make DIR a new node (config, database, TLS certificate)
 Running
   start                       run the node in the foreground (SMTP, IMAP, web admin)
+Web admin
+  admin password [--password-stdin]    set or reset the web admin's password (asks twice; --password-stdin: read one line); logs everyone out
 Accounts
   account add ADDRESS [--password P]   create an account (a strong random password when none is given)
   account list                         list accounts
@@ -310,6 +312,11 @@ export async function run(argv: string[]): Promise<number> {
         return await cmdStart(rest)
       case 'account':
         return await cmdAccount(rest)
+      case 'admin': {
+        const { values, positionals } = parse(rest, { 'password-stdin': { type: 'boolean' } })
+        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password)`)
+        return await (await import('./admin.js')).cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
+      }
       case 'card':
         return await cmdCard(rest)
       case 'peer':
@@ -362,7 +369,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'AdminAuthError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

@@ -182,3 +182,27 @@ export const settings = sqliteTable('settings', {
   value: text('value').notNull(),
   updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
 })
+
+/**
+ * Web admin sessions. Only a hash of the session id is stored, so a copy
+ * of the database does not let anyone log in. They live in the database so
+ * that restarting the node does not log the admin out.
+ */
+export const sessions = sqliteTable('sessions', {
+  /** sha256 of the session cookie's value, hex. */
+  idHash: text('id_hash').primaryKey(),
+  /** The value every change must carry in its x-csrf-token header. */
+  csrf: text('csrf').notNull(),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+  /** The last request a person made; the dashboard's own polling does not count. */
+  lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+})
+
+/** Invite codes with which group members create their own account on the landing page. */
+export const invites = sqliteTable('invites', {
+  code: text('code').primaryKey(),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+  maxUses: integer('max_uses', { mode: 'number' }).notNull(),
+  uses: integer('uses', { mode: 'number' }).notNull().default(0),
+})

@@ -32,6 +32,9 @@ import { writeFileDurable } from '../durable.js'
 import { deliver } from '../haraka/lib/delivery.js'
 import { quarantine } from './quarantine.js'
 import { splitAddress } from '../accounts/address.js'
+import { EventLog } from '../events/log.js'
+import { recordSafely, type EventRecorder } from '../events/record.js'
+import type { EventKind, OutpostEvents } from '../events/types.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -93,19 +96,45 @@ export class ExchangeError extends Error {
   override name = 'ExchangeError'
 }
 
+export interface ExchangeDeps {
+  /** Where bundles, acks and deliveries are reported; by default the node's events table. */
+  events?: EventRecorder
+  /** Where a failure to report goes. */
+  log?: (line: string) => void
+}
+
+/** Names the carrier a bundle went or came by (`folder`, `usb`, `http`, …), as events report it. */
+export interface CarrierOptions {
+  via?: string
+  now?: number
+}
+
 export class Exchange {
   readonly identity: NodeIdentity
   readonly peers: PeerService
   readonly outbox: Outbox
+  readonly events: EventRecorder
   private readonly self: string
   private readonly domains: string[]
+  private readonly log: (line: string) => void
 
-  constructor(private readonly node: NodeContext) {
+  constructor(
+    private readonly node: NodeContext,
+    deps: ExchangeDeps = {},
+  ) {
     this.identity = loadIdentity(node.paths)
     this.domains = [node.config.node.domain]
+    // Every process that moves bundles (the node, the CLI, the USB offload)
+    // reports into the one table the running node tails.
+    this.events = deps.events ?? new EventLog(node.db)
+    this.log = deps.log ?? ((line) => console.error(line))
     this.peers = new PeerService(node.db, { domains: this.domains, signPublicB64: this.identity.signPublicB64 })
-    this.outbox = new Outbox(node.db, node.paths.spool)
+    this.outbox = new Outbox(node.db, node.paths.spool, this.events)
     this.self = node.config.node.name
+  }
+
+  private report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void {
+    recordSafely(this.events, kind, data, this.log)
   }
 
   // ---- export -------------------------------------------------------------
@@ -134,14 +163,16 @@ export class Exchange {
   }
 
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
-  async exportTo(dir: string, progress?: Progress, now = Date.now()): Promise<ExportResult[]> {
+  async exportTo(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ExportResult[]> {
+    const now = opts.now ?? Date.now()
+    const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
     const targets = this.peersWithWork()
     const total = targets.reduce((n, p) => n + this.outbox.waiting(p).length, 0)
     let done = 0
     const results: ExportResult[] = []
     for (const peer of targets) {
-      const r = await this.exportPeer(peer, stickSink(dir, peer), now, (n) => progress?.((done += n), total, peer))
+      const r = await this.exportPeer(peer, stickSink(dir, peer), { now, via, onMessages: (n) => progress?.((done += n), total, peer) })
       if (r.bundles) results.push(r)
     }
     progress?.(total, total, 'done')
@@ -155,8 +186,11 @@ export class Exchange {
    * counted as exported and the acks as sent; a failed send leaves both
    * waiting for the next run.
    */
-  async exportPeer(peerName: string, send: BundleSink, now = Date.now(), onMessages?: (n: number) => void): Promise<ExportResult> {
+  async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+    const now = opts.now ?? Date.now()
+    const via = opts.via ?? 'folder'
     const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
+    const sent = (bundleId: string, messages: number, bytes: number) => this.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
     const peer = this.peers.get(peerName)
     // A removed peer's mail stays in the outbox until it is re-added or discarded.
     if (!peer) return r
@@ -168,6 +202,7 @@ export class Exchange {
       r.relayed++
       r.bytes += relayed.bytes.length
       if (where) r.files.push(where)
+      sent(relayed.header.id, 0, relayed.bytes.length)
     }
     for (const chunk of chunks(this.outbox.waiting(peerName))) {
       const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
@@ -179,7 +214,8 @@ export class Exchange {
       r.messages += chunk.length
       r.bytes += bytes.length
       if (where) r.files.push(where)
-      onMessages?.(chunk.length)
+      sent(header.id, chunk.length, bytes.length)
+      opts.onMessages?.(chunk.length)
     }
     const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
     for (let i = 0; i < ackIds.length; i += 50_000) {
@@ -194,6 +230,7 @@ export class Exchange {
       r.acks += ids.length
       r.bytes += bytes.length
       if (where) r.files.push(where)
+      sent(header.id, 0, bytes.length)
     }
     return r
   }
@@ -217,7 +254,8 @@ export class Exchange {
   }
 
   /** Imports every bundle for this node found in DIR; bad ones go to quarantine and the rest carry on. */
-  async importFrom(dir: string, progress?: Progress): Promise<ImportResult[]> {
+  async importFrom(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ImportResult[]> {
+    const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
     const files = this.bundleFiles(dir)
     const results: ImportResult[] = []
@@ -230,13 +268,14 @@ export class Exchange {
         if (size > MAX_BUNDLE_FILE_BYTES) {
           const q = quarantine(this.node.paths.quarantine, file.split('/').pop()!, Buffer.from(`(not copied: ${size} bytes)\n`), `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}`)
           unlinkSync(file)
+          this.report('bundle.quarantined', { file: q, reason: 'too-large', via })
           results.push({ file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } })
           continue
         }
       } catch (err) {
         throw new ExchangeError(`cannot read ${file}: ${(err as Error).message}`)
       }
-      const outcome = await this.importBundle(bytes, file.split('/').pop()!)
+      const outcome = await this.importBundle(bytes, file.split('/').pop()!, { via, now: opts.now })
       // The file goes from the folder once its content is ours (or in
       // quarantine); a deferred bundle stays for the next try.
       if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
@@ -308,7 +347,20 @@ export class Exchange {
   }
 
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
-  async importBundle(bytes: Buffer, name: string, now = Date.now()): Promise<ImportOutcome> {
+  async importBundle(bytes: Buffer, name: string, opts: CarrierOptions = {}): Promise<ImportOutcome> {
+    const via = opts.via ?? 'folder'
+    const outcome = await this.openAndImport(bytes, name, opts.now ?? Date.now(), via)
+    if (outcome.kind === 'imported') {
+      const h = outcome.header
+      this.report('bundle.imported', { peer: h.origin, bundleId: h.id, messages: h.kind === 'ack' ? 0 : h.count - outcome.duplicates, duplicates: outcome.duplicates, via })
+      if (h.kind === 'ack') this.report('ack.received', { peer: h.origin, messages: outcome.acked })
+    } else if (outcome.kind === 'quarantined') {
+      this.report('bundle.quarantined', { file: outcome.file, reason: outcome.reason, via })
+    }
+    return outcome
+  }
+
+  private async openAndImport(bytes: Buffer, name: string, now: number, via: string): Promise<ImportOutcome> {
     let header: BundleHeader | undefined
     try {
       header = readBundleHeader(bytes)
@@ -329,7 +381,7 @@ export class Exchange {
         this.recordBundle(opened.header, ids.length, now)
         return { kind: 'imported', header: opened.header, delivered: 0, forwarded: 0, duplicates: 0, quarantined: 0, acked: ids.length }
       }
-      return await this.importMail(opened.header, opened.payload.messages, now)
+      return await this.importMail(opened.header, opened.payload.messages, now, via)
     } catch (err) {
       // A bad bundle is a value, not a crash: it goes to quarantine and the
       // import carries on with the next one. Anything else is our fault.
@@ -352,7 +404,7 @@ export class Exchange {
     }
   }
 
-  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number): Promise<ImportOutcome> {
+  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number, via: string): Promise<ImportOutcome> {
     const origin = header.origin
     let delivered = 0
     let forwarded = 0
@@ -379,6 +431,8 @@ export class Exchange {
           message: m.data,
           mailDir: this.node.paths.mail,
         })
+        // Reported as Dovecot stored it, also when another recipient of the same message failed.
+        for (const res of outcome.results) if (res.code >= 200 && res.code < 300) this.report('message.delivered', { messageId: m.id, recipient: res.recipient, via })
         if (outcome.verdict === 'retry') {
           // Dovecot is not there (is the node running?): leave the bundle for
           // the next import; what was delivered is in the ledger.

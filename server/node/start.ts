@@ -32,6 +32,8 @@ import { startDiscovery } from '../transports/mdns.js'
 import { rememberSighting } from '../transports/sightings.js'
 import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
+import { EventBus, EventLog } from '../events/log.js'
+import { createWebServices } from '../web/plugins/services.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -39,6 +41,9 @@ export class StartError extends Error {
 
 const READY_TIMEOUT_MS = 60_000
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
+/** The activity log keeps a month: enough for the traffic chart and to look back at a trip. */
+const EVENT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
+const EVENT_PRUNE_INTERVAL_MS = 24 * 60 * 60 * 1000
 
 function log(line: string): void {
   console.error(`${new Date().toISOString()} ${line}`)
@@ -79,6 +84,8 @@ export async function startNode(data: string): Promise<number> {
   const sup = new Supervisor(paths.log, log)
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   let expiryTimer: NodeJS.Timeout | undefined
+  let pruneTimer: NodeJS.Timeout | undefined
+  let stopTail: (() => void) | undefined
   let scheduler: TransportScheduler | undefined
   let discovery: { stop(): Promise<void> } | undefined
 
@@ -87,6 +94,8 @@ export async function startNode(data: string): Promise<number> {
     stopping = true
     log(`stopping (${why})`)
     if (expiryTimer) clearInterval(expiryTimer)
+    if (pruneTimer) clearInterval(pruneTimer)
+    stopTail?.()
     scheduler?.stop()
     await discovery?.stop().catch(() => undefined)
     await app?.close().catch(() => undefined)
@@ -131,13 +140,34 @@ export async function startNode(data: string): Promise<number> {
     const hk = harakaSpawnArgs(paths)
     sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
 
+    // The activity log: every process records into the events table; this
+    // one tails it onto the bus the web admin's websocket listens to.
+    const bus = new EventBus()
+    const events = new EventLog(node.db, bus)
+    stopTail = events.tail(bus)
+    const pruneEvents = () => {
+      try {
+        const gone = events.prune(Date.now() - EVENT_RETENTION_MS)
+        if (gone) log(`activity log: ${gone} events older than 30 days removed`)
+      } catch (err) {
+        log(`activity log: pruning failed, will try again tomorrow: ${(err as Error).message}`)
+      }
+    }
+    pruneEvents()
+    pruneTimer = setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS)
+    pruneTimer.unref()
+
     // The exchange exists before the web app: peers POST bundles to it (the HTTP transport).
     await ensureIdentity(paths)
-    const exchange = new Exchange(node)
+    const exchange = new Exchange(node, { events, log })
+    const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
+    // Made now so the web admin can "run now"; it starts its schedule once the node is ready.
+    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log, events }, transportService, paths.spool)
     app = await buildApp({
       probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
       tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
       inbox: exchangeInbox(exchange),
+      services: createWebServices(node, { exchange, transports: transportService, scheduler, bus, events, log }),
     })
     await app.listen({ host: config.listen.address, port: config.ports.web })
 
@@ -148,8 +178,6 @@ export async function startNode(data: string): Promise<number> {
     const runExpiry = () =>
       expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     void runExpiry()
-    const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
-    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService, paths.spool)
     scheduler.start()
     // A node on loopback only is not on any LAN: nothing to announce there.
     if (config.listen.mdns && !isLoopback(config.listen.address)) discovery = startLanDiscovery(node, exchange, scheduler, log)

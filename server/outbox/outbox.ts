@@ -11,6 +11,7 @@ import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../durable.js'
 import { isMessageId } from '../bundle/message-id.js'
+import { recordSafely, type EventRecorder } from '../events/record.js'
 
 /** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
 export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
@@ -29,6 +30,30 @@ export interface OutboxEntry {
   lastBundleId: string | null
 }
 
+/** What waits, in a line: the dashboard's queue check and `outpost status`. */
+export interface OutboxSummary {
+  messages: number
+  bytes: number
+  oldestAt: number | null
+}
+
+/**
+ * Mail that has waited this long means a carrier is not getting through.
+ * A week: a stick carried once a week is a normal way to run a camp.
+ */
+export const QUEUE_STALE_MS = 7 * 24 * 60 * 60 * 1000
+
+/** The dashboard's queue check: fine while nothing has waited longer than QUEUE_STALE_MS. */
+export function queueHealth(s: OutboxSummary, now = Date.now()): { ok: boolean; detail: string } {
+  if (!s.messages) return { ok: true, detail: 'nothing waits for a peer' }
+  const days = Math.floor((now - (s.oldestAt ?? now)) / (24 * 60 * 60 * 1000))
+  const waited = days >= 1 ? `${days} day${days === 1 ? '' : 's'}` : 'less than a day'
+  if (s.oldestAt !== null && now - s.oldestAt > QUEUE_STALE_MS) {
+    return { ok: false, detail: `${s.messages} messages wait; the oldest for ${waited}: check that its peer's transport runs (Transports page)` }
+  }
+  return { ok: true, detail: `${s.messages} messages wait; the oldest for ${waited}` }
+}
+
 export interface EnqueueInput {
   messageId: string
   sender: string
@@ -44,6 +69,8 @@ export class Outbox {
   constructor(
     private readonly db: Db,
     private readonly spoolDir: string,
+    /** Where `message.queued` is reported; without it nothing is. */
+    private readonly events?: EventRecorder,
   ) {}
 
   private file(messageId: string): string {
@@ -67,7 +94,10 @@ export class Outbox {
       queuedAt: now,
       expiresAt: input.expiresAt ?? now + DEFAULT_MESSAGE_LIFETIME_MS,
     }))
-    if (rows.length) this.db.insert(outbox).values(rows).onConflictDoNothing().run()
+    if (!rows.length) return
+    const added = this.db.insert(outbox).values(rows).onConflictDoNothing().returning({ peer: outbox.peer }).all()
+    // Only rows that are new: a client's retry of the same message queues nothing twice, and says so once.
+    for (const { peer } of added) recordSafely(this.events, 'message.queued', { messageId: input.messageId, peer, size: input.data.length })
   }
 
   read(messageId: string): Buffer {
@@ -121,6 +151,24 @@ export class Outbox {
       }
     }
     return removed
+  }
+
+  summary(): OutboxSummary {
+    const r = this.db
+      .select({ messages: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${outbox.size}), 0)`, oldestAt: sql<number | null>`min(${outbox.queuedAt})` })
+      .from(outbox)
+      .get()
+    return { messages: r?.messages ?? 0, bytes: r?.bytes ?? 0, oldestAt: r?.oldestAt ?? null }
+  }
+
+  /**
+   * Marks a peer's exported but unacked messages as due again (the web
+   * admin's "retry"): an `event` transport sends them at once instead of
+   * after RESEND_AFTER_MS. Every export sends all that waits anyway, so a
+   * scheduled transport needs no mark. Returns how many were marked.
+   */
+  resend(peer: string): number {
+    return this.db.update(outbox).set({ lastExportAt: 0 }).where(and(eq(outbox.peer, peer), sql`${outbox.exports} > 0`)).run().changes
   }
 
   /** Drops a waiting message for a peer by hand (the web admin's "discard"). */

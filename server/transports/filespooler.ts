@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path'
 import { appRoot } from '../app-root.js'
 import { writeFileDurable, fsyncDir } from '../durable.js'
 import { execOk, type Exec } from '../exec.js'
-import { TransportConfigError, checkConfigKeys, type TransportDriver, type TransportRunContext } from './transport.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver, type TransportRunContext } from './transport.js'
 
 export interface FilespoolerConfig {
   outqueue: string
@@ -177,7 +177,7 @@ export const filespoolerTransport: TransportDriver<FilespoolerConfig> = {
         unlinkSync(bundleFile)
       }
       return job
-    })
+    }, sendOptions(ctx, 'filespooler'))
     const written = await flushStaged(ctx.exec, staged, config.outqueue)
     if (leftOver) ctx.log(`filespooler → ${ctx.peer}: wrote ${leftOver} jobs prepared by an earlier run that stopped`)
 

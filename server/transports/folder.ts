@@ -3,7 +3,7 @@
 // DIR/outpost/<peer>/ and imports what DIR/outpost/<self>/ holds.
 import { existsSync, statSync } from 'node:fs'
 import { stickSink } from '../exchange/exchange.js'
-import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 
 export interface FolderConfig {
   path: string
@@ -24,9 +24,9 @@ export const folderTransport: TransportDriver<FolderConfig> = {
     if (!existsSync(config.path) || !statSync(config.path).isDirectory()) {
       throw new Error(`${config.path} is not there (stick not plugged in, or not mounted?)`)
     }
-    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.path, ctx.peer))
+    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.path, ctx.peer), sendOptions(ctx, 'folder'))
     const waiting = new Map(ctx.exchange.bundleFiles(config.path).map((f) => [f, statSync(f).size]))
-    const got = await ctx.exchange.importFrom(config.path, ctx.progress)
+    const got = await ctx.exchange.importFrom(config.path, ctx.progress, { via: 'folder' })
     const imported = got.filter((r) => r.outcome.kind === 'imported')
     const receivedBytes = imported.reduce((n, r) => n + (waiting.get(r.file) ?? 0), 0)
     return {

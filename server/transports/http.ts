@@ -6,7 +6,7 @@
 import { freshSighting } from './sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
-import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { BUNDLES_PATH, signRequest } from './http-auth.js'
 import type { Peer } from '../peers/service.js'
 
@@ -143,7 +143,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
         const retry = r.headers['retry-after'] ? `; it asks to retry in ${String(r.headers['retry-after'])} s` : ''
         throw new Error(`${ctx.peer} at ${endpoint.origin} refused bundle ${name} (HTTP ${r.status}): ${answerText(r)}${retry}`)
       }
-    })
+    }, sendOptions(ctx, 'http'))
     return {
       sentBundles: sent.bundles,
       sentBytes: sent.bytes,

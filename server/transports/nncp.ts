@@ -5,7 +5,7 @@
 // transfers carry it. On the peer, nncp-toss runs the exec handler, which
 // is `outpost import -` with the bundle on stdin (see nncp-config.ts and
 // docs/transports/nncp.md).
-import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { DEFAULT_NNCP_HANDLER, isNncpName } from './nncp-config.js'
 
 export interface NncpConfig {
@@ -74,7 +74,7 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
         throw new Error(`nncp-exec ${config.node} ${config.handler} failed for bundle ${name} (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}; check that "${config.node}" is a neighbour in ${config.cfg ?? 'the NNCP config'}; the bundle's mail stays in the outbox`)
       }
       return `nncp:${config.node}/${name}`
-    })
+    }, sendOptions(ctx, 'nncp'))
 
     const detail = `queued ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} NNCP packets for ${config.node}${config.toss === 'yes' ? `; tossed ${tossed} bundles from ${config.node}` : ''}`
     if (tossError) throw new Error(`${tossError} (this run also ${detail})`)

@@ -5,10 +5,12 @@ import { closeSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } f
 import { join } from 'node:path'
 import type { NodeContext } from '../node/context.js'
 import type { Exchange, Progress } from '../exchange/exchange.js'
+import type { OutpostEvents } from '../events/types.js'
 import type { Exec } from '../exec.js'
 import { driverFor } from './registry.js'
 import type { TransportService } from './service.js'
 import type { RunReport } from './transport.js'
+import { recordSafely, type EventRecorder } from '../events/record.js'
 
 export class TransportBusyError extends Error {
   override name = 'TransportBusyError'
@@ -55,6 +57,12 @@ export interface RunnerContext {
   service: TransportService
   exec: Exec
   log(line: string): void
+  /**
+   * Where the run reports `transport.run` (start, progress, done, error);
+   * by default the exchange's. In `outpost start` it is the log wired to the
+   * web admin's live bus, so progress reaches the page as it happens.
+   */
+  events?: EventRecorder
 }
 
 export async function runTransport(ctx: RunnerContext, id: number, progress?: Progress): Promise<RunReport> {
@@ -64,15 +72,25 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
   if (!driver) throw new Error(`transport ${id} is of kind "${t.kind}", which this version of Outpost does not know`)
   const release = lock(ctx.node.paths.run, id)
   const runId = ctx.service.startRun(id)
+  const events = ctx.events ?? ctx.exchange.events
+  const report = (data: Pick<OutpostEvents['transport.run'], 'phase' | 'done' | 'total' | 'error'>) =>
+    recordSafely(events, 'transport.run', { transportId: id, peer: t.peer, kind: t.kind, ...data }, ctx.log)
+  report({ phase: 'start' })
+  const onProgress: Progress = (done, total, what) => {
+    progress?.(done, total, what)
+    report({ phase: 'progress', done, total })
+  }
   try {
-    const report = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress }, driver.parseConfig(t.config))
-    ctx.service.finishRun(runId, { ok: true, bytesOut: report.sentBytes, bytesIn: report.receivedBytes, detail: report.detail })
-    ctx.log(`transport ${id} (${t.kind} → ${t.peer}): ${report.detail}`)
-    return report
+    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress: onProgress }, driver.parseConfig(t.config))
+    ctx.service.finishRun(runId, { ok: true, bytesOut: r.sentBytes, bytesIn: r.receivedBytes, detail: r.detail })
+    ctx.log(`transport ${id} (${t.kind} → ${t.peer}): ${r.detail}`)
+    report({ phase: 'done', done: r.sentBundles + r.receivedBundles, total: r.sentBundles + r.receivedBundles })
+    return r
   } catch (err) {
     const message = (err as Error).message
     ctx.service.finishRun(runId, { ok: false, error: message })
     ctx.log(`transport ${id} (${t.kind} → ${t.peer}) failed: ${message}`)
+    report({ phase: 'error', error: message })
     throw err
   } finally {
     release()

@@ -7,6 +7,7 @@ import cron, { type ScheduledTask } from 'node-cron'
 import { mkdirSync, watch, type FSWatcher } from 'node:fs'
 import { EVENT_SCHEDULE, type TransportInfo, type TransportService } from './service.js'
 import { runTransport, TransportBusyError, type RunnerContext } from './runner.js'
+import { TransportConfigError } from './transport.js'
 
 const RELOAD_MS = 15_000
 const EVENT_POLL_MS = 500
@@ -82,6 +83,22 @@ export class TransportScheduler {
    */
   runPeer(peer: string, kind: string): void {
     for (const t of this.service.list(peer)) if (t.enabled && t.kind === kind) void this.tick(t, { force: true })
+  }
+
+  /**
+   * Runs one transport now, whatever its schedule and backoff say: a person
+   * asked for it (the web admin's "run now"). Resolves when the run is over;
+   * how it went is in the runs table and the `transport.run` events.
+   */
+  runNow(id: number): Promise<void> {
+    const t = this.service.get(id)
+    if (!t) return Promise.reject(new TransportConfigError(`no transport with id ${id}`))
+    return this.tick(t, { force: true })
+  }
+
+  /** Whether this process is running the transport right now. */
+  isRunning(id: number): boolean {
+    return this.running.has(id)
   }
 
   private backoffUntil(t: TransportInfo): number {

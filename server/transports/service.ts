@@ -31,6 +31,30 @@ export interface RunInfo {
 
 export const EVENT_SCHEDULE = 'event'
 
+/** What the web admin shows instead of a secret setting. */
+export const SECRET_MASK = '••••'
+// Also by name: a setting a driver forgot to mark stays hidden all the same.
+const SECRET_NAME = /pass|secret|token|key$|apikey|api_key/i
+
+/** A URL's password (https://user:PASSWORD@host/) masked; anything else as it is. */
+function maskUrlPassword(v: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\/[^/@]*:[^/@]*@/i.test(v)) return v
+  try {
+    const u = new URL(v)
+    if (!u.password) return v
+    u.password = SECRET_MASK
+    return decodeURIComponent(u.toString())
+  } catch {
+    return SECRET_MASK
+  }
+}
+
+/** A transport's settings as shown to a person: passwords and API keys masked. */
+export function maskSecrets(kind: string, config: Record<string, string>): Record<string, string> {
+  const keys = driverFor(kind)?.configKeys ?? {}
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, keys[k]?.secret || SECRET_NAME.test(k) ? SECRET_MASK : maskUrlPassword(v)]))
+}
+
 export function checkSchedule(schedule: string): void {
   if (schedule === EVENT_SCHEDULE) return
   if (!cron.validate(schedule)) throw new TransportConfigError(`"${schedule}" is not a cron expression (five or six fields, e.g. "*/5 * * * *" for every five minutes), nor "${EVENT_SCHEDULE}"`)
@@ -45,6 +69,20 @@ export function nextRuns(schedule: string, count = 1): Date[] {
   } finally {
     void task.destroy()
   }
+}
+
+/** A transport as the web admin shows it (and the CLI's list reads it). */
+export interface TransportOverview {
+  id: number
+  peer: string
+  kind: string
+  schedule: string
+  enabled: boolean
+  /** Settings with passwords and API keys masked. */
+  options: Record<string, string>
+  lastRun: RunInfo | null
+  /** The next times the schedule fires (none for `event`). */
+  nextRuns: number[]
 }
 
 export class TransportService {
@@ -111,6 +149,20 @@ export class TransportService {
       .orderBy(desc(transportRuns.startedAt))
       .limit(1)
       .get()
+  }
+
+  overview(t: TransportInfo, nextCount = 5, now = new Date()): TransportOverview {
+    const next = t.schedule === EVENT_SCHEDULE ? [] : nextRuns(t.schedule, nextCount + 1).filter((d) => d > now).slice(0, nextCount)
+    return {
+      id: t.id,
+      peer: t.peer,
+      kind: t.kind,
+      schedule: t.schedule,
+      enabled: t.enabled,
+      options: maskSecrets(t.kind, t.config),
+      lastRun: this.runs(t.id, 1)[0] ?? null,
+      nextRuns: next.map((d) => d.getTime()),
+    }
   }
 
   /** Failures in a row since the last success: the scheduler backs off by it. */

@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { STICK_FOLDER } from '../bundle/format.js'
 import { stickSink } from '../exchange/exchange.js'
-import { TransportConfigError, checkConfigKeys, type TransportDriver } from './transport.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 
 // The keys are the settings' own names: the parsed config is what is stored
 // and parsed again before every run.
@@ -85,7 +85,7 @@ export const syncthingTransport: TransportDriver<SyncthingConfig> = {
     folder: { doc: 'the shared folder on this machine (its path in Syncthing)', required: true },
     folder_id: { doc: "the folder's ID in Syncthing (the same on both devices)", required: true },
     api: { doc: "Syncthing's GUI/REST address on this machine", default: 'http://127.0.0.1:8384' },
-    api_key: { doc: 'the API key: <gui><apikey> in Syncthing\'s config.xml, or Actions → Settings → API Key', required: true },
+    api_key: { doc: 'the API key: <gui><apikey> in Syncthing\'s config.xml, or Actions → Settings → API Key', required: true, secret: true },
   },
   parseConfig(raw) {
     const c = checkConfigKeys(this, raw)
@@ -104,12 +104,12 @@ export const syncthingTransport: TransportDriver<SyncthingConfig> = {
       throw new Error(`the Syncthing folder ${config.folder} is not there; share it in Syncthing first (folder ID "${config.folder_id}")`)
     }
     // Import first, so the acks for what came in leave in this same run.
-    const got = await ctx.exchange.importFrom(config.folder, ctx.progress)
+    const got = await ctx.exchange.importFrom(config.folder, ctx.progress, { via: 'syncthing' })
     const imported = got.filter((r) => r.outcome.kind === 'imported')
     // stickSink's tmp name starts with a dot and ends in .tmp: the importer
     // on the other side never takes it for a bundle, even if Syncthing
     // carries it over before the rename.
-    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.folder, ctx.peer))
+    const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.folder, ctx.peer), sendOptions(ctx, 'syncthing'))
     // A rescan also tells Syncthing at once that imported bundles are gone,
     // so the peer's copy of them goes too.
     if (sent.bundles || got.length) await requestRescan(config)

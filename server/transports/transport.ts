@@ -33,6 +33,8 @@ export interface ConfigKey {
   doc: string
   required?: boolean
   default?: string
+  /** A password or API key: the web admin never shows it back. */
+  secret?: boolean
 }
 
 export interface TransportDriver<C = Record<string, string>> {
@@ -62,4 +64,16 @@ export function checkConfigKeys(driver: Pick<TransportDriver, 'kind' | 'configKe
     out[key] = v
   }
   return out
+}
+
+/**
+ * What a driver passes to `exportPeer`: the carrier's name for the events,
+ * and progress as messages sent of those waiting when the run began.
+ */
+export function sendOptions(ctx: TransportRunContext, via: string): { via: string; onMessages?: (n: number) => void } {
+  const progress = ctx.progress
+  if (!progress) return { via }
+  const total = ctx.exchange.outbox.waiting(ctx.peer).length
+  let done = 0
+  return { via, onMessages: (n) => progress((done += n), total, `sent to ${ctx.peer}`) }
 }

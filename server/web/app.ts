@@ -6,6 +6,19 @@ import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
 import healthRoutes from './routes/health.js'
 import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
 import bundleRoutes from './routes/bundles.js'
+import services, { type WebServices } from './plugins/services.js'
+import opsRoutes from './routes/ops/index.js'
+import authGate from './plugins/auth.js'
+import authRoutes from './routes/auth.js'
+import { AdminAuth } from '../admin/auth.js'
+import websocket from '@fastify/websocket'
+import accountRoutes from './routes/accounts.js'
+import publicRoutes from './routes/public.js'
+import settingsRoutes from './routes/settings.js'
+import eventRoutes from './routes/events.js'
+import webApp from './plugins/web-app.js'
+import { appRoot } from '../app-root.js'
+import { join } from 'node:path'
 
 export interface AppOptions {
   probes: ProbeOptions
@@ -13,6 +26,22 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger']
   /** Where bundles POSTed by peers go (the HTTP transport); without it there are no peer routes. */
   inbox?: BundleInboxOptions
+  /** The node's services for the web admin; without them there are no admin routes. */
+  services?: WebServices
+  /** The built web admin to serve (default with services: dist/web of the installation); false for none. */
+  web?: { root: string } | false
+  /** The clock of sessions and rate limits (tests move it). */
+  now?: () => number
+  /** Called for every route as it is added (tests list them to walk every one). */
+  onRoute?: (route: { method: string | string[]; url: string }) => void
+}
+
+/** One schema error as a person reads it, naming the field (the default leaves out an unknown field's name). */
+function schemaMessage(e: { instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }, dataVar: string): string {
+  const field = `${dataVar}${e.instancePath.replaceAll('/', '.')}`
+  if (e.keyword === 'additionalProperties') return `${field}.${String(e.params.additionalProperty)} is not a known field`
+  if (e.keyword === 'required') return `${field}.${String(e.params.missingProperty)} is required`
+  return `${field} ${e.message ?? 'is not valid'}`
 }
 
 export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
@@ -21,7 +50,13 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert } } : {}),
     // The API takes small JSON bodies only; bundles and uploads get their own limits.
     bodyLimit: 1024 * 1024,
+    // Fastify's default strips unknown fields silently; a misspelt setting
+    // must be refused, not quietly ignored.
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: (errors, dataVar) => new Error(errors.map((e) => schemaMessage(e, dataVar)).join('; ')),
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  if (opts.onRoute) app.addHook('onRoute', opts.onRoute)
 
   // One error handler: clear 4xx messages, never the details of a 5xx.
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, req, reply) => {
@@ -40,5 +75,29 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // /api/peer/ is for other nodes, who sign each request with their key; a future admin login must exempt this subtree.
     await app.register(bundleRoutes, { prefix: '/api/peer' })
   }
+  if (opts.services) {
+    await app.register(services, { services: opts.services })
+    // The gate in front of every /api route (see plugins/auth.ts for which are public).
+    // Small frames only: the page sends nothing, the server sends one event per frame.
+    // Registered before the gate, so that its hook marks an upgrade request
+    // first and a refused upgrade's socket is closed after the 401.
+    await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
+    await app.register(authRoutes, { prefix: '/api/auth' })
+    await app.register(publicRoutes, { prefix: '/api/public' })
+    // The admin's routes: everything here needs a logged-in session.
+    await app.register(
+      async (admin) => {
+        await admin.register(accountRoutes)
+        await admin.register(settingsRoutes)
+        await admin.register(eventRoutes)
+        await admin.register(opsRoutes)
+      },
+      { prefix: '/api' },
+    )
+  }
+  // The pages: index.html for every path outside /api, so the app routes on the client.
+  const web = opts.web ?? (opts.services ? { root: join(appRoot(), 'dist/web') } : false)
+  if (web) await app.register(webApp, web)
   return app as unknown as FastifyInstance
 }

@@ -14,14 +14,17 @@ import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
 import type { OutpostSettings } from '../lib/settings.js'
+import { DeferredEvents, deliveryEvents } from '../lib/events.js'
 
 let settings: () => OutpostSettings
+let events: DeferredEvents
 
 /** Haraka adds Received and Authentication-Results headers after the size check. */
 const HEADER_ALLOWANCE = 64 * 1024
 
 export function register(this: HarakaPlugin): void {
   settings = watchSettings(this)
+  events = new DeferredEvents(() => settings().db, (line) => this.logerror(line))
   attachToSupervisor(settings().pidFile)
   this.register_hook('queue_outbound', 'deliver_local')
   this.register_hook('queue', 'deliver_local')
@@ -47,11 +50,12 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
     if (!route) return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domain} any more; please try again later`))
     byPeer.set(route.peer, [...(byPeer.get(route.peer) ?? []), rcpt])
   }
+  const messageId = stableMessageId(message, sender)
   const outcome = await trackDelivery(async () => {
     // Into the outbox first: it is a local file and a row, so it rarely
     // fails, and both steps are idempotent when the client retries.
-    if (byPeer.size) new Outbox(db, s.spoolDir).enqueue({ messageId: stableMessageId(message, sender), sender, data: message, byPeer, hops: 0 })
-    if (!local.length) return { verdict: 'delivered' as const, text: `2.0.0 Queued for ${[...byPeer.keys()].join(', ')}`, messageKey: stableMessageId(message, sender) }
+    if (byPeer.size) new Outbox(db, s.spoolDir, events).enqueue({ messageId, sender, data: message, byPeer, hops: 0 })
+    if (!local.length) return { verdict: 'delivered' as const, text: `2.0.0 Queued for ${[...byPeer.keys()].join(', ')}`, messageKey: messageId }
     return deliver({
       db,
       lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs },
@@ -62,7 +66,10 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
     })
   })
   connection.loginfo(this, `delivery ${outcome.verdict}: key=${outcome.messageKey.slice(0, 16)} ${outcome.text}`)
-  if (outcome.verdict === 'delivered') return next(constants.ok, outcome.text)
-  if (outcome.verdict === 'retry') return next(constants.denysoft, outcome.text)
-  next(constants.deny, outcome.text)
+  // Written after the answer, by DeferredEvents: reporting never holds the client up.
+  const happened = deliveryEvents({ messageId, from: sender, to: txn.rcpt_to.map((r) => r.address.toLowerCase()), size: message.length }, outcome)
+  if (outcome.verdict === 'delivered') next(constants.ok, outcome.text)
+  else if (outcome.verdict === 'retry') next(constants.denysoft, outcome.text)
+  else next(constants.deny, outcome.text)
+  for (const ev of happened) events.record(ev.kind, ev.data)
 })

@@ -33,7 +33,7 @@ declare module 'fastify' {
 
 /** The inbox of a running node: its Exchange. */
 export function exchangeInbox(exchange: Exchange): BundleInboxOptions {
-  return { signerFor: (peer) => exchange.peers.signerFor(peer), importBundle: (bytes, name) => exchange.importBundle(bytes, name) }
+  return { signerFor: (peer) => exchange.peers.signerFor(peer), importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }) }
 }
 
 // A backlog after days apart is sent as one POST per bundle of about

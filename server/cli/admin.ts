@@ -1,0 +1,60 @@
+// `outpost admin password`: sets or resets the web admin's password from the
+// box's terminal (the way back in when it is forgotten). Every session ends,
+// so whoever held the old password is logged out.
+import { createInterface } from 'node:readline'
+import { openNode } from '../node/context.js'
+import { resolveDataDir } from '../paths.js'
+import { AdminAuth } from '../admin/auth.js'
+
+/** The password from stdin: its first line, for scripts (`--password-stdin`). */
+async function readStdinLine(): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) {
+    chunks.push(c as Buffer)
+    if (Buffer.concat(chunks).includes(10)) break
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
+}
+
+/** Asks on the terminal without echoing what is typed. */
+function ask(question: string): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true })
+    const out = rl as unknown as { _writeToOutput: (s: string) => void }
+    let muted = false
+    out._writeToOutput = (s: string) => {
+      if (!muted || s.includes('\n')) process.stderr.write(muted ? '\n' : s)
+    }
+    rl.question(question, (answer) => {
+      rl.close()
+      resolve(answer)
+    })
+    muted = true
+  })
+}
+
+export async function cmdAdminPassword(opts: { data?: string; passwordStdin?: boolean }): Promise<number> {
+  const node = openNode(resolveDataDir(opts.data))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  try {
+    let password: string
+    if (opts.passwordStdin) {
+      password = await readStdinLine()
+    } else {
+      if (!process.stdin.isTTY) throw new Error('no terminal to ask on: pipe the password in with --password-stdin')
+      password = await ask('New admin password: ')
+      if ((await ask('Again: ')) !== password) {
+        console.error('outpost: the two passwords differ; nothing changed')
+        return 1
+      }
+    }
+    const auth = new AdminAuth(node.db)
+    const had = auth.isSetUp()
+    await auth.setPassword(password)
+    console.log(had ? 'Admin password reset; everyone logged in to the web admin is logged out.' : 'Admin password set.')
+    console.log(`Log in at https://${node.config.node.host}:${node.config.ports.web}/`)
+    return 0
+  } finally {
+    node.close()
+  }
+}

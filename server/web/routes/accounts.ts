@@ -1,0 +1,103 @@
+// /api/accounts and /api/invites: the admin's side of who may use the box.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { accountCredentials, mailboxBytes, qrSvg } from '../../accounts/credentials.js'
+import { InviteService, type Invite } from '../../accounts/invites.js'
+import { normaliseAddress } from '../../accounts/address.js'
+import { asBadRequest, HttpError } from '../errors.js'
+import { ErrorBody } from '../schemas.js'
+import type { NodeConfig } from '../../config/schema.js'
+
+const AccountPassword = Type.String({ minLength: 9, maxLength: 256 })
+const Credentials = Type.Object({ address: Type.String(), password: Type.String(), dclogin: Type.String(), qrSvg: Type.String() })
+const AddressParams = Type.Object({ address: Type.String({ minLength: 3, maxLength: 320 }) })
+const InviteBody = Type.Object({ code: Type.String(), createdAt: Type.Number(), expiresAt: Type.Number(), maxUses: Type.Integer(), uses: Type.Integer(), url: Type.String() })
+
+/** Where a group member opens an invite: the landing page, with the code after # so it never reaches a server log. */
+export function inviteUrl(config: NodeConfig, code: string): string {
+  return `https://${config.node.host}:${config.ports.web}/join#${code}`
+}
+
+const accounts: FastifyPluginAsyncTypebox = async (app) => {
+  const { node } = app.outpost
+  const invites = new InviteService(node.db, node.accounts, node.config.node.domain, app.adminAuth.now)
+  const withUrl = (i: Invite) => ({ ...i, url: inviteUrl(node.config, i.code) })
+
+  app.get(
+    '/accounts',
+    { schema: { response: { 200: Type.Array(Type.Object({ address: Type.String(), createdAt: Type.Number(), quotaMb: Type.Union([Type.Integer(), Type.Null()]), usedBytes: Type.Number() })) } } },
+    async () => node.accounts.list().map((a) => ({ ...a, usedBytes: mailboxBytes(node.paths, a.address) })),
+  )
+
+  app.post(
+    '/accounts',
+    {
+      schema: {
+        body: Type.Object(
+          {
+            name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the part before @' })),
+            address: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
+            password: Type.Optional(AccountPassword),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Credentials, 400: ErrorBody, 409: ErrorBody },
+      },
+    },
+    async (req) => {
+      const { name, address, password } = req.body
+      if ((name === undefined) === (address === undefined)) throw new HttpError(400, 'give either name (the part before @) or address')
+      const wanted = address ?? `${name}@${node.config.node.domain}`
+      if (node.accounts.get(wanted)) throw new HttpError(409, `${normaliseAddress(wanted)} already exists; reset its password instead`)
+      const r = await asBadRequest(() => node.accounts.add(wanted, password))
+      app.outpost.log(`web admin: account ${r.address} created`)
+      return accountCredentials(node.config, r.address, r.password)
+    },
+  )
+
+  app.post(
+    '/accounts/:address/password',
+    { schema: { params: AddressParams, body: Type.Union([Type.Object({ password: Type.Optional(AccountPassword) }, { additionalProperties: false }), Type.Null()]), response: { 200: Credentials, 404: ErrorBody } } },
+    async (req) => {
+      const address = normaliseAddress(req.params.address)
+      if (!node.accounts.get(address)) throw new HttpError(404, `${address}: no such account`)
+      const r = await asBadRequest(() => node.accounts.setPassword(address, req.body?.password))
+      app.outpost.log(`web admin: new password for ${r.address}`)
+      return accountCredentials(node.config, r.address, r.password)
+    },
+  )
+
+  app.delete('/accounts/:address', { schema: { params: AddressParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
+    const address = normaliseAddress(req.params.address)
+    if (!node.accounts.get(address)) throw new HttpError(404, `${address}: no such account`)
+    node.accounts.remove(address)
+    app.outpost.log(`web admin: account ${address} removed (its mail stays on disk)`)
+    return reply.code(204).send(null)
+  })
+
+  app.get('/invites', { schema: { response: { 200: Type.Array(InviteBody) } } }, async () => {
+    invites.prune()
+    return invites.list().map(withUrl)
+  })
+
+  app.post(
+    '/invites',
+    {
+      schema: {
+        body: Type.Object({ expiresInHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 90 }), maxUses: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
+        response: { 200: Type.Intersect([InviteBody, Type.Object({ qrSvg: Type.String() })]) },
+      },
+    },
+    async (req) => {
+      const invite = withUrl(invites.create(req.body))
+      return { ...invite, qrSvg: await qrSvg(invite.url) }
+    },
+  )
+
+  app.delete('/invites/:code', { schema: { params: Type.Object({ code: Type.String({ maxLength: 64 }) }), response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
+    invites.remove(req.params.code)
+    return reply.code(204).send(null)
+  })
+}
+
+export default accounts

@@ -1,0 +1,79 @@
+// /api/auth: first-run setup, login, logout and changing the admin password.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AdminAuthError, MIN_ADMIN_PASSWORD } from '../../admin/auth.js'
+import { SESSION_COOKIE } from '../plugins/auth.js'
+import { ErrorBody } from '../schemas.js'
+
+const Csrf = Type.Object({ csrf: Type.String() })
+const Password = Type.String({ minLength: MIN_ADMIN_PASSWORD, maxLength: 256 })
+
+const auth: FastifyPluginAsyncTypebox = async (app) => {
+  const { adminAuth, loginLimiter } = app
+
+  app.get(
+    '/state',
+    { schema: { response: { 200: Type.Object({ setup: Type.Boolean(), loggedIn: Type.Boolean(), csrf: Type.Optional(Type.String()) }) } } },
+    async (req) => {
+      // Looking does not extend the session: the page asks this on every load.
+      const s = adminAuth.session(req.cookies[SESSION_COOKIE], { touch: false })
+      return { setup: adminAuth.isSetUp(), loggedIn: s !== undefined, ...(s ? { csrf: s.csrf } : {}) }
+    },
+  )
+
+  app.post(
+    '/setup',
+    { schema: { body: Type.Object({ password: Password }, { additionalProperties: false }), response: { 200: Csrf, 409: ErrorBody } } },
+    async (req, reply) => {
+      await adminAuth.setUp(req.body.password)
+      app.outpost?.log('web admin: admin password set on the first-run page')
+      return { csrf: app.startSession(reply).csrf }
+    },
+  )
+
+  app.post(
+    '/login',
+    // No minimum length here: a wrong password is a 401, not a hint about the rule.
+    { schema: { body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), response: { 200: Csrf, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody } } },
+    async (req, reply) => {
+      const wait = loginLimiter.retryAfterS(req.ip)
+      if (wait > 0) {
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `too many failed logins from this address; try again in ${Math.ceil(wait / 60)} min`, statusCode: 429 })
+      }
+      if (!adminAuth.isSetUp()) throw new AdminAuthError('no admin password is set yet; set one on the first-run page', 409)
+      // Counted as a failure before the (slow) check and forgiven after it,
+      // so that many tries sent at once cannot all pass the limit.
+      loginLimiter.fail(req.ip)
+      if (!(await adminAuth.verify(req.body.password))) return reply.code(401).send({ error: 'wrong password', statusCode: 401 })
+      loginLimiter.clear(req.ip)
+      return { csrf: app.startSession(reply).csrf }
+    },
+  )
+
+  app.post('/logout', { schema: { response: { 204: Type.Null() } } }, async (req, reply) => {
+    if (req.adminSession) adminAuth.endSession(req.adminSession)
+    reply.clearCookie(SESSION_COOKIE, { path: '/' })
+    return reply.code(204).send(null)
+  })
+
+  app.post(
+    '/password',
+    { schema: { body: Type.Object({ current: Type.String({ maxLength: 256 }), password: Password }, { additionalProperties: false }), response: { 204: Type.Null(), 403: ErrorBody, 429: ErrorBody } } },
+    async (req, reply) => {
+      // A stolen session must not be able to guess its way to the password either.
+      const wait = loginLimiter.retryAfterS(req.ip)
+      if (wait > 0) return reply.code(429).header('retry-after', String(wait)).send({ error: 'too many wrong passwords from this address; try again later', statusCode: 429 })
+      loginLimiter.fail(req.ip)
+      if (!(await adminAuth.verify(req.body.current))) return reply.code(403).send({ error: 'the current password is wrong', statusCode: 403 })
+      loginLimiter.clear(req.ip)
+      await adminAuth.setPassword(req.body.password, req.adminSession ?? undefined)
+      app.outpost?.log('web admin: admin password changed; other sessions ended')
+      return reply.code(204).send(null)
+    },
+  )
+}
+
+export default auth

@@ -1,0 +1,88 @@
+// A node data dir with the web app and a transport scheduler (not started:
+// runs happen only when asked), for inject() tests of the operations
+// routes. No Haraka or Dovecot: where a test imports mail, a small LMTP
+// server stands in for Dovecot on the node's own socket.
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import type { FastifyInstance } from 'fastify'
+import { initNode } from '../../server/node/init.js'
+import { openNode, type NodeContext } from '../../server/node/context.js'
+import { exec } from '../../server/exec.js'
+import { buildApp } from '../../server/web/app.js'
+import { createWebServices, type WebServices } from '../../server/web/plugins/services.js'
+import { EventBus, EventLog } from '../../server/events/log.js'
+import { Exchange } from '../../server/exchange/exchange.js'
+import { TransportService } from '../../server/transports/service.js'
+import { TransportScheduler } from '../../server/transports/scheduler.js'
+import type { OutpostEvent } from '../../server/events/types.js'
+import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
+import { ADMIN_PASSWORD, sessionFrom, type Session } from './web-admin.js'
+
+export interface OpsNode {
+  node: NodeContext
+  app: FastifyInstance
+  services: WebServices
+  session: Session
+  /** Every event this node's bus carried (progress included). */
+  pushed: OutpostEvent[]
+  lmtp?: FakeLmtp
+  /** Resolves with the first pushed or recorded event that matches. */
+  waitFor(match: (e: OutpostEvent) => boolean, timeoutMs?: number): Promise<OutpostEvent>
+  get(url: string): Promise<{ statusCode: number; json: () => any; body: string }>
+  send(method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<{ statusCode: number; json: () => any; body: string }>
+  close(): Promise<void>
+}
+
+export async function opsNode(data: string, domain: string, opts: { lmtp?: boolean; ports?: { smtp: number; imap: number } } = {}): Promise<OpsNode> {
+  await initNode({ data, domain, host: '127.0.0.1', listen: '127.0.0.1' }, exec)
+  const node = openNode(data)
+  const bus = new EventBus()
+  const events = new EventLog(node.db, bus)
+  const log = () => undefined
+  const exchange = new Exchange(node, { events, log })
+  const service = new TransportService(node.db, (n) => exchange.peers.get(n) !== undefined)
+  const scheduler = new TransportScheduler({ node, exchange, service, exec, log, events }, service)
+  const services = createWebServices(node, { exchange, transports: service, scheduler, bus, log })
+  const stopTail = services.events.tail(bus, 20)
+  const pushed: OutpostEvent[] = []
+  const waiters = new Set<{ match: (e: OutpostEvent) => boolean; resolve: (e: OutpostEvent) => void }>()
+  bus.on((e) => {
+    pushed.push(e)
+    for (const w of waiters) if (w.match(e)) (waiters.delete(w), w.resolve(e))
+  })
+  let lmtp: FakeLmtp | undefined
+  if (opts.lmtp) {
+    mkdirSync(dirname(node.paths.lmtpSocket), { recursive: true })
+    lmtp = await new FakeLmtp(node.paths.lmtpSocket).listen()
+  }
+  // Port 1: nothing answers there, unless the test stands in for SMTP and IMAP.
+  const app = await buildApp({ probes: { host: '127.0.0.1', smtpPort: opts.ports?.smtp ?? 1, imapPort: opts.ports?.imap ?? 1, db: node.db, dataDir: data }, services })
+  const r = await app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD } })
+  if (r.statusCode !== 200) throw new Error(`setup answered ${r.statusCode} ${r.body}`)
+  const session = sessionFrom(r)
+  return {
+    node,
+    app,
+    services,
+    session,
+    pushed,
+    lmtp,
+    waitFor(match, timeoutMs = 20_000) {
+      const seen = pushed.find(match)
+      if (seen) return Promise.resolve(seen)
+      return new Promise((resolve, reject) => {
+        const w = { match, resolve }
+        waiters.add(w)
+        setTimeout(() => (waiters.delete(w), reject(new Error(`no matching event within ${timeoutMs} ms; seen: ${JSON.stringify(pushed.map((e) => [e.kind, e.data]))}`))), timeoutMs).unref()
+      })
+    },
+    get: (url) => app.inject({ url, headers: { cookie: session.cookie } }),
+    send: (method, url, payload) => app.inject({ method, url, headers: session.headers, ...(payload === undefined ? {} : { payload: payload as object }) }),
+    async close() {
+      stopTail()
+      await app.close()
+      await lmtp?.close()
+      node.close()
+    },
+  }
+}

@@ -1,0 +1,426 @@
+// The one typed API module: every request the pages make goes through here,
+// with the types of docs/web-api.md. It adds the CSRF header to changes, marks
+// polling as background (so it does not keep a session alive), and sends the
+// person to the login page when the session has gone.
+import type { OutpostEvent, OutpostEvents, EventKind } from '../../../server/events/types.ts'
+
+export type { OutpostEvent, OutpostEvents, EventKind }
+
+// ---- shared shapes ----
+export interface Check {
+  ok: boolean
+  detail: string
+}
+export interface Run {
+  id: number
+  startedAt: number
+  finishedAt: number | null
+  ok: boolean | null
+  error: string | null
+  bytesOut: number
+  bytesIn: number
+}
+export interface TransportSummary {
+  id: number
+  peer: string
+  kind: string
+  schedule: string
+  lastRun: Run | null
+  nextRun: number | null
+}
+
+// ---- auth ----
+export interface AuthState {
+  setup: boolean
+  loggedIn: boolean
+  csrf?: string
+}
+export interface CsrfAnswer {
+  csrf: string
+}
+
+// ---- dashboard ----
+export interface Dashboard {
+  node: { name: string; domain: string; version: string }
+  health: {
+    smtp: Check
+    imap: Check
+    disk: Check & { freeBytes: number; totalBytes: number }
+    queue: Check & { messages: number; bytes: number; oldestAt: number | null }
+  }
+  transports: TransportSummary[]
+}
+export interface TrafficDay {
+  day: string
+  received: number
+  sent: number
+  local: number
+}
+export interface Traffic {
+  days: TrafficDay[]
+}
+
+// ---- accounts ----
+export interface Account {
+  address: string
+  createdAt: number
+  quotaMb: number | null
+  usedBytes: number
+}
+export interface NewAccount {
+  name?: string
+  address?: string
+  password?: string
+}
+export interface Credentials {
+  address: string
+  password: string
+  dclogin: string
+  qrSvg: string
+}
+export interface Invite {
+  code: string
+  createdAt: number
+  expiresAt: number
+  maxUses: number
+  uses: number
+  url: string
+  qrSvg?: string
+}
+
+// ---- public ----
+export interface PublicInfo {
+  name: string
+  domain: string
+  firstLogin: boolean
+}
+
+// ---- peers and routes ----
+export interface SelfCard {
+  name: string
+  domain: string
+  card: string
+  qrSvg: string
+}
+export interface Peer {
+  name: string
+  domains: string[]
+  /** Where the peer says it can be reached, e.g. {kind: "https", address: "10.0.0.2:8443"}. */
+  reach: Array<{ kind: string; address: string } | string> | string | null
+  fingerprint: string
+  addedAt: number
+}
+export interface PeerAdded {
+  status: 'added' | 'unchanged' | 'updated' | 'replaced'
+  peer: Peer
+}
+export interface Route {
+  domain: string
+  peer: string
+  source: 'manual' | 'card'
+}
+
+// ---- transports ----
+export interface Transport {
+  id: number
+  peer: string
+  kind: string
+  schedule: string
+  options: Record<string, string>
+  lastRun: Run | null
+  nextRuns: number[]
+  running: boolean
+}
+export interface TransportKind {
+  kind: string
+  summary: string
+  options: Array<{ name: string; required: boolean; secret: boolean; help: string }>
+}
+export interface NewTransport {
+  peer: string
+  kind: string
+  options: Record<string, string>
+  schedule?: string
+}
+export interface SchedulePreview {
+  valid: boolean
+  error?: string
+  text?: string
+  next: number[]
+}
+
+// ---- queue ----
+export interface QueuedMessage {
+  messageId: string
+  size: number
+  queuedAt: number
+  bundleId: string | null
+  exportedAt: number | null
+}
+export interface Queue {
+  peers: Array<{ peer: string; messages: QueuedMessage[] }>
+  totals: { messages: number; bytes: number }
+}
+
+// ---- USB ----
+export interface Stick {
+  path: string
+  label: string
+  bundles: number
+  freeBytes: number
+}
+export interface Usb {
+  sticks: Stick[]
+  offloading: string | null
+}
+
+// ---- settings ----
+export interface Settings {
+  node: { name: string; domain: string }
+  limits: { messageBytes: number; perMinute: number; burst: number }
+  retention: { days: number; largeDays: number }
+  firstLogin: { enabled: boolean }
+  hotspot: { ssid: string; passphraseSet: boolean; channel: number }
+}
+export interface SettingsPatch {
+  node?: Partial<Settings['node']>
+  limits?: Partial<Settings['limits']>
+  retention?: Partial<Settings['retention']>
+  firstLogin?: Partial<Settings['firstLogin']>
+  hotspot?: Partial<{ ssid: string; passphrase: string; channel: number }>
+}
+
+/** An answer that was not 2xx, with the server's own message (`{error}`) when it gave one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+export interface RequestOptions {
+  /** Polling and other requests a person did not make: they must not extend the session. */
+  background?: boolean
+}
+
+export interface ApiOptions {
+  fetch?: typeof fetch
+  /** Called on a 401 from anything but the login itself: the session is gone. */
+  onUnauthorized?: () => void
+}
+
+const CHANGES = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+const enc = encodeURIComponent
+
+export class Api {
+  /** The session's CSRF token, from /api/auth/state, setup or login. */
+  csrf: string | undefined
+  private readonly fetchImpl: typeof fetch
+  onUnauthorized: () => void
+
+  constructor(opts: ApiOptions = {}) {
+    // Bound: a bare window.fetch called as a method of another object throws "Illegal invocation".
+    this.fetchImpl = opts.fetch ?? ((input, init) => globalThis.fetch(input, init))
+    this.onUnauthorized = opts.onUnauthorized ?? (() => {})
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' }
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (CHANGES.has(method) && this.csrf) headers['x-csrf-token'] = this.csrf
+    if (opts.background) headers['x-outpost-background'] = '1'
+    let res: Response
+    try {
+      res = await this.fetchImpl(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+      })
+    } catch (err) {
+      throw new ApiError(0, `The box did not answer (${(err as Error).message}). Are you still on its Wi-Fi?`)
+    }
+    const text = await res.text()
+    let data: unknown
+    try {
+      data = text ? JSON.parse(text) : undefined
+    } catch {
+      data = undefined
+    }
+    if (!res.ok) {
+      const message = (data as { error?: string } | undefined)?.error ?? `${method} ${path} failed: HTTP ${res.status}`
+      // A wrong password at login is a 401 too, but that is not a lost session.
+      if (res.status === 401 && path !== '/api/auth/login' && path !== '/api/auth/setup') {
+        this.csrf = undefined
+        this.onUnauthorized()
+      }
+      const retry = Number(res.headers.get('retry-after'))
+      throw new ApiError(res.status, message, Number.isFinite(retry) && retry > 0 ? retry : undefined)
+    }
+    return data as T
+  }
+
+  get<T>(path: string, opts?: RequestOptions) {
+    return this.request<T>('GET', path, undefined, opts)
+  }
+
+  // ---- auth ----
+  authState() {
+    return this.get<AuthState>('/api/auth/state').then((s) => {
+      this.csrf = s.csrf
+      return s
+    })
+  }
+  async setup(password: string) {
+    const r = await this.request<CsrfAnswer>('POST', '/api/auth/setup', { password })
+    this.csrf = r.csrf
+    return r
+  }
+  async login(password: string) {
+    const r = await this.request<CsrfAnswer>('POST', '/api/auth/login', { password })
+    this.csrf = r.csrf
+    return r
+  }
+  async logout() {
+    await this.request<void>('POST', '/api/auth/logout')
+    this.csrf = undefined
+  }
+  changePassword(current: string, password: string) {
+    return this.request<void>('POST', '/api/auth/password', { current, password })
+  }
+
+  // ---- dashboard ----
+  dashboard(opts?: RequestOptions) {
+    return this.get<Dashboard>('/api/dashboard', opts)
+  }
+  traffic(days = 14, opts?: RequestOptions) {
+    return this.get<Traffic>(`/api/traffic?days=${days}`, opts)
+  }
+
+  // ---- accounts ----
+  accounts(opts?: RequestOptions) {
+    return this.get<Account[]>('/api/accounts', opts)
+  }
+  addAccount(a: NewAccount) {
+    return this.request<Credentials>('POST', '/api/accounts', a)
+  }
+  resetPassword(address: string, password?: string) {
+    return this.request<Credentials>('POST', `/api/accounts/${enc(address)}/password`, password ? { password } : {})
+  }
+  removeAccount(address: string) {
+    return this.request<void>('DELETE', `/api/accounts/${enc(address)}`)
+  }
+  invites(opts?: RequestOptions) {
+    return this.get<Invite[]>('/api/invites', opts)
+  }
+  addInvite(expiresInHours: number, maxUses: number) {
+    return this.request<Invite>('POST', '/api/invites', { expiresInHours, maxUses })
+  }
+  removeInvite(code: string) {
+    return this.request<void>('DELETE', `/api/invites/${enc(code)}`)
+  }
+
+  // ---- public ----
+  publicInfo() {
+    return this.get<PublicInfo>('/api/public/info')
+  }
+  join(code: string, name: string) {
+    return this.request<Credentials>('POST', '/api/public/join', { code, name })
+  }
+
+  // ---- peers and routes ----
+  self() {
+    return this.get<SelfCard>('/api/self')
+  }
+  peers(opts?: RequestOptions) {
+    return this.get<Peer[]>('/api/peers', opts)
+  }
+  addPeer(card: string, replace = false) {
+    return this.request<PeerAdded>('POST', '/api/peers', replace ? { card, replace } : { card })
+  }
+  removePeer(name: string) {
+    return this.request<{ routes: string[] }>('DELETE', `/api/peers/${enc(name)}`)
+  }
+  routes(opts?: RequestOptions) {
+    return this.get<Route[]>('/api/routes', opts)
+  }
+  addRoute(domain: string, peer: string) {
+    return this.request<{ domain: string; previous?: string }>('POST', '/api/routes', { domain, peer })
+  }
+  removeRoute(domain: string) {
+    return this.request<void>('DELETE', `/api/routes/${enc(domain)}`)
+  }
+
+  // ---- transports ----
+  transports(opts?: RequestOptions) {
+    return this.get<Transport[]>('/api/transports', opts)
+  }
+  transportKinds() {
+    return this.get<TransportKind[]>('/api/transports/kinds')
+  }
+  addTransport(t: NewTransport) {
+    return this.request<Transport>('POST', '/api/transports', t)
+  }
+  setSchedule(id: number, schedule: string) {
+    return this.request<Transport>('PATCH', `/api/transports/${id}`, { schedule })
+  }
+  removeTransport(id: number) {
+    return this.request<void>('DELETE', `/api/transports/${id}`)
+  }
+  runTransport(id: number) {
+    return this.request<{ started: true }>('POST', `/api/transports/${id}/run`)
+  }
+  transportRuns(id: number) {
+    return this.get<Run[]>(`/api/transports/${id}/runs`)
+  }
+  schedulePreview(schedule: string) {
+    return this.get<SchedulePreview>(`/api/schedule/preview?schedule=${enc(schedule)}`)
+  }
+
+  // ---- queue ----
+  queue(opts?: RequestOptions) {
+    return this.get<Queue>('/api/queue', opts)
+  }
+  retryPeer(peer: string) {
+    return this.request<{ messages: number }>('POST', `/api/queue/${enc(peer)}/retry`)
+  }
+  discard(peer: string, messageId: string) {
+    return this.request<void>('DELETE', `/api/queue/${enc(peer)}/${enc(messageId)}`)
+  }
+
+  // ---- USB ----
+  usb(opts?: RequestOptions) {
+    return this.get<Usb>('/api/usb', opts)
+  }
+  offload(path: string) {
+    return this.request<void>('POST', '/api/usb/offload', { path })
+  }
+  eject(path: string) {
+    return this.request<{ safe: boolean }>('POST', '/api/usb/eject', { path })
+  }
+
+  // ---- activity ----
+  events(q: { before?: number; kinds?: EventKind[]; limit?: number } = {}) {
+    const p = new URLSearchParams()
+    if (q.before) p.set('before', String(q.before))
+    if (q.kinds?.length) p.set('kinds', q.kinds.join(','))
+    if (q.limit) p.set('limit', String(q.limit))
+    const qs = p.toString()
+    return this.get<OutpostEvent[]>(`/api/events${qs ? `?${qs}` : ''}`)
+  }
+
+  // ---- settings ----
+  settings() {
+    return this.get<Settings>('/api/settings')
+  }
+  saveSettings(patch: SettingsPatch) {
+    return this.request<Settings & { restartNeeded: string[] }>('PATCH', '/api/settings', patch)
+  }
+}
+
+/** The app's one instance; main.ts points its onUnauthorized at the login page. */
+export const api = new Api()
