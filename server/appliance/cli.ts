@@ -7,7 +7,8 @@ import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange } from '../exchange/exchange.js'
 import { progressBar } from '../cli/progress.js'
-import { GpiodLed, SimulatedLed, type Led } from './gpio.js'
+import { detectGpiodVersion, GpiodLed, SimulatedLed, type Led } from './gpio.js'
+import { exec } from '../exec.js'
 import { DONE_STEADY_MS, LedPatterns } from './led.js'
 import { offload } from './usb.js'
 
@@ -16,7 +17,13 @@ export async function cmdUsbOffload(dir: string, data: unknown): Promise<number>
   for (const w of node.warnings) console.error(`warning: ${w}`)
   const g = node.config.gpio
   // Without an LED, a simulated one keeps the code path the same.
-  const led: Led = g.enabled ? new GpiodLed({ chip: g.chip, led: g.led }) : new SimulatedLed()
+  let led: Led
+  try {
+    led = g.enabled ? new GpiodLed({ chip: g.chip, led: g.led }, undefined, await detectGpiodVersion(exec)) : new SimulatedLed()
+  } catch (err) {
+    node.close()
+    throw err
+  }
   const patterns = new LedPatterns(led)
   try {
     await ensureIdentity(node.paths)
