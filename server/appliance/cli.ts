@@ -1,42 +1,85 @@
-// `outpost usb offload DIR`: the USB flow from the command line, which is
-// what outpost-usb@.service runs once the stick is mounted. It prints the
-// same progress bars as export/import and drives the LED when [gpio] is
-// enabled.
+// The appliance's commands:
+// - `outpost usb offload DIR`: the USB flow, which outpost-usb@.service runs
+//   once the stick is mounted. It prints the same progress bars as
+//   export/import and records its outcome as events; the LED is the
+//   appliance daemon's, which follows those events.
+// - `outpost appliance run`: that daemon (outpost-appliance.service), which
+//   owns the LED and the button.
 import { openNode } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange } from '../exchange/exchange.js'
+import { EventLog } from '../events/log.js'
 import { progressBar } from '../cli/progress.js'
-import { GpiodLed, SimulatedLed, type Led } from './gpio.js'
-import { DONE_STEADY_MS, LedPatterns } from './led.js'
-import { offload } from './usb.js'
+import { openGpiod, SimulatedButton, SimulatedLed, type Button, type Led } from './gpio.js'
+import { exec } from '../exec.js'
+import { LedPatterns } from './led.js'
+import { offloadAndRecord } from './usb.js'
+import { ApplianceDaemon } from './daemon.js'
 
 export async function cmdUsbOffload(dir: string, data: unknown): Promise<number> {
   const node = openNode(resolveDataDir(data as string | undefined))
   for (const w of node.warnings) console.error(`warning: ${w}`)
-  const g = node.config.gpio
-  // Without an LED, a simulated one keeps the code path the same.
-  const led: Led = g.enabled ? new GpiodLed({ chip: g.chip, led: g.led }) : new SimulatedLed()
-  const patterns = new LedPatterns(led)
+  // This process never touches GPIO (the daemon owns the LED); a simulated
+  // LED keeps the offload's code path the same.
+  const patterns = new LedPatterns(new SimulatedLed())
   try {
     await ensureIdentity(node.paths)
     const exchange = new Exchange(node)
-    const r = await offload(dir, {
+    // Into the events table: the running node's web admin and the appliance
+    // daemon (the LED) follow how the offload went.
+    const r = await offloadAndRecord(dir, {
       exchange,
-      // Into the events table: the running node's web admin shows how the offload went.
-      events: exchange.events,
       led: patterns,
+      events: new EventLog(node.db),
       log: (line) => console.log(line),
       progress: { import: progressBar('import'), export: progressBar('export') },
     })
     if (!r.ok) console.error(`outpost: ${r.error}`)
-    // The LED is the only display a box has: hold its last pattern (safe to
-    // remove, or error) for a minute before the process lets go of the line.
-    if (g.enabled) await new Promise((resolve) => setTimeout(resolve, DONE_STEADY_MS))
     return r.ok ? 0 : 1
   } finally {
     patterns.close()
-    led.close()
     node.close()
   }
+}
+
+export async function cmdApplianceRun(data: unknown): Promise<number> {
+  const node = openNode(resolveDataDir(data as string | undefined))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  const g = node.config.gpio
+  let led: Led
+  let button: Button
+  try {
+    if (g.enabled) {
+      const real = await openGpiod({ chip: g.chip, led: g.led, button: g.button, longPressMs: g.long_press_ms }, exec)
+      console.log(`outpost appliance: LED on ${g.chip} line ${g.led}, button on line ${g.button} (libgpiod ${real.version === 1 ? '1.6' : '2'})`)
+      led = real.led
+      button = real.button
+    } else {
+      // Without GPIO the daemon still records sticks that are pulled, for the web admin.
+      console.log('outpost appliance: [gpio] enabled = false: no LED or button; following USB sticks only')
+      led = new SimulatedLed()
+      button = new SimulatedButton()
+    }
+  } catch (err) {
+    node.close()
+    throw err
+  }
+  const daemon = new ApplianceDaemon({
+    events: new EventLog(node.db),
+    led: new LedPatterns(led),
+    button,
+    exec,
+    log: (line) => console.log(line),
+  })
+  daemon.start()
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve)
+    process.once('SIGINT', resolve)
+  })
+  // A press being handled (an offload, a shutdown) is let finish first.
+  await daemon.idle()
+  daemon.stop()
+  node.close()
+  return 0
 }

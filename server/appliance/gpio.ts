@@ -6,6 +6,7 @@
 // `Led` and `Button`.
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
+import type { Exec } from '../exec.js'
 
 export interface Led {
   set(on: boolean): void
@@ -82,24 +83,56 @@ export class SimulatedButton implements Button {
 
 // ---- libgpiod tools -------------------------------------------------------
 //
-// The argument forms are those of libgpiod 2 (Debian trixie and later,
-// Raspberry Pi OS based on it). libgpiod 1.6 (bookworm) takes the chip as a
-// positional argument instead of -c; see docs/appliance.md.
+// Two generations of the tools are in use, with different arguments:
+//   - libgpiod 1.6 (Debian bookworm, Raspberry Pi OS based on it): the chip
+//     is positional, gpioset exits at once unless told --mode=signal, and
+//     gpiomon has no debouncing (done here instead) and must be told to
+//     line-buffer its output into a pipe;
+//   - libgpiod 2 (Debian trixie and later): -c CHIP, gpioset holds the line
+//     until it is killed, gpiomon debounces with -p.
+// `gpioset --version` says which ("gpioset (libgpiod) v1.6.3").
+
+export type GpiodVersion = 1 | 2
 
 export type Spawn = (file: string, args: readonly string[]) => ChildProcess
 
-/** gpioset of libgpiod 2 holds the line at the value until it is killed. */
-export function gpiosetArgs(pins: Pick<GpioPins, 'chip' | 'led'>, on: boolean): string[] {
-  return ['-c', pins.chip, '-C', 'outpost-led', `${pins.led}=${on ? 1 : 0}`]
+/** Reads the major version of libgpiod's tools from `gpioset --version`. */
+export async function detectGpiodVersion(run: Exec): Promise<GpiodVersion> {
+  let r: Awaited<ReturnType<Exec>>
+  try {
+    r = await run('gpioset', ['--version'])
+  } catch (err) {
+    throw new Error(`the LED and button need libgpiod's tools: ${(err as Error).message}. Install them (apt-get install gpiod), or set [gpio] enabled = false.`)
+  }
+  const m = /libgpiod\)?\s+v?(\d+)\./.exec(r.stdout + r.stderr)
+  if (r.code !== 0 || !m) throw new Error(`cannot tell libgpiod's version from \`gpioset --version\` (exit ${r.code}): ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`)
+  const major = Number(m[1])
+  if (major === 1) return 1
+  if (major === 2) return 2
+  throw new Error(`libgpiod ${major}.x is not known to Outpost (it speaks the tools of 1.6 and 2.x); set [gpio] enabled = false until it does`)
 }
+
+/** The arguments of a gpioset that holds the LED line at the value until it is killed. */
+export function gpiosetArgs(pins: Pick<GpioPins, 'chip' | 'led'>, on: boolean, version: GpiodVersion = 2): string[] {
+  const value = `${pins.led}=${on ? 1 : 0}`
+  // 1.6's default mode exits at once, and the line falls back when its
+  // holder exits; "signal" holds it until SIGTERM, like 2's default.
+  if (version === 1) return ['--mode=signal', pins.chip, value]
+  return ['-c', pins.chip, '-C', 'outpost-led', value]
+}
+
+/** Debouncing of a mechanical button's chatter: done by the kernel with libgpiod 2, by GpiodButton with 1.6. */
+export const DEBOUNCE_MS = 20
 
 /**
  * The button connects its line to ground, so the line needs the internal
- * pull-up; pressed is a falling edge, released a rising one. 20 ms of
- * debouncing hides a mechanical button's chatter.
+ * pull-up; pressed is a falling edge, released a rising one.
  */
-export function gpiomonArgs(pins: Pick<GpioPins, 'chip' | 'button'>): string[] {
-  return ['-c', pins.chip, '-C', 'outpost-button', '-b', 'pull-up', '-p', '20ms', '-e', 'both', String(pins.button)]
+export function gpiomonArgs(pins: Pick<GpioPins, 'chip' | 'button'>, version: GpiodVersion = 2): string[] {
+  // 1.6 watches both edges when neither -r nor -f is given; its stdout is
+  // a pipe here, which it would buffer for kilobytes without -b.
+  if (version === 1) return ['--bias=pull-up', '--line-buffered', pins.chip, String(pins.button)]
+  return ['-c', pins.chip, '-C', 'outpost-button', '-b', 'pull-up', '-p', `${DEBOUNCE_MS}ms`, '-e', 'both', String(pins.button)]
 }
 
 /** An LED on a GPIO line, held by one gpioset at a time. */
@@ -111,6 +144,7 @@ export class GpiodLed implements Led {
   constructor(
     private readonly pins: Pick<GpioPins, 'chip' | 'led'>,
     private readonly spawn: Spawn = (f, a) => nodeSpawn(f, [...a], { stdio: ['ignore', 'ignore', 'inherit'] }),
+    private readonly version: GpiodVersion = 2,
   ) {}
   set(on: boolean): void {
     if (on === this.wanted) return
@@ -132,7 +166,7 @@ export class GpiodLed implements Led {
         // gpioset must have exited before the next one asks, or that one
         // fails with "Device or resource busy".
         await this.release()
-        const child = this.spawn('gpioset', gpiosetArgs(this.pins, want))
+        const child = this.spawn('gpioset', gpiosetArgs(this.pins, want, this.version))
         child.on('error', (err) => console.error(`outpost: the LED cannot be set with gpioset (is the gpiod package installed?): ${err.message}`))
         this.child = child
         this.applied = want
@@ -166,14 +200,24 @@ export class GpiodButton implements Button {
     pins: Pick<GpioPins, 'chip' | 'button' | 'longPressMs'>,
     clock: Clock = realClock,
     spawn: Spawn = (f, a) => nodeSpawn(f, [...a], { stdio: ['ignore', 'pipe', 'inherit'] }),
+    version: GpiodVersion = 2,
   ) {
-    this.child = spawn('gpiomon', gpiomonArgs(pins))
+    this.child = spawn('gpiomon', gpiomonArgs(pins, version))
+    let lastEdge = -Infinity
     this.child.on('error', (err) => console.error(`outpost: the button cannot be watched with gpiomon (is the gpiod package installed?): ${err.message}`))
     // Both libgpiod 1 and 2 print the edge as a word ("falling"/"FALLING
     // EDGE"); the press is timed here rather than from gpiomon's timestamps,
     // whose format differs between the versions.
     if (this.child.stdout) {
       createInterface({ input: this.child.stdout }).on('line', (line) => {
+        // libgpiod 1.6 cannot debounce: an edge hard on the heels of the
+        // last one is the contacts bouncing, not a person.
+        if (version === 1 && /falling|rising/i.test(line)) {
+          const t = clock.now()
+          const bounce = t - lastEdge < DEBOUNCE_MS
+          lastEdge = t
+          if (bounce) return
+        }
         if (/falling/i.test(line)) this.pressedAt = clock.now()
         else if (/rising/i.test(line) && this.pressedAt !== undefined) {
           const held = clock.now() - this.pressedAt
@@ -221,4 +265,10 @@ export class ManualClock implements Clock {
     }
     this.t = end
   }
+}
+
+/** The real LED and button, with the tools' version asked once. */
+export async function openGpiod(pins: GpioPins, run: Exec, clock: Clock = realClock): Promise<{ led: GpiodLed; button: GpiodButton; version: GpiodVersion }> {
+  const version = await detectGpiodVersion(run)
+  return { led: new GpiodLed(pins, undefined, version), button: new GpiodButton(pins, clock, undefined, version), version }
 }

@@ -7,7 +7,7 @@
 import { statSync } from 'node:fs'
 import { exec as realExec, execOk, type Exec } from '../exec.js'
 import type { CarrierOptions, ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
-import type { Button, PressKind } from './gpio.js'
+import type { EventLog } from '../events/log.js'
 import type { LedPatterns } from './led.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 
@@ -98,48 +98,23 @@ export async function offload(stickDir: string, deps: OffloadDeps): Promise<Offl
   }
 }
 
-export interface ButtonDeps extends OffloadDeps {
-  /** The mount point of the plugged stick, if one is plugged. */
-  pluggedStick: () => string | undefined
-  exec: Exec
+/** Where the events of an offload go: the node's EventLog (or a recorder in tests). */
+export interface UsbEvents {
+  record: EventLog['record']
+  recent: EventLog['recent']
 }
 
 /**
- * The box's one button: a short press syncs the plugged stick now and
- * unmounts it, so it can be pulled; a long press shuts the box down cleanly
- * (a Pi's SD card does not like losing power mid-write). Returns a promise
- * per press so callers (and tests) can wait for its work.
+ * The offload as the USB unit runs it: the same flow, with its outcome
+ * recorded as events, which the web admin shows live and the appliance
+ * daemon turns into the LED's patterns (it owns the LED; this process
+ * does not touch GPIO). `usb.inserted` is recorded only for the first run
+ * after the stick appeared: a run started by the button is not a new stick.
  */
-export async function handlePress(kind: PressKind, deps: ButtonDeps): Promise<void> {
-  if (kind === 'long') {
-    deps.log('long press: shutting down safely')
-    deps.led.show('idle')
-    const r = await deps.exec('systemctl', ['poweroff'])
-    if (r.code !== 0) {
-      deps.log(`systemctl poweroff failed (exit ${r.code}): ${r.stderr.trim()}`)
-      deps.led.show('error')
-    }
-    return
-  }
-  const stick = deps.pluggedStick()
-  if (!stick) {
-    deps.log('short press: no stick is plugged in; nothing to do')
-    return
-  }
-  const result = await offload(stick, deps)
-  if (!result.ok) return
-  const r = await deps.exec('umount', [stick])
-  if (r.code !== 0) {
-    deps.log(`umount ${stick} failed (exit ${r.code}): ${r.stderr.trim()}. The stick was synced; it is safe to pull once nothing else uses it.`)
-    deps.led.show('error')
-  }
-}
-
-/** Wires a button to `handlePress`; presses that arrive while one is being handled wait their turn. */
-export function watchButton(button: Button, deps: ButtonDeps): { idle: () => Promise<void> } {
-  let chain = Promise.resolve()
-  button.onPress((kind) => {
-    chain = chain.then(() => handlePress(kind, deps)).catch((err: Error) => deps.log(`button: ${err.message}`))
-  })
-  return { idle: () => chain }
+export async function offloadAndRecord(stickDir: string, deps: OffloadDeps & { events: UsbEvents }): Promise<OffloadResult> {
+  const { events } = deps
+  const [last] = events.recent({ limit: 1, kinds: ['usb.inserted', 'usb.removed'] })
+  if (!last || last.kind !== 'usb.inserted' || (last.data as { path: string }).path !== stickDir) events.record('usb.inserted', { path: stickDir })
+  // The offload itself records its start, progress, done or error.
+  return offload(stickDir, deps)
 }

@@ -44,7 +44,9 @@ Exchange (bundles of mail and acks between nodes)
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
   queue                                mail waiting per peer, with age, size and export count
   status                               a summary of the node
-  usb offload DIR                      import from and export to the stick mounted at DIR, sync it, show the outcome on the LED
+Appliance (the box's USB port, LED, button and hotspot)
+  usb offload DIR                      import from and export to the stick mounted at DIR, sync it, record the outcome (the LED shows it)
+  appliance run                        own the LED and button: show the USB offload on the LED; short press syncs the stick, long press powers off
 Transports (carriers of bundles to a peer, each on its own schedule)
   transport add PEER KIND [--schedule CRON] [--set KEY=VALUE]...   add a carrier (kinds: folder, ...; see transport help)
   transport list                       carriers with their schedule and last result
@@ -342,6 +344,15 @@ export async function run(argv: string[]): Promise<number> {
         if (sub !== 'offload') throw new UsageError(`unknown usb command "${sub ?? ''}" (offload)`)
         if (args.length !== 1) throw new UsageError('usb offload needs one DIR (the mount point of the stick)')
         return await (await import('../appliance/cli.js')).cmdUsbOffload(args[0]!, values.data)
+      }
+      case 'appliance': {
+        const { values, positionals } = parse(rest, {})
+        const [sub, ...args] = positionals
+        if (sub === 'run') {
+          if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+          return await (await import('../appliance/cli.js')).cmdApplianceRun(values.data)
+        }
+        throw new UsageError(`unknown appliance command "${sub ?? ''}" (run)`)
       }
       case 'transport': {
         const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })

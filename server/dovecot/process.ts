@@ -176,16 +176,28 @@ export async function endDovecotStragglers(paths: NodePaths, opts: { termTimeout
  * saved more than mail.large_expiry_days ago. Delta Chat uses INBOX only.
  * Needs the instance running: doveadm -A lists the accounts through it.
  */
-export async function expungeExpired(exec: Exec, paths: NodePaths, config: NodeConfig): Promise<void> {
+/** The save-date cutoff of an expiry run, as doveadm's 10-digit Unix timestamp. */
+export function savedBefore(now: number, days: number): string {
+  return String(Math.floor((now - days * 24 * 60 * 60 * 1000) / 1000))
+}
+
+/**
+ * Expunges mail saved more than the configured days before `now`. `now`
+ * comes from the node's clock (NodeClock.expiryNow): doveadm's own
+ * intervals ("20d") would count from the wall clock, which on a box
+ * without a real-time clock may leap years ahead and delete everything.
+ */
+export async function expungeExpired(exec: Exec, paths: NodePaths, config: NodeConfig, now: number): Promise<void> {
   const { expiry_days, large_expiry_days, large_message_bytes } = config.mail
   for (const [name, n] of [['mail.expiry_days', expiry_days], ['mail.large_expiry_days', large_expiry_days], ['mail.large_message_bytes', large_message_bytes]] as const) {
     if (!Number.isSafeInteger(n) || n < 1) throw new DovecotError(`${name} = ${n} must be a whole number of at least 1`)
   }
   const conf = resolve(paths.dovecotConf)
   // doveadm search keys are ANDed: "larger N savedbefore Dd" is large AND old.
-  // savedbefore takes an interval such as "20d" and compares the save date.
-  await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'savedbefore', `${expiry_days}d`])
+  // savedbefore compares the save date; an absolute Unix timestamp keeps
+  // the decision on the node's clock.
+  await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'savedbefore', savedBefore(now, expiry_days)])
   if (large_expiry_days < expiry_days) {
-    await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'larger', String(large_message_bytes), 'savedbefore', `${large_expiry_days}d`])
+    await execOk(exec, 'doveadm', ['-c', conf, 'expunge', '-A', 'mailbox', 'INBOX', 'larger', String(large_message_bytes), 'savedbefore', savedBefore(now, large_expiry_days)])
   }
 }

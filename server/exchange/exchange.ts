@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, statSync, unlinkSync, existsSync } from 'nod
 import { join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../node/context.js'
+import type { NodeClock } from '../node/clock.js'
 import { loadIdentity, type NodeIdentity } from '../identity/keys.js'
 import { PeerService } from '../peers/service.js'
 import { Outbox, type OutboxEntry } from '../outbox/outbox.js'
@@ -114,6 +115,8 @@ export class Exchange {
   readonly peers: PeerService
   readonly outbox: Outbox
   readonly events: EventRecorder
+  /** Bundle lifetimes are decided on the node's clock, never below its floor. */
+  readonly clock: NodeClock
   private readonly self: string
   private readonly domains: string[]
   private readonly log: (line: string) => void
@@ -131,6 +134,7 @@ export class Exchange {
     this.peers = new PeerService(node.db, { domains: this.domains, signPublicB64: this.identity.signPublicB64 })
     this.outbox = new Outbox(node.db, node.paths.spool, this.events)
     this.self = node.config.node.name
+    this.clock = node.clock
   }
 
   private report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void {
@@ -144,7 +148,7 @@ export class Exchange {
    * mail exported long ago and still not acked (the copy may have been
    * lost on the way), or acks owed.
    */
-  peersWithUnsentWork(now = Date.now(), resendAfterMs = RESEND_AFTER_MS): string[] {
+  peersWithUnsentWork(now = this.clock.now(), resendAfterMs = RESEND_AFTER_MS): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
     // Polled every half second by the scheduler: asked in SQL, not by reading every waiting message.
     return [...new Set([...this.outbox.peersDue(now - resendAfterMs), ...owed])]
@@ -164,7 +168,7 @@ export class Exchange {
 
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
   async exportTo(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ExportResult[]> {
-    const now = opts.now ?? Date.now()
+    const now = opts.now ?? this.clock.now()
     const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
     const targets = this.peersWithWork()
@@ -187,7 +191,7 @@ export class Exchange {
    * waiting for the next run.
    */
   async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
-    const now = opts.now ?? Date.now()
+    const now = opts.now ?? this.clock.now()
     const via = opts.via ?? 'folder'
     const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
     const sent = (bundleId: string, messages: number, bytes: number) => this.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
@@ -310,7 +314,8 @@ export class Exchange {
           if (statSync(file).size > MAX_BUNDLE_FILE_BYTES) continue
           const bytes = readFileSync(file)
           const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
-          if (header.destination !== dest || header.origin === dest || header.expires < Date.now()) continue
+          if (header.destination !== dest || header.origin === dest || header.expires < this.clock.now()) continue
+          this.node.clock.observePeerTime(header.created, header.origin)
           writeFileDurable(join(this.node.paths.relay, dest, name), bytes, 0o600)
           unlinkSync(file)
           results.push({ file, outcome: { kind: 'relayed', header } })
@@ -337,7 +342,7 @@ export class Exchange {
       const file = join(folder, name)
       const bytes = readFileSync(file)
       const header = readBundleHeader(bytes)
-      if (header.expires < Date.now()) {
+      if (header.expires < this.clock.now()) {
         unlinkSync(file)
         continue
       }
@@ -349,7 +354,7 @@ export class Exchange {
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
   async importBundle(bytes: Buffer, name: string, opts: CarrierOptions = {}): Promise<ImportOutcome> {
     const via = opts.via ?? 'folder'
-    const outcome = await this.openAndImport(bytes, name, opts.now ?? Date.now(), via)
+    const outcome = await this.openAndImport(bytes, name, opts.now ?? this.clock.now(), via)
     if (outcome.kind === 'imported') {
       const h = outcome.header
       this.report('bundle.imported', { peer: h.origin, bundleId: h.id, messages: h.kind === 'ack' ? 0 : h.count - outcome.duplicates, duplicates: outcome.duplicates, via })
@@ -375,6 +380,10 @@ export class Exchange {
         maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
         limits: { maxMessageBytes: this.node.config.limits.max_message_bytes + 64 * 1024 },
       })
+      // Signed by a trusted peer: the real time is at least when it was made
+      // (within limits: see clock.ts). A box that booted with no network
+      // learns the time from the first stick.
+      this.node.clock.observePeerTime(opened.header.created, opened.header.origin)
       if ('acks' in opened.payload) {
         const ids = opened.payload.acks.messageIds
         this.outbox.acknowledge(opened.header.origin, ids)

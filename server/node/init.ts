@@ -11,6 +11,8 @@ import type { Exec } from '../exec.js'
 import { splitAddress } from '../accounts/address.js'
 import { isNodeName } from '../bundle/format.js'
 import { ensureIdentity } from '../identity/keys.js'
+import { FloorClock, settingsFloorStore } from './clock.js'
+import { buildTime } from './context.js'
 
 export class InitError extends Error {
   override name = 'InitError'
@@ -51,8 +53,14 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
 
   mkdirSync(paths.data, { recursive: true, mode: 0o750 })
   for (const d of [paths.mail, paths.run, paths.log]) mkdirSync(d, { recursive: true, mode: 0o750 })
-  await makeSelfSignedCert(run, { dir: paths.tlsDir, keyPath: paths.tlsKey, certPath: paths.tlsCert, domain: config.node.domain, host: config.node.host })
-  openDb(paths.db).$client.close()
+  // A new node has seen nothing yet; the installed software's build time is
+  // the one floor it has (a Pi's first boot may say 1970).
+  const db = openDb(paths.db)
+  const clock = new FloorClock({ store: settingsFloorStore(db), evidence: { buildTime: buildTime() } })
+  const now = clock.now()
+  clock.save()
+  db.$client.close()
+  await makeSelfSignedCert(run, { dir: paths.tlsDir, keyPath: paths.tlsKey, certPath: paths.tlsCert, domain: config.node.domain, host: config.node.host, now })
   // The database holds password hashes: readable by the node's user only.
   chmodSync(paths.db, 0o600)
   // The node's signing and encryption keys, which its card carries to peers.

@@ -175,8 +175,12 @@ export async function startNode(data: string): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)))
 
     await waitReady(node, () => stopping)
-    const runExpiry = () =>
-      expungeExpired(exec, paths, config).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
+    const runExpiry = () => {
+      if (node.clock.behind() > 0) log(`warning: the system clock is ${Math.round(node.clock.behind() / 1000)} s behind the newest time this node has seen; using ${new Date(node.clock.now()).toISOString()}. Set the clock (date -s, or NTP) to fix it.`)
+      // Saved hourly as well as at stop: a power cut keeps the floor of the last hour.
+      node.clock.save()
+      return expungeExpired(exec, paths, config, node.clock.expiryNow()).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
+    }
     void runExpiry()
     scheduler.start()
     // A node on loopback only is not on any LAN: nothing to announce there.

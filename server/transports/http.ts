@@ -131,7 +131,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
     const endpoint = bundlesEndpoint(peerBaseUrl(peer, config))
     const self = ctx.node.config.node.name
     const sent = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
-      const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: bytes })
+      const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: bytes, now: ctx.exchange.clock.now() })
       let r: PostResult
       try {
         r = await postBundle(endpoint, bytes, headers, { insecureTls: config.insecure_tls === 'yes' })

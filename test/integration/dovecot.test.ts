@@ -299,8 +299,18 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
     })
 
     await t.test('expungeExpired runs and keeps young mail', async () => {
-      await expungeExpired(node.run, paths, config)
+      await expungeExpired(node.run, paths, config, Date.now())
       assert.equal(messageFiles(paths, 'alice').length, 1)
+      // A node clock a year behind the save date deletes nothing either.
+      await expungeExpired(node.run, paths, config, Date.now() - 365 * 86_400_000)
+      assert.equal(messageFiles(paths, 'alice').length, 1)
+    })
+
+    await t.test('expiry counts from the node clock it is given, not from the wall clock', async () => {
+      // 21 days on the node's clock: past expiry_days (20), so Dovecot
+      // expunges the mail although the wall clock says it was saved today.
+      await expungeExpired(node.run, paths, config, Date.now() + 21 * 86_400_000)
+      assert.equal(messageFiles(paths, 'alice').length, 0)
     })
 
     await t.test('stopping leaves no Dovecot process behind, even with a client connected', async () => {

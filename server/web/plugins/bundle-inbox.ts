@@ -14,6 +14,8 @@ export interface BundleInboxOptions {
   importBundle(bytes: Buffer, name: string): Promise<ImportOutcome>
   /** Requests each peer may make in a burst, and how many tokens come back per second. */
   rate?: { burst: number; perSecond: number }
+  /** The node's clock, for the signing window; the wall clock when not given. */
+  now?: () => number
 }
 
 export interface BundleInbox {
@@ -23,6 +25,8 @@ export interface BundleInbox {
   replay: ReplayCache
   /** Takes one token for this key; the seconds to wait when none is left. */
   take(key: string, now?: number): { ok: true } | { ok: false; retryAfterS: number }
+  /** The time a request's date is checked against (the node's clock, never below its floor). */
+  now(): number
 }
 
 declare module 'fastify' {
@@ -33,7 +37,7 @@ declare module 'fastify' {
 
 /** The inbox of a running node: its Exchange. */
 export function exchangeInbox(exchange: Exchange): BundleInboxOptions {
-  return { signerFor: (peer) => exchange.peers.signerFor(peer), importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }) }
+  return { signerFor: (peer) => exchange.peers.signerFor(peer), importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }), now: () => exchange.clock.now() }
 }
 
 // A backlog after days apart is sent as one POST per bundle of about
@@ -59,6 +63,7 @@ export default fp<BundleInboxOptions>(
         return run
       },
       replay: new ReplayCache(),
+      now: opts.now ?? (() => Date.now()),
       take(key, now = Date.now()) {
         const b = buckets.get(key) ?? { tokens: rate.burst, at: now }
         b.tokens = Math.min(rate.burst, b.tokens + ((now - b.at) / 1000) * rate.perSecond)

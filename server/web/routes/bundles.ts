@@ -52,7 +52,7 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
   // Before the body is read: a stranger, a stale date or a peer over its
   // rate is turned away without the node reading up to 64 MiB first.
   app.addHook('onRequest', async (req, reply) => {
-    const h = checkHeaders(req.headers, (peer) => app.bundleInbox.signerFor(peer))
+    const h = checkHeaders(req.headers, (peer) => app.bundleInbox.signerFor(peer), app.bundleInbox.now())
     if (!h.ok) return reply.code(401).send({ error: h.reason, statusCode: 401 })
     // Per peer and address: a stranger who knows a peer's name cannot use
     // up that peer's allowance from elsewhere.
@@ -74,7 +74,7 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
       const h = checked.get(req)
       if (!h) return reply.code(401).send({ error: 'request not checked', statusCode: 401 })
       if (!Buffer.isBuffer(req.body)) return reply.code(415).send({ error: 'the body must be the bundle, sent as application/octet-stream', statusCode: 415 })
-      const v = verifyBody(h, req.body, app.bundleInbox.replay, Date.now(), BUNDLES_PATH)
+      const v = verifyBody(h, req.body, app.bundleInbox.replay, app.bundleInbox.now(), BUNDLES_PATH)
       if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
 
       const o = await app.bundleInbox.importFrom(v.peer, req.body)

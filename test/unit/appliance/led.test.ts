@@ -5,7 +5,8 @@ import assert from 'node:assert/strict'
 import { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import type { ChildProcess } from 'node:child_process'
-import { GpiodButton, GpiodLed, ManualClock, SimulatedLed, gpiomonArgs, gpiosetArgs, type PressKind } from '../../../server/appliance/gpio.js'
+import { GpiodButton, GpiodLed, ManualClock, SimulatedLed, detectGpiodVersion, gpiomonArgs, gpiosetArgs, type PressKind } from '../../../server/appliance/gpio.js'
+import { exec, type Exec } from '../../../server/exec.js'
 import { DONE_STEADY_MS, LedPatterns } from '../../../server/appliance/led.js'
 
 /** Times at which the LED turned on/off within [from, to). */
@@ -121,4 +122,84 @@ test('the libgpiod driver: gpioset holds the LED line, gpiomon edges become shor
   assert.deepEqual(presses, ['short', 'long'])
   button.close()
   assert.equal(mon.child.killed, true)
+})
+
+test('libgpiod 1.6 (bookworm): gpioset holds the line in signal mode, gpiomon line-buffers, and bounces are ignored', async () => {
+  assert.deepEqual(gpiosetArgs({ chip: 'gpiochip0', led: 17 }, true, 1), ['--mode=signal', 'gpiochip0', '17=1'])
+  assert.deepEqual(gpiosetArgs({ chip: 'gpiochip0', led: 17 }, false, 1), ['--mode=signal', 'gpiochip0', '17=0'])
+  assert.deepEqual(gpiomonArgs({ chip: 'gpiochip0', button: 27 }, 1), ['--bias=pull-up', '--line-buffered', 'gpiochip0', '27'])
+
+  const spawned: { file: string; args: readonly string[]; child: ReturnType<typeof fakeChild> }[] = []
+  const spawn = (file: string, args: readonly string[]) => {
+    const child = fakeChild()
+    spawned.push({ file, args, child })
+    return child
+  }
+  const led = new GpiodLed({ chip: 'gpiochip0', led: 17 }, spawn, 1)
+  led.set(true)
+  await led.settled()
+  led.set(false)
+  await led.settled()
+  assert.deepEqual(spawned.map((s) => [s.file, ...s.args]), [
+    ['gpioset', '--mode=signal', 'gpiochip0', '17=1'],
+    ['gpioset', '--mode=signal', 'gpiochip0', '17=0'],
+  ])
+  led.close()
+
+  const clock = new ManualClock()
+  const button = new GpiodButton({ chip: 'gpiochip0', button: 27, longPressMs: 3000 }, clock, spawn, 1)
+  const presses: PressKind[] = []
+  button.onPress((k) => presses.push(k))
+  const mon = spawned.at(-1)!
+  assert.deepEqual([mon.file, ...mon.args], ['gpiomon', '--bias=pull-up', '--line-buffered', 'gpiochip0', '27'])
+  const line = async (s: string) => {
+    mon.child.stdout.write(`${s}\n`)
+    await new Promise((r) => setImmediate(r))
+  }
+  // 1.6's own output format; the contacts chatter for a few ms on the press.
+  await line('event: FALLING EDGE offset: 27 timestamp: [     105.120000000]')
+  clock.advance(3)
+  await line('event:  RISING EDGE offset: 27 timestamp: [     105.123000000]')
+  clock.advance(3)
+  await line('event: FALLING EDGE offset: 27 timestamp: [     105.126000000]')
+  clock.advance(300)
+  await line('event:  RISING EDGE offset: 27 timestamp: [     105.426000000]')
+  assert.deepEqual(presses, ['short'], 'one press, not three')
+  clock.advance(1000)
+  await line('event: FALLING EDGE offset: 27 timestamp: [     110.000000000]')
+  clock.advance(4000)
+  await line('event:  RISING EDGE offset: 27 timestamp: [     114.000000000]')
+  assert.deepEqual(presses, ['short', 'long'])
+  button.close()
+})
+
+test("the tools' version is read from gpioset --version through the exec seam", async () => {
+  const answers: Record<string, string> = {
+    bookworm: 'gpioset (libgpiod) v1.6.3\nCopyright (C) 2017-2018 Bartosz Golaszewski\n',
+    trixie: 'gpioset (libgpiod) v2.1.3\nCopyright (C) 2017-2023 Bartosz Golaszewski\n',
+  }
+  for (const [release, want] of [['bookworm', 1], ['trixie', 2]] as const) {
+    const calls: string[] = []
+    const run: Exec = async (file, args) => (calls.push([file, ...args].join(' ')), { code: 0, stdout: answers[release]!, stderr: '' })
+    assert.equal(await detectGpiodVersion(run), want, release)
+    assert.deepEqual(calls, ['gpioset --version'])
+  }
+  const missing: Exec = async () => Promise.reject(Object.assign(new Error('gpioset is not installed or not on PATH'), { code: 'ENOENT' }))
+  await assert.rejects(detectGpiodVersion(missing), /apt-get install gpiod.*enabled = false/)
+  const odd: Exec = async () => ({ code: 0, stdout: 'gpioset (libgpiod) v3.0.0\n', stderr: '' })
+  await assert.rejects(detectGpiodVersion(odd), /libgpiod 3\.x is not known/)
+})
+
+test('the installed gpiod tools accept every option the driver passes them', async () => {
+  // CI installs Debian's gpiod (1.6 on bookworm, 2.x on trixie): this is
+  // the check that the argument lists above match the real tools.
+  const version = await detectGpiodVersion(exec)
+  const pins = { chip: 'gpiochip0', led: 17, button: 27 }
+  for (const [tool, args] of [['gpioset', gpiosetArgs(pins, true, version)], ['gpiomon', gpiomonArgs(pins, version)]] as const) {
+    const help = (await exec(tool, ['--help'])).stdout
+    for (const a of args.filter((x) => x.startsWith('-'))) {
+      const flag = a.split('=')[0]!
+      assert.match(help, new RegExp(`(^|[\\s,])${flag.replace(/[-]/g, '\\-')}[\\s,=:]`, 'm'), `${tool} ${version === 1 ? '1.6' : '2'} knows ${flag}`)
+    }
+  }
 })

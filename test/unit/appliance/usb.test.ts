@@ -1,15 +1,15 @@
-// The USB flow and the button with a stand-in exchange and a recorded exec:
-// what the person at the box sees (the LED) and what the box runs (sync,
-// umount, poweroff).
+// The USB flow with a stand-in exchange and a recorded exec: what the
+// person at the box sees (the LED) and what the box runs (sync). The
+// button is the appliance daemon's (daemon.test.ts).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Exec } from '../../../server/exec.js'
-import { ManualClock, SimulatedButton, SimulatedLed } from '../../../server/appliance/gpio.js'
+import { ManualClock, SimulatedLed } from '../../../server/appliance/gpio.js'
 import { LedPatterns } from '../../../server/appliance/led.js'
-import { offload, watchButton, type StickExchange } from '../../../server/appliance/usb.js'
+import { offload, type StickExchange } from '../../../server/appliance/usb.js'
 
 function recordedExec(fail: Record<string, number> = {}) {
   const calls: string[] = []
@@ -58,43 +58,6 @@ test('a failed offload blinks the error pattern and says what to do', async () =
     assert.equal(r.ok, false)
     assert.match(r.ok ? '' : r.error, /disk full.*Nothing is lost.*Plug the stick in again/)
     assert.equal(s.patterns.pattern, 'error')
-  } finally {
-    s.done()
-  }
-})
-
-test('short press: offload then umount; long press: systemctl poweroff; no stick: nothing', async () => {
-  const s = scene()
-  const { calls, exec } = recordedExec()
-  const button = new SimulatedButton()
-  let plugged: string | undefined = s.stick
-  const w = watchButton(button, { exchange: s.x, led: s.patterns, log: s.log, exec, pluggedStick: () => plugged })
-  try {
-    button.press('short')
-    await w.idle()
-    assert.deepEqual(calls, [`sync -f ${s.stick}`, `umount ${s.stick}`])
-    assert.equal(s.patterns.pattern, 'done')
-    plugged = undefined
-    button.press('short')
-    button.press('long')
-    await w.idle()
-    assert.deepEqual(calls.slice(2), ['systemctl poweroff'])
-    assert.match(s.lines.join('\n'), /no stick is plugged in/)
-  } finally {
-    s.done()
-  }
-})
-
-test('an umount that fails is shown as an error, not as safe to remove', async () => {
-  const s = scene()
-  const { exec } = recordedExec({ umount: 32 })
-  const button = new SimulatedButton()
-  const w = watchButton(button, { exchange: s.x, led: s.patterns, log: s.log, exec, pluggedStick: () => s.stick })
-  try {
-    button.press('short')
-    await w.idle()
-    assert.equal(s.patterns.pattern, 'error')
-    assert.match(s.lines.join('\n'), /umount .* failed \(exit 32\)/)
   } finally {
     s.done()
   }

@@ -41,3 +41,36 @@ test('the node unit is hardened, each setting with its reason, and never sets Me
   assert.ok(!lines.some((l) => /^MemoryDenyWriteExecute=/.test(l)), 'V8 aborts with MemoryDenyWriteExecute')
   assert.match(readFileSync(new URL('outpost.sysusers', dir), 'utf8'), /^u outpost - /m)
 })
+
+test('the appliance daemon unit is hardened like the node, each setting with its reason', () => {
+  const lines = readFileSync(new URL('outpost-appliance.service', dir), 'utf8').split('\n')
+  const hardening = ['ProtectSystem=strict', 'ReadWritePaths=/var/lib/outpost', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'PrivateNetwork=yes', 'DevicePolicy=closed', 'User=outpost', 'Restart=always']
+  for (const h of hardening) {
+    const i = lines.indexOf(h)
+    assert.ok(i > 0, `${h} is set`)
+    let j = i - 1
+    while (j > 0 && i - j <= 3 && /^[A-Za-z]+=/.test(lines[j]!)) j--
+    assert.match(lines[j]!, /^#/, `${h} has a comment saying why`)
+  }
+  assert.ok(!lines.some((l) => /^MemoryDenyWriteExecute=/.test(l)))
+  assert.ok(lines.includes('ExecStart=/usr/bin/node --max-semi-space-size=1 /usr/lib/outpost/bin/outpost.mjs appliance run --data /var/lib/outpost'))
+})
+
+test('the polkit rule lets the outpost user start a stick offload and power off, and nothing else', async () => {
+  const { runInNewContext } = await import('node:vm')
+  const source = readFileSync(new URL('../../../appliance/50-outpost.rules', import.meta.url), 'utf8')
+  const rules: ((action: unknown, subject: unknown) => string)[] = []
+  const Result = { YES: 'yes', NO: 'no', NOT_HANDLED: 'not-handled' }
+  // polkitd runs the file as JavaScript with a `polkit` object; the same, in a sandbox.
+  runInNewContext(source, { polkit: { Result, addRule: (f: (a: unknown, s: unknown) => string) => rules.push(f) } })
+  assert.equal(rules.length, 1)
+  const ask = (user: string, id: string, details: Record<string, string> = {}) => rules[0]!({ id, lookup: (k: string) => details[k] }, { user })
+  const manage = 'org.freedesktop.systemd1.manage-units'
+  assert.equal(ask('outpost', manage, { verb: 'start', unit: 'outpost-usb@sdb1.service' }), 'yes')
+  assert.equal(ask('outpost', 'org.freedesktop.login1.power-off'), 'yes')
+  assert.equal(ask('outpost', manage, { verb: 'stop', unit: 'outpost-usb@sdb1.service' }), 'not-handled')
+  assert.equal(ask('outpost', manage, { verb: 'start', unit: 'ssh.service' }), 'not-handled')
+  assert.equal(ask('outpost', manage, { verb: 'start', unit: 'outpost-usb@../x.service' }), 'not-handled')
+  assert.equal(ask('outpost', 'org.freedesktop.login1.reboot'), 'not-handled')
+  assert.equal(ask('alice', 'org.freedesktop.login1.power-off'), 'not-handled')
+})
