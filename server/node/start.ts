@@ -32,6 +32,10 @@ import { startDiscovery } from '../transports/mdns.js'
 import { rememberSighting } from '../transports/sightings.js'
 import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
+import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
+import { UplinkMonitor } from '../gateway/monitor.js'
+import { UplinkService } from '../gateway/uplink.js'
+import { EventLog } from '../events/log.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -81,6 +85,7 @@ export async function startNode(data: string): Promise<number> {
   let expiryTimer: NodeJS.Timeout | undefined
   let scheduler: TransportScheduler | undefined
   let discovery: { stop(): Promise<void> } | undefined
+  let monitor: UplinkMonitor | undefined
 
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
@@ -88,6 +93,7 @@ export async function startNode(data: string): Promise<number> {
     log(`stopping (${why})`)
     if (expiryTimer) clearInterval(expiryTimer)
     scheduler?.stop()
+    monitor?.stop()
     await discovery?.stop().catch(() => undefined)
     await app?.close().catch(() => undefined)
     await sup.stop()
@@ -107,6 +113,7 @@ export async function startNode(data: string): Promise<number> {
       [config.ports.imap, 'imap'],
       [config.ports.imaps, 'imaps'],
       [config.ports.web, 'web'],
+      ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway_inbound']] as [number, string][]) : []),
     ]
     for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
 
@@ -122,7 +129,12 @@ export async function startNode(data: string): Promise<number> {
     if (root) for (const dir of [paths.data, paths.run]) chmodSync(dir, 0o711)
     writeDovecotConf(paths, dovecotFiles)
     await validateDovecotConf(exec, paths.dovecotConf)
-    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins') }))
+    if (config.gateway.enabled) {
+      // A gateway signs what it sends; its own domain gets a key on first start.
+      const { key, created } = ensureDkimKey(paths.keysDir, config.node.domain)
+      if (created) log(`gateway: made a DKIM key for ${key.domain}; publish this record: ${dkimDnsRecord(key)}`)
+    }
+    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [] }))
 
     const dc = dovecotSpawnArgs(paths)
     // A login process whose client is still connected outlives the master,
@@ -151,6 +163,16 @@ export async function startNode(data: string): Promise<number> {
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService, paths.spool)
     scheduler.start()
+    const sched = scheduler
+    monitor = new UplinkMonitor({
+      uplink: new UplinkService(node.db, paths.keysDir),
+      peers: exchange.peers,
+      transports: transportService,
+      events: new EventLog(node.db),
+      runPeer: (peer) => sched.runPeer(peer),
+      log,
+    })
+    monitor.start()
     // A node on loopback only is not on any LAN: nothing to announce there.
     if (config.listen.mdns && !isLoopback(config.listen.address)) discovery = startLanDiscovery(node, exchange, scheduler, log)
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
