@@ -84,18 +84,29 @@ export class UplinkMonitor {
   }
 
   start(): void {
-    const loop = async () => {
+    // A one-second tick that probes when the interval has passed, or at once
+    // when the settings changed (the CLI or the web admin set a gateway, or
+    // a shorter interval): nothing waits out an old, longer interval.
+    let last = 0
+    let lastKey = ''
+    const tick = async () => {
       if (this.stopped) return
       try {
-        await this.probeOnce()
+        const v = this.deps.uplink.describe()
+        const key = `${v.kind}/${v.peer}/${v.probeSeconds}`
+        if (key !== lastKey || Date.now() - last >= v.probeSeconds * 1000) {
+          lastKey = key
+          last = Date.now()
+          await this.probeOnce()
+        }
       } catch (err) {
         this.deps.log(`uplink: probe failed: ${(err as Error).message}`)
       }
       if (this.stopped) return
-      this.timer = setTimeout(() => void loop(), this.deps.uplink.describe().probeSeconds * 1000)
+      this.timer = setTimeout(() => void tick(), 1000)
       this.timer.unref()
     }
-    void loop()
+    void tick()
   }
 
   stop(): void {

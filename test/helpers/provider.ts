@@ -181,3 +181,10 @@ export async function dkimVerify(message: Buffer, records: Record<string, string
     child.stdin!.end(message)
   })
 }
+
+/** The `SEL._domainkey.DOMAIN. IN TXT ( "…" "…" )` lines that `outpost dkim` prints, as {name: value}. */
+export function dkimRecords(output: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of output.matchAll(/^(\S+)\. IN TXT \( (.*) \)$/gm)) out[m[1]!] = [...m[2]!.matchAll(/"([^"]*)"/g)].map((p) => p[1]).join('')
+  return out
+}

@@ -17,7 +17,7 @@ import { befriend } from '../../helpers/stick.js'
 import { freePort } from '../../helpers/ports.js'
 import { smtpClient, maildirFiles } from '../../helpers/mail.js'
 import { SmtpDialogue } from '../../helpers/smtp-dialogue.js'
-import { canRunProvider, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
+import { canRunProvider, dkimRecords, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
 import { nodePaths } from '../../../server/paths.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { bundleFileName, newBundleId, sealBundle, stickFolder } from '../../../server/bundle/format.js'
@@ -34,13 +34,6 @@ async function until<T>(what: string, fn: () => T | undefined | Promise<T | unde
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(300)
   }
-}
-
-/** `sel._domainkey.dom. IN TXT ( "a" "b" )` lines of `outpost dkim` → {name: value}. */
-export function dkimRecords(output: string): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const m of output.matchAll(/^(\S+)\. IN TXT \( (.*) \)$/gm)) out[m[1]!] = [...m[2]!.matchAll(/"([^"]*)"/g)].map((p) => p[1]).join('')
-  return out
 }
 
 function message(from: string, to: string, subject: string): string {
