@@ -34,7 +34,8 @@ export function unframeBundles(body: Buffer, maxBundleBytes: number): { name: st
     const name = body.subarray(at, nl1).toString('utf8')
     const lenText = body.subarray(nl1 + 1, nl2).toString('latin1')
     const len = /^[0-9]{1,12}$/.test(lenText) ? Number(lenText) : -1
-    if (!isFinishedBundleName(name)) throw new PickupFormatError(`"${name.slice(0, 80)}" in the pickup answer is not a bundle file name`)
+    // The name is only ever used for a quarantine file (basename'd there too), but nothing with a path in it is taken.
+    if (!/^[A-Za-z0-9._-]+$/.test(name) || !isFinishedBundleName(name)) throw new PickupFormatError(`"${name.slice(0, 80)}" in the pickup answer is not a bundle file name`)
     if (len < 0 || len > maxBundleBytes) throw new PickupFormatError(`bundle ${name} in the pickup answer has a bad length "${lenText.slice(0, 20)}"`)
     if (nl2 + 1 + len > body.length) throw new PickupFormatError(`bundle ${name} in the pickup answer is cut short`)
     out.push({ name, bytes: body.subarray(nl2 + 1, nl2 + 1 + len) })
