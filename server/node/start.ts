@@ -53,7 +53,8 @@ export async function checkPortFree(address: string, port: number, what: string)
   await new Promise<void>((resolve, reject) => {
     const srv = createServer()
     srv.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${port} (${what}) on ${address} is already in use by another program. Stop it, or choose another port with OUTPOST_PORTS_${what.toUpperCase()}=N or in the [ports] section of outpost.toml.`))
+      const where = what === 'gateway inbound' ? 'OUTPOST_GATEWAY_INBOUND_PORT=N or inbound_port in the [gateway] section' : `OUTPOST_PORTS_${what.toUpperCase()}=N or in the [ports] section`
+      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${port} (${what}) on ${address} is already in use by another program. Stop it, or choose another port with ${where} of outpost.toml.`))
       else if (err.code === 'EACCES') reject(new StartError(`not allowed to listen on port ${port} (${what}): ports below 1024 need root or CAP_NET_BIND_SERVICE. Use a high port in outpost.toml.`))
       else reject(new StartError(`cannot listen on ${address}:${port} (${what}): ${err.message}`))
     })
@@ -113,7 +114,7 @@ export async function startNode(data: string): Promise<number> {
       [config.ports.imap, 'imap'],
       [config.ports.imaps, 'imaps'],
       [config.ports.web, 'web'],
-      ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway_inbound']] as [number, string][]) : []),
+      ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway inbound']] as [number, string][]) : []),
     ]
     for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
 
