@@ -169,7 +169,7 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
         '[main]',
         "; A gateway sends the group's mail to the Internet through Haraka's own outbound",
         '; queue (outpost_uplink feeds it from the outbox). It retries, with its default',
-        '; intervals, for about four days before it gives up.',
+        '; intervals (64 s doubling, 12 tries), for about three days before it gives up.',
         'disabled=false',
         "; Opportunistic STARTTLS to the receiving MX, as every MTA does.",
         'enable_tls=true',
