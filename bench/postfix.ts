@@ -185,7 +185,7 @@ export function markTls(line: string): string {
   return line.startsWith('AUTH\t') ? line.replace(/\tsecured(?=\t|$)/, '\tsecured=tls') : line
 }
 
-function relaySocket(path: string, target: string): Promise<Server> {
+export function relaySocket(path: string, target: string): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer((client) => {
       const upstream = createConnection(target)
@@ -207,7 +207,7 @@ function relaySocket(path: string, target: string): Promise<Server> {
   })
 }
 
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+export async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {

@@ -125,6 +125,9 @@ export async function cmdStatus(data: unknown): Promise<number> {
     const q = listQuarantine(node.paths.quarantine)
     console.log(`  quarantine: ${q.length} files${q.length ? ` in ${node.paths.quarantine}` : ''}`)
     console.log(`  SMTP ${c.node.host}:${c.ports.submission}, IMAP ${c.node.host}:${c.ports.imap}, web https://${c.node.host}:${c.ports.web}/`)
+    const { UplinkService } = await import('../gateway/uplink.js')
+    const { describeUplink } = await import('./uplink.js')
+    for (const l of describeUplink(new UplinkService(node.db, node.paths.keysDir).describe(), c.gateway.enabled)) console.log(`  ${l}`)
     const ygg = yggdrasilAddress()
     if (ygg) console.log(`  yggdrasil: https://[${ygg}]:${c.ports.web}/ (peers reach this box there over the Yggdrasil overlay)`)
     return 0

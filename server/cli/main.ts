@@ -54,6 +54,15 @@ Transports (carriers of bundles to a peer, each on its own schedule)
   transport run ID                     run a carrier now (send what waits, bring in what arrived)
   transport nncp-snippet [NEIGHBOUR] [--set handler=NAME] [--set via=RELAY,...]
                                        print the exec handler block for NNCP's config (calls \`outpost import -\`)
+Internet (docs/gateway.md, docs/uplink.md)
+  uplink [show]                        how this node reaches the Internet, online or not, and when it last was
+  uplink set [--kind gateway|none] [--peer NAME] [--probe-seconds N]
+                                       reach the Internet through gateway peer NAME (probed every N s)
+  uplink smarthost set HOST:PORT --user USER (--password-stdin | --password-file FILE)
+                                       a gateway sends through this relay with AUTH (password stored encrypted)
+  uplink smarthost clear               send by MX again
+  dkim [DOMAIN] [--selector S] [--rotate]  the DKIM key a gateway signs DOMAIN's mail with, and its DNS record
+  dkim list                            every DKIM key with its DNS record
 
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
@@ -365,6 +374,22 @@ export async function run(argv: string[]): Promise<number> {
         if (sub === 'nncp-snippet') return await (await import('./nncp.js')).cmdNncpSnippet(args, values)
         return await cmdTransport(sub, args, values)
       }
+      case 'uplink': {
+        const { values, positionals } = parse(rest, {
+          kind: { type: 'string' },
+          peer: { type: 'string' },
+          'probe-seconds': { type: 'string' },
+          user: { type: 'string' },
+          'password-stdin': { type: 'boolean' },
+          'password-file': { type: 'string' },
+        })
+        const [sub, ...args] = positionals
+        return await (await import('./uplink.js')).cmdUplink(sub, args, values)
+      }
+      case 'dkim': {
+        const { values, positionals } = parse(rest, { selector: { type: 'string' }, rotate: { type: 'boolean' } })
+        return await (await import('./uplink.js')).cmdDkim(positionals, values)
+      }
       case undefined:
       case 'help':
       case '--help':
@@ -380,7 +405,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'AdminAuthError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'DkimError', 'SecretError', 'StaticMxError', 'AdminAuthError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

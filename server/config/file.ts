@@ -112,7 +112,7 @@ export function renderConfigDoc(): string {
     '',
     '`outpost init` writes `outpost.toml` in the data dir with every key below. Any key can be overridden from the environment as `OUTPOST_<SECTION>_<KEY>` (for example `OUTPOST_PORTS_WEB=9443`); the data dir itself comes from `--data` or `$OUTPOST_DATA`. An unknown key is reported at start-up and ignored; a value of the wrong type stops start-up with a message naming the key.',
     '',
-    'Ports default to the standard ones (587, 465, 143, 993, 443) when `init` runs as root and to high ones (shown below) otherwise.',
+    'Ports default to the standard ones (587, 465, 143, 993, 443, and 25 for the gateway inbound port) when `init` runs as root and to high ones (shown below) otherwise.',
     '',
   ]
   for (const [section, sspec] of Object.entries(SPEC) as [keyof NodeConfig, { doc: string; keys: Record<string, KeySpec> }][]) {

@@ -11,6 +11,7 @@ export interface NodeConfig {
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
   gpio: { enabled: boolean; chip: string; led: number; button: number; long_press_ms: number }
   hotspot: { enabled: boolean; interface: string; ssid: string; passphrase: string; channel: number; country: string; address: string; dhcp_range: string }
+  gateway: { enabled: boolean; inbound_port: number; inbound_domains: string; inbound_per_minute: number; inbound_burst: number; static_mx: string }
 }
 
 type Kind = 'string' | 'integer' | 'boolean'
@@ -25,6 +26,8 @@ export const STANDARD_PORTS = { submission: 587, smtps: 465, imap: 143, imaps: 9
 // Unprivileged processes cannot bind below 1024; these keep the standard
 // ports' last digits so they are easy to recognise.
 export const HIGH_PORTS = { submission: 1587, smtps: 1465, imap: 1143, imaps: 1993, web: 8443 } as const
+/** The gateway's inbound SMTP port: 25 as root, a high port that keeps the 25 otherwise. */
+export const INBOUND_PORT = { root: 25, high: 2525 } as const
 
 const port = (doc: string): KeySpec => ({ kind: 'integer', doc, min: 1, max: 65535 })
 
@@ -95,6 +98,17 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       dhcp_range: { kind: 'string', doc: 'Addresses handed to phones, FIRST-LAST, inside the network of the address above.' },
     },
   },
+  gateway: {
+    doc: "A gateway is a node with a public address that takes the group's mail from the Internet and sends the group's mail out (by MX or a smarthost, DKIM-signed). See docs/gateway.md.",
+    keys: {
+      enabled: { kind: 'boolean', doc: 'Be a gateway: listen on the inbound port without AUTH (only for the domains below), and send mail for every domain no peer serves to the Internet.' },
+      inbound_port: port('SMTP port the Internet delivers to (MX). Only mail for the inbound domains is taken here; AUTH on it still needs TLS.'),
+      inbound_domains: { kind: 'string', doc: "Domains taken from the Internet, comma-separated. Empty: this node's domain and every domain a peer's card or an explicit route names (never the default route)." },
+      inbound_per_minute: { kind: 'integer', doc: 'Messages one Internet client address may deliver per minute on the inbound port, sustained.', min: 1 },
+      inbound_burst: { kind: 'integer', doc: 'Messages one Internet client address may deliver at once before the per-minute rate applies.', min: 1 },
+      static_mx: { kind: 'string', doc: 'Where mail for a domain goes instead of its DNS MX, as DOMAIN=HOST:PORT pairs, comma-separated (* for every domain). For private networks and tests; a smarthost (`outpost uplink smarthost`) comes before it.' },
+    },
+  },
 }
 
 export function defaultHost(): string {
@@ -114,5 +128,6 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
     gpio: { enabled: false, chip: 'gpiochip0', led: 17, button: 27, long_press_ms: 3000 },
     hotspot: { enabled: false, interface: 'wlan0', ssid: 'Outpost', passphrase: '', channel: 6, country: '', address: '10.42.0.1/24', dhcp_range: '10.42.0.10-10.42.0.250' },
+    gateway: { enabled: false, inbound_port: root ? INBOUND_PORT.root : INBOUND_PORT.high, inbound_domains: '', inbound_per_minute: 30, inbound_burst: 10, static_mx: '' },
   }
 }

@@ -36,6 +36,7 @@ import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
+import { INTERNET, nextHop, senderRoutesTo } from '../gateway/route.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -454,11 +455,20 @@ export class Exchange {
 
       if (remote.length) {
         const byPeer = new Map<string, string[]>()
+        const gateway = this.node.config.gateway.enabled
+        const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
         for (const r of remote) {
-          const route = this.peers.resolveDomain(splitAddress(r).domain)
-          if (!route) problems.push(`no route for ${r}`)
-          else if (route.peer === origin && header.hops > 0) problems.push(`${r} would go back to ${origin}, where it came from`)
-          else byPeer.set(route.peer, [...(byPeer.get(route.peer) ?? []), r])
+          const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })
+          if (hop.kind === 'internet') {
+            // The gateway sends to the world only in the names of the domains
+            // the origin is trusted for: otherwise one peer could mail the
+            // Internet as another peer's users, or as ours.
+            const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
+            if (!senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
+            else byPeer.set(INTERNET, [...(byPeer.get(INTERNET) ?? []), r])
+          } else if (hop.kind !== 'peer') problems.push(`no route for ${r}`)
+          else if (hop.peer === origin && header.hops > 0) problems.push(`${r} would go back to ${origin}, where it came from`)
+          else byPeer.set(hop.peer, [...(byPeer.get(hop.peer) ?? []), r])
         }
         if (header.hops + 1 > header.hopLimit) {
           problems.push(`hop limit ${header.hopLimit} reached`)

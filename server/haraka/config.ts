@@ -7,16 +7,24 @@ import { join } from 'node:path'
 import type { NodeConfig } from '../config/schema.js'
 import type { NodePaths } from '../paths.js'
 import { writeFileDurable } from '../durable.js'
+import type { DkimKey } from '../gateway/dkim.js'
 
 export interface HarakaConfigInput {
   config: NodeConfig
   paths: NodePaths
   /** The built folder plugins, dist/haraka-plugins of the installation. */
   pluginDir: string
+  /** DKIM keys of the domains a gateway signs for (keys/dkim/). */
+  dkimKeys?: readonly DkimKey[]
 }
 
 /** Our plugins, in the order their hooks run. */
 export const OUTPOST_PLUGINS = ['outpost_auth', 'outpost_policy', 'outpost_deliver'] as const
+/** Loaded on a gateway only. */
+export const GATEWAY_PLUGINS = ['outpost_uplink'] as const
+
+/** Headers a gateway's DKIM signature covers: what a reader sees, and what Delta Chat and chatmail look at. */
+export const DKIM_SIGNED_HEADERS = ['From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type', 'In-Reply-To', 'References', 'Autocrypt', 'Chat-Version']
 
 /** How long Dovecot may take to answer one LMTP command. */
 export const LMTP_TIMEOUT_SECONDS = 30
@@ -55,13 +63,16 @@ function iniValue(key: string, value: string | number): string {
 
 export function renderHarakaConfig(input: HarakaConfigInput): Record<string, string> {
   const { config, paths, pluginDir } = input
-  const { listen, ports, limits, node } = config
+  const { listen, ports, limits, node, gateway } = config
   const files: Record<string, string> = {}
+  const listeners = [hostPort(listen.address, ports.submission), hostPort(listen.address, ports.smtps)]
+  if (gateway.enabled) listeners.push(hostPort(listen.address, gateway.inbound_port))
 
   files['config/smtp.ini'] = [
     HEADER,
     '; Submission with STARTTLS, and submission with implicit TLS (RFC 8314).',
-    `listen=${hostPort(listen.address, ports.submission)},${hostPort(listen.address, ports.smtps)}`,
+    ...(gateway.enabled ? ["; A gateway also listens on its inbound port, where the Internet delivers (MX); outpost_policy takes only the group's domains there."] : []),
+    `listen=${listeners.join(',')}`,
     '; The port that speaks TLS from the first byte. Haraka assumes 465 otherwise.',
     `smtps_port=${ports.smtps}`,
     '; 0 = no cluster: one process that `outpost start` supervises and stops with one',
@@ -82,8 +93,18 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     'outpost_auth',
     '# Sender = login, rate limit, recipients via the router, From: = login.',
     'outpost_policy',
-    '# Delivery to Dovecot over LMTP; the only queue.',
+    '# Delivery to Dovecot over LMTP, or into the outbox for a peer (or, on a gateway, for the Internet).',
     'outpost_deliver',
+    ...(gateway.enabled
+      ? [
+          "# A gateway: hands the outbox's mail for the Internet to Haraka's outbound queue, and",
+          '# chooses where it goes (smarthost, static MX, else DNS MX).',
+          'outpost_uplink',
+          "# Signs what leaves for the Internet (Haraka's pre_send_trans_email hook); it comes",
+          '# after outpost_deliver, so mail that stays in the group is never signed.',
+          'dkim',
+        ]
+      : []),
     '',
   ].join('\n')
 
@@ -142,15 +163,48 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     '',
   ].join('\n')
 
-  files['config/outbound.ini'] = [
-    HEADER,
-    "; Haraka's own outbound delivery stays off. Every message is delivered to",
-    '; Dovecot by outpost_deliver or refused before the client is told 250. Should',
-    '; anything ever land in the queue dir anyway, it waits there: never sent to the',
-    '; Internet and never bounced.',
-    'disabled=true',
-    '',
-  ].join('\n')
+  files['config/outbound.ini'] = gateway.enabled
+    ? [
+        HEADER,
+        '[main]',
+        "; A gateway sends the group's mail to the Internet through Haraka's own outbound",
+        '; queue (outpost_uplink feeds it from the outbox). It retries, with its default',
+        '; intervals (64 s doubling, 12 tries), for about three days before it gives up.',
+        'disabled=false',
+        "; Opportunistic STARTTLS to the receiving MX, as every MTA does.",
+        'enable_tls=true',
+        '',
+      ].join('\n')
+    : [
+        HEADER,
+        "; Haraka's own outbound delivery stays off. Every message is delivered to",
+        '; Dovecot by outpost_deliver or refused before the client is told 250. Should',
+        '; anything ever land in the queue dir anyway, it waits there: never sent to the',
+        '; Internet and never bounced.',
+        'disabled=true',
+        '',
+      ].join('\n')
+
+  if (gateway.enabled) {
+    files['config/dkim.ini'] = [
+      HEADER,
+      '[sign]',
+      '; Chatmail servers and most providers want DKIM aligned with the From: domain;',
+      '; the keys are in config/dkim/<domain>/ (from keys/dkim/, made by `outpost dkim`).',
+      'enabled=true',
+      `headers=${DKIM_SIGNED_HEADERS.join(',')}`,
+      '',
+      '[verify]',
+      "; Off: verifying inbound mail needs DNS on every message and decides nothing here",
+      '; (Delta Chat checks its own end-to-end signatures).',
+      'enabled=false',
+      '',
+    ].join('\n')
+    for (const k of input.dkimKeys ?? []) {
+      files[`config/dkim/${k.domain}/private`] = k.privatePem
+      files[`config/dkim/${k.domain}/selector`] = `${k.selector}\n`
+    }
+  }
 
   // Haraka's name in its greeting and Received headers (it falls back to the machine's host name).
   files['config/me'] = `${node.domain}\n`
@@ -194,6 +248,21 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     `send_burst=${limits.send_burst}`,
     `max_recipients=${limits.max_recipients}`,
     '',
+    '[gateway]',
+    '; outpost.toml [gateway]: the inbound port without AUTH, for the group\'s domains only.',
+    `enabled=${gateway.enabled}`,
+    ...(gateway.enabled
+      ? [
+          `inbound_port=${gateway.inbound_port}`,
+          `inbound_domains=${iniValue('inbound_domains', gateway.inbound_domains)}`,
+          `inbound_per_minute=${gateway.inbound_per_minute}`,
+          `inbound_burst=${gateway.inbound_burst}`,
+          `static_mx=${iniValue('static_mx', gateway.static_mx)}`,
+          "; The node's keys: the smarthost password is opened with keys/secrets.key when it is needed, never written here.",
+          `keys_dir=${iniValue('keys_dir', paths.keysDir)}`,
+        ]
+      : []),
+    '',
   ].join('\n')
 
   files['config/outpost_deliver.timeout'] = `${DELIVER_TIMEOUT_SECONDS}\n`
@@ -201,7 +270,7 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
   // Folder plugins (plugins.js looks for plugins/<name>/package.json). "main"
   // points into the installation, so the code is never copied and an upgrade
   // takes effect at the next start.
-  for (const name of OUTPOST_PLUGINS) {
+  for (const name of [...OUTPOST_PLUGINS, ...GATEWAY_PLUGINS]) {
     files[`plugins/${name}/package.json`] = JSON.stringify({ name, private: true, main: join(pluginDir, name, 'index.cjs') }, null, 2) + '\n'
   }
   return files
@@ -216,7 +285,8 @@ export function harakaPidFile(paths: NodePaths): string {
 export function writeHarakaConfig(paths: NodePaths, files: Record<string, string>): void {
   for (const [rel, content] of Object.entries(files)) {
     if (rel.startsWith('/') || rel.split('/').includes('..')) throw new Error(`refusing to write ${rel} outside ${paths.harakaDir}`)
-    writeFileDurable(join(paths.harakaDir, rel), content, 0o640)
+    // DKIM private keys: readable by the node's user only, as in keys/.
+    writeFileDurable(join(paths.harakaDir, rel), content, rel.startsWith('config/dkim/') ? 0o600 : 0o640)
   }
   mkdirSync(paths.harakaQueue, { recursive: true })
   mkdirSync(paths.run, { recursive: true })

@@ -34,6 +34,9 @@ import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
 import { EventBus, EventLog } from '../events/log.js'
 import { createWebServices } from '../web/plugins/services.js'
+import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
+import { UplinkMonitor } from '../gateway/monitor.js'
+import { UplinkService } from '../gateway/uplink.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -54,7 +57,8 @@ export async function checkPortFree(address: string, port: number, what: string)
   await new Promise<void>((resolve, reject) => {
     const srv = createServer()
     srv.once('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${port} (${what}) on ${address} is already in use by another program. Stop it, or choose another port with OUTPOST_PORTS_${what.toUpperCase()}=N or in the [ports] section of outpost.toml.`))
+      const where = what === 'gateway inbound' ? 'OUTPOST_GATEWAY_INBOUND_PORT=N or inbound_port in the [gateway] section' : `OUTPOST_PORTS_${what.toUpperCase()}=N or in the [ports] section`
+      if (err.code === 'EADDRINUSE') reject(new StartError(`port ${port} (${what}) on ${address} is already in use by another program. Stop it, or choose another port with ${where} of outpost.toml.`))
       else if (err.code === 'EACCES') reject(new StartError(`not allowed to listen on port ${port} (${what}): ports below 1024 need root or CAP_NET_BIND_SERVICE. Use a high port in outpost.toml.`))
       else reject(new StartError(`cannot listen on ${address}:${port} (${what}): ${err.message}`))
     })
@@ -88,6 +92,7 @@ export async function startNode(data: string): Promise<number> {
   let stopTail: (() => void) | undefined
   let scheduler: TransportScheduler | undefined
   let discovery: { stop(): Promise<void> } | undefined
+  let monitor: UplinkMonitor | undefined
 
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
@@ -97,6 +102,7 @@ export async function startNode(data: string): Promise<number> {
     if (pruneTimer) clearInterval(pruneTimer)
     stopTail?.()
     scheduler?.stop()
+    monitor?.stop()
     await discovery?.stop().catch(() => undefined)
     await app?.close().catch(() => undefined)
     await sup.stop()
@@ -116,6 +122,7 @@ export async function startNode(data: string): Promise<number> {
       [config.ports.imap, 'imap'],
       [config.ports.imaps, 'imaps'],
       [config.ports.web, 'web'],
+      ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway inbound']] as [number, string][]) : []),
     ]
     for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
 
@@ -131,7 +138,12 @@ export async function startNode(data: string): Promise<number> {
     if (root) for (const dir of [paths.data, paths.run]) chmodSync(dir, 0o711)
     writeDovecotConf(paths, dovecotFiles)
     await validateDovecotConf(exec, paths.dovecotConf)
-    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins') }))
+    if (config.gateway.enabled) {
+      // A gateway signs what it sends; its own domain gets a key on first start.
+      const { key, created } = ensureDkimKey(paths.keysDir, config.node.domain)
+      if (created) log(`gateway: made a DKIM key for ${key.domain}; publish this record: ${dkimDnsRecord(key)}`)
+    }
+    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [] }))
 
     const dc = dovecotSpawnArgs(paths)
     // A login process whose client is still connected outlives the master,
@@ -183,6 +195,16 @@ export async function startNode(data: string): Promise<number> {
     }
     void runExpiry()
     scheduler.start()
+    const sched = scheduler
+    monitor = new UplinkMonitor({
+      uplink: new UplinkService(node.db, paths.keysDir),
+      peers: exchange.peers,
+      transports: transportService,
+      events: new EventLog(node.db),
+      runPeer: (peer) => sched.runPeer(peer),
+      log,
+    })
+    monitor.start()
     // A node on loopback only is not on any LAN: nothing to announce there.
     if (config.listen.mdns && !isLoopback(config.listen.address)) discovery = startLanDiscovery(node, exchange, scheduler, log)
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)

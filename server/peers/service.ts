@@ -212,9 +212,9 @@ export class PeerService {
   /**
    * Which peer mail for `domain` goes to: an explicit route first (a person
    * chose it), then a peer whose card claims the domain, then the default
-   * route. Our own domains are never routed away.
+   * route (unless `useDefault` is false). Our own domains are never routed away.
    */
-  resolveDomain(domain: string): DomainRoute | undefined {
+  resolveDomain(domain: string, opts: { useDefault?: boolean } = {}): DomainRoute | undefined {
     const d = domain.trim().toLowerCase()
     if (!d || this.isOwnDomain(d)) return undefined
     if (d !== DEFAULT_ROUTE) {
@@ -223,6 +223,8 @@ export class PeerService {
       const byCard = this.list().find((p) => p.domains.includes(d))
       if (byCard) return { peer: byCard.name, via: 'card' }
     }
+    // A gateway asks without the default route: what no peer names goes to the Internet.
+    if (opts.useDefault === false) return undefined
     const def = this.db.select({ peer: routes.peer }).from(routes).where(eq(routes.domain, DEFAULT_ROUTE)).get()
     return def ? { peer: def.peer, via: 'default' } : undefined
   }

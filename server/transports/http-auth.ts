@@ -24,6 +24,8 @@ import { createHash, sign, verify, type KeyObject } from 'node:crypto'
 import { isNodeName } from '../bundle/format.js'
 
 export const BUNDLES_PATH = '/api/peer/bundles'
+/** Where a peer that cannot be reached fetches the bundles waiting for it (signed like a POST of an empty body). */
+export const PICKUP_PATH = '/api/peer/pickup'
 /** How far a request's date may be from the receiver's clock; boxes off the Internet have no NTP, so this is wide. */
 export const REPLAY_WINDOW_MS = 10 * 60 * 1000
 

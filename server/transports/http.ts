@@ -7,7 +7,8 @@ import { freshSighting } from './sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
-import { BUNDLES_PATH, signRequest } from './http-auth.js'
+import { BUNDLES_PATH, PICKUP_PATH, signRequest } from './http-auth.js'
+import { unframeBundles } from './pickup.js'
 import type { Peer } from '../peers/service.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
@@ -15,7 +16,12 @@ export interface HttpConfig {
   /** The peer's base URL; when unset, the first http(s) reach address on its card. */
   url?: string
   insecure_tls: 'yes' | 'no'
+  /** yes: after sending, fetch what waits for us there (the peer cannot reach us: an off-grid node and its gateway). */
+  pickup?: 'yes' | 'no'
 }
+
+/** The largest pickup answer read: a backlog after weeks apart, bounded. */
+const MAX_PICKUP_BYTES = 512 * 1024 * 1024
 
 /** Past this long without a byte moving, a POST is given up (and retried by the next run). */
 const IDLE_TIMEOUT_MS = 60_000
@@ -60,6 +66,7 @@ export interface PostResult {
   status: number
   headers: IncomingHttpHeaders
   body: string
+  raw: Buffer
 }
 
 /** POSTs one body; resolves with any HTTP answer, rejects only when no answer came. */
@@ -87,8 +94,16 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
       },
       (res) => {
         const parts: Buffer[] = []
-        res.on('data', (d: Buffer) => parts.push(d))
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8') }))
+        let size = 0
+        res.on('data', (d: Buffer) => {
+          size += d.length
+          if (size > MAX_PICKUP_BYTES) return req.destroy(new Error(`the answer is larger than ${MAX_PICKUP_BYTES} bytes`))
+          parts.push(d)
+        })
+        res.on('end', () => {
+          const raw = Buffer.concat(parts)
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: raw.toString('utf8'), raw })
+        })
         res.on('error', reject)
       },
     )
@@ -118,38 +133,80 @@ export const httpTransport: TransportDriver<HttpConfig> = {
   configKeys: {
     url: { doc: "the peer's web address, e.g. https://192.168.1.20:8443 or https://[200:1234::1]:8443 (default: the https address on its card)" },
     insecure_tls: { doc: "yes: accept the peer's self-signed certificate (requests and bundles are signed and encrypted anyway); no: require a certificate a CA vouches for", default: 'yes' },
+    pickup: { doc: 'yes: after sending, fetch the bundles waiting for this node there (for a gateway that cannot reach this node: NAT, a link that comes and goes)', default: 'no' },
   },
   parseConfig(raw) {
     const c = checkConfigKeys(this, raw)
     if (c.url !== undefined) parseBaseUrl(c.url)
     if (c.insecure_tls !== 'yes' && c.insecure_tls !== 'no') throw new TransportConfigError(`http: insecure_tls must be yes or no, not "${c.insecure_tls}"`)
-    return { ...(c.url !== undefined ? { url: c.url } : {}), insecure_tls: c.insecure_tls }
+    if (c.pickup !== 'yes' && c.pickup !== 'no') throw new TransportConfigError(`http: pickup must be yes or no, not "${c.pickup}"`)
+    return { ...(c.url !== undefined ? { url: c.url } : {}), insecure_tls: c.insecure_tls, pickup: c.pickup }
   },
   async run(ctx, config) {
     const peer = ctx.exchange.peers.get(ctx.peer)
     if (!peer) throw new Error(`"${ctx.peer}" is no longer a peer of this node`)
     const endpoint = bundlesEndpoint(peerBaseUrl(peer, config))
     const self = ctx.node.config.node.name
-    const sent = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
-      const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: bytes, now: ctx.exchange.clock.now() })
-      let r: PostResult
-      try {
-        r = await postBundle(endpoint, bytes, headers, { insecureTls: config.insecure_tls === 'yes' })
-      } catch (err) {
-        throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`)
+    const base = peerBaseUrl(peer, config)
+    const insecureTls = config.insecure_tls === 'yes'
+    const push = () =>
+      ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
+        const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: bytes, now: ctx.exchange.clock.now() })
+        let r: PostResult
+        try {
+          r = await postBundle(endpoint, bytes, headers, { insecureTls })
+        } catch (err) {
+          throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`)
+        }
+        // Anything but 2xx leaves the bundle's mail and acks waiting for the next run.
+        if (r.status < 200 || r.status > 299) {
+          const retry = r.headers['retry-after'] ? `; it asks to retry in ${String(r.headers['retry-after'])} s` : ''
+          throw new Error(`${ctx.peer} at ${endpoint.origin} refused bundle ${name} (HTTP ${r.status}): ${answerText(r)}${retry}`)
+        }
+      }, sendOptions(ctx, 'http'))
+    const sent = await push()
+    let received = { bundles: 0, bytes: 0, messages: 0 }
+    if (config.pickup === 'yes') {
+      received = await pickup(ctx, base, self, insecureTls)
+      // What came in is owed an ack: send it now, while the link is up.
+      if (received.bundles) {
+        const acks = await push()
+        sent.bundles += acks.bundles
+        sent.bytes += acks.bytes
+        sent.acks += acks.acks
+        sent.messages += acks.messages
       }
-      // Anything but 2xx leaves the bundle's mail and acks waiting for the next run.
-      if (r.status < 200 || r.status > 299) {
-        const retry = r.headers['retry-after'] ? `; it asks to retry in ${String(r.headers['retry-after'])} s` : ''
-        throw new Error(`${ctx.peer} at ${endpoint.origin} refused bundle ${name} (HTTP ${r.status}): ${answerText(r)}${retry}`)
-      }
-    }, sendOptions(ctx, 'http'))
+    }
     return {
       sentBundles: sent.bundles,
       sentBytes: sent.bytes,
-      receivedBundles: 0,
-      receivedBytes: 0,
-      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${endpoint.origin}`,
+      receivedBundles: received.bundles,
+      receivedBytes: received.bytes,
+      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${endpoint.origin}${config.pickup === 'yes' ? `; picked up ${received.bundles} bundles` : ''}`,
     }
   },
+}
+
+/** Fetches the bundles waiting for this node at the peer and imports them. */
+async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], base: URL, self: string, insecureTls: boolean): Promise<{ bundles: number; bytes: number; messages: number }> {
+  const u = new URL(base.href)
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${PICKUP_PATH}`
+  const body = Buffer.alloc(0)
+  const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body, path: PICKUP_PATH, now: ctx.exchange.clock.now() })
+  let r: PostResult
+  try {
+    r = await postBundle(u, body, headers, { insecureTls })
+  } catch (err) {
+    throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`)
+  }
+  if (r.status !== 200) throw new Error(`${ctx.peer} at ${u.origin} refused the pickup (HTTP ${r.status}): ${answerText(r)}`)
+  let bundles = 0
+  let messages = 0
+  for (const b of unframeBundles(r.raw, MAX_PICKUP_BYTES)) {
+    const o = await ctx.exchange.importBundle(b.bytes, b.name, { via: 'http' })
+    bundles++
+    if (o.kind === 'imported') messages += o.delivered + o.forwarded
+    if (o.kind === 'deferred') throw new Error(`a bundle picked up from ${ctx.peer} could not be imported yet: ${o.reason}; it comes again with the next pickup`)
+  }
+  return { bundles, bytes: r.raw.length, messages }
 }

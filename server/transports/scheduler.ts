@@ -77,12 +77,12 @@ export class TransportScheduler {
   }
 
   /**
-   * Runs a peer's transports of a kind now: a trusted peer just appeared on
-   * the LAN. That is fresh evidence it can be reached, so the backoff from
+   * Runs a peer's transports (of one kind, or all) now: a trusted peer just
+   * appeared on the LAN, or the uplink to the gateway came up. That is fresh evidence it can be reached, so the backoff from
    * earlier failures (when it was away) does not hold this run back.
    */
-  runPeer(peer: string, kind: string): void {
-    for (const t of this.service.list(peer)) if (t.enabled && t.kind === kind) void this.tick(t, { force: true })
+  runPeer(peer: string, kind?: string): void {
+    for (const t of this.service.list(peer)) if (t.enabled && (kind === undefined || t.kind === kind)) void this.tick(t, { force: true })
   }
 
   /**

@@ -16,6 +16,21 @@ export interface OutpostSettings {
   sendPerMinute: number
   sendBurst: number
   maxRecipients: number
+  /** outpost.toml [gateway]; absent from an outpost.ini of a node that is no gateway. */
+  gateway: GatewaySettings
+}
+
+export interface GatewaySettings {
+  enabled: boolean
+  /** The port Internet clients deliver to without AUTH; 0 when not a gateway. */
+  inboundPort: number
+  inboundDomains: string[]
+  inboundPerMinute: number
+  inboundBurst: number
+  /** DOMAIN=HOST:PORT pairs (route.ts parseStaticMx). */
+  staticMx: string
+  /** The node's keys dir: the smarthost password is opened with keys/secrets.key. */
+  keysDir: string
 }
 
 export class SettingsError extends Error {
@@ -55,5 +70,24 @@ export function parseSettings(ini: Ini): OutpostSettings {
     sendPerMinute: int(ini, 'limits', 'send_per_minute', 1),
     sendBurst: int(ini, 'limits', 'send_burst', 1),
     maxRecipients: int(ini, 'limits', 'max_recipients', 1),
+    gateway: parseGateway(ini),
+  }
+}
+
+function parseGateway(ini: Ini): GatewaySettings {
+  const g = ini.gateway
+  const on = g?.enabled === true || String(g?.enabled ?? '').trim() === 'true'
+  if (!on) return { enabled: false, inboundPort: 0, inboundDomains: [], inboundPerMinute: 1, inboundBurst: 1, staticMx: '', keysDir: '' }
+  return {
+    enabled: true,
+    inboundPort: int(ini, 'gateway', 'inbound_port', 1),
+    inboundDomains: String(g?.inbound_domains ?? '')
+      .split(/[,\s]+/)
+      .map((d) => d.trim().toLowerCase())
+      .filter(Boolean),
+    inboundPerMinute: int(ini, 'gateway', 'inbound_per_minute', 1),
+    inboundBurst: int(ini, 'gateway', 'inbound_burst', 1),
+    staticMx: String(g?.static_mx ?? '').trim(),
+    keysDir: str(ini, 'gateway', 'keys_dir'),
   }
 }

@@ -10,6 +10,7 @@ import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { Outbox } from '../../outbox/outbox.js'
 import { stableMessageId } from '../../bundle/message-id.js'
 import { domainOf } from '../../routing/router.js'
+import { INTERNET, nextHop } from '../../gateway/route.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
@@ -39,16 +40,19 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   const sender = txn.mail_from.address
   const local: string[] = []
   const byPeer = new Map<string, string[]>()
+  const peers = routingPeers(db, s.domains)
   for (const rcpt of txn.rcpt_to.map((r) => r.address.toLowerCase())) {
     const domain = domainOf(rcpt)
-    if (s.domains.includes(domain)) {
+    const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled, resolve: (d, o) => peers.resolveDomain(d, o) })
+    if (hop.kind === 'local') {
       local.push(rcpt)
       continue
     }
-    const route = routingPeers(db, s.domains).resolveDomain(domain)
     // The route went away between RCPT and now: let the client try again.
-    if (!route) return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domain} any more; please try again later`))
-    byPeer.set(route.peer, [...(byPeer.get(route.peer) ?? []), rcpt])
+    if (hop.kind === 'none') return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domain} any more; please try again later`))
+    // Mail for the Internet waits in the outbox like peer mail; outpost_uplink hands it to Haraka's outbound queue.
+    const to = hop.kind === 'peer' ? hop.peer : INTERNET
+    byPeer.set(to, [...(byPeer.get(to) ?? []), rcpt])
   }
   const messageId = stableMessageId(message, sender)
   const outcome = await trackDelivery(async () => {

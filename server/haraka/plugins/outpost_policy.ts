@@ -2,11 +2,17 @@
 // the envelope and in From:), at a bounded rate, to recipients the router
 // knows. Everything is refused at the command it concerns, with a reply a
 // person can act on, so a refused message never reaches the queue.
+//
+// The one exception is a gateway's inbound port, where the Internet
+// delivers without AUTH: any sender, at a bounded rate per client address,
+// but only to the group's domains (gateway/route.ts inboundAccepts), so the
+// gateway is never an open relay.
 import constants from 'haraka-constants'
 import { eq } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
-import { domainOf, resolveRecipient } from '../../routing/router.js'
+import { domainOf } from '../../routing/router.js'
+import { inboundAccepts, nextHop } from '../../gateway/route.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { authorOf } from '../lib/author.js'
 import { guardHook } from '../lib/guard.js'
@@ -19,12 +25,16 @@ import type { OutpostSettings } from '../lib/settings.js'
 
 let settings: () => OutpostSettings
 let limiter: RateLimiter | undefined
+let inboundLimiter: RateLimiter | undefined
 
 export function register(this: HarakaPlugin): void {
   settings = watchSettings(this, (s) => {
     const limits = { perMinute: s.sendPerMinute, burst: s.sendBurst }
     if (limiter) limiter.setLimits(limits)
     else limiter = new RateLimiter(limits)
+    const inbound = { perMinute: s.gateway.inboundPerMinute, burst: s.gateway.inboundBurst }
+    if (inboundLimiter) inboundLimiter.setLimits(inbound)
+    else inboundLimiter = new RateLimiter(inbound)
   })
   attachToSupervisor(settings().pidFile)
   this.register_hook('mail', 'check_sender')
@@ -37,7 +47,22 @@ function authUser(connection: Connection): string | null {
   return connection.relaying && typeof user === 'string' && user ? normaliseAddress(user) : null
 }
 
+/** A client of a gateway's inbound port that has not logged in: the Internet delivering to the group. */
+function isInbound(connection: Connection): boolean {
+  const g = settings().gateway
+  return g.enabled && connection.local.port === g.inboundPort && !authUser(connection)
+}
+
 export const check_sender = guardHook('check_sender', function (this: HarakaPlugin, next: Next, connection: Connection, params: [HarakaAddress]) {
+  if (isInbound(connection)) {
+    // Any sender, the null sender of a bounce included; the limit is per client address.
+    const g = settings().gateway
+    const decision = inboundLimiter!.take(`ip:${connection.remote.ip ?? '?'}`)
+    if (!decision.allowed) {
+      return next(constants.denysoft, smtpReply(450, '4.7.1', `Too many messages from ${connection.remote.ip}: at most ${g.inboundPerMinute} a minute (${g.inboundBurst} at once); try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`))
+    }
+    return next()
+  }
   const user = authUser(connection)
   // For every client, localhost and the LAN included: on this box they are the phones.
   if (!user) return next(constants.deny, smtpReply(530, '5.7.0', 'Authentication required: log in with AUTH before MAIL FROM'))
@@ -62,20 +87,31 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
     return next(constants.denysoft, smtpReply(452, '4.5.3', `Too many recipients: at most ${s.maxRecipients} per message; send the rest in another message`))
   }
   const address = normaliseAddress(params[0].address)
+  const domain = domainOf(address)
   const db = nodeDb(s.db)
-  const route = resolveRecipient(address, {
-    domains: s.domains,
-    accountExists: (a) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, a)).get() !== undefined,
-    peerFor: (domain) => routingPeers(db, s.domains).resolveDomain(domain)?.peer,
-  })
-  // Mail for a peer's domain goes to the outbox (outpost_deliver), from
-  // authenticated local senders only: MAIL FROM has checked that already.
-  if (route.kind === 'local' || route.kind === 'peer') return next(constants.ok)
-  if (s.domains.includes(domainOf(address))) return next(constants.deny, smtpReply(550, '5.1.1', route.reason))
-  next(constants.deny, smtpReply(554, '5.7.1', route.reason))
+  const peers = routingPeers(db, s.domains)
+  const resolve = (d: string, o: { useDefault?: boolean }) => peers.resolveDomain(d, o)
+  const accountExists = (a: string) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, a)).get() !== undefined
+  if (isInbound(connection)) {
+    if (!inboundAccepts(domain, { domains: s.domains, inboundDomains: s.gateway.inboundDomains, resolve })) {
+      return next(constants.deny, smtpReply(550, '5.7.1', `Relaying denied: this server takes mail only for its own domains, not for ${domain || address}`))
+    }
+  }
+  const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled, resolve })
+  if (hop.kind === 'local') {
+    if (accountExists(address)) return next(constants.ok)
+    return next(constants.deny, smtpReply(550, '5.1.1', `${address}: no such user here`))
+  }
+  // Mail for a peer's domain goes to the outbox (outpost_deliver), and on a
+  // gateway mail for the Internet too: from authenticated local senders, or
+  // (peer domains only) from the Internet on the inbound port.
+  if (hop.kind === 'peer' || hop.kind === 'internet') return next(constants.ok)
+  next(constants.deny, smtpReply(554, '5.7.1', hop.reason))
 })
 
 export const check_author = guardHook('check_author', function (this: HarakaPlugin, next: Next, connection: Connection) {
+  // Mail from the Internet carries its authors' own From:, checked by the recipients' clients.
+  if (isInbound(connection)) return next()
   const user = authUser(connection)
   const txn = connection.transaction
   if (!user || !txn) return next(constants.deny, smtpReply(530, '5.7.0', 'Authentication required'))

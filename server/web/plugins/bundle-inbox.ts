@@ -12,13 +12,26 @@ export interface BundleInboxOptions {
   /** A known peer's signing key, or undefined. */
   signerFor(peer: string): KeyObject | undefined
   importBundle(bytes: Buffer, name: string): Promise<ImportOutcome>
+  /**
+   * Seals what waits for a peer (mail, acks) and returns the bundles, for a
+   * peer that cannot be reached and so picks its mail up (an off-grid node
+   * behind NAT fetching from its gateway). Without it, pickups are refused.
+   */
+  pickup?(peer: string): Promise<PickedUp[]>
   /** Requests each peer may make in a burst, and how many tokens come back per second. */
   rate?: { burst: number; perSecond: number }
   /** The node's clock, for the signing window; the wall clock when not given. */
   now?: () => number
 }
 
+export interface PickedUp {
+  name: string
+  bytes: Buffer
+}
+
 export interface BundleInbox {
+  /** The bundles waiting for `peer`, sealed; one pickup or import at a time. */
+  pickupFor(peer: string): Promise<PickedUp[]>
   signerFor(peer: string): KeyObject | undefined
   /** Imports one bundle a peer sent; imports run one after another. */
   importFrom(peer: string, bytes: Buffer): Promise<ImportOutcome>
@@ -37,7 +50,26 @@ declare module 'fastify' {
 
 /** The inbox of a running node: its Exchange. */
 export function exchangeInbox(exchange: Exchange): BundleInboxOptions {
-  return { signerFor: (peer) => exchange.peers.signerFor(peer), importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }), now: () => exchange.clock.now() }
+  return {
+    signerFor: (peer) => exchange.peers.signerFor(peer),
+    importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }),
+    now: () => exchange.clock.now(),
+    async pickup(peer) {
+      const out: PickedUp[] = []
+      // Counted as exported (and the acks as sent) once sealed into the
+      // answer; if the answer is lost, the mail stays in the outbox until
+      // acked and goes again with the next pickup, and lost acks make the
+      // peer send its copy again, which is acked anew.
+      await exchange.exportPeer(
+        peer,
+        async (name, bytes) => {
+          out.push({ name, bytes })
+        },
+        { via: 'http' },
+      )
+      return out
+    },
+  }
 }
 
 // A backlog after days apart is sent as one POST per bundle of about
@@ -59,6 +91,13 @@ export default fp<BundleInboxOptions>(
         // The name is only used if the bundle goes to quarantine.
         const name = `http-${peer}-${randomBytes(4).toString('hex')}.obundle`
         const run = chain.then(() => opts.importBundle(bytes, name))
+        chain = run.catch(() => undefined)
+        return run
+      },
+      pickupFor(peer) {
+        const pick = opts.pickup
+        if (!pick) return Promise.reject(new Error('this node does not hand out bundles for pickup'))
+        const run = chain.then(() => pick(peer))
         chain = run.catch(() => undefined)
         return run
       },

@@ -13,7 +13,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { checkHeaders, verifyBody, BUNDLES_PATH, type AuthHeaders } from '../../transports/http-auth.js'
+import { checkHeaders, verifyBody, BUNDLES_PATH, PICKUP_PATH, type AuthHeaders } from '../../transports/http-auth.js'
+import { frameBundles, PICKUP_CONTENT_TYPE } from '../../transports/pickup.js'
 
 /**
  * The largest bundle accepted over HTTP. Export cuts bundles at about
@@ -91,6 +92,31 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
         case 'not-for-us':
           return reply.code(422).send({ outcome: 'not-for-us', bundle: o.header.id, reason: `the bundle is for node "${o.header.destination}", which is not this node; check the url of the transport that sent it` })
       }
+    },
+  )
+
+  // POST /api/peer/pickup: the peer fetches what waits for it here (an
+  // off-grid node behind NAT that reaches its gateway but cannot be reached
+  // by it). The body is empty; the signature covers it and the path, so a
+  // recorded pickup cannot be replayed and no one else can take the bundles.
+  // Taking them changes nothing that matters: mail leaves the outbox only
+  // when the peer acks it.
+  app.post(
+    '/pickup',
+    { schema: { headers: Headers, response: { 200: Type.Unknown({ description: 'the waiting bundles, framed as in server/transports/pickup.ts' }), 401: Refusal, 404: Refusal } } },
+    async (req, reply) => {
+      const h = checked.get(req)
+      if (!h) return reply.code(401).send({ error: 'request not checked', statusCode: 401 })
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+      const v = verifyBody(h, body, app.bundleInbox.replay, app.bundleInbox.now(), PICKUP_PATH)
+      if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
+      let picked
+      try {
+        picked = await app.bundleInbox.pickupFor(v.peer)
+      } catch (err) {
+        return reply.code(404).send({ error: (err as Error).message, statusCode: 404 })
+      }
+      return reply.code(200).header('content-type', PICKUP_CONTENT_TYPE).send(frameBundles(picked))
     },
   )
 }

@@ -128,3 +128,55 @@ test('writeHarakaConfig writes every file and the queue dir', (t) => {
   assert.ok(statSync(p.harakaQueue).isDirectory())
   assert.throws(() => writeHarakaConfig(p, { '../escape': 'x' }), /outside/)
 })
+
+test('a gateway listens on its inbound port too, turns outbound and DKIM signing on, and writes its keys privately', () => {
+  const key = { domain: 'camp.test', selector: 's1', privatePem: '-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n' }
+  const config = defaults('camp.test', { root: false })
+  config.listen.address = '10.0.0.1'
+  config.gateway.enabled = true
+  config.gateway.static_mx = 'elsewhere.test=127.0.0.1:2526'
+  const files = renderHarakaConfig({ config, paths, pluginDir: '/opt/outpost/dist/haraka-plugins', dkimKeys: [key] })
+  assert.match(files['config/smtp.ini']!, /^listen=10\.0\.0\.1:1587,10\.0\.0\.1:1465,10\.0\.0\.1:2525$/m)
+  assert.deepEqual(settings(files['config/plugins']!), ['tls', ...OUTPOST_PLUGINS, 'outpost_uplink', 'dkim'])
+  assert.match(files['config/outbound.ini']!, /^disabled=false$/m)
+  const dkim = iniOf(files['config/dkim.ini']!)
+  assert.equal(dkim.sign?.enabled, 'true')
+  assert.equal(dkim.verify?.enabled, 'false')
+  assert.match(dkim.sign?.headers ?? '', /^From,.*Subject,Date,Message-ID,To/)
+  assert.equal(files['config/dkim/camp.test/selector'], 's1\n')
+  const s = parseSettings(iniOf(files['config/outpost.ini']!))
+  assert.deepEqual(s.gateway, { enabled: true, inboundPort: 2525, inboundDomains: [], inboundPerMinute: 30, inboundBurst: 10, staticMx: 'elsewhere.test=127.0.0.1:2526', keysDir: paths.keysDir })
+  assert.ok(!files['config/outpost.ini']!.includes('PRIVATE KEY'))
+
+  const dir = mkdtempSync(join(tmpdir(), 'op-hk-'))
+  try {
+    const p = nodePaths(dir)
+    writeHarakaConfig(p, files)
+    assert.equal(statSync(join(p.harakaDir, 'config/dkim/camp.test/private')).mode & 0o777, 0o600)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('an ordinary node keeps outbound off and loads no gateway plugin', () => {
+  const files = render()
+  assert.match(files['config/outbound.ini']!, /^disabled=true$/m)
+  assert.deepEqual(settings(files['config/plugins']!), ['tls', ...OUTPOST_PLUGINS])
+  assert.equal(files['config/dkim.ini'], undefined)
+  assert.equal(parseSettings(iniOf(files['config/outpost.ini']!)).gateway.enabled, false)
+})
+
+/** Sections and keys of a rendered ini file, as haraka-config reads them (values as strings). */
+function iniOf(text: string): Record<string, Record<string, string>> {
+  const ini: Record<string, Record<string, string>> = {}
+  let section = 'main'
+  for (const line of settings(text)) {
+    const m = /^\[(.+)\]$/.exec(line)
+    if (m) section = m[1]!
+    else {
+      const [k, ...v] = line.split('=')
+      ;(ini[section] ??= {})[k!] = v.join('=')
+    }
+  }
+  return ini
+}

@@ -1,0 +1,103 @@
+// Where mail goes on a gateway, and what a gateway takes from the Internet.
+// Pure: the peer lookups come in as functions, so Haraka's plugins, the
+// bundle import and the tests all ask the same rules.
+//
+// On a gateway the Internet is the default route: mail for a domain that
+// no explicit route and no peer's card names goes out by MX (or the
+// smarthost). A `*` route is not used there; the gateway is where the
+// group's default route ends.
+
+/** The outbox's name for "the Internet": not a node name (those never start with @), so no peer can take it. */
+export const INTERNET = '@internet'
+
+export type NextHop =
+  | { kind: 'local' }
+  | { kind: 'peer'; peer: string }
+  | { kind: 'internet' }
+  | { kind: 'none'; reason: string }
+
+export interface HopContext {
+  /** The domains this node serves. */
+  domains: readonly string[]
+  /** Whether this node is a gateway ([gateway] enabled). */
+  gateway: boolean
+  /** PeerService.resolveDomain. */
+  resolve(domain: string, opts: { useDefault?: boolean }): { peer: string; via: string } | undefined
+}
+
+export function nextHop(domain: string, ctx: HopContext): NextHop {
+  const d = domain.trim().toLowerCase()
+  if (!d) return { kind: 'none', reason: 'the address has no domain' }
+  if (ctx.domains.includes(d)) return { kind: 'local' }
+  const named = ctx.resolve(d, { useDefault: !ctx.gateway })
+  if (named) return { kind: 'peer', peer: named.peer }
+  if (ctx.gateway) return { kind: 'internet' }
+  return { kind: 'none', reason: `relaying to ${d} is not possible from this node` }
+}
+
+/** A comma- or space-separated list of domains, lower-cased, empty entries dropped. */
+export function parseDomainList(text: string): string[] {
+  return text
+    .split(/[,\s]+/)
+    .map((d) => d.trim().toLowerCase())
+    .filter(Boolean)
+}
+
+export interface InboundContext {
+  domains: readonly string[]
+  /** [gateway] inbound_domains; empty means "ours and every domain a peer is named for". */
+  inboundDomains: readonly string[]
+  resolve(domain: string, opts: { useDefault?: boolean }): { peer: string; via: string } | undefined
+}
+
+/**
+ * Whether the gateway takes mail for `domain` from an unauthenticated
+ * Internet client. Never by the default route and never "the Internet":
+ * that would make the gateway an open relay.
+ */
+export function inboundAccepts(domain: string, ctx: InboundContext): boolean {
+  const d = domain.trim().toLowerCase()
+  if (!d) return false
+  if (ctx.domains.includes(d)) return true
+  if (ctx.inboundDomains.length && !ctx.inboundDomains.includes(d)) return false
+  return ctx.resolve(d, { useDefault: false }) !== undefined
+}
+
+/**
+ * The reverse-path check for mail a peer hands the gateway for the
+ * Internet: the sender's domain must route back to that same peer (by its
+ * card or an explicit route). A node can then send to the world only in
+ * the names of the domains it is trusted for, and never as the gateway's
+ * own users or as another peer's.
+ */
+export function senderRoutesTo(senderDomain: string, origin: string, ctx: Pick<InboundContext, 'domains' | 'resolve'>): boolean {
+  const d = senderDomain.trim().toLowerCase()
+  if (!d || ctx.domains.includes(d)) return false
+  return ctx.resolve(d, { useDefault: false })?.peer === origin
+}
+
+export interface MxTarget {
+  host: string
+  port: number
+}
+
+export class StaticMxError extends Error {
+  override name = 'StaticMxError'
+}
+
+/** [gateway] static_mx: `DOMAIN=HOST:PORT, …` (`*` for every domain), checked. */
+export function parseStaticMx(text: string): Map<string, MxTarget> {
+  const out = new Map<string, MxTarget>()
+  for (const entry of text.split(/[,\s]+/).filter(Boolean)) {
+    const m = /^([a-z0-9.*-]+)=(\[[0-9a-f:.]+\]|[a-z0-9.-]+):([0-9]{1,5})$/i.exec(entry)
+    const port = m ? Number(m[3]) : 0
+    if (!m || port < 1 || port > 65535) throw new StaticMxError(`static_mx entry "${entry}" is not DOMAIN=HOST:PORT (for example elsewhere.test=127.0.0.1:2525)`)
+    out.set(m[1]!.toLowerCase(), { host: m[2]!.replace(/^\[|\]$/g, ''), port })
+  }
+  return out
+}
+
+/** The static MX for a domain: the domain itself, then `*`. */
+export function staticMxFor(table: Map<string, MxTarget>, domain: string): MxTarget | undefined {
+  return table.get(domain.toLowerCase()) ?? table.get('*')
+}

@@ -1,0 +1,134 @@
+// The node's Internet link as settings (the `settings` table, so the CLI
+// and the web admin change them without a restart):
+//
+//   uplink.kind        "none" | "gateway": how this node reaches the Internet
+//   uplink.peer        the gateway peer (kind gateway)
+//   uplink.probeSeconds how often to check whether the gateway answers
+//   uplink.smarthost   on a gateway: {host, port, user, password: sealed}
+//   uplink.lastOnline  when the gateway last answered (ms since 1970)
+//   uplink.online      what the last probe found
+//
+// The smarthost password is sealed (secrets.ts) before it is stored and is
+// never returned by describe(): only smarthostForDelivery() opens it, for
+// Haraka's get_mx hook.
+import { eq } from 'drizzle-orm'
+import type { Db } from '../db/index.js'
+import { settings } from '../db/schema.js'
+import { openSecret, sealSecret, secretsKey } from './secrets.js'
+
+export type UplinkKind = 'none' | 'gateway'
+export const UPLINK_KINDS: readonly UplinkKind[] = ['none', 'gateway']
+export const DEFAULT_PROBE_SECONDS = 30
+
+export class UplinkError extends Error {
+  override name = 'UplinkError'
+}
+
+export interface SmarthostSetting {
+  host: string
+  port: number
+  user: string
+  /** Sealed with keys/secrets.key; never shown. */
+  password: string
+}
+
+/** What may be shown to a person or sent to the web admin: no secret. */
+export interface UplinkView {
+  kind: UplinkKind
+  peer: string | null
+  probeSeconds: number
+  online: boolean | null
+  lastOnline: number | null
+  smarthost: { host: string; port: number; user: string; password: 'set' } | null
+}
+
+const SMARTHOST_LABEL = 'uplink.smarthost.password'
+
+export class UplinkService {
+  constructor(
+    private readonly db: Db,
+    private readonly keysDir: string,
+  ) {}
+
+  private get<T>(key: string): T | undefined {
+    const row = this.db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get()
+    return row ? (JSON.parse(row.value) as T) : undefined
+  }
+
+  private set(key: string, value: unknown, now = Date.now()): void {
+    const v = JSON.stringify(value)
+    this.db.insert(settings).values({ key, value: v, updatedAt: now }).onConflictDoUpdate({ target: settings.key, set: { value: v, updatedAt: now } }).run()
+  }
+
+  private del(key: string): void {
+    this.db.delete(settings).where(eq(settings.key, key)).run()
+  }
+
+  describe(): UplinkView {
+    const s = this.get<SmarthostSetting>('uplink.smarthost')
+    return {
+      kind: this.get<UplinkKind>('uplink.kind') ?? 'none',
+      peer: this.get<string>('uplink.peer') ?? null,
+      probeSeconds: this.get<number>('uplink.probeSeconds') ?? DEFAULT_PROBE_SECONDS,
+      online: this.get<boolean>('uplink.online') ?? null,
+      lastOnline: this.get<number>('uplink.lastOnline') ?? null,
+      smarthost: s ? { host: s.host, port: s.port, user: s.user, password: 'set' } : null,
+    }
+  }
+
+  /** Sets how this node reaches the Internet. `peerExists` checks the gateway is a known peer. */
+  configure(opts: { kind?: string; peer?: string; probeSeconds?: number }, peerExists: (name: string) => boolean): UplinkView {
+    if (opts.kind !== undefined) {
+      if (!UPLINK_KINDS.includes(opts.kind as UplinkKind)) throw new UplinkError(`uplink kind "${opts.kind}" is not one of ${UPLINK_KINDS.join(', ')}`)
+      this.set('uplink.kind', opts.kind)
+    }
+    if (opts.peer !== undefined) {
+      if (!peerExists(opts.peer)) throw new UplinkError(`"${opts.peer}" is not a peer of this node; add the gateway's card first (\`outpost peer add CARD\`)`)
+      this.set('uplink.peer', opts.peer)
+    }
+    if (opts.probeSeconds !== undefined) {
+      if (!Number.isInteger(opts.probeSeconds) || opts.probeSeconds < 1 || opts.probeSeconds > 86_400) throw new UplinkError(`the probe interval must be 1 to 86400 seconds, not ${opts.probeSeconds}`)
+      this.set('uplink.probeSeconds', opts.probeSeconds)
+    }
+    const v = this.describe()
+    if (v.kind === 'gateway' && !v.peer) throw new UplinkError('uplink kind gateway needs the gateway peer: --peer NAME')
+    return v
+  }
+
+  /** The gateway peer to probe, when the uplink is a gateway. */
+  gatewayPeer(): string | undefined {
+    const v = this.describe()
+    return v.kind === 'gateway' && v.peer ? v.peer : undefined
+  }
+
+  /** Records a probe's result; returns the change, if any, so the caller can report it once. */
+  recordProbe(online: boolean, now = Date.now()): 'online' | 'offline' | null {
+    const before = this.get<boolean>('uplink.online')
+    if (online) this.set('uplink.lastOnline', now, now)
+    if (before === online) return null
+    this.set('uplink.online', online, now)
+    return online ? 'online' : before === undefined ? null : 'offline'
+  }
+
+  setSmarthost(opts: { host: string; port: number; user: string; password: string }): UplinkView {
+    const host = opts.host.trim()
+    if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/i.test(host)) throw new UplinkError(`smarthost "${opts.host}" is not a host name or address`)
+    if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new UplinkError(`smarthost port ${opts.port} is not a port number`)
+    if (!opts.user) throw new UplinkError('the smarthost needs a user name (--user)')
+    if (!opts.password) throw new UplinkError('the smarthost needs a password (on stdin or from --password-file)')
+    const key = secretsKey(this.keysDir, { create: true })
+    this.set('uplink.smarthost', { host: host.replace(/^\[|\]$/g, ''), port: opts.port, user: opts.user, password: sealSecret(key, SMARTHOST_LABEL, opts.password) } satisfies SmarthostSetting)
+    return this.describe()
+  }
+
+  clearSmarthost(): void {
+    this.del('uplink.smarthost')
+  }
+
+  /** For Haraka's get_mx only: the smarthost with its password opened. */
+  smarthostForDelivery(): { host: string; port: number; user: string; password: string } | undefined {
+    const s = this.get<SmarthostSetting>('uplink.smarthost')
+    if (!s) return undefined
+    return { host: s.host, port: s.port, user: s.user, password: openSecret(secretsKey(this.keysDir), SMARTHOST_LABEL, s.password) }
+  }
+}

@@ -1,0 +1,177 @@
+// The coffee-shop story, end to end, on loopback with real parts:
+//
+//   friend@elsewhere.test — a real Delta Chat client on an ordinary provider
+//     (Debian's Postfix as MX and submission, in front of a Dovecot);
+//   town.example — the gateway, an Outpost node "on a VPS": it takes the
+//     group's mail from the Internet (Postfix's relayhost stands in for the
+//     MX record) and sends it out by its static MX table, DKIM-signed;
+//   camp.test — the off-grid node with alice's Delta Chat client. Its only
+//     peer is the gateway, its default route `*` goes there, and its uplink
+//     is the HTTP transport (with pickup) through a switch the test flips.
+//
+// The SecureJoin handshake crosses the same way while the uplink is up
+// (Delta Chat will not write unencrypted). Then the uplink goes down; alice
+// writes to friend and friend writes to alice (that mail waits at the
+// gateway); the uplink comes up for a few seconds and goes down again. Both
+// messages must have crossed, each exactly once, end-to-end encrypted, and
+// DKIM must verify at the friend's side.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { startNode, type TestNode } from '../../helpers/node.js'
+import { befriend } from '../../helpers/stick.js'
+import { freePort } from '../../helpers/ports.js'
+import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
+import { canRunProvider, dkimRecords, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
+import { UplinkSwitch } from '../../helpers/uplink-proxy.js'
+
+const WAIT_MS = 120_000
+/** How long the uplink stays up in the story: "a few seconds". */
+const UPLINK_WINDOW_MS = 6000
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== null && (v as unknown) !== false) return v as T
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(300)
+  }
+}
+
+/** How many messages with this text the phone shows in the chat. */
+async function copies(phone: Phone, chatId: number, text: string): Promise<number> {
+  const ids = await phone.rpc.getMessageIds(phone.accountId, chatId, false, false)
+  const msgs = await phone.rpc.getMessages(phone.accountId, ids)
+  return Object.values(msgs).filter((m) => (m as { kind?: string; text?: string }).text === text).length
+}
+
+const skip = canRunProvider()
+
+describe('one trip to the coffee shop sends everything out and brings everything in', { skip, timeout: 20 * 60_000 }, () => {
+  let provider: Provider
+  let town: TestNode
+  let camp: TestNode
+  let uplink: UplinkSwitch
+  let alice: Phone
+  let friend: Phone
+  let chat: JoinedChat
+  let records: Record<string, string> = {}
+  const phones: Phone[] = []
+
+  before(async () => {
+    const inbound = await freePort()
+    const mx = await freePort()
+    provider = await startProvider({ domain: 'elsewhere.test', relay: { host: '127.0.0.1', port: inbound }, smtpPort: mx })
+    const f = await provider.addAccount('friend')
+    town = await startNode({
+      domain: 'town.example',
+      name: 'town',
+      start: false,
+      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx}` },
+    })
+    camp = await startNode({ domain: 'camp.test', name: 'camp' })
+    await befriend(camp, town)
+    const dkim = await town.cli(['dkim', 'camp.test'])
+    assert.equal(dkim.code, 0, dkim.stderr)
+    records = dkimRecords(dkim.stdout)
+    await town.restart()
+
+    uplink = new UplinkSwitch(await freePort(), { host: '127.0.0.1', port: town.ports.web })
+    await uplink.up()
+    for (const args of [
+      ['route', 'add', '*', 'town'],
+      // Every two seconds while the link is there; the uplink probe starts a run at once when it appears.
+      ['transport', 'add', 'town', 'http', '--schedule', '*/2 * * * * *', '--set', `url=https://127.0.0.1:${uplink.port}`, '--set', 'pickup=yes'],
+      ['uplink', 'set', '--kind', 'gateway', '--peer', 'town', '--probe-seconds', '1'],
+    ]) {
+      const r = await camp.cli(args)
+      assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`)
+    }
+    const a = await camp.addAccount('alice')
+    alice = await Phone.start('alice')
+    phones.push(alice)
+    friend = await Phone.start('friend')
+    phones.push(friend)
+    await alice.addAccountFromQr(await camp.dclogin(a.address))
+    await friend.addAccountFromQr(await provider.dclogin(f.address))
+  })
+
+  after(async () => {
+    await Promise.allSettled(phones.map((p) => p.close()))
+    await uplink?.down()
+    await camp?.destroy()
+    await town?.destroy()
+    await provider?.stop()
+  })
+
+  it('alice and friend SecureJoin across the gateway while the uplink is up', async () => {
+    await until('camp to see the uplink online', async () => /uplink: gateway town — online/.test((await camp.cli(['status'])).stdout), 30_000)
+    chat = await secureJoin(friend, alice, WAIT_MS)
+    const info = await alice.rpc.getBasicChatInfo(alice.accountId, chat.joinerChatId)
+    assert.equal(info.isEncrypted, true)
+  })
+
+  it('the uplink goes down and the off-grid node notices', async () => {
+    await uplink.down()
+    const s = await until('camp to see the uplink offline', async () => {
+      const r = await camp.cli(['status'])
+      return /uplink: gateway town — offline, last online \d{4}-/.test(r.stdout) ? r.stdout : undefined
+    }, 30_000)
+    assert.match(s, /last online .* ago/)
+    // From now on the transport's own schedule is hourly: in the story only
+    // the uplink probe can start a run when the link appears.
+    const list = await camp.cli(['transport', 'list'])
+    const id = /^(\d+)\ttown\thttp/m.exec(list.stdout)![1]!
+    assert.equal((await camp.cli(['transport', 'remove', id])).code, 0)
+    const add = await camp.cli(['transport', 'add', 'town', 'http', '--schedule', '0 * * * *', '--set', `url=https://127.0.0.1:${uplink.port}`, '--set', 'pickup=yes'])
+    assert.equal(add.code, 0, add.stderr)
+    // The running node drops the old every-two-seconds task at its next reload (15 s).
+    await sleep(16_000)
+  })
+
+  let toFriend = ''
+  let toAlice = ''
+
+  it('alice writes to friend: it waits at the camp', async () => {
+    toFriend = `Hi from the camp, no Internet here (${Date.now()})`
+    await alice.sendText(chat.joinerChatId, toFriend)
+    await until("alice's message in camp's outbox for town", async () => /^town: 1 messages/m.test((await camp.cli(['queue'])).stdout))
+  })
+
+  it('friend writes to alice: it waits at the gateway', async () => {
+    toAlice = `Hi alice, write when you are in town (${Date.now()})`
+    await friend.sendText(chat.inviterChatId, toAlice)
+    await until("friend's message in the gateway's outbox for camp", async () => /^camp: 1 messages/m.test((await town.cli(['queue'])).stdout))
+  })
+
+  it('the uplink comes up for a few seconds: both messages cross, each once, and DKIM verifies at the friend', async () => {
+    const aliceSince = alice.mark()
+    const friendSince = friend.mark()
+    const runsBefore = camp.output().split('running its transports now').length
+    await uplink.up()
+    await sleep(UPLINK_WINDOW_MS)
+    await uplink.down()
+    const atAlice = await alice.waitForIncoming((m) => m.text === toAlice, WAIT_MS, aliceSince)
+    const atFriend = await friend.waitForIncoming((m) => m.text === toFriend, WAIT_MS, friendSince)
+    assert.equal(atAlice.message.showPadlock, true)
+    assert.equal(atFriend.message.showPadlock, true)
+    assert.equal(atFriend.message.sender.address, 'alice@camp.test')
+    // Time for a second copy to show up, if one were on its way.
+    await sleep(5000)
+    assert.equal(await copies(alice, chat.joinerChatId, toAlice), 1, 'alice has the message once')
+    assert.equal(await copies(friend, chat.inviterChatId, toFriend), 1, 'friend has the message once')
+
+    // The provider's archive copy of alice's message: signed for camp.test by the gateway.
+    const fromAlice = provider.archived().filter((m) => /^From:.*alice@camp\.test/im.test(m.toString('latin1').split(/\r?\n\r?\n/)[0] ?? ''))
+    assert.ok(fromAlice.length >= 1, 'the provider stored mail from alice')
+    for (const m of fromAlice) {
+      const v = await dkimVerify(m, records)
+      assert.ok(v.ok, `DKIM did not verify at the friend's provider: ${v.detail}`)
+    }
+    assert.ok(camp.output().split('running its transports now').length > runsBefore, 'the uplink probe started the run')
+    const status = await camp.cli(['status'])
+    assert.match(status.stdout, /uplink: gateway town — offline, last online/)
+    assert.match(await camp.cli(['queue']).then((r) => r.stdout), /the outbox is empty/, "camp's outbox is empty: the gateway acked alice's message")
+  })
+})

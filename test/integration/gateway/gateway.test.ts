@@ -1,0 +1,230 @@
+// A gateway node (town.example) on a fake Internet made of real parts: the
+// friend's provider for elsewhere.test is Debian's Postfix (MX and
+// submission) in front of a Dovecot, and the gateway's static MX table
+// stands in for DNS. The off-grid node camp.test reaches the gateway over
+// the HTTP transport with pickup. What a person would notice is checked:
+// where mail lands, whether it carries a DKIM signature that an independent
+// verifier (python3-dkim) accepts, what a stranger is told, and that the
+// smarthost password shows up nowhere.
+import { after, before, describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPairSync } from 'node:crypto'
+import { startNode, type TestNode } from '../../helpers/node.js'
+import { befriend } from '../../helpers/stick.js'
+import { freePort } from '../../helpers/ports.js'
+import { smtpClient, maildirFiles } from '../../helpers/mail.js'
+import { SmtpDialogue } from '../../helpers/smtp-dialogue.js'
+import { canRunProvider, dkimRecords, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
+import { nodePaths } from '../../../server/paths.js'
+import { loadIdentity } from '../../../server/identity/keys.js'
+import { bundleFileName, newBundleId, sealBundle, stickFolder } from '../../../server/bundle/format.js'
+import { stableMessageId } from '../../../server/bundle/message-id.js'
+
+const WAIT_MS = 60_000
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== null && (v as unknown) !== false) return v as T
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(300)
+  }
+}
+
+function message(from: string, to: string, subject: string): string {
+  return [`From: <${from}>`, `To: <${to}>`, `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W+/g, '.')}@test>`, `Date: ${new Date().toUTCString()}`, '', `Body of ${subject}.`, ''].join('\r\n')
+}
+
+const skip = canRunProvider()
+
+describe('a gateway between the group and the Internet', { skip, timeout: 10 * 60_000 }, () => {
+  let provider: Provider
+  let town: TestNode
+  let camp: TestNode
+  let inbound: number
+  let records: Record<string, string> = {}
+  let bob: { address: string; password: string }
+  let alice: { address: string; password: string }
+  let transportId = ''
+
+  before(async () => {
+    inbound = await freePort()
+    const mx = await freePort()
+    provider = await startProvider({ domain: 'elsewhere.test', relay: { host: '127.0.0.1', port: inbound }, smtpPort: mx })
+    await provider.addAccount('friend')
+    town = await startNode({
+      domain: 'town.example',
+      name: 'town',
+      start: false,
+      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
+    })
+    camp = await startNode({ domain: 'camp.test', name: 'camp' })
+    await befriend(camp, town)
+    for (const d of ['town.example', 'camp.test']) {
+      const r = await town.cli(['dkim', d])
+      assert.equal(r.code, 0, r.stderr)
+      records = { ...records, ...dkimRecords(r.stdout) }
+    }
+    await town.restart()
+    bob = await town.addAccount('bob')
+    alice = await camp.addAccount('alice')
+    assert.equal((await camp.cli(['route', 'add', '*', 'town'])).code, 0)
+    const t = await camp.cli(['transport', 'add', 'town', 'http', '--schedule', '0 0 1 1 *', '--set', `url=https://127.0.0.1:${town.ports.web}`, '--set', 'pickup=yes'])
+    assert.equal(t.code, 0, t.stderr)
+    transportId = /added transport (\d+)/.exec(t.stdout)![1]!
+  })
+
+  after(async () => {
+    await camp?.destroy()
+    await town?.destroy()
+    await provider?.stop()
+  })
+
+  it('prints a DKIM record per domain to publish', () => {
+    assert.deepEqual(Object.keys(records).sort().map((n) => n.replace(/^[^.]+\./, '')), ['_domainkey.camp.test', '_domainkey.town.example'])
+    for (const v of Object.values(records)) assert.match(v, /^v=DKIM1; k=rsa; p=[A-Za-z0-9+/=]{300,}$/)
+  })
+
+  it('takes mail from the Internet for its own users and for the off-grid node, without AUTH', async () => {
+    const { smtp, greeting } = await SmtpDialogue.open(inbound)
+    assert.equal(greeting.code, 220)
+    assert.equal((await smtp.cmd('EHLO mx.elsewhere.test')).code, 250)
+    assert.equal((await smtp.cmd('MAIL FROM:<friend@elsewhere.test>')).code, 250)
+    assert.equal((await smtp.cmd(`RCPT TO:<${bob.address}>`)).code, 250)
+    assert.equal((await smtp.cmd(`RCPT TO:<${alice.address}>`)).code, 250)
+    const done = await smtp.data(message('friend@elsewhere.test', alice.address, 'Hello from outside'))
+    assert.equal(done.code, 250, done.text)
+    smtp.close()
+    assert.equal(maildirFiles(town.data, bob.address).length, 1, "bob's mailbox on the gateway has it")
+    const q = await town.cli(['queue'])
+    assert.match(q.stdout, /^camp: 1 messages/m, 'the copy for alice waits in the outbox for camp')
+  })
+
+  it('is not an open relay: a stranger cannot send to the friend or to any other domain through it', async () => {
+    const before = provider.archived().length
+    const { smtp } = await SmtpDialogue.open(inbound)
+    await smtp.cmd('EHLO stranger.example')
+    assert.equal((await smtp.cmd('MAIL FROM:<spam@stranger.example>')).code, 250)
+    const toFriend = await smtp.cmd('RCPT TO:<friend@elsewhere.test>')
+    assert.equal(toFriend.code, 550, toFriend.text)
+    assert.match(toFriend.text, /Relaying denied/)
+    assert.equal((await smtp.cmd('RCPT TO:<someone@random.example>')).code, 550)
+    assert.equal((await smtp.cmd(`RCPT TO:<nobody@town.example>`)).code, 550, 'unknown local users are refused too')
+    assert.equal((await smtp.cmd('DATA')).code, 503, 'no recipient, no message')
+    smtp.close()
+    // On the submission port nothing goes without AUTH, as before.
+    const sub = await SmtpDialogue.open(town.ports.submission)
+    await sub.smtp.cmd('EHLO stranger.example')
+    assert.equal((await sub.smtp.cmd('MAIL FROM:<spam@stranger.example>')).code, 530)
+    sub.smtp.close()
+    await sleep(2000)
+    assert.equal(provider.archived().length, before, 'nothing reached the provider')
+  })
+
+  it('limits how fast one Internet client may deliver', async () => {
+    let deferred = 0
+    for (let i = 0; i < 8; i++) {
+      const { smtp } = await SmtpDialogue.open(inbound)
+      await smtp.cmd('EHLO burst.example')
+      const r = await smtp.cmd('MAIL FROM:<burst@burst.example>')
+      if (r.code === 450) deferred++
+      smtp.close()
+    }
+    assert.ok(deferred >= 2, `expected the burst of 5 to run out, got ${deferred} deferrals`)
+  })
+
+  it("sends a local user's mail to the Internet by MX, DKIM-signed for town.example", async () => {
+    const subject = `From the gateway ${Date.now()}`
+    await smtpClient(town.ports.submission, bob).sendMail({ from: bob.address, to: 'friend@elsewhere.test', subject, text: 'Hi friend.' })
+    const got = await until('the provider to store it', () => provider.archived().find((m) => m.includes(subject)))
+    const v = await dkimVerify(got, records)
+    assert.ok(v.ok, `DKIM did not verify: ${v.detail}`)
+    assert.match(v.detail, /town\.example/)
+  })
+
+  it("carries an off-grid user's mail by bundle and sends it signed for camp.test; the Internet's mail for her comes back in the same run", async () => {
+    const subject = `From the camp ${Date.now()}`
+    await smtpClient(camp.ports.submission, alice).sendMail({ from: alice.address, to: 'friend@elsewhere.test', subject, text: 'Greetings from the hills.' })
+    const r = await camp.cli(['transport', 'run', transportId])
+    assert.equal(r.code, 0, r.stderr + r.stdout)
+    const got = await until('the provider to store it', () => provider.archived().find((m) => m.includes(subject)))
+    const v = await dkimVerify(got, records)
+    assert.ok(v.ok, `DKIM did not verify: ${v.detail}`)
+    assert.match(v.detail, /camp\.test/)
+    const mine = maildirFiles(camp.data, alice.address).map((f) => readFileSync(f, 'latin1'))
+    assert.equal(mine.filter((m) => m.includes('Hello from outside')).length, 1, 'the mail from outside reached alice once')
+  })
+
+  it('refuses a bundle claiming to come from camp but signed with another key, and one in which camp sends as the gateway', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'op-forged-'))
+    try {
+      const townId = loadIdentity(nodePaths(town.data))
+      const campId = loadIdentity(nodePaths(camp.data))
+      const forge = async (signKey: typeof campId.signPrivate, sender: string) => {
+        const data = Buffer.from(message(sender, 'friend@elsewhere.test', `forged ${sender}`))
+        const now = Date.now()
+        const header = { id: newBundleId(), kind: 'mail' as const, origin: 'camp', destination: 'town', created: now, expires: now + 86_400_000, hops: 0, hopLimit: 16 }
+        const bytes = await sealBundle({ header, payload: { messages: [{ id: stableMessageId(data, sender), sender, recipients: ['friend@elsewhere.test'], data }] }, signKey, recipient: townId.ageRecipient })
+        writeFileSync(join(stickFolder(dir, 'town'), bundleFileName(header)), bytes)
+      }
+      const { mkdirSync } = await import('node:fs')
+      mkdirSync(stickFolder(dir, 'town'), { recursive: true })
+      await forge(generateKeyPairSync('ed25519').privateKey, 'alice@camp.test')
+      await forge(campId.signPrivate, 'bob@town.example')
+      await town.cli(['import', dir])
+      const qdir = join(town.data, 'quarantine')
+      const reasons = readdirSync(qdir).filter((n) => n.endsWith('.reason.txt')).map((n) => readFileSync(join(qdir, n), 'utf8'))
+      assert.ok(reasons.some((r) => /signature/i.test(r)), `a reason names the bad signature: ${reasons.join(' | ')}`)
+      assert.ok(reasons.some((r) => /may not send to the Internet as <bob@town.example>/.test(r)), `a reason names the sender: ${reasons.join(' | ')}`)
+      await sleep(3000)
+      assert.equal(provider.archived().filter((m) => m.includes('forged')).length, 0, 'nothing forged reached the provider')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('sends through a smarthost with AUTH, and its password shows up in no log, output, config or database page', async () => {
+    const secret = `Sm4rt-${Date.now()}-pw`
+    const { password } = await provider.addAccount('relayuser').then(async (a) => {
+      // The provider's account gets the secret as its password, so Postfix's AUTH really checks it.
+      const r = await provider.node.cli(['account', 'passwd', a.address, '--password', secret])
+      assert.equal(r.code, 0, r.stderr)
+      return { password: secret }
+    })
+    const pwFile = join(mkdtempSync(join(tmpdir(), 'op-pw-')), 'pw')
+    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 })
+    const set = await town.cli(['uplink', 'smarthost', 'set', `127.0.0.1:${provider.smtpPort}`, '--user', 'relayuser@elsewhere.test', '--password-file', pwFile])
+    rmSync(pwFile)
+    assert.equal(set.code, 0, set.stderr)
+    const subject = `Via the smarthost ${Date.now()}`
+    await smtpClient(town.ports.submission, bob).sendMail({ from: bob.address, to: 'friend@elsewhere.test', subject, text: 'Through the relay.' })
+    await until('the provider to store it', () => provider.archived().find((m) => m.includes(subject)))
+    assert.match(await provider.maillog(), /sasl_username=relayuser@elsewhere\.test/, 'Postfix saw the gateway log in')
+
+    const shown = await town.cli(['uplink', 'show'])
+    const status = await town.cli(['status'])
+    assert.match(shown.stdout, /smarthost 127\.0\.0\.1:\d+ as relayuser@elsewhere\.test, password set/)
+    const places: [string, string][] = [
+      ['uplink show', shown.stdout + shown.stderr],
+      ['status', status.stdout + status.stderr],
+      ['smarthost set', set.stdout + set.stderr],
+      ["the node's output", town.output()],
+    ]
+    const walk = (dir: string): string[] =>
+      readdirSync(dir).flatMap((n) => {
+        const p = join(dir, n)
+        const st = statSync(p)
+        return st.isDirectory() ? walk(p) : st.isFile() && st.size < 50 * 1024 * 1024 ? [p] : []
+      })
+    for (const f of [...walk(join(town.data, 'log')), ...walk(join(town.data, 'haraka', 'config')), join(town.data, 'outpost.toml'), ...walk(town.data).filter((p) => /outpost\.db/.test(p))]) {
+      places.push([f, readFileSync(f, 'latin1')])
+    }
+    for (const [where, text] of places) assert.ok(!text.includes(secret), `the smarthost password appears in ${where}`)
+    assert.equal((await town.cli(['uplink', 'smarthost', 'clear'])).code, 0)
+  })
+})
