@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { adminFixture } from '../../helpers/web-admin.js'
 
-const PUBLIC = new Set(['GET /api/health', 'GET /api/auth/state', 'POST /api/auth/setup', 'POST /api/auth/login', 'GET /api/public/info', 'POST /api/public/join', 'POST /api/peer/bundles'])
+const PUBLIC = new Set(['GET /api/health', 'GET /api/auth/state', 'POST /api/auth/setup', 'POST /api/auth/login', 'GET /api/public/info', 'POST /api/public/join', 'POST /api/peer/bundles', 'POST /api/peer/pickup'])
 
 test('every /api route but the public ones answers 401 "log in first" without a session, and with a forged cookie', async () => {
   const routes: { method: string; url: string }[] = []
