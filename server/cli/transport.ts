@@ -3,7 +3,7 @@ import { openNode, type NodeContext } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange } from '../exchange/exchange.js'
-import { nextRuns, TransportService } from '../transports/service.js'
+import { maskSecrets, nextRuns, TransportService } from '../transports/service.js'
 import { runTransport } from '../transports/runner.js'
 import { driverFor, driverKinds } from '../transports/registry.js'
 import { TransportConfigError } from '../transports/transport.js'
@@ -57,7 +57,7 @@ export async function cmdTransport(sub: string | undefined, args: string[], valu
             : 'never run'
           const next = nextRuns(t.schedule)[0]
           const nextText = next ? `; next run in ${formatAge(next.getTime() - now)}` : t.schedule === 'event' ? '; runs when mail waits' : ''
-          console.log(`${t.id}\t${t.peer}\t${t.kind}\t"${t.schedule}"\t${JSON.stringify(t.config)}\t${lastText}${ok && ok.id !== last?.id ? `; last success ${formatAge(now - ok.startedAt)} ago` : ''}${nextText}`)
+          console.log(`${t.id}\t${t.peer}\t${t.kind}\t"${t.schedule}"\t${JSON.stringify(maskSecrets(t.kind, t.config))}\t${lastText}${ok && ok.id !== last?.id ? `; last success ${formatAge(now - ok.startedAt)} ago` : ''}${nextText}`)
           if (t.kind === 'syncthing') {
             // Syncthing's own view of the shared folder: what is still on its way.
             const { syncthingFolderState } = await import('../transports/syncthing.js')

@@ -212,6 +212,8 @@ test('syncthing transport: mail crosses two real Syncthing instances once, and t
     // The CLI shows Syncthing's view of the folder beside the transport.
     const list = await town.cli(['transport', 'list'])
     assert.match(list.stdout, /syncthing folder outpost-camp-town: [a-z-]+, \d+ files \([\d.]+ [KM]?i?B\) still to fetch/)
+    // The API key is a secret: the list masks it, as the web admin does.
+    assert.ok(!list.stdout.includes(stTown.apiKey), 'the Syncthing API key is not printed')
   } finally {
     await Promise.all([camp?.destroy(), town?.destroy(), ...syncthings.map((s) => s.stop())])
     rmSync(root, { recursive: true, force: true })
