@@ -269,6 +269,26 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.locator(`li[data-transport="${transportId}"]`).getByText('OK').waitFor()
   })
 
+  it('the queue shows what waits for town; discarding one asks first', async () => {
+    await gotoPage('/admin/queue', 'Queue')
+    const town = page.getByRole('region', { name: 'Waiting for town' })
+    await town.waitFor()
+    const items = town.locator('li')
+    assert.equal(await items.count(), 3)
+    assert.match((await items.first().textContent()) ?? '', /in bundle, sent .*not yet confirmed/)
+    await items.first().getByRole('button', { name: 'Discard' }).click()
+    const dialog = page.getByRole('alertdialog')
+    await dialog.getByText('It will never arrive').waitFor()
+    await screenshot(page, 'queue-confirm')
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    assert.equal(await items.count(), 3, 'Cancel must not discard')
+    await items.first().getByRole('button', { name: 'Discard' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Discard message' }).click()
+    await waitUntil(async () => (await items.count()) === 2, 'the discarded message to leave the queue')
+    await town.getByRole('button', { name: 'Retry now' }).click()
+    await page.getByRole('status').filter({ hasText: 'will go again' }).waitFor()
+  })
+
   it('every page fits a 360 px phone without sideways scrolling; screenshots at phone and desktop size', async () => {
     for (const viewport of [PHONE, DESKTOP]) {
       await page.setViewportSize(viewport)
