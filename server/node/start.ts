@@ -34,7 +34,7 @@ import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
 import { EventBus, EventLog } from '../events/log.js'
 import { createWebServices } from '../web/plugins/services.js'
-import { getSetting } from '../db/settings.js'
+import { pruneActivity } from '../events/retention.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -42,8 +42,6 @@ export class StartError extends Error {
 
 const READY_TIMEOUT_MS = 60_000
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
-/** The activity log keeps a month by default (settings key `events.retentionDays`): enough for the traffic chart and to look back at a trip. */
-const EVENT_RETENTION_DAYS = 30
 const EVENT_PRUNE_INTERVAL_MS = 24 * 60 * 60 * 1000
 
 function log(line: string): void {
@@ -148,10 +146,8 @@ export async function startNode(data: string): Promise<number> {
     stopTail = events.tail(bus)
     const pruneEvents = () => {
       try {
-        const setting = getSetting<number>(node.db, 'events.retentionDays')
-        const days = typeof setting === 'number' && setting >= 1 ? setting : EVENT_RETENTION_DAYS
-        const gone = events.prune(Date.now() - days * 24 * 60 * 60 * 1000)
-        if (gone) log(`activity log: ${gone} events older than ${days} days removed`)
+        const { removed, days } = pruneActivity(node.db, events)
+        if (removed) log(`activity log: ${removed} events older than ${days} days removed`)
       } catch (err) {
         log(`activity log: pruning failed, will try again tomorrow: ${(err as Error).message}`)
       }
