@@ -42,6 +42,26 @@ export async function sidewaysOverflow(page: Page): Promise<number> {
 }
 
 /**
+ * Form fields without a label and buttons or links without a name: what a
+ * screen reader would announce as just "edit text" or "button".
+ */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  // No named functions inside: tsx would wrap them in a helper the page does not have.
+  return page.evaluate(() => {
+    const out: string[] = []
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const f = el as HTMLInputElement
+      if (f.type === 'hidden') continue
+      if (!f.labels?.length && !f.getAttribute('aria-label') && !f.getAttribute('aria-labelledby')) out.push(el.outerHTML.slice(0, 100))
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      if (!(el.textContent ?? '').trim() && !el.getAttribute('aria-label') && !el.getAttribute('title')) out.push(el.outerHTML.slice(0, 100))
+    }
+    return out
+  })
+}
+
+/**
  * Reads the QR code drawn by the SVG inside `selector` the way a phone's
  * camera would see it: the page renders the SVG onto a canvas, and jsQR
  * decodes the pixels here.

@@ -14,7 +14,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startNode, type TestNode } from '../../helpers/node.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
-import { DESKTOP, PHONE, launchChromium, newContext, readQr, screenshot, sidewaysOverflow } from '../../helpers/browser.js'
+import { DESKTOP, PHONE, launchChromium, newContext, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -295,12 +295,18 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       for (const p of ADMIN_PAGES) {
         await gotoPage(p.path, p.heading)
         await page.waitForLoadState('networkidle')
-        if (viewport === PHONE) assert.equal(await sidewaysOverflow(page), 0, `${p.path} scrolls sideways at 360 px`)
+        if (viewport === PHONE) {
+          assert.equal(await sidewaysOverflow(page), 0, `${p.path} scrolls sideways at 360 px`)
+          assert.deepEqual(await unnamedControls(page), [], `${p.path} has controls a screen reader cannot name`)
+        }
         await screenshot(page, p.name)
       }
       await page.goto('/')
       await page.getByRole('heading', { name: '1. Get Delta Chat' }).waitFor()
-      if (viewport === PHONE) assert.equal(await sidewaysOverflow(page), 0, '/ scrolls sideways at 360 px')
+      if (viewport === PHONE) {
+        assert.equal(await sidewaysOverflow(page), 0, '/ scrolls sideways at 360 px')
+        assert.deepEqual(await unnamedControls(page), [], '/ has controls a screen reader cannot name')
+      }
       await screenshot(page, 'landing')
     }
     assert.deepEqual(pageErrors, [], 'the pages threw errors')
