@@ -289,6 +289,19 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('status').filter({ hasText: 'will go again' }).waitFor()
   })
 
+  it('the dashboard charts the day\'s messages and shows the transport\'s last run', async () => {
+    await gotoPage('/admin', /./)
+    const chart = page.getByRole('img', { name: /Messages per day over the last 14 days/ })
+    const label = (await chart.getAttribute('aria-label')) ?? ''
+    const total = Number(/: (\d+) in all/.exec(label)?.[1])
+    // Today: alice's and bob's messages (local) and the three for town (sent).
+    assert.ok(total >= 5, `the chart should count today's messages: ${label}`)
+    assert.ok((await chart.locator('rect').count()) >= 2, 'local and sent bars for today')
+    const transports = page.getByRole('region', { name: 'Transports' })
+    await transports.getByText('town').waitFor()
+    await transports.getByText('OK').waitFor()
+  })
+
   it('every page fits a 360 px phone without sideways scrolling; screenshots at phone and desktop size', async () => {
     for (const viewport of [PHONE, DESKTOP]) {
       await page.setViewportSize(viewport)
@@ -310,6 +323,19 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       await screenshot(page, 'landing')
     }
     assert.deepEqual(pageErrors, [], 'the pages threw errors')
+  })
+
+  it('when the session is gone, the next page a person opens asks to log in again', async () => {
+    await page.setViewportSize(PHONE)
+    await gotoPage('/admin/accounts', 'Accounts')
+    await ctx.clearCookies()
+    await page.getByRole('button', { name: 'Menu' }).click()
+    await page.getByRole('link', { name: 'Queue' }).click()
+    await page.getByLabel('Admin password').waitFor()
+    assert.equal(new URL(page.url()).pathname, '/admin/queue')
+    await page.getByLabel('Admin password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Queue' }).waitFor()
   })
 
   async function gotoPage(path: string, heading: string | RegExp): Promise<void> {
