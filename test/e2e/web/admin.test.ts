@@ -7,11 +7,15 @@
 // for sideways scrolling, and screenshotted at phone and desktop sizes.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startNode, type TestNode } from '../../helpers/node.js'
+import { nodePaths } from '../../../server/paths.js'
+import { openDb } from '../../../server/db/index.js'
+import { setSetting } from '../../../server/db/settings.js'
+import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
 import { DESKTOP, PHONE, launchChromium, newContext, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
@@ -39,6 +43,8 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   let base: string
   const phones: Phone[] = []
   let stick: string | undefined
+  /** Stands in for /run/outpost/usb, where the appliance mounts sticks. */
+  let usbRoot: string | undefined
   let transportId: number
   /** Uncaught errors in the page: each is something broken a person would run into. */
   const pageErrors: string[] = []
@@ -60,7 +66,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await Promise.allSettled(phones.map((p) => p.close()))
     await camp?.destroy()
     await town?.destroy()
-    if (stick) rmSync(stick, { recursive: true, force: true })
+    for (const dir of [stick, usbRoot]) if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('first run: the admin sets the password and lands on the dashboard', async () => {
@@ -287,6 +293,29 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await waitUntil(async () => (await items.count()) === 2, 'the discarded message to leave the queue')
     await town.getByRole('button', { name: 'Retry now' }).click()
     await page.getByRole('status').filter({ hasText: 'will go again' }).waitFor()
+  })
+
+  it('USB: a plugged-in stick is offloaded with progress and then safe to remove', async () => {
+    usbRoot = mkdtempSync(join(tmpdir(), 'op-usb-'))
+    // A stick that has carried Outpost bundles before (on the test's own disk, so it is no mount point).
+    mkdirSync(join(usbRoot, 'TRAIL', 'outpost'), { recursive: true })
+    const db = openDb(nodePaths(camp!.data).db, { migrate: false })
+    setSetting(db, STICK_ROOT_SETTING, usbRoot)
+    db.$client.close()
+
+    await gotoPage('/admin/usb', 'USB sticks')
+    const card = page.getByRole('region', { name: 'Stick TRAIL' })
+    await card.waitFor()
+    assert.match((await card.textContent()) ?? '', /0 bundles/)
+    await card.getByRole('button', { name: 'Offload now' }).click()
+    await card.getByText('Offload done').waitFor({ timeout: WAIT_MS })
+    assert.equal(await card.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    // The two messages still waiting for town went onto the stick.
+    assert.ok(readdirSync(join(usbRoot, 'TRAIL', 'outpost', 'town')).length > 0, 'the offload should write a bundle for town')
+    await card.getByText(/[1-9]\d* bundles?/).waitFor()
+    await card.getByRole('button', { name: 'Safe to remove' }).click()
+    await card.getByRole('status').filter({ hasText: 'Safe to remove.' }).waitFor()
+    await screenshot(page, 'usb-offloaded')
   })
 
   it('the dashboard charts the day\'s messages and shows the transport\'s last run', async () => {
