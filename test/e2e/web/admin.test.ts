@@ -185,14 +185,24 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await screenshot(mp, 'join')
     await mp.getByRole('button', { name: 'Create my account' }).click()
     await mp.getByRole('region', { name: 'Login for erin@camp.test' }).waitFor()
-    assert.match(await readQr(mp, '.creds .qr'), /^dclogin:erin@camp\.test\?/)
+    const erinQr = await readQr(mp, '.creds .qr')
+    assert.match(erinQr, /^dclogin:erin@camp\.test\?/)
     assert.equal(await sidewaysOverflow(mp), 0, '/join scrolls sideways at 360 px')
     await screenshot(mp, 'joined')
     await member.close()
     // The invite is used up, and the admin sees the new account.
     await page.reload()
     await page.getByText('used 1 of 1').waitFor()
-    await page.locator('li', { hasText: 'erin@camp.test' }).first().waitFor()
+    const erin = page.locator('li', { hasText: 'erin@camp.test' }).first()
+    await erin.waitFor()
+
+    // A new password only after the admin confirms; its QR carries a different password.
+    await erin.getByRole('button', { name: 'New password & QR' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Make new password' }).click()
+    await page.getByRole('region', { name: 'Login for erin@camp.test' }).waitFor()
+    const fresh = await readQr(page, '.creds .qr')
+    assert.match(fresh, /^dclogin:erin@camp\.test\?/)
+    assert.notEqual(new URL(fresh).searchParams.get('p'), new URL(erinQr).searchParams.get('p'), 'the new QR should carry a new password')
   })
 
   it('adds a peer from its card', async () => {
