@@ -68,6 +68,8 @@ export async function unnamedControls(page: Page): Promise<string[]> {
  */
 export async function readQr(page: Page, selector: string): Promise<string> {
   const size = 480
+  // The page may still be fetching it.
+  await page.locator(`${selector} svg`).first().waitFor()
   const b64 = await page.evaluate(
     async ({ selector, size }) => {
       const svg = document.querySelector(`${selector} svg`)

@@ -282,7 +282,10 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     const bundles = readdirSync(join(stick!, 'outpost', 'town'))
     assert.ok(bundles.length > 0, 'the run should have written a bundle for town')
     await page.reload()
-    await page.locator(`li[data-transport="${transportId}"]`).getByText('OK').waitFor()
+    const after = page.locator(`li[data-transport="${transportId}"]`)
+    await after.getByText('OK').first().waitFor()
+    await after.getByText('Past runs').click()
+    await after.locator('details li').filter({ hasText: /OK, .* out/ }).waitFor()
   })
 
   it('the queue shows what waits for town; discarding one asks first', async () => {
