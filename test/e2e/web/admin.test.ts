@@ -18,7 +18,7 @@ import { setSetting } from '../../../server/db/settings.js'
 import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
-import { DESKTOP, PHONE, launchChromium, newContext, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
+import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -222,6 +222,36 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('button', { name: 'Add peer' }).click()
     await page.getByRole('status').filter({ hasText: 'already known' }).waitFor()
     await screenshot(page, 'peers')
+  })
+
+  it('adds a peer by scanning its card with the phone camera', async () => {
+    const hill = await startNode({ domain: 'hill.test', name: 'hill', start: false })
+    const video = join(tmpdir(), `op-hill-card-${process.pid}.y4m`)
+    let cam: Browser | undefined
+    try {
+      const card = await hill.cli(['card', '--text'])
+      assert.equal(card.code, 0, card.stderr)
+      qrVideo(card.stdout.trim(), video)
+      cam = await launchChromiumWithCamera(video)
+      const cctx = await newContext(cam, base, PHONE)
+      const cp = await cctx.newPage()
+      cp.on('pageerror', (err) => pageErrors.push(err.message))
+      await cp.goto('/admin/peers')
+      await cp.getByLabel('Admin password').fill(PASSWORD)
+      await cp.getByRole('button', { name: 'Log in' }).click()
+      await cp.getByRole('button', { name: 'Scan their card with the camera' }).click()
+      await cp.getByRole('status').filter({ hasText: 'Card scanned' }).waitFor({ timeout: 30_000 })
+      assert.equal(await cp.getByLabel("The other box's card").inputValue(), card.stdout.trim())
+      // The camera is off again once the code is read.
+      assert.equal(await cp.locator('video').count(), 0)
+      await screenshot(cp, 'peer-scanned')
+      await cp.getByRole('button', { name: 'Add peer' }).click()
+      await cp.getByRole('status').filter({ hasText: 'Peer hill added.' }).waitFor()
+    } finally {
+      await cam?.close()
+      await hill.destroy()
+      rmSync(video, { force: true })
+    }
   })
 
   it('adds a transport and sets its schedule with a live reading', async () => {
