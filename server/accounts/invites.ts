@@ -88,7 +88,7 @@ export class InviteService {
       if (err instanceof AddressError) throw new InviteError(`"${name}" cannot be a name here: use letters, digits and . _ + - only`, 400)
       throw err
     }
-    if (this.accounts.get(address)) throw new InviteError(`${address} is taken; choose another name`, 409)
+    // The code first: without a good one, nobody learns which names are taken.
     const taken = this.db
       .update(invites)
       .set({ uses: sql`${invites.uses} + 1` })
@@ -96,6 +96,7 @@ export class InviteService {
       .run().changes
     if (taken === 0) throw new InviteError('this invite code is wrong, expired or used up; ask the admin for a new one', 403)
     try {
+      if (this.accounts.get(address)) throw new AccountError(`${address} exists`)
       return await this.accounts.add(address)
     } catch (err) {
       // The account was not made: give the use back.

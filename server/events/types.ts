@@ -3,6 +3,9 @@
 // the dashboard's traffic chart and `outpost status` all read these.
 // Shared by the server and the web app (web/ imports this file's types).
 
+// `via` names how a message or bundle travelled: `smtp` (straight from a
+// phone), or the carrier: `folder`, `usb`, `http`, `nncp`, `filespooler`,
+// `syncthing`, or `stdin` for a bundle a carrier piped into `outpost import -`.
 export interface OutpostEvents {
   /** Haraka answered 250 for a message from a local user. */
   'message.accepted': { messageId: string; from: string; to: string[]; size: number }

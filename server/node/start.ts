@@ -37,6 +37,7 @@ import { createWebServices } from '../web/plugins/services.js'
 import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
 import { UplinkMonitor } from '../gateway/monitor.js'
 import { UplinkService } from '../gateway/uplink.js'
+import { pruneActivity } from '../events/retention.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -44,8 +45,6 @@ export class StartError extends Error {
 
 const READY_TIMEOUT_MS = 60_000
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
-/** The activity log keeps a month: enough for the traffic chart and to look back at a trip. */
-const EVENT_RETENTION_MS = 30 * 24 * 60 * 60 * 1000
 const EVENT_PRUNE_INTERVAL_MS = 24 * 60 * 60 * 1000
 
 function log(line: string): void {
@@ -159,8 +158,8 @@ export async function startNode(data: string): Promise<number> {
     stopTail = events.tail(bus)
     const pruneEvents = () => {
       try {
-        const gone = events.prune(Date.now() - EVENT_RETENTION_MS)
-        if (gone) log(`activity log: ${gone} events older than 30 days removed`)
+        const { removed, days } = pruneActivity(node.db, events)
+        if (removed) log(`activity log: ${removed} events older than ${days} days removed`)
       } catch (err) {
         log(`activity log: pruning failed, will try again tomorrow: ${(err as Error).message}`)
       }

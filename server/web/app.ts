@@ -72,16 +72,16 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
   await app.register(healthRoutes, { prefix: '/api' })
   if (opts.inbox) {
     await app.register(bundleInbox, opts.inbox)
-    // /api/peer/ is for other nodes, who sign each request with their key; a future admin login must exempt this subtree.
+    // /api/peer/ is for other nodes, who sign each request with their key; the admin login's gate exempts it.
     await app.register(bundleRoutes, { prefix: '/api/peer' })
   }
   if (opts.services) {
     await app.register(services, { services: opts.services })
-    // The gate in front of every /api route (see plugins/auth.ts for which are public).
     // Small frames only: the page sends nothing, the server sends one event per frame.
     // Registered before the gate, so that its hook marks an upgrade request
     // first and a refused upgrade's socket is closed after the 401.
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
+    // The gate in front of every /api route (see plugins/auth.ts for which are public).
     await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
     await app.register(authRoutes, { prefix: '/api/auth' })
     await app.register(publicRoutes, { prefix: '/api/public' })

@@ -1,11 +1,12 @@
 // A real browser for the web admin's end-to-end tests: Debian's Chromium
 // (`apt-get install chromium`), headless, driven by playwright-core. The
 // node's certificate is self-signed, so HTTPS errors are accepted.
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import jsQRModule from 'jsqr'
+import QRCode from 'qrcode'
 
 // jsqr is CommonJS whose module.exports is the function itself; its types say `export default`.
 const jsQR = jsQRModule as unknown as (typeof jsQRModule)['default']
@@ -21,6 +22,40 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install the Debian package "chromium" (or set OUTPOST_CHROMIUM)`)
   // --no-sandbox: CI runs as root, where Chromium refuses its sandbox.
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+}
+
+/**
+ * Chromium with a fake camera that films `video` (see qrVideo) and a
+ * permission prompt that always says yes: the page's "scan with camera".
+ */
+export async function launchChromiumWithCamera(video: string): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install the Debian package "chromium" (or set OUTPOST_CHROMIUM)`)
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream', `--use-file-for-fake-video-capture=${video}`],
+  })
+}
+
+/**
+ * Writes a short Y4M video (what Chromium's fake camera plays) of `text` as
+ * a QR code, black on white, as a phone camera would see it held up to a screen.
+ */
+export function qrVideo(text: string, file: string, width = 640, height = 480, frames = 10): void {
+  const qr = QRCode.create(text, { errorCorrectionLevel: 'M' })
+  const size = qr.modules.size
+  const scale = Math.floor((Math.min(width, height) - 40) / (size + 8))
+  const left = Math.floor((width - size * scale) / 2)
+  const top = Math.floor((height - size * scale) / 2)
+  const y = Buffer.alloc(width * height, 235)
+  for (let r = 0; r < size; r++)
+    for (let c = 0; c < size; c++) {
+      if (!qr.modules.get(r, c)) continue
+      for (let dy = 0; dy < scale; dy++) y.fill(16, (top + r * scale + dy) * width + left + c * scale, (top + r * scale + dy) * width + left + (c + 1) * scale)
+    }
+  const chroma = Buffer.alloc((width / 2) * (height / 2) * 2, 128)
+  const frame = Buffer.concat([Buffer.from('FRAME\n'), y, chroma])
+  writeFileSync(file, Buffer.concat([Buffer.from(`YUV4MPEG2 W${width} H${height} F10:1 Ip A1:1 C420jpeg\n`), ...Array<Buffer>(frames).fill(frame)]))
 }
 
 export async function newContext(browser: Browser, baseURL: string, viewport = PHONE): Promise<BrowserContext> {
@@ -42,12 +77,34 @@ export async function sidewaysOverflow(page: Page): Promise<number> {
 }
 
 /**
+ * Form fields without a label and buttons or links without a name: what a
+ * screen reader would announce as just "edit text" or "button".
+ */
+export async function unnamedControls(page: Page): Promise<string[]> {
+  // No named functions inside: tsx would wrap them in a helper the page does not have.
+  return page.evaluate(() => {
+    const out: string[] = []
+    for (const el of document.querySelectorAll('input, select, textarea')) {
+      const f = el as HTMLInputElement
+      if (f.type === 'hidden') continue
+      if (!f.labels?.length && !f.getAttribute('aria-label') && !f.getAttribute('aria-labelledby')) out.push(el.outerHTML.slice(0, 100))
+    }
+    for (const el of document.querySelectorAll('button, a[href]')) {
+      if (!(el.textContent ?? '').trim() && !el.getAttribute('aria-label') && !el.getAttribute('title')) out.push(el.outerHTML.slice(0, 100))
+    }
+    return out
+  })
+}
+
+/**
  * Reads the QR code drawn by the SVG inside `selector` the way a phone's
  * camera would see it: the page renders the SVG onto a canvas, and jsQR
  * decodes the pixels here.
  */
 export async function readQr(page: Page, selector: string): Promise<string> {
   const size = 480
+  // The page may still be fetching it.
+  await page.locator(`${selector} svg`).first().waitFor()
   const b64 = await page.evaluate(
     async ({ selector, size }) => {
       const svg = document.querySelector(`${selector} svg`)

@@ -71,9 +71,11 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
       const seen = pushed.find(match)
       if (seen) return Promise.resolve(seen)
       return new Promise((resolve, reject) => {
-        const w = { match, resolve }
+        // A timer that holds the event loop: the table's tail is unref'd, and
+        // the test must still be waiting when the next poll brings the event.
+        const timer = setTimeout(() => (waiters.delete(w), reject(new Error(`no matching event within ${timeoutMs} ms; seen: ${JSON.stringify(pushed.map((e) => [e.kind, e.data]))}`))), timeoutMs)
+        const w = { match, resolve: (e: OutpostEvent) => (clearTimeout(timer), resolve(e)) }
         waiters.add(w)
-        setTimeout(() => (waiters.delete(w), reject(new Error(`no matching event within ${timeoutMs} ms; seen: ${JSON.stringify(pushed.map((e) => [e.kind, e.data]))}`))), timeoutMs).unref()
       })
     },
     get: (url) => app.inject({ url, headers: { cookie: session.cookie } }),

@@ -50,7 +50,7 @@ function gated(req: FastifyRequest): boolean {
   const pattern = req.routeOptions.url
   if (pattern !== undefined) return (pattern === '/api' || pattern.startsWith('/api/')) && !isPublicRoute(pattern)
   const path = req.url.split('?')[0]!.toLowerCase()
-  return path === '/api' || path.startsWith('/api/') && !isPublicRoute(path)
+  return path === '/api' || (path.startsWith('/api/') && !isPublicRoute(path))
 }
 
 export default fp<AuthPluginOptions>(

@@ -7,14 +7,18 @@
 // for sideways scrolling, and screenshotted at phone and desktop sizes.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { startNode, type TestNode } from '../../helpers/node.js'
+import { nodePaths } from '../../../server/paths.js'
+import { openDb } from '../../../server/db/index.js'
+import { setSetting } from '../../../server/db/settings.js'
+import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
-import { DESKTOP, PHONE, launchChromium, newContext, readQr, screenshot, sidewaysOverflow } from '../../helpers/browser.js'
+import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -39,6 +43,8 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   let base: string
   const phones: Phone[] = []
   let stick: string | undefined
+  /** Stands in for /run/outpost/usb, where the appliance mounts sticks. */
+  let usbRoot: string | undefined
   let transportId: number
   /** Uncaught errors in the page: each is something broken a person would run into. */
   const pageErrors: string[] = []
@@ -60,7 +66,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await Promise.allSettled(phones.map((p) => p.close()))
     await camp?.destroy()
     await town?.destroy()
-    if (stick) rmSync(stick, { recursive: true, force: true })
+    for (const dir of [stick, usbRoot]) if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
   it('first run: the admin sets the password and lands on the dashboard', async () => {
@@ -179,14 +185,24 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await screenshot(mp, 'join')
     await mp.getByRole('button', { name: 'Create my account' }).click()
     await mp.getByRole('region', { name: 'Login for erin@camp.test' }).waitFor()
-    assert.match(await readQr(mp, '.creds .qr'), /^dclogin:erin@camp\.test\?/)
+    const erinQr = await readQr(mp, '.creds .qr')
+    assert.match(erinQr, /^dclogin:erin@camp\.test\?/)
     assert.equal(await sidewaysOverflow(mp), 0, '/join scrolls sideways at 360 px')
     await screenshot(mp, 'joined')
     await member.close()
     // The invite is used up, and the admin sees the new account.
     await page.reload()
     await page.getByText('used 1 of 1').waitFor()
-    await page.locator('li', { hasText: 'erin@camp.test' }).first().waitFor()
+    const erin = page.locator('li', { hasText: 'erin@camp.test' }).first()
+    await erin.waitFor()
+
+    // A new password only after the admin confirms; its QR carries a different password.
+    await erin.getByRole('button', { name: 'New password & QR' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Make new password' }).click()
+    await page.getByRole('region', { name: 'Login for erin@camp.test' }).waitFor()
+    const fresh = await readQr(page, '.creds .qr')
+    assert.match(fresh, /^dclogin:erin@camp\.test\?/)
+    assert.notEqual(new URL(fresh).searchParams.get('p'), new URL(erinQr).searchParams.get('p'), 'the new QR should carry a new password')
   })
 
   it('adds a peer from its card', async () => {
@@ -206,6 +222,36 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('button', { name: 'Add peer' }).click()
     await page.getByRole('status').filter({ hasText: 'already known' }).waitFor()
     await screenshot(page, 'peers')
+  })
+
+  it('adds a peer by scanning its card with the phone camera', async () => {
+    const hill = await startNode({ domain: 'hill.test', name: 'hill', start: false })
+    const video = join(tmpdir(), `op-hill-card-${process.pid}.y4m`)
+    let cam: Browser | undefined
+    try {
+      const card = await hill.cli(['card', '--text'])
+      assert.equal(card.code, 0, card.stderr)
+      qrVideo(card.stdout.trim(), video)
+      cam = await launchChromiumWithCamera(video)
+      const cctx = await newContext(cam, base, PHONE)
+      const cp = await cctx.newPage()
+      cp.on('pageerror', (err) => pageErrors.push(err.message))
+      await cp.goto('/admin/peers')
+      await cp.getByLabel('Admin password').fill(PASSWORD)
+      await cp.getByRole('button', { name: 'Log in' }).click()
+      await cp.getByRole('button', { name: 'Scan their card with the camera' }).click()
+      await cp.getByRole('status').filter({ hasText: 'Card scanned' }).waitFor({ timeout: 30_000 })
+      assert.equal(await cp.getByLabel("The other box's card").inputValue(), card.stdout.trim())
+      // The camera is off again once the code is read.
+      assert.equal(await cp.locator('video').count(), 0)
+      await screenshot(cp, 'peer-scanned')
+      await cp.getByRole('button', { name: 'Add peer' }).click()
+      await cp.getByRole('status').filter({ hasText: 'Peer hill added.' }).waitFor()
+    } finally {
+      await cam?.close()
+      await hill.destroy()
+      rmSync(video, { force: true })
+    }
   })
 
   it('adds a transport and sets its schedule with a live reading', async () => {
@@ -266,7 +312,66 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     const bundles = readdirSync(join(stick!, 'outpost', 'town'))
     assert.ok(bundles.length > 0, 'the run should have written a bundle for town')
     await page.reload()
-    await page.locator(`li[data-transport="${transportId}"]`).getByText('OK').waitFor()
+    const after = page.locator(`li[data-transport="${transportId}"]`)
+    await after.getByText('OK').first().waitFor()
+    await after.getByText('Past runs').click()
+    await after.locator('details li').filter({ hasText: /OK, .* out/ }).waitFor()
+  })
+
+  it('the queue shows what waits for town; discarding one asks first', async () => {
+    await gotoPage('/admin/queue', 'Queue')
+    const town = page.getByRole('region', { name: 'Waiting for town' })
+    await town.waitFor()
+    const items = town.locator('li')
+    assert.equal(await items.count(), 3)
+    assert.match((await items.first().textContent()) ?? '', /in bundle, sent .*not yet confirmed/)
+    await items.first().getByRole('button', { name: 'Discard' }).click()
+    const dialog = page.getByRole('alertdialog')
+    await dialog.getByText('It will never arrive').waitFor()
+    await screenshot(page, 'queue-confirm')
+    await dialog.getByRole('button', { name: 'Cancel' }).click()
+    assert.equal(await items.count(), 3, 'Cancel must not discard')
+    await items.first().getByRole('button', { name: 'Discard' }).click()
+    await page.getByRole('alertdialog').getByRole('button', { name: 'Discard message' }).click()
+    await waitUntil(async () => (await items.count()) === 2, 'the discarded message to leave the queue')
+    await town.getByRole('button', { name: 'Retry now' }).click()
+    await page.getByRole('status').filter({ hasText: 'will go again' }).waitFor()
+  })
+
+  it('USB: a plugged-in stick is offloaded with progress and then safe to remove', async () => {
+    usbRoot = mkdtempSync(join(tmpdir(), 'op-usb-'))
+    // A stick that has carried Outpost bundles before (on the test's own disk, so it is no mount point).
+    mkdirSync(join(usbRoot, 'TRAIL', 'outpost'), { recursive: true })
+    const db = openDb(nodePaths(camp!.data).db, { migrate: false })
+    setSetting(db, STICK_ROOT_SETTING, usbRoot)
+    db.$client.close()
+
+    await gotoPage('/admin/usb', 'USB sticks')
+    const card = page.getByRole('region', { name: 'Stick TRAIL' })
+    await card.waitFor()
+    assert.match((await card.textContent()) ?? '', /0 bundles/)
+    await card.getByRole('button', { name: 'Offload now' }).click()
+    await card.getByText('Offload done').waitFor({ timeout: WAIT_MS })
+    assert.equal(await card.getByRole('progressbar').getAttribute('aria-valuenow'), '100')
+    // The two messages still waiting for town went onto the stick.
+    assert.ok(readdirSync(join(usbRoot, 'TRAIL', 'outpost', 'town')).length > 0, 'the offload should write a bundle for town')
+    await card.getByText(/[1-9]\d* bundles?/).waitFor()
+    await card.getByRole('button', { name: 'Safe to remove' }).click()
+    await card.getByRole('status').filter({ hasText: 'Safe to remove.' }).waitFor()
+    await screenshot(page, 'usb-offloaded')
+  })
+
+  it('the dashboard charts the day\'s messages and shows the transport\'s last run', async () => {
+    await gotoPage('/admin', /./)
+    const chart = page.getByRole('img', { name: /Messages per day over the last 14 days/ })
+    const label = (await chart.getAttribute('aria-label')) ?? ''
+    const total = Number(/: (\d+) in all/.exec(label)?.[1])
+    // Today: alice's and bob's messages (local) and the three for town (sent).
+    assert.ok(total >= 5, `the chart should count today's messages: ${label}`)
+    assert.ok((await chart.locator('rect').count()) >= 2, 'local and sent bars for today')
+    const transports = page.getByRole('region', { name: 'Transports' })
+    await transports.getByText('town').waitFor()
+    await transports.getByText('OK').waitFor()
   })
 
   it('every page fits a 360 px phone without sideways scrolling; screenshots at phone and desktop size', async () => {
@@ -275,15 +380,34 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       for (const p of ADMIN_PAGES) {
         await gotoPage(p.path, p.heading)
         await page.waitForLoadState('networkidle')
-        if (viewport === PHONE) assert.equal(await sidewaysOverflow(page), 0, `${p.path} scrolls sideways at 360 px`)
+        if (viewport === PHONE) {
+          assert.equal(await sidewaysOverflow(page), 0, `${p.path} scrolls sideways at 360 px`)
+          assert.deepEqual(await unnamedControls(page), [], `${p.path} has controls a screen reader cannot name`)
+        }
         await screenshot(page, p.name)
       }
       await page.goto('/')
       await page.getByRole('heading', { name: '1. Get Delta Chat' }).waitFor()
-      if (viewport === PHONE) assert.equal(await sidewaysOverflow(page), 0, '/ scrolls sideways at 360 px')
+      if (viewport === PHONE) {
+        assert.equal(await sidewaysOverflow(page), 0, '/ scrolls sideways at 360 px')
+        assert.deepEqual(await unnamedControls(page), [], '/ has controls a screen reader cannot name')
+      }
       await screenshot(page, 'landing')
     }
     assert.deepEqual(pageErrors, [], 'the pages threw errors')
+  })
+
+  it('when the session is gone, the next page a person opens asks to log in again', async () => {
+    await page.setViewportSize(PHONE)
+    await gotoPage('/admin/accounts', 'Accounts')
+    await ctx.clearCookies()
+    await page.getByRole('button', { name: 'Menu' }).click()
+    await page.getByRole('link', { name: 'Queue' }).click()
+    await page.getByLabel('Admin password').waitFor()
+    assert.equal(new URL(page.url()).pathname, '/admin/queue')
+    await page.getByLabel('Admin password').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Log in' }).click()
+    await page.getByRole('heading', { level: 1, name: 'Queue' }).waitFor()
   })
 
   async function gotoPage(path: string, heading: string | RegExp): Promise<void> {

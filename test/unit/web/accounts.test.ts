@@ -92,6 +92,8 @@ test('invites: joining needs first-login creation on, a live code with uses left
     assert.ok(await f.node.accounts.verify('dan@camp.test', r.json().password))
     r = await join('dan')
     assert.equal(r.statusCode, 409, 'a taken name')
+    r = await join('dan', 'notacode')
+    assert.equal(r.statusCode, 403, 'without a good code, a taken name is not told')
     r = await join('erin')
     assert.equal(r.statusCode, 200)
     r = await join('frank')

@@ -13,7 +13,10 @@ test('first run: the state says no password yet, setup sets one and logs in, a s
     assert.deepEqual(r.json(), { setup: false, loggedIn: false })
     r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'short' } })
     assert.equal(r.statusCode, 400)
-    assert.match(r.json().error, /password/)
+    assert.equal(r.json().error, 'body.password must NOT have fewer than 10 characters')
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { pasword: 'a long enough password' } })
+    assert.equal(r.statusCode, 400)
+    assert.match(r.json().error, /body\.password is required|body\.pasword is not a known field/)
     r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD } })
     assert.equal(r.statusCode, 200)
     const cookie = r.cookies.find((c) => c.name === 'outpost_session')!

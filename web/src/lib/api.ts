@@ -151,6 +151,7 @@ export interface SchedulePreview {
 
 // ---- queue ----
 export interface QueuedMessage {
+  /** The node's stable id of the message (a hash), not its Message-ID header. */
   messageId: string
   size: number
   queuedAt: number
@@ -397,7 +398,7 @@ export class Api {
     return this.get<Usb>('/api/usb', opts)
   }
   offload(path: string) {
-    return this.request<void>('POST', '/api/usb/offload', { path })
+    return this.request<{ started: true }>('POST', '/api/usb/offload', { path })
   }
   eject(path: string) {
     return this.request<{ safe: boolean }>('POST', '/api/usb/eject', { path })
