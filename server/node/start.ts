@@ -199,7 +199,7 @@ export async function startNode(data: string): Promise<number> {
       uplink: new UplinkService(node.db, paths.keysDir),
       peers: exchange.peers,
       transports: transportService,
-      events: new EventLog(node.db),
+      events,
       runPeer: (peer) => sched.runPeer(peer),
       log,
     })
