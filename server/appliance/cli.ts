@@ -77,6 +77,9 @@ export async function cmdApplianceRun(data: unknown): Promise<number> {
   // A press being handled (an offload, a shutdown) is let finish first.
   await daemon.idle()
   daemon.stop()
+  // Lets go of the LED line once its last state (off) is set.
+  if ('settled' in led) await (led as { settled(): Promise<void> }).settled()
+  led.close()
   node.close()
   return 0
 }
