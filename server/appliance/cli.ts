@@ -80,6 +80,25 @@ export async function cmdApplianceRun(data: unknown): Promise<number> {
   // A press being handled (an offload, a shutdown) is let finish first.
   await daemon.idle()
   daemon.stop()
+  // Lets go of the LED line once its last state (off) is set.
+  if ('settled' in led) await (led as { settled(): Promise<void> }).settled()
+  led.close()
   node.close()
+  return 0
+}
+
+/**
+ * `outpost hotspot apply`: as root, from outpost-hotspot.service. Reads
+ * outpost.toml only, never the database: a root process must not create
+ * the database's -wal or -shm files, which the node could then not open.
+ */
+export async function cmdHotspotApply(data: unknown): Promise<number> {
+  const { loadConfig } = await import('../config/file.js')
+  const { nodePaths } = await import('../paths.js')
+  const { applyHotspot } = await import('./hotspot-apply.js')
+  const paths = nodePaths(resolveDataDir(data as string | undefined))
+  const { config, warnings } = loadConfig(paths.config)
+  for (const w of warnings) console.error(`warning: ${w}`)
+  await applyHotspot(config, { exec, log: (line) => console.log(line) })
   return 0
 }

@@ -22,6 +22,8 @@ export interface DaemonEvents {
   record: (kind: 'usb.removed', data: { path: string; safe: boolean }) => unknown
   since(afterId: number): OutpostEvent[]
   lastId(): number
+  /** The newest events of some kinds, newest first (EventLog.recent). */
+  recent(opts: { limit?: number; kinds?: OutpostEvent['kind'][] }): OutpostEvent[]
 }
 
 export interface DaemonDeps {
@@ -58,6 +60,11 @@ export class ApplianceDaemon {
     // Events from before this start are history: a stick offloaded
     // yesterday must not light the LED today.
     this.last = deps.events.lastId()
+    // ...but a stick plugged before a restart (Restart=always) is still
+    // plugged: its state is taken from the log, without the LED, so its
+    // pull is still recorded.
+    const usb = deps.events.recent({ limit: 100, kinds: ['usb.inserted', 'usb.offload', 'usb.removed'] })
+    for (const ev of usb.reverse()) if (ev.id <= this.last) this.apply(ev, false)
     this.present = deps.devicePresent ?? ((d) => existsSync(`/sys/class/block/${d}`))
     deps.button.onPress((kind) => {
       this.chain = this.chain.then(() => this.press(kind)).catch((err: Error) => deps.log(`button: ${err.message}`))
@@ -106,7 +113,8 @@ export class ApplianceDaemon {
     }
   }
 
-  private apply(ev: OutpostEvent): void {
+  private apply(ev: OutpostEvent, show = true): void {
+    const led = show ? this.deps.led : undefined
     if (ev.kind === 'usb.inserted') {
       const { path } = ev.data as { path: string }
       this.sticks.set(path, 'plugged')
@@ -114,13 +122,13 @@ export class ApplianceDaemon {
       const d = ev.data as { path: string; phase: string }
       if (d.phase === 'start') {
         this.sticks.set(d.path, 'working')
-        this.deps.led.show('working')
+        led?.show('working')
       } else if (d.phase === 'done') {
         this.sticks.set(d.path, 'done')
-        this.deps.led.show('done')
+        led?.show('done')
       } else if (d.phase === 'error') {
         this.sticks.set(d.path, 'error')
-        this.deps.led.show('error')
+        led?.show('error')
       }
     } else if (ev.kind === 'usb.removed') {
       this.sticks.delete((ev.data as { path: string }).path)

@@ -47,6 +47,7 @@ Exchange (bundles of mail and acks between nodes)
 Appliance (the box's USB port, LED, button and hotspot)
   usb offload DIR                      import from and export to the stick mounted at DIR, sync it, record the outcome (the LED shows it)
   appliance run                        own the LED and button: show the USB offload on the LED; short press syncs the stick, long press powers off
+  hotspot apply                        as root: write the hostapd, dnsmasq and avahi files from [hotspot] and restart what changed
 Transports (carriers of bundles to a peer, each on its own schedule)
   transport add PEER KIND [--schedule CRON] [--set KEY=VALUE]...   add a carrier (kinds: folder, ...; see transport help)
   transport list                       carriers with their schedule and last result
@@ -362,6 +363,13 @@ export async function run(argv: string[]): Promise<number> {
           return await (await import('../appliance/cli.js')).cmdApplianceRun(values.data)
         }
         throw new UsageError(`unknown appliance command "${sub ?? ''}" (run)`)
+      }
+      case 'hotspot': {
+        const { values, positionals } = parse(rest, {})
+        const [sub, ...args] = positionals
+        if (sub !== 'apply') throw new UsageError(`unknown hotspot command "${sub ?? ''}" (apply)`)
+        if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+        return await (await import('../appliance/cli.js')).cmdHotspotApply(values.data)
       }
       case 'transport': {
         const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })

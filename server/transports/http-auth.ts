@@ -81,7 +81,9 @@ export function checkHeaders(headers: Record<string, string | string[] | undefin
   if (!DATE.test(date)) return refuse('X-Outpost-Date must be milliseconds since 1970')
   const skew = Number(date) - now
   if (Math.abs(skew) > REPLAY_WINDOW_MS) {
-    return refuse(`the request's date is ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'behind' : 'ahead of'} this node's clock (at most ${REPLAY_WINDOW_MS / 60_000} min allowed); set the clock of one of the two boxes`)
+    return refuse(
+      `the request's date (${new Date(Number(date)).toISOString()}) is ${Math.round(Math.abs(skew) / 1000)} s ${skew < 0 ? 'behind' : 'ahead of'} this node's clock (${new Date(now).toISOString()}; at most ${REPLAY_WINDOW_MS / 60_000} min allowed); set the clock of one of the two boxes, or carry one stick between them (a bundle moves the slower clock's floor forward)`,
+    )
   }
   if (!SIGNATURE.test(signature)) return refuse('X-Outpost-Signature must be an Ed25519 signature in base64url')
   return { ok: true, peer, date, signature, key }

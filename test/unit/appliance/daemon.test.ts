@@ -164,3 +164,19 @@ test('long press powers off through systemctl; no stick: a short press does noth
     s.done()
   }
 })
+
+test('a daemon restarted while a stick is plugged still records its pull', async () => {
+  const s = await scene()
+  try {
+    s.devices.add('sdb1')
+    await s.runUnit()
+    // Restart=always brought up a new daemon after the offload finished.
+    const again = new ApplianceDaemon({ events: s.events, led: new LedPatterns(new SimulatedLed(s.clock), s.clock), button: new SimulatedButton(), exec: async () => ({ code: 0, stdout: '', stderr: '' }), log: () => undefined, devicePresent: (d) => s.devices.has(d) })
+    assert.equal(again.pluggedStick(), s.stick)
+    s.devices.delete('sdb1')
+    again.poll()
+    assert.deepEqual(s.events.recent({ kinds: ['usb.removed'] })[0]?.data, { path: s.stick, safe: true })
+  } finally {
+    s.done()
+  }
+})

@@ -87,3 +87,10 @@ test('the replay memory forgets signatures once their date has left the window',
   replay.remember('b', NOW + 120_000, NOW + 120_000)
   assert.equal(replay.size, 1, 'the old entry was pruned')
 })
+
+test('a box whose clock reads 1970 is refused with both times named, so the person knows which clock to set', () => {
+  const h = signRequest({ node: 'camp', key: camp.privateKey, body, now: 0 })
+  const r = checkHeaders(h, keyFor, NOW)
+  assert.equal(r.ok, false)
+  assert.match(r.ok ? '' : r.reason, /date \(1970-01-01T00:00:00\.000Z\) is \d+ s behind this node's clock \(2025-06-15T\S+; at most 10 min allowed\); set the clock/)
+})
