@@ -14,7 +14,7 @@ import type { NodeContext } from '../node/context.js'
 import { firstLoginEnabled, setFirstLogin } from '../accounts/invites.js'
 import { isNodeName } from '../bundle/format.js'
 import { splitAddress } from '../accounts/address.js'
-import { channelMode, checkPassphrase, checkSsid, HotspotError } from '../appliance/hotspot.js'
+import { channelMode, checkPassphrase, checkSsid, HotspotError, planHotspot } from '../appliance/hotspot.js'
 
 export class SettingsError extends Error {
   override name = 'SettingsError'
@@ -64,9 +64,9 @@ const RESTART: Record<string, string> = {
   'limits.messageBytes': 'limits: SMTP reads them at start (restart outpost)',
   'limits.perMinute': 'limits: SMTP reads them at start (restart outpost)',
   'limits.burst': 'limits: SMTP reads them at start (restart outpost)',
-  'hotspot.ssid': 'hotspot: the Wi-Fi changes when the appliance restarts its hotspot',
-  'hotspot.passphrase': 'hotspot: the Wi-Fi changes when the appliance restarts its hotspot',
-  'hotspot.channel': 'hotspot: the Wi-Fi changes when the appliance restarts its hotspot',
+  'hotspot.ssid': 'hotspot: outpost-hotspot.path applies it on the box within seconds (phones reconnect)',
+  'hotspot.passphrase': 'hotspot: outpost-hotspot.path applies it on the box within seconds (phones reconnect)',
+  'hotspot.channel': 'hotspot: outpost-hotspot.path applies it on the box within seconds (phones reconnect)',
 }
 
 function view(config: NodeConfig, firstLogin: boolean): AdminSettings {
@@ -111,6 +111,17 @@ export class SettingsService {
     } catch (err) {
       if (err instanceof ConfigError) throw new SettingsError(err.message)
       throw err
+    }
+    // A hotspot that is on must still make a whole plan (country, address range…):
+    // `outpost hotspot apply`, run by outpost-hotspot.path when this file
+    // changes, would refuse it and leave the Wi-Fi as it was.
+    if (after.hotspot.enabled) {
+      try {
+        planHotspot(after.hotspot)
+      } catch (err) {
+        if (err instanceof HotspotError) throw new SettingsError(err.message.replace(/^\[hotspot\] /, 'hotspot.'))
+        throw err
+      }
     }
     if (after.mail.large_expiry_days > after.mail.expiry_days) throw new SettingsError(`retention.largeDays (${after.mail.large_expiry_days}) must not be longer than retention.days (${after.mail.expiry_days})`)
     if (changed.length) saveConfig(file, after)

@@ -114,20 +114,3 @@ export async function applyHotspot(config: NodeConfig, deps: { exec: Exec; log: 
   log(`hotspot: "${h.ssid}" on ${plan.interface} (channel ${plan.channel}, ${plan.country}), the box at ${plan.address} and outpost.local; ${changed.length ? `changed: ${changed.join(', ')}` : 'nothing changed'}`)
   return { applied: true, changed }
 }
-
-/**
- * What the web admin's settings page calls to change the Wi-Fi name and
- * passphrase: checks them as apply will, then saves them in outpost.toml
- * (durably), the one place the hotspot's settings live. The node runs
- * unprivileged and cannot restart hostapd; outpost-hotspot.path sees the
- * file change and runs `outpost hotspot apply` as root.
- */
-export async function saveHotspotSettings(configPath: string, change: Partial<Pick<NodeConfig['hotspot'], 'ssid' | 'passphrase' | 'channel' | 'enabled'>>): Promise<NodeConfig['hotspot']> {
-  const { loadConfig, saveConfig } = await import('../config/file.js')
-  // Without the environment: an OUTPOST_* override of this process must not be written into the file.
-  const { config } = loadConfig(configPath, {})
-  const hotspot = { ...config.hotspot, ...change }
-  if (hotspot.enabled) planHotspot(hotspot)
-  saveConfig(configPath, { ...config, hotspot })
-  return hotspot
-}
