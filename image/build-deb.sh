@@ -32,10 +32,10 @@ install -d "$app" "$app/dist" "$app/server/db"
 cp -a package.json package-lock.json bin "$app/"
 # Only what the build made from server/: an old dist/ may hold other things.
 cp -a dist/server dist/haraka-plugins "$app/dist/"
+# The web admin and landing page, built by Vite into dist/web.
+cp -a dist/web "$app/dist/"
 # Migrations are applied at every start, from the installation's folder.
 cp -a server/db/migrations "$app/server/db/"
-# The web admin's built files, when the checkout has them.
-if [ -d web/dist ]; then install -d "$app/web"; cp -a web/dist "$app/web/"; fi
 # Production dependencies: the checkout's node_modules (built for this
 # machine's Node and architecture), with the development ones pruned.
 # No network is needed, and what was tested is what is packed.

@@ -80,22 +80,21 @@ async function nodejsStandIn(dir: string): Promise<string> {
   return deb
 }
 
-function health(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+function get(port: number, path: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     // The box's certificate is self-signed, as on every box.
-    const req = request({ host: '127.0.0.1', port, path: '/api/health', rejectUnauthorized: false, timeout: 10_000 }, (res) => {
-      let body = ''
-      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(body) as Record<string, unknown> })
-        } catch (err) {
-          reject(err)
-        }
-      })
+    const req = request({ host: '127.0.0.1', port, path, rejectUnauthorized: false, timeout: 10_000 }, (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (c: string) => (text += c)).on('end', () => resolve({ status: res.statusCode ?? 0, text }))
     })
     req.on('error', reject).on('timeout', () => req.destroy(new Error('timeout')))
     req.end()
   })
+}
+
+async function health(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await get(port, '/api/health')
+  return { status: r.status, body: JSON.parse(r.text) as Record<string, unknown> }
 }
 
 describe('the .deb installs onto a fresh Debian and the node serves Delta Chat', { timeout: 30 * 60_000 }, () => {
@@ -263,6 +262,10 @@ describe('the .deb installs onto a fresh Debian and the node serves Delta Chat',
     const h = await health(webPort)
     assert.equal(h.status, 200)
     assert.equal(h.body.status, 'ok', JSON.stringify(h.body))
+    // The package carries the built web admin: the landing page loads its script.
+    const page = await get(webPort, '/')
+    assert.equal(page.status, 200)
+    assert.match(page.text, /<script type="module"[^>]* src="\/assets\/[^"]+\.js"/)
   })
 
   it("two Delta Chat clients configured from the installed node's QR codes send and receive", async () => {
