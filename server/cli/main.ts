@@ -52,11 +52,14 @@ Transports (carriers of bundles to a peer, each on its own schedule)
                                        print the exec handler block for NNCP's config (calls \`outpost import -\`)
 Internet (docs/gateway.md, docs/uplink.md)
   uplink [show]                        how this node reaches the Internet, online or not, and when it last was
-  uplink set [--kind gateway|none] [--peer NAME] [--probe-seconds N]
+  uplink set [--kind gateway|account|none] [--peer NAME] [--probe-seconds N]
                                        reach the Internet through gateway peer NAME (probed every N s)
   uplink smarthost set HOST:PORT --user USER (--password-stdin | --password-file FILE)
                                        a gateway sends through this relay with AUTH (password stored encrypted)
   uplink smarthost clear               send by MX again
+  uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT [--user USER] (--password-stdin | --password-file FILE) [--insecure-tls]
+                                       an ordinary email account as the uplink (see docs/uplink.md for its limits)
+  uplink account run | clear           send and fetch through it now; forget it
   dkim [DOMAIN] [--selector S] [--rotate]  the DKIM key a gateway signs DOMAIN's mail with, and its DNS record
   dkim list                            every DKIM key with its DNS record
 
@@ -364,6 +367,9 @@ export async function run(argv: string[]): Promise<number> {
           user: { type: 'string' },
           'password-stdin': { type: 'boolean' },
           'password-file': { type: 'string' },
+          smtp: { type: 'string' },
+          imap: { type: 'string' },
+          'insecure-tls': { type: 'boolean' },
         })
         const [sub, ...args] = positionals
         return await (await import('./uplink.js')).cmdUplink(sub, args, values)

@@ -35,6 +35,7 @@ import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig
 import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
 import { UplinkMonitor } from '../gateway/monitor.js'
 import { UplinkService } from '../gateway/uplink.js'
+import { AccountUplinkRunner } from '../gateway/account-uplink.js'
 import { EventLog } from '../events/log.js'
 
 export class StartError extends Error {
@@ -165,12 +166,22 @@ export async function startNode(data: string): Promise<number> {
     scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log }, transportService, paths.spool)
     scheduler.start()
     const sched = scheduler
+    const uplinkService = new UplinkService(node.db, paths.keysDir)
+    const accountRunner = new AccountUplinkRunner(node, () => uplinkService.accountForDelivery(), log)
     monitor = new UplinkMonitor({
-      uplink: new UplinkService(node.db, paths.keysDir),
+      uplink: uplinkService,
       peers: exchange.peers,
       transports: transportService,
       events: new EventLog(node.db),
       runPeer: (peer) => sched.runPeer(peer),
+      // A gateway sends through Haraka; only a node without one uses the account.
+      runAccount: config.gateway.enabled
+        ? undefined
+        : () =>
+            void accountRunner.run().then(
+              (r) => log(`uplink: account run: sent ${r.sent}, fetched ${r.fetched}`),
+              (err: Error) => log(`uplink: account run failed: ${err.message}`),
+            ),
       log,
     })
     monitor.start()
