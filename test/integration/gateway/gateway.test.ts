@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync } from 'node:crypto'
+import Database from 'better-sqlite3'
 import { startNode, type TestNode } from '../../helpers/node.js'
 import { befriend } from '../../helpers/stick.js'
 import { freePort } from '../../helpers/ports.js'
@@ -145,6 +146,17 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     const v = await dkimVerify(got, records)
     assert.ok(v.ok, `DKIM did not verify: ${v.detail}`)
     assert.match(v.detail, /town\.example/)
+    // The activity log says it left, and where to.
+    const sent = await until('a message.sent event', () => {
+      const db = new Database(join(town.data, 'outpost.db'), { readonly: true })
+      try {
+        const rows = db.prepare("SELECT data FROM events WHERE kind = 'message.sent'").all() as { data: string }[]
+        return rows.map((r) => JSON.parse(r.data) as { recipient: string; via: string }).find((e) => e.recipient === 'friend@elsewhere.test')
+      } finally {
+        db.close()
+      }
+    })
+    assert.equal(sent.via, '127.0.0.1')
   })
 
   it("carries an off-grid user's mail by bundle and sends it signed for camp.test; the Internet's mail for her comes back in the same run", async () => {
