@@ -127,6 +127,18 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     assert.equal(provider.archived().length, before, 'nothing reached the provider')
   })
 
+  it('refuses a message over the size limit on the inbound port when it is announced', async () => {
+    const { smtp } = await SmtpDialogue.open(inbound)
+    const ehlo = await smtp.cmd('EHLO big.example')
+    const size = Number(/SIZE (\d+)/.exec(ehlo.text)?.[1])
+    assert.equal(size, 30 * 1024 * 1024, 'the limit is advertised')
+    const r = await smtp.cmd(`MAIL FROM:<big@big.example> SIZE=${size + 1}`)
+    // Haraka's own SIZE check answers 550 (RFC 1870 would prefer 552); either way permanent.
+    assert.ok(r.code >= 550 && r.code <= 552, `${r.code} ${r.text}`)
+    assert.match(r.text, /too big/i)
+    smtp.close()
+  })
+
   it('limits how fast one Internet client may deliver', async () => {
     let deferred = 0
     for (let i = 0; i < 8; i++) {
