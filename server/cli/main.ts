@@ -18,8 +18,9 @@ const USAGE = `usage: outpost COMMAND [--data DIR] ...
 
 Setting up
   init --domain DOMAIN [--name NAME] [--host ADDR] [--listen ADDR]
-       [--smtp-port N] [--smtps-port N] [--imap-port N] [--imaps-port N] [--web-port N]
-                              make DIR a new node (config, database, TLS certificate)
+       [--smtp-port N] [--smtps-port N] [--imap-port N] [--imaps-port N] [--web-port N] [--gateway]
+                              make DIR a new node (config, database, TLS certificate);
+                              --gateway: a gateway to the Internet, with a DKIM key (docs/gateway.md)
 Running
   start                       run the node in the foreground (SMTP, IMAP, web admin)
 Accounts
@@ -99,6 +100,7 @@ async function cmdInit(args: string[]): Promise<number> {
     'imap-port': { type: 'string' },
     'imaps-port': { type: 'string' },
     'web-port': { type: 'string' },
+    gateway: { type: 'boolean' },
   })
   if (typeof values.domain !== 'string') throw new UsageError('init needs --domain DOMAIN (the mail domain of this node, e.g. camp.test)')
   const data = resolveDataDir(values.data as string | undefined)
@@ -116,6 +118,7 @@ async function cmdInit(args: string[]): Promise<number> {
         imaps: portFlag(values['imaps-port'], 'imaps-port'),
         web: portFlag(values['web-port'], 'web-port'),
       },
+      gateway: values.gateway === true,
     },
     exec,
   )
@@ -124,6 +127,13 @@ async function cmdInit(args: string[]): Promise<number> {
   console.log(`  config ${paths.config}`)
   console.log(`  keys ${paths.keysDir} (back them up: peers know this node by them; \`outpost card\` shows its card)`)
   console.log(`  ports: submission ${p.submission}, smtps ${p.smtps}, imap ${p.imap}, imaps ${p.imaps}, web ${p.web}; phones reach it at ${config.node.host}`)
+  if (config.gateway.enabled) {
+    const { loadDkimKey, dkimDnsRecord } = await import('../gateway/dkim.js')
+    const key = loadDkimKey(paths.keysDir, config.node.domain)!
+    console.log(`  gateway: takes mail for ${config.node.domain} and its peers' domains on port ${config.gateway.inbound_port}, sends the group's mail to the Internet (docs/gateway.md)`)
+    console.log(`  DKIM: publish this record in the DNS of ${config.node.domain} (\`outpost dkim DOMAIN\` makes one for each group domain):`)
+    console.log(`  ${dkimDnsRecord(key)}`)
+  }
   console.log(`Next: outpost account add alice@${config.node.domain} --data ${paths.data}; outpost start --data ${paths.data}`)
   return 0
 }
