@@ -62,7 +62,7 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
       domain: 'town.example',
       name: 'town',
       start: false,
-      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
+      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx},nowhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
     })
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
     await befriend(camp, town)
@@ -182,6 +182,17 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     assert.match(v.detail, /camp\.test/)
     const mine = maildirFiles(camp.data, alice.address).map((f) => readFileSync(f, 'latin1'))
     assert.equal(mine.filter((m) => m.includes('Hello from outside')).length, 1, 'the mail from outside reached alice once')
+  })
+
+  it('a message the Internet refuses comes back to its off-grid sender as a bounce, in a bundle', async () => {
+    const subject = `To nowhere ${Date.now()}`
+    // The provider is no MX for nowhere.test and refuses to relay: a permanent failure.
+    await smtpClient(camp.ports.submission, alice).sendMail({ from: alice.address, to: 'ghost@nowhere.test', subject, text: 'Is anyone there?' })
+    assert.equal((await camp.cli(['transport', 'run', transportId])).code, 0)
+    await until('the bounce waiting at the gateway for camp', async () => /^camp: 1 messages/m.test((await town.cli(['queue'])).stdout))
+    assert.equal((await camp.cli(['transport', 'run', transportId])).code, 0)
+    const bounce = await until("the bounce in alice's mailbox", () => maildirFiles(camp.data, alice.address).map((f) => readFileSync(f, 'latin1')).find((m) => m.includes(subject) && m.includes('ghost@nowhere.test')))
+    assert.match(bounce, /^Return-Path: <>/m, 'sent from the null sender, as a bounce must be')
   })
 
   it('refuses a bundle claiming to come from camp but signed with another key, and one in which camp sends as the gateway', async () => {
