@@ -403,7 +403,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'DkimError', 'SecretError', 'StaticMxError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'RunLockBusyError', 'DkimError', 'SecretError', 'StaticMxError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

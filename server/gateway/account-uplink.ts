@@ -21,6 +21,7 @@ import { quarantine } from '../exchange/quarantine.js'
 import { stableMessageId } from '../bundle/message-id.js'
 import { INTERNET, nextHop } from './route.js'
 import type { AccountUplink } from './uplink.js'
+import { waitRunLock } from '../node/run-lock.js'
 
 export interface AccountRunResult {
   sent: number
@@ -125,10 +126,17 @@ export class AccountUplinkRunner {
   private async runOnce(): Promise<AccountRunResult> {
     const acct = this.account()
     if (!acct) throw new Error('no email account is set as the uplink (`outpost uplink account set …`)')
-    const r: AccountRunResult = { sent: 0, fetched: 0, delivered: 0, quarantined: 0 }
-    await this.send(acct, r)
-    await this.fetch(acct, r)
-    return r
+    // The node and `outpost uplink account run` may both start a run: one
+    // at a time, or a waiting message could be sent twice.
+    const release = await waitRunLock(this.node.paths.run, 'uplink-account', 'the email-account uplink', 5 * 60_000)
+    try {
+      const r: AccountRunResult = { sent: 0, fetched: 0, delivered: 0, quarantined: 0 }
+      await this.send(acct, r)
+      await this.fetch(acct, r)
+      return r
+    } finally {
+      release()
+    }
   }
 
   private async send(acct: AccountUplink, r: AccountRunResult): Promise<void> {

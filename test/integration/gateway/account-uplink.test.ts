@@ -57,16 +57,21 @@ describe('an ordinary email account as the uplink', { skip: canRunProvider(), ti
   it("alice's mail leaves as the account, with a Reply-To that finds her again", async () => {
     const subject = `Out through the account ${Date.now()}`
     await smtpClient(camp.ports.submission, alice).sendMail({ from: alice.address, to: friend.address, subject, text: 'Hello from the camp.' })
-    assert.match((await camp.cli(['queue'])).stdout, /^@internet: 1 messages/m)
+    // It waits in the outbox under @internet until a run sends it (the node's own run may already have).
+    assert.match((await camp.cli(['queue'])).stdout, /^@internet: 1 messages|the outbox is empty/m)
+    // The node itself runs the uplink when the account's server starts to
+    // answer; this run waits for that one, so the message has left once,
+    // whichever of the two sent it.
     const run = await camp.cli(['uplink', 'account', 'run'])
     assert.equal(run.code, 0, run.stderr)
-    assert.match(run.stdout, /sent 1 messages/)
     const got = await until("the friend's mailbox to have it", () => maildirFiles(provider.node.data, friend.address).map((f) => readFileSync(f, 'latin1')).find((m) => m.includes(subject)))
     const head = got.split(/\r?\n\r?\n/)[0]!
     assert.match(head, /^From: "alice@camp\.test" <group@elsewhere\.test>$/m)
     assert.match(head, /^Reply-To: <group\+alice@elsewhere\.test>$/m)
     assert.match(head, /^X-Original-From: <alice@camp\.test>$/m)
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
+    await sleep(1000)
+    assert.equal(maildirFiles(provider.node.data, friend.address).filter((f) => readFileSync(f, 'latin1').includes(subject)).length, 1, 'sent once')
   })
 
   it("the friend's answer to the plus-address is fetched into alice's mailbox, and the account's INBOX is emptied", async () => {
