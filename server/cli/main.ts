@@ -18,8 +18,9 @@ const USAGE = `usage: outpost COMMAND [--data DIR] ...
 
 Setting up
   init --domain DOMAIN [--name NAME] [--host ADDR] [--listen ADDR]
-       [--smtp-port N] [--smtps-port N] [--imap-port N] [--imaps-port N] [--web-port N]
-                              make DIR a new node (config, database, TLS certificate)
+       [--smtp-port N] [--smtps-port N] [--imap-port N] [--imaps-port N] [--web-port N] [--gateway]
+                              make DIR a new node (config, database, TLS certificate);
+                              --gateway: a gateway to the Internet, with a DKIM key (docs/gateway.md)
 Running
   start                       run the node in the foreground (SMTP, IMAP, web admin)
 Web admin
@@ -57,11 +58,14 @@ Transports (carriers of bundles to a peer, each on its own schedule)
                                        print the exec handler block for NNCP's config (calls \`outpost import -\`)
 Internet (docs/gateway.md, docs/uplink.md)
   uplink [show]                        how this node reaches the Internet, online or not, and when it last was
-  uplink set [--kind gateway|none] [--peer NAME] [--probe-seconds N]
+  uplink set [--kind gateway|account|none] [--peer NAME] [--probe-seconds N]
                                        reach the Internet through gateway peer NAME (probed every N s)
   uplink smarthost set HOST:PORT --user USER (--password-stdin | --password-file FILE)
                                        a gateway sends through this relay with AUTH (password stored encrypted)
   uplink smarthost clear               send by MX again
+  uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT [--user USER] (--password-stdin | --password-file FILE) [--insecure-tls]
+                                       an ordinary email account as the uplink (see docs/uplink.md for its limits)
+  uplink account run | clear           send and fetch through it now; forget it
   dkim [DOMAIN] [--selector S] [--rotate]  the DKIM key a gateway signs DOMAIN's mail with, and its DNS record
   dkim list                            every DKIM key with its DNS record
 
@@ -101,6 +105,7 @@ async function cmdInit(args: string[]): Promise<number> {
     'imap-port': { type: 'string' },
     'imaps-port': { type: 'string' },
     'web-port': { type: 'string' },
+    gateway: { type: 'boolean' },
   })
   if (typeof values.domain !== 'string') throw new UsageError('init needs --domain DOMAIN (the mail domain of this node, e.g. camp.test)')
   const data = resolveDataDir(values.data as string | undefined)
@@ -118,6 +123,7 @@ async function cmdInit(args: string[]): Promise<number> {
         imaps: portFlag(values['imaps-port'], 'imaps-port'),
         web: portFlag(values['web-port'], 'web-port'),
       },
+      gateway: values.gateway === true,
     },
     exec,
   )
@@ -126,6 +132,13 @@ async function cmdInit(args: string[]): Promise<number> {
   console.log(`  config ${paths.config}`)
   console.log(`  keys ${paths.keysDir} (back them up: peers know this node by them; \`outpost card\` shows its card)`)
   console.log(`  ports: submission ${p.submission}, smtps ${p.smtps}, imap ${p.imap}, imaps ${p.imaps}, web ${p.web}; phones reach it at ${config.node.host}`)
+  if (config.gateway.enabled) {
+    const { loadDkimKey, dkimDnsRecord } = await import('../gateway/dkim.js')
+    const key = loadDkimKey(paths.keysDir, config.node.domain)!
+    console.log(`  gateway: takes mail for ${config.node.domain} and its peers' domains on port ${config.gateway.inbound_port}, sends the group's mail to the Internet (docs/gateway.md)`)
+    console.log(`  DKIM: publish this record in the DNS of ${config.node.domain} (\`outpost dkim DOMAIN\` makes one for each group domain):`)
+    console.log(`  ${dkimDnsRecord(key)}`)
+  }
   console.log(`Next: outpost account add alice@${config.node.domain} --data ${paths.data}; outpost start --data ${paths.data}`)
   return 0
 }
@@ -390,6 +403,9 @@ export async function run(argv: string[]): Promise<number> {
           user: { type: 'string' },
           'password-stdin': { type: 'boolean' },
           'password-file': { type: 'string' },
+          smtp: { type: 'string' },
+          imap: { type: 'string' },
+          'insecure-tls': { type: 'boolean' },
         })
         const [sub, ...args] = positionals
         return await (await import('./uplink.js')).cmdUplink(sub, args, values)
@@ -413,7 +429,7 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`outpost: ${e.message}\n\n${USAGE}`)
       return 2
     }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'DkimError', 'SecretError', 'StaticMxError', 'AdminAuthError'].includes(e.name)) {
+    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'RunLockBusyError', 'DkimError', 'SecretError', 'StaticMxError', 'AdminAuthError'].includes(e.name)) {
       console.error(`outpost: ${e.message}`)
       return 1
     }

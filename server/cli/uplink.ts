@@ -32,6 +32,10 @@ export function describeUplink(v: UplinkView, gateway: boolean, now = Date.now()
     const state = v.online === null ? 'not probed yet' : v.online ? 'online' : 'offline'
     const last = v.lastOnline ? `${new Date(v.lastOnline).toISOString()} (${formatAge(now - v.lastOnline)} ago)` : 'never'
     lines.push(`uplink: gateway ${v.peer} — ${state}, last online ${last}, probed every ${v.probeSeconds} s`)
+  } else if (v.kind === 'account' && v.account) {
+    const state = v.online === null ? 'not probed yet' : v.online ? 'online' : 'offline'
+    const last = v.lastOnline ? `${new Date(v.lastOnline).toISOString()} (${formatAge(now - v.lastOnline)} ago)` : 'never'
+    lines.push(`uplink: email account ${v.account.address} (SMTP ${v.account.smtpHost}:${v.account.smtpPort}, IMAP ${v.account.imapHost}:${v.account.imapPort} as ${v.account.user}, password set) — ${state}, last online ${last}, probed every ${v.probeSeconds} s`)
   } else if (!gateway) lines.push('uplink: none (mail for the Internet has no way out; `outpost uplink set --kind gateway --peer NAME`)')
   return lines
 }
@@ -80,8 +84,42 @@ export async function cmdUplink(sub: string | undefined, args: string[], values:
         if (!node.config.gateway.enabled) console.log('Note: this node is no gateway yet ([gateway] enabled = false in outpost.toml); the smarthost is used once it is.')
         return 0
       }
+      case 'account': {
+        const [action, address] = args
+        if (action === 'clear') {
+          uplink.clearAccount()
+          console.log('Email account removed as the uplink.')
+          return 0
+        }
+        if (action === 'run') {
+          const { AccountUplinkRunner } = await import('../gateway/account-uplink.js')
+          const r = await new AccountUplinkRunner(node, () => uplink.accountForDelivery()).run()
+          console.log(`sent ${r.sent} messages; fetched ${r.fetched}: ${r.delivered} delivered here or queued for peers, ${r.quarantined} to quarantine`)
+          return 0
+        }
+        if (action !== 'set' || !address) throw new UplinkCliError('usage: outpost uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT [--user USER] (--password-stdin | --password-file FILE) [--insecure-tls] | account run | account clear')
+        const hp = (v: unknown, flag: string) => {
+          const m = /^([^:\s]+):(\d+)$/.exec(String(v ?? ''))
+          if (!m) throw new UplinkCliError(`--${flag} takes HOST:PORT (for example ${flag}.provider.example:${flag === 'smtp' ? 587 : 143})`)
+          return { host: m[1]!, port: Number(m[2]) }
+        }
+        const smtp = hp(values.smtp, 'smtp')
+        const imap = hp(values.imap, 'imap')
+        const v = uplink.setAccount({
+          address,
+          smtpHost: smtp.host,
+          smtpPort: smtp.port,
+          imapHost: imap.host,
+          imapPort: imap.port,
+          user: String(values.user ?? address),
+          password: await readPassword(values),
+          insecureTls: values['insecure-tls'] === true,
+        })
+        console.log(`Email account ${v.account!.address} set (password stored encrypted with keys/secrets.key). Use it with \`outpost uplink set --kind account\`; see docs/uplink.md for what this mode cannot do.`)
+        return 0
+      }
       default:
-        throw new UplinkCliError(`unknown uplink command "${sub}" (show, set, smarthost set|clear)`)
+        throw new UplinkCliError(`unknown uplink command "${sub}" (show, set, smarthost set|clear, account set|run|clear)`)
     }
   })
 }

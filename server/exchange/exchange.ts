@@ -37,6 +37,7 @@ import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
 import { INTERNET, nextHop, senderRoutesTo } from '../gateway/route.js'
+import { UplinkService } from '../gateway/uplink.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -455,7 +456,8 @@ export class Exchange {
 
       if (remote.length) {
         const byPeer = new Map<string, string[]>()
-        const gateway = this.node.config.gateway.enabled
+        // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
+        const gateway = this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
         const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
         for (const r of remote) {
           const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })

@@ -37,13 +37,19 @@ export interface MonitorDeps {
   events: EventLog
   /** Runs the peer's transports now (TransportScheduler.runPeer). */
   runPeer(peer: string): void
+  /** Runs the email-account uplink (send, then fetch) now. */
+  runAccount?(): void
   log(line: string): void
   probe?: (target: ProbeTarget) => Promise<boolean>
 }
 
+/** While an email-account uplink answers, it is also run this often (mail may come in at any time). */
+export const ACCOUNT_RUN_EVERY_MS = 60_000
+
 export class UplinkMonitor {
   private timer: NodeJS.Timeout | undefined
   private stopped = false
+  private lastAccountRun = 0
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -61,24 +67,37 @@ export class UplinkMonitor {
     }
   }
 
-  /** One probe; returns what it found (undefined: no gateway uplink is set). */
+  /** One probe; returns what it found (undefined: no uplink is set). */
   async probeOnce(now = Date.now): Promise<boolean | undefined> {
-    const peer = this.deps.uplink.gatewayPeer()
-    if (!peer) return undefined
-    const target = this.target(peer)
-    if (!target) {
-      this.deps.log(`uplink: gateway peer ${peer} has no address to probe; give its HTTP transport a url (\`outpost transport add ${peer} http --set url=https://HOST:PORT\`)`)
-      return false
-    }
+    const v = this.deps.uplink.describe()
+    let target: ProbeTarget | undefined
+    let name: string
+    if (v.kind === 'gateway' && v.peer) {
+      name = `gateway ${v.peer}`
+      target = this.target(v.peer)
+      if (!target) {
+        this.deps.log(`uplink: gateway peer ${v.peer} has no address to probe; give its HTTP transport a url (\`outpost transport add ${v.peer} http --set url=https://HOST:PORT\`)`)
+        return false
+      }
+    } else if (v.kind === 'account' && v.account) {
+      // The account's SMTP server: the first thing a run needs.
+      name = `account ${v.account.address}`
+      target = { host: v.account.smtpHost, port: v.account.smtpPort }
+    } else return undefined
     const ok = await (this.deps.probe ?? tcpProbe)(target)
     const change = this.deps.uplink.recordProbe(ok, now())
+    const data = v.kind === 'gateway' ? { kind: 'gateway', peer: v.peer! } : { kind: 'account' }
     if (change === 'online') {
-      this.deps.events.record('uplink.online', { kind: 'gateway', peer })
-      this.deps.log(`uplink: gateway ${peer} answers at ${target.host}:${target.port}; running its transports now`)
-      this.deps.runPeer(peer)
+      this.deps.events.record('uplink.online', data)
+      this.deps.log(`uplink: ${name} answers at ${target.host}:${target.port}; running its transports now`)
     } else if (change === 'offline') {
-      this.deps.events.record('uplink.offline', { kind: 'gateway', peer })
-      this.deps.log(`uplink: gateway ${peer} no longer answers at ${target.host}:${target.port}`)
+      this.deps.events.record('uplink.offline', data)
+      this.deps.log(`uplink: ${name} no longer answers at ${target.host}:${target.port}`)
+    }
+    if (change === 'online' && v.kind === 'gateway') this.deps.runPeer(v.peer!)
+    if (ok && v.kind === 'account' && (change === 'online' || now() - this.lastAccountRun >= ACCOUNT_RUN_EVERY_MS)) {
+      this.lastAccountRun = now()
+      this.deps.runAccount?.()
     }
     return ok
   }

@@ -16,8 +16,8 @@ import type { Db } from '../db/index.js'
 import { settings } from '../db/schema.js'
 import { openSecret, sealSecret, secretsKey } from './secrets.js'
 
-export type UplinkKind = 'none' | 'gateway'
-export const UPLINK_KINDS: readonly UplinkKind[] = ['none', 'gateway']
+export type UplinkKind = 'none' | 'gateway' | 'account'
+export const UPLINK_KINDS: readonly UplinkKind[] = ['none', 'gateway', 'account']
 export const DEFAULT_PROBE_SECONDS = 30
 
 export class UplinkError extends Error {
@@ -32,6 +32,23 @@ export interface SmarthostSetting {
   password: string
 }
 
+/** An ordinary email account as the uplink (docs/uplink.md). */
+export interface AccountSetting {
+  /** The account's address: mail leaves as it, and comes in to its plus-addresses. */
+  address: string
+  smtpHost: string
+  smtpPort: number
+  imapHost: string
+  imapPort: number
+  user: string
+  /** Sealed with keys/secrets.key; never shown. */
+  password: string
+  /** Accept a certificate no CA vouches for (a private provider, tests). */
+  insecureTls: boolean
+}
+
+export type AccountUplink = AccountSetting
+
 /** What may be shown to a person or sent to the web admin: no secret. */
 export interface UplinkView {
   kind: UplinkKind
@@ -40,9 +57,11 @@ export interface UplinkView {
   online: boolean | null
   lastOnline: number | null
   smarthost: { host: string; port: number; user: string; password: 'set' } | null
+  account: (Omit<AccountSetting, 'password'> & { password: 'set' }) | null
 }
 
 const SMARTHOST_LABEL = 'uplink.smarthost.password'
+const ACCOUNT_LABEL = 'uplink.account.password'
 
 export class UplinkService {
   constructor(
@@ -66,6 +85,7 @@ export class UplinkService {
 
   describe(): UplinkView {
     const s = this.get<SmarthostSetting>('uplink.smarthost')
+    const a = this.get<AccountSetting>('uplink.account')
     return {
       kind: this.get<UplinkKind>('uplink.kind') ?? 'none',
       peer: this.get<string>('uplink.peer') ?? null,
@@ -73,6 +93,7 @@ export class UplinkService {
       online: this.get<boolean>('uplink.online') ?? null,
       lastOnline: this.get<number>('uplink.lastOnline') ?? null,
       smarthost: s ? { host: s.host, port: s.port, user: s.user, password: 'set' } : null,
+      account: a ? { ...a, password: 'set' } : null,
     }
   }
 
@@ -92,6 +113,7 @@ export class UplinkService {
     }
     const v = this.describe()
     if (v.kind === 'gateway' && !v.peer) throw new UplinkError('uplink kind gateway needs the gateway peer: --peer NAME')
+    if (v.kind === 'account' && !v.account) throw new UplinkError('uplink kind account needs the account first: `outpost uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT …`')
     return v
   }
 
@@ -99,6 +121,34 @@ export class UplinkService {
   gatewayPeer(): string | undefined {
     const v = this.describe()
     return v.kind === 'gateway' && v.peer ? v.peer : undefined
+  }
+
+  /** Whether mail for domains no peer is named for leaves through an email account. */
+  sendsThroughAccount(): boolean {
+    return this.get<UplinkKind>('uplink.kind') === 'account' && this.get<AccountSetting>('uplink.account') !== undefined
+  }
+
+  setAccount(opts: Omit<AccountSetting, 'password'> & { password: string }): UplinkView {
+    if (!/^[^\s@]+@[a-z0-9.-]+$/i.test(opts.address) || opts.address.includes('+')) throw new UplinkError(`"${opts.address}" is not a plain email address (without a +tag)`)
+    for (const [what, host, port] of [['smtp', opts.smtpHost, opts.smtpPort], ['imap', opts.imapHost, opts.imapPort]] as const) {
+      if (!/^[a-z0-9.:-]+$/i.test(host) || !Number.isInteger(port) || port < 1 || port > 65535) throw new UplinkError(`the ${what} server "${host}:${port}" is not HOST:PORT`)
+    }
+    if (!opts.password) throw new UplinkError('the account needs a password (on stdin or from --password-file)')
+    const key = secretsKey(this.keysDir, { create: true })
+    this.set('uplink.account', { ...opts, address: opts.address.toLowerCase(), user: opts.user || opts.address, password: sealSecret(key, ACCOUNT_LABEL, opts.password) } satisfies AccountSetting)
+    return this.describe()
+  }
+
+  clearAccount(): void {
+    this.del('uplink.account')
+    if (this.get<UplinkKind>('uplink.kind') === 'account') this.set('uplink.kind', 'none')
+  }
+
+  /** For the account uplink's run only: the account with its password opened. */
+  accountForDelivery(): AccountUplink | undefined {
+    const a = this.get<AccountSetting>('uplink.account')
+    if (!a) return undefined
+    return { ...a, password: openSecret(secretsKey(this.keysDir), ACCOUNT_LABEL, a.password) }
   }
 
   /** Records a probe's result; returns the change, if any, so the caller can report it once. */

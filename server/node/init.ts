@@ -13,6 +13,7 @@ import { isNodeName } from '../bundle/format.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { FloorClock, settingsFloorStore } from './clock.js'
 import { buildTime } from './context.js'
+import { ensureDkimKey } from '../gateway/dkim.js'
 
 export class InitError extends Error {
   override name = 'InitError'
@@ -25,6 +26,8 @@ export interface InitOptions {
   host?: string
   listen?: string
   ports?: Partial<NodeConfig['ports']>
+  /** Make the node a gateway ([gateway] enabled) and give its domain a DKIM key. */
+  gateway?: boolean
 }
 
 export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: NodePaths; config: NodeConfig }> {
@@ -41,6 +44,7 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
     node: { name: opts.name ?? base.node.name, domain: base.node.domain, host: opts.host ?? base.node.host },
     listen: { ...base.listen, address: opts.listen ?? base.listen.address },
     ports: { ...base.ports, ...Object.fromEntries(Object.entries(opts.ports ?? {}).filter(([, v]) => v !== undefined)) },
+    gateway: { ...base.gateway, enabled: opts.gateway ?? base.gateway.enabled },
   }
   // Round-trip through the validator, so init can never write a file start refuses.
   configFromObject(parse(renderConfig(config)) as Record<string, unknown>, {})
@@ -65,6 +69,8 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
   chmodSync(paths.db, 0o600)
   // The node's signing and encryption keys, which its card carries to peers.
   await ensureIdentity(paths)
+  // A gateway signs what it sends for its domain; the key is made now so the DNS record can be published before the first start.
+  if (config.gateway.enabled) ensureDkimKey(paths.keysDir, config.node.domain)
   // The config file is written last: its presence is what marks a finished init.
   saveConfig(paths.config, config)
   return { paths, config }

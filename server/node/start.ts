@@ -38,6 +38,7 @@ import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
 import { UplinkMonitor } from '../gateway/monitor.js'
 import { UplinkService } from '../gateway/uplink.js'
 import { pruneActivity } from '../events/retention.js'
+import { AccountUplinkRunner } from '../gateway/account-uplink.js'
 
 export class StartError extends Error {
   override name = 'StartError'
@@ -195,12 +196,22 @@ export async function startNode(data: string): Promise<number> {
     void runExpiry()
     scheduler.start()
     const sched = scheduler
+    const uplinkService = new UplinkService(node.db, paths.keysDir)
+    const accountRunner = new AccountUplinkRunner(node, () => uplinkService.accountForDelivery(), log)
     monitor = new UplinkMonitor({
-      uplink: new UplinkService(node.db, paths.keysDir),
+      uplink: uplinkService,
       peers: exchange.peers,
       transports: transportService,
       events,
       runPeer: (peer) => sched.runPeer(peer),
+      // A gateway sends through Haraka; only a node without one uses the account.
+      runAccount: config.gateway.enabled
+        ? undefined
+        : () =>
+            void accountRunner.run().then(
+              (r) => log(`uplink: account run: sent ${r.sent}, fetched ${r.fetched}`),
+              (err: Error) => log(`uplink: account run failed: ${err.message}`),
+            ),
       log,
     })
     monitor.start()

@@ -89,12 +89,17 @@ export async function startProvider(o: { domain: string; relay: { host: string; 
     `smtpd_sasl_path = ${saslSocket}`,
     'smtpd_tls_auth_only = yes',
     `always_bcc = ${archive.address}`,
+    // Plus-addresses: user+tag@domain is stored in user's mailbox. Only the
+    // envelope is rewritten, so the To: header still shows the tag.
+    `recipient_canonical_maps = regexp:${join(conf, 'plus')}`,
+    'recipient_canonical_classes = envelope_recipient',
     // Mail that cannot leave yet (the gateway is down) is retried soon, not in 5 minutes.
     'queue_run_delay = 2s',
     'minimal_backoff_time = 2s',
     'maximal_backoff_time = 4s',
   ].join('\n') + '\n'
   await writeFile(join(conf, 'main.cf'), mainCf)
+  await writeFile(join(conf, 'plus'), `/^([^+@]+)\\+[^@]*@${o.domain.replace(/\./g, '\\.')}$/ \${1}@${o.domain}\n`)
   await writeFile(join(conf, 'master.cf'), postfixMasterCf(smtpPort))
   const pidFile = join(dir, 'queue', 'pid', 'master.pid')
   const masterPid = (): number | undefined => {

@@ -11,6 +11,7 @@ import { Outbox } from '../../outbox/outbox.js'
 import { stableMessageId } from '../../bundle/message-id.js'
 import { domainOf } from '../../routing/router.js'
 import { INTERNET, nextHop } from '../../gateway/route.js'
+import { UplinkService } from '../../gateway/uplink.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
@@ -43,7 +44,7 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   const peers = routingPeers(db, s.domains)
   for (const rcpt of txn.rcpt_to.map((r) => r.address.toLowerCase())) {
     const domain = domainOf(rcpt)
-    const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled, resolve: (d, o) => peers.resolveDomain(d, o) })
+    const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled || new UplinkService(db, '').sendsThroughAccount(), resolve: (d, o) => peers.resolveDomain(d, o) })
     if (hop.kind === 'local') {
       local.push(rcpt)
       continue

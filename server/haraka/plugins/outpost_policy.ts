@@ -13,6 +13,7 @@ import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { domainOf } from '../../routing/router.js'
 import { inboundAccepts, nextHop } from '../../gateway/route.js'
+import { UplinkService } from '../../gateway/uplink.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { authorOf } from '../lib/author.js'
 import { guardHook } from '../lib/guard.js'
@@ -97,7 +98,7 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
       return next(constants.deny, smtpReply(550, '5.7.1', `Relaying denied: this server takes mail only for its own domains, not for ${domain || address}`))
     }
   }
-  const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled, resolve })
+  const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled || new UplinkService(db, '').sendsThroughAccount(), resolve })
   if (hop.kind === 'local') {
     if (accountExists(address)) return next(constants.ok)
     return next(constants.deny, smtpReply(550, '5.1.1', `${address}: no such user here`))

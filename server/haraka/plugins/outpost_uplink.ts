@@ -7,7 +7,10 @@
 //   group's off-grid nodes) into Haraka's outbound queue;
 // - get_mx sends it to the smarthost when one is set, else to the static MX
 //   of [gateway] static_mx, else lets Haraka look up the domain's MX;
-// - delivered and bounce record what became of it in the event log.
+// - delivered and bounce record what became of it in the event log; a
+//   bounce for one of the group's senders goes back the way the group's
+//   mail goes (the sender's mailbox here, or the outbox for its node),
+//   since the group's domains have no MX that reaches an off-grid node.
 //
 // A message leaves the outbox only after Haraka's queue file for it is
 // written, fsynced and renamed into place (outbound.send_trans_email answers
@@ -17,13 +20,16 @@ import constants from 'haraka-constants'
 import { createRequire } from 'node:module'
 import type { HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { guardHook } from '../lib/guard.js'
-import { nodeDb } from '../lib/node-db.js'
+import { nodeDb, routingPeers } from '../lib/node-db.js'
+import { deliver } from '../lib/delivery.js'
+import { domainOf } from '../../routing/router.js'
+import { stableMessageId } from '../../bundle/message-id.js'
 import { attachToSupervisor } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import type { OutpostSettings } from '../lib/settings.js'
 import { Outbox } from '../../outbox/outbox.js'
 import { EventLog } from '../../events/log.js'
-import { INTERNET, parseStaticMx, staticMxFor } from '../../gateway/route.js'
+import { INTERNET, nextHop, parseStaticMx, staticMxFor } from '../../gateway/route.js'
 import { UplinkService } from '../../gateway/uplink.js'
 
 let settings: () => OutpostSettings
@@ -47,7 +53,8 @@ interface HarakaOutbound {
 }
 
 interface Hmail {
-  todo: { domain: string; notes?: Record<string, unknown>; rcpt_to: { address?: string; original?: string }[] }
+  todo: { domain: string; notes?: Record<string, unknown>; mail_from?: { address?: string }; rcpt_to: { address?: string; original?: string }[] }
+  populate_bounce_message(from: unknown, to: unknown, reason: unknown, cb: (err: unknown, lines?: string[]) => void): void
   logerror(...args: unknown[]): void
   loginfo(...args: unknown[]): void
 }
@@ -162,9 +169,39 @@ export const record_delivered = guardHook('record_delivered', function (this: Ha
 
 export const record_bounce = guardHook('record_bounce', function (this: HarakaPlugin, next: Next, hmail: Hmail, err: unknown) {
   const s = settings()
+  const db = nodeDb(s.db)
   const rcpts = hmail.todo.rcpt_to.map((r) => String(r.address ?? r.original ?? r)).join(', ')
-  new EventLog(nodeDb(s.db)).record('error', { source: 'gateway', message: `mail to ${rcpts} could not be delivered and was given up: ${(err as Error)?.message ?? String(err)}` })
-  // The bounce would go to the sender's domain by MX, and the group's
-  // domains have none that reaches the sender: it is reported here instead.
-  next(constants.ok)
+  const reason = (err as Error)?.message ?? String(err)
+  new EventLog(db).record('error', { source: 'gateway', message: `mail to ${rcpts} could not be delivered and was given up: ${reason}` })
+  const sender = String(hmail.todo.mail_from?.address ?? '').toLowerCase()
+  // A bounce that bounces is dropped, as every MTA does.
+  if (!sender) return next(constants.ok)
+  const peers = routingPeers(db, s.domains)
+  const hop = nextHop(domainOf(sender), { domains: s.domains, gateway: true, resolve: (d, o) => peers.resolveDomain(d, o) })
+  // A sender on the Internet (none of ours) gets Haraka's own bounce by MX.
+  if (hop.kind !== 'local' && hop.kind !== 'peer') return next()
+  // The group's domains have no MX that reaches the sender: the report goes
+  // the way the group's mail goes, to the local mailbox or in a bundle.
+  const { Address } = harakaRequire('@haraka/email-address') as { Address: new (s: string) => unknown }
+  hmail.populate_bounce_message(new Address('<>'), new Address(`<${sender}>`), err, (e, lines) => {
+    if (e || !lines) {
+      hmail.logerror(`cannot write the bounce for <${sender}>; it is only in the event log:`, e)
+      return next(constants.ok)
+    }
+    const data = Buffer.from(lines.join(''), 'utf8')
+    const messageId = stableMessageId(data, '')
+    const done = (p: Promise<unknown>) =>
+      p.then(
+        () => {
+          hmail.loginfo(`bounce for <${sender}> handed to ${hop.kind === 'peer' ? `the outbox for ${hop.peer}` : 'the local mailbox'}`)
+          next(constants.ok)
+        },
+        (failure: unknown) => {
+          hmail.logerror(`cannot hand on the bounce for <${sender}>; it is only in the event log:`, failure)
+          next(constants.ok)
+        },
+      )
+    if (hop.kind === 'peer') return done(Promise.resolve(new Outbox(db, s.spoolDir).enqueue({ messageId, sender: '', data, byPeer: new Map([[hop.peer, [sender]]]), hops: 0 })))
+    done(deliver({ db, lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs }, sender: '', recipients: [sender], message: data, mailDir: s.mailDir }))
+  })
 })

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync } from 'node:crypto'
+import Database from 'better-sqlite3'
 import { startNode, type TestNode } from '../../helpers/node.js'
 import { befriend } from '../../helpers/stick.js'
 import { freePort } from '../../helpers/ports.js'
@@ -61,7 +62,7 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
       domain: 'town.example',
       name: 'town',
       start: false,
-      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
+      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx},nowhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
     })
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
     await befriend(camp, town)
@@ -126,6 +127,18 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     assert.equal(provider.archived().length, before, 'nothing reached the provider')
   })
 
+  it('refuses a message over the size limit on the inbound port when it is announced', async () => {
+    const { smtp } = await SmtpDialogue.open(inbound)
+    const ehlo = await smtp.cmd('EHLO big.example')
+    const size = Number(/SIZE (\d+)/.exec(ehlo.text)?.[1])
+    assert.equal(size, 30 * 1024 * 1024, 'the limit is advertised')
+    const r = await smtp.cmd(`MAIL FROM:<big@big.example> SIZE=${size + 1}`)
+    // Haraka's own SIZE check answers 550 (RFC 1870 would prefer 552); either way permanent.
+    assert.ok(r.code >= 550 && r.code <= 552, `${r.code} ${r.text}`)
+    assert.match(r.text, /too big/i)
+    smtp.close()
+  })
+
   it('limits how fast one Internet client may deliver', async () => {
     let deferred = 0
     for (let i = 0; i < 8; i++) {
@@ -145,6 +158,17 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     const v = await dkimVerify(got, records)
     assert.ok(v.ok, `DKIM did not verify: ${v.detail}`)
     assert.match(v.detail, /town\.example/)
+    // The activity log says it left, and where to.
+    const sent = await until('a message.sent event', () => {
+      const db = new Database(join(town.data, 'outpost.db'), { readonly: true })
+      try {
+        const rows = db.prepare("SELECT data FROM events WHERE kind = 'message.sent'").all() as { data: string }[]
+        return rows.map((r) => JSON.parse(r.data) as { recipient: string; via: string }).find((e) => e.recipient === 'friend@elsewhere.test')
+      } finally {
+        db.close()
+      }
+    })
+    assert.equal(sent.via, '127.0.0.1')
   })
 
   it("carries an off-grid user's mail by bundle and sends it signed for camp.test; the Internet's mail for her comes back in the same run", async () => {
@@ -158,6 +182,17 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     assert.match(v.detail, /camp\.test/)
     const mine = maildirFiles(camp.data, alice.address).map((f) => readFileSync(f, 'latin1'))
     assert.equal(mine.filter((m) => m.includes('Hello from outside')).length, 1, 'the mail from outside reached alice once')
+  })
+
+  it('a message the Internet refuses comes back to its off-grid sender as a bounce, in a bundle', async () => {
+    const subject = `To nowhere ${Date.now()}`
+    // The provider is no MX for nowhere.test and refuses to relay: a permanent failure.
+    await smtpClient(camp.ports.submission, alice).sendMail({ from: alice.address, to: 'ghost@nowhere.test', subject, text: 'Is anyone there?' })
+    assert.equal((await camp.cli(['transport', 'run', transportId])).code, 0)
+    await until('the bounce waiting at the gateway for camp', async () => /^camp: 1 messages/m.test((await town.cli(['queue'])).stdout))
+    assert.equal((await camp.cli(['transport', 'run', transportId])).code, 0)
+    const bounce = await until("the bounce in alice's mailbox", () => maildirFiles(camp.data, alice.address).map((f) => readFileSync(f, 'latin1')).find((m) => m.includes(subject) && m.includes('ghost@nowhere.test')))
+    assert.match(bounce, /^Return-Path: <>/m, 'sent from the null sender, as a bounce must be')
   })
 
   it('refuses a bundle claiming to come from camp but signed with another key, and one in which camp sends as the gateway', async () => {

@@ -76,3 +76,36 @@ test('the probe records online and offline once each, moves lastOnline, and runs
     done()
   }
 })
+
+test("an email-account uplink is probed at its SMTP server and run when it answers, and again each minute while it does", async () => {
+  const { db, uplink, done } = setup()
+  try {
+    uplink.setAccount({ address: 'group@provider.example', smtpHost: 'smtp.provider.example', smtpPort: 587, imapHost: 'imap.provider.example', imapPort: 143, user: 'group@provider.example', password: 'pw-account-1', insecureTls: false })
+    uplink.configure({ kind: 'account' }, () => true)
+    assert.ok(uplink.sendsThroughAccount())
+    assert.ok(!JSON.stringify(uplink.describe()).includes('pw-account-1'))
+    const runs: number[] = []
+    const probed: string[] = []
+    const monitor = new UplinkMonitor({
+      uplink,
+      peers: {} as PeerService,
+      transports: {} as TransportService,
+      events: new EventLog(db),
+      runPeer: () => assert.fail('no peer to run'),
+      runAccount: () => runs.push(1),
+      log: () => undefined,
+      probe: async (t) => (probed.push(`${t.host}:${t.port}`), true),
+    })
+    await monitor.probeOnce(() => 1000)
+    await monitor.probeOnce(() => 2000)
+    assert.equal(runs.length, 1, 'once when it came up')
+    await monitor.probeOnce(() => 62_000)
+    assert.equal(runs.length, 2, 'again after a minute online')
+    assert.equal(probed[0], 'smtp.provider.example:587')
+    uplink.clearAccount()
+    assert.equal(uplink.describe().kind, 'none')
+    assert.equal(uplink.sendsThroughAccount(), false)
+  } finally {
+    done()
+  }
+})
