@@ -97,24 +97,23 @@ export class UplinkService {
     }
   }
 
-  /** Sets how this node reaches the Internet. `peerExists` checks the gateway is a known peer. */
+  /**
+   * Sets how this node reaches the Internet. `peerExists` checks the gateway
+   * is a known peer. Everything is checked before anything is stored, so a
+   * refused change leaves the settings as they were.
+   */
   configure(opts: { kind?: string; peer?: string; probeSeconds?: number }, peerExists: (name: string) => boolean): UplinkView {
-    if (opts.kind !== undefined) {
-      if (!UPLINK_KINDS.includes(opts.kind as UplinkKind)) throw new UplinkError(`uplink kind "${opts.kind}" is not one of ${UPLINK_KINDS.join(', ')}`)
-      this.set('uplink.kind', opts.kind)
-    }
-    if (opts.peer !== undefined) {
-      if (!peerExists(opts.peer)) throw new UplinkError(`"${opts.peer}" is not a peer of this node; add the gateway's card first (\`outpost peer add CARD\`)`)
-      this.set('uplink.peer', opts.peer)
-    }
-    if (opts.probeSeconds !== undefined) {
-      if (!Number.isInteger(opts.probeSeconds) || opts.probeSeconds < 1 || opts.probeSeconds > 86_400) throw new UplinkError(`the probe interval must be 1 to 86400 seconds, not ${opts.probeSeconds}`)
-      this.set('uplink.probeSeconds', opts.probeSeconds)
-    }
-    const v = this.describe()
-    if (v.kind === 'gateway' && !v.peer) throw new UplinkError('uplink kind gateway needs the gateway peer: --peer NAME')
-    if (v.kind === 'account' && !v.account) throw new UplinkError('uplink kind account needs the account first: `outpost uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT …`')
-    return v
+    if (opts.kind !== undefined && !UPLINK_KINDS.includes(opts.kind as UplinkKind)) throw new UplinkError(`uplink kind "${opts.kind}" is not one of ${UPLINK_KINDS.join(', ')}`)
+    if (opts.peer !== undefined && !peerExists(opts.peer)) throw new UplinkError(`"${opts.peer}" is not a peer of this node; add the gateway's card first (\`outpost peer add CARD\`)`)
+    if (opts.probeSeconds !== undefined && (!Number.isInteger(opts.probeSeconds) || opts.probeSeconds < 1 || opts.probeSeconds > 86_400)) throw new UplinkError(`the probe interval must be 1 to 86400 seconds, not ${opts.probeSeconds}`)
+    const before = this.describe()
+    const kind = (opts.kind as UplinkKind | undefined) ?? before.kind
+    if (kind === 'gateway' && !(opts.peer ?? before.peer)) throw new UplinkError('uplink kind gateway needs the gateway peer: --peer NAME')
+    if (kind === 'account' && !before.account) throw new UplinkError('uplink kind account needs the account first: `outpost uplink account set ADDRESS --smtp HOST:PORT --imap HOST:PORT …`')
+    if (opts.kind !== undefined) this.set('uplink.kind', opts.kind)
+    if (opts.peer !== undefined) this.set('uplink.peer', opts.peer)
+    if (opts.probeSeconds !== undefined) this.set('uplink.probeSeconds', opts.probeSeconds)
+    return this.describe()
   }
 
   /** The gateway peer to probe, when the uplink is a gateway. */

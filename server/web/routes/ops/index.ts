@@ -1,4 +1,4 @@
-// The operations routes (dashboard, peers, transports, queue, USB), all
+// The operations routes (dashboard, peers, transports, queue, USB, uplink), all
 // under /api behind the admin login. They use `app.outpost`; each area is
 // its own plugin, and each calls the services the CLI uses.
 import type { FastifyPluginAsync } from 'fastify'
@@ -7,6 +7,7 @@ import peers from './peers.js'
 import transports from './transports.js'
 import queue from './queue.js'
 import usb from './usb.js'
+import uplink from './uplink.js'
 
 const ops: FastifyPluginAsync = async (app) => {
   await app.register(dashboard)
@@ -14,6 +15,7 @@ const ops: FastifyPluginAsync = async (app) => {
   await app.register(transports)
   await app.register(queue)
   await app.register(usb)
+  await app.register(uplink)
 }
 
 export default ops
