@@ -191,6 +191,54 @@ export interface SettingsPatch {
   hotspot?: Partial<{ ssid: string; passphrase: string; channel: number }>
 }
 
+// ---- Internet uplink ----
+export type UplinkKind = 'none' | 'gateway' | 'account'
+export interface DkimRecord {
+  domain: string
+  selector: string
+  /** Where the record goes: SELECTOR._domainkey.DOMAIN */
+  name: string
+  /** The TXT value as one string (what a DNS provider's form takes). */
+  value: string
+  /** The zone-file line, as `outpost dkim` prints it. */
+  record: string
+}
+export interface Uplink {
+  /** This box is a gateway ([gateway] enabled in outpost.toml). */
+  gateway: boolean
+  kind: UplinkKind
+  peer: string | null
+  probeSeconds: number
+  /** What the last probe found; null: not probed yet. */
+  online: boolean | null
+  lastOnline: number | null
+  /** The password is never sent back: only whether one is stored. */
+  smarthost: { host: string; port: number; user: string; passwordSet: boolean } | null
+  account: { address: string; smtpHost: string; smtpPort: number; imapHost: string; imapPort: number; user: string; insecureTls: boolean; passwordSet: boolean } | null
+  dkim: DkimRecord[]
+}
+export interface UplinkPatch {
+  kind?: UplinkKind
+  peer?: string
+  probeSeconds?: number
+}
+export interface SmarthostInput {
+  host: string
+  port: number
+  user: string
+  password: string
+}
+export interface AccountUplinkInput {
+  address: string
+  smtpHost: string
+  smtpPort: number
+  imapHost: string
+  imapPort: number
+  user?: string
+  password: string
+  insecureTls?: boolean
+}
+
 /** An answer that was not 2xx, with the server's own message (`{error}`) when it gave one. */
 export class ApiError extends Error {
   constructor(
@@ -412,6 +460,29 @@ export class Api {
     if (q.limit) p.set('limit', String(q.limit))
     const qs = p.toString()
     return this.get<OutpostEvent[]>(`/api/events${qs ? `?${qs}` : ''}`)
+  }
+
+  // ---- Internet uplink ----
+  uplink(opts?: RequestOptions) {
+    return this.get<Uplink>('/api/uplink', opts)
+  }
+  setUplink(patch: UplinkPatch) {
+    return this.request<Uplink>('PATCH', '/api/uplink', patch)
+  }
+  setSmarthost(s: SmarthostInput) {
+    return this.request<Uplink>('PUT', '/api/uplink/smarthost', s)
+  }
+  clearSmarthost() {
+    return this.request<Uplink>('DELETE', '/api/uplink/smarthost')
+  }
+  setUplinkAccount(a: AccountUplinkInput) {
+    return this.request<Uplink>('PUT', '/api/uplink/account', a)
+  }
+  clearUplinkAccount() {
+    return this.request<Uplink>('DELETE', '/api/uplink/account')
+  }
+  dkim(opts: { domain?: string; rotate?: boolean; selector?: string } = {}) {
+    return this.request<{ created: boolean; key: DkimRecord }>('POST', '/api/dkim', opts)
   }
 
   // ---- settings ----
