@@ -1,7 +1,6 @@
 // A lock file in run/ so that two processes (the node and a CLI command)
 // never do the same job at once; a lock whose holder died is taken over.
-// The transports' runner keeps its own copy of this pattern
-// (transports/runner.ts).
+// The transports' runner and the account uplink both take theirs here.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 

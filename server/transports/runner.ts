@@ -1,8 +1,7 @@
 // Running a transport once: a lock so that runs never overlap (the CLI's
 // `transport run` and the scheduler in `outpost start` are two processes),
 // a row per run, and errors kept as values a person can read.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync, mkdirSync } from 'node:fs'
-import { join } from 'node:path'
+import { RunLockBusyError, takeRunLock } from '../node/run-lock.js'
 import type { NodeContext } from '../node/context.js'
 import type { Exchange, Progress } from '../exchange/exchange.js'
 import type { OutpostEvents } from '../events/types.js'
@@ -16,39 +15,14 @@ export class TransportBusyError extends Error {
   override name = 'TransportBusyError'
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
-
-/** Takes the run lock of a transport; a lock whose holder died is taken over. */
+/** Takes the run lock of a transport (run/transport-ID.lock); a lock whose holder died is taken over. */
 function lock(runDir: string, id: number): () => void {
-  mkdirSync(runDir, { recursive: true })
-  const path = join(runDir, `transport-${id}.lock`)
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, String(process.pid))
-      closeSync(fd)
-      return () => {
-        try {
-          unlinkSync(path)
-        } catch {
-          /* already gone */
-        }
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const holder = Number(readFileSync(path, 'utf8').trim())
-      if (holder && alive(holder)) throw new TransportBusyError(`transport ${id} is already running (process ${holder}); wait for it to finish`)
-      unlinkSync(path)
-    }
+  try {
+    return takeRunLock(runDir, `transport-${id}`, `transport ${id}`)
+  } catch (err) {
+    if (err instanceof RunLockBusyError) throw new TransportBusyError(err.message)
+    throw err
   }
-  throw new TransportBusyError(`cannot take the run lock of transport ${id}`)
 }
 
 export interface RunnerContext {
