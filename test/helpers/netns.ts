@@ -28,7 +28,10 @@ export interface Lan {
   address: string
   /** Runs a program inside the namespace and waits for it. */
   exec(file: string, args: string[], timeout?: number): Promise<CliResult>
-  /** `count` distinct TCP ports, chosen at random and checked free on the LAN address. */
+  /**
+   * `count` TCP ports, chosen at random and checked free on the LAN address,
+   * never one this LAN handed out before (several nodes share the address).
+   */
   freePorts(count: number): Promise<number[]>
   /** Deletes the namespace (its interfaces go with it). Stop what runs inside first. */
   destroy(): Promise<void>
@@ -69,13 +72,22 @@ export async function makeLan(prefix: string, address = '10.77.0.1'): Promise<La
     throw err
   }
   const exec = (file: string, args: string[], timeout?: number) => run('ip', ['netns', 'exec', ns, file, ...args], timeout)
+  const handedOut = new Set<number>()
   return {
     ns,
     address,
     exec,
     async freePorts(count) {
+      // Below the kernel's ephemeral range (32768 and up by default): a
+      // node's own outgoing connections from the LAN address take their local
+      // ports from there, and one of them holding a port makes a later listen
+      // on it fail.
       const ports = new Set<number>()
-      while (ports.size < count) ports.add(randomInt(20_000, 40_000))
+      while (ports.size < count) {
+        const port = randomInt(20_000, 32_000)
+        if (!handedOut.has(port)) ports.add(port)
+      }
+      for (const port of ports) handedOut.add(port)
       const want = [...ports]
       // Bound and released inside the namespace, where the nodes will listen.
       const script = `
