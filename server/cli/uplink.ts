@@ -81,6 +81,7 @@ export async function cmdUplink(sub: string | undefined, args: string[], values:
         if (!m) throw new UplinkCliError(`"${target}" is not HOST:PORT (for example smtp.example.net:587)`)
         const v = uplink.setSmarthost({ host: m[1]!, port: Number(m[2]), user: String(values.user ?? ''), password: await readPassword(values) })
         console.log(`Smarthost set: ${v.smarthost!.host}:${v.smarthost!.port} as ${v.smarthost!.user} (password stored encrypted with keys/secrets.key).`)
+        console.log('The smarthost must offer STARTTLS with a certificate a CA vouches for; nothing is sent there without it. A running gateway restarts its Haraka within seconds to require that.')
         if (!node.config.gateway.enabled) console.log('Note: this node is no gateway yet ([gateway] enabled = false in outpost.toml); the smarthost is used once it is.')
         return 0
       }

@@ -163,6 +163,8 @@ export class UplinkService {
     const host = opts.host.trim()
     if (!/^(\[[0-9a-f:.]+\]|[a-z0-9.-]+)$/i.test(host)) throw new UplinkError(`smarthost "${opts.host}" is not a host name or address`)
     if (!Number.isInteger(opts.port) || opts.port < 1 || opts.port > 65535) throw new UplinkError(`smarthost port ${opts.port} is not a port number`)
+    // Haraka's outbound speaks STARTTLS only, and TLS is required there.
+    if (opts.port === 465) throw new UplinkError("smarthost port 465 speaks TLS from the first byte, which Haraka's outbound does not; use the relay's submission port 587 (STARTTLS)")
     if (!opts.user) throw new UplinkError('the smarthost needs a user name (--user)')
     if (!opts.password) throw new UplinkError('the smarthost needs a password (on stdin or from --password-file)')
     const key = secretsKey(this.keysDir, { create: true })

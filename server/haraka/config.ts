@@ -16,6 +16,12 @@ export interface HarakaConfigInput {
   pluginDir: string
   /** DKIM keys of the domains a gateway signs for (keys/dkim/). */
   dkimKeys?: readonly DkimKey[]
+  /**
+   * A gateway's smarthost (its host name or address), when one is set:
+   * Haraka then requires STARTTLS with a verified certificate before it
+   * logs in there.
+   */
+  smarthostHost?: string
 }
 
 /** Our plugins, in the order their hooks run. */
@@ -123,6 +129,18 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     '; TLS 1.0 and 1.1 are broken and every Delta Chat build speaks 1.2 or newer.',
     'minVersion=TLSv1.2',
     '',
+    ...(gateway.enabled && input.smarthostHost
+      ? [
+          '[outbound]',
+          '; The smarthost gets our password (AUTH), so it must never be sent in the clear',
+          '; or to whoever answers in its place: Haraka asks for STARTTLS there, checks the',
+          "; certificate against the system's CAs (and NODE_EXTRA_CA_CERTS), and tries",
+          '; again later rather than deliver without. Haraka reads this list only at start,',
+          '; so the node restarts Haraka when the smarthost changes.',
+          `force_tls_hosts=${iniValue('force_tls_hosts', input.smarthostHost)}`,
+          '',
+        ]
+      : []),
   ].join('\n')
   files['config/dhparams.pem'] = FFDHE2048
 

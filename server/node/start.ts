@@ -47,6 +47,8 @@ export class StartError extends Error {
 const READY_TIMEOUT_MS = 60_000
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
 const EVENT_PRUNE_INTERVAL_MS = 24 * 60 * 60 * 1000
+/** How soon a smarthost set while the node runs is taken up. */
+const SMARTHOST_CHECK_MS = 2000
 
 function log(line: string): void {
   console.error(`${new Date().toISOString()} ${line}`)
@@ -89,6 +91,7 @@ export async function startNode(data: string): Promise<number> {
   let app: Awaited<ReturnType<typeof buildApp>> | undefined
   let expiryTimer: NodeJS.Timeout | undefined
   let pruneTimer: NodeJS.Timeout | undefined
+  let smarthostTimer: NodeJS.Timeout | undefined
   let stopTail: (() => void) | undefined
   let scheduler: TransportScheduler | undefined
   let discovery: { stop(): Promise<void> } | undefined
@@ -100,6 +103,7 @@ export async function startNode(data: string): Promise<number> {
     log(`stopping (${why})`)
     if (expiryTimer) clearInterval(expiryTimer)
     if (pruneTimer) clearInterval(pruneTimer)
+    if (smarthostTimer) clearInterval(smarthostTimer)
     stopTail?.()
     scheduler?.stop()
     monitor?.stop()
@@ -143,7 +147,16 @@ export async function startNode(data: string): Promise<number> {
       const { key, created } = ensureDkimKey(paths.keysDir, config.node.domain)
       if (created) log(`gateway: made a DKIM key for ${key.domain}; publish this record: ${dkimDnsRecord(key)}`)
     }
-    writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [] }))
+    const uplinkService = new UplinkService(node.db, paths.keysDir)
+    // On a gateway, Haraka requires TLS for the smarthost it was started with.
+    const smarthostHost = (): string | undefined => (config.gateway.enabled ? uplinkService.describe().smarthost?.host : undefined)
+    let harakaSmarthost = smarthostHost()
+    const writeHaraka = (): void =>
+      writeHarakaConfig(
+        paths,
+        renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [], smarthostHost: harakaSmarthost }),
+      )
+    writeHaraka()
 
     const dc = dovecotSpawnArgs(paths)
     // A login process whose client is still connected outlives the master,
@@ -196,7 +209,19 @@ export async function startNode(data: string): Promise<number> {
     void runExpiry()
     scheduler.start()
     const sched = scheduler
-    const uplinkService = new UplinkService(node.db, paths.keysDir)
+    if (config.gateway.enabled) {
+      // A smarthost set or changed (by the CLI or the web admin) while the node
+      // runs: Haraka reads the hosts it must use TLS with only at start.
+      smarthostTimer = setInterval(() => {
+        // A cleared smarthost needs nothing: Haraka just stops being sent there.
+        const now = smarthostHost()
+        if (!now || now === harakaSmarthost) return
+        harakaSmarthost = now
+        log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
+        sup.restart('haraka', writeHaraka)
+      }, SMARTHOST_CHECK_MS)
+      smarthostTimer.unref()
+    }
     const accountRunner = new AccountUplinkRunner(node, () => uplinkService.accountForDelivery(), log)
     monitor = new UplinkMonitor({
       uplink: uplinkService,

@@ -26,6 +26,8 @@ interface Running {
   restarts: number
   startedAt: number
   timer?: NodeJS.Timeout
+  /** Set by restart(): the next exit is asked for, and runs this before starting again. */
+  restarting?: () => void
 }
 
 const MAX_BACKOFF_MS = 30_000
@@ -68,6 +70,18 @@ export class Supervisor extends EventEmitter {
         this.log(`${spec.name}: cleaning up after exit failed: ${(err as Error).message}`)
       }
       if (this.stopping) return
+      if (r.restarting) {
+        const before = r.restarting
+        r.restarting = undefined
+        try {
+          before()
+        } catch (err) {
+          this.log(`${spec.name}: preparing its restart failed: ${(err as Error).message}`)
+        }
+        this.log(`${spec.name} restarted`)
+        this.launch(r)
+        return
+      }
       // A child that ran for a while gets a quick restart; one that keeps
       // dying at start-up backs off so the log does not fill the disk.
       if (Date.now() - r.startedAt > 60_000) r.restarts = 0
@@ -77,6 +91,30 @@ export class Supervisor extends EventEmitter {
       this.emit('exit', spec.name, code, signal)
       r.timer = setTimeout(() => this.launch(r), delay)
     })
+  }
+
+  /**
+   * Stops a child with SIGTERM (it finishes what it has in hand) and starts
+   * it again at once, running `before` in between (to rewrite its config).
+   * A child waiting out its back-off just gets `before` and starts now.
+   */
+  restart(name: string, before: () => void = () => undefined, timeoutMs = 30_000): void {
+    const r = this.children.get(name)
+    if (!r || this.stopping) return
+    const p = r.proc
+    if (!p) {
+      if (r.timer) clearTimeout(r.timer)
+      before()
+      this.launch(r)
+      return
+    }
+    r.restarting = before
+    const kill = setTimeout(() => {
+      this.log(`${name} did not stop within ${timeoutMs} ms for its restart; killing it`)
+      p.kill('SIGKILL')
+    }, timeoutMs)
+    p.once('exit', () => clearTimeout(kill))
+    p.kill('SIGTERM')
   }
 
   async stop(timeoutMs = 10_000): Promise<void> {

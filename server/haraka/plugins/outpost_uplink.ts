@@ -33,6 +33,11 @@ import { INTERNET, nextHop, parseStaticMx, staticMxFor } from '../../gateway/rou
 import { UplinkService } from '../../gateway/uplink.js'
 
 let settings: () => OutpostSettings
+/**
+ * The hosts Haraka's outbound requires verified STARTTLS for, as it read them
+ * from tls.ini [outbound] at start (it never reads them again).
+ */
+let forcedTls = new Set<string>()
 
 /** How often the outbox is looked at for mail to the Internet. */
 const FEED_INTERVAL_MS = 1000
@@ -66,6 +71,7 @@ const harakaRequire = (id: string): unknown => createRequire(import.meta.url)(id
 export function register(this: HarakaPlugin): void {
   settings = watchSettings(this)
   attachToSupervisor(settings().pidFile)
+  forcedTls = forcedTlsHosts(this.config.get('tls.ini') as Record<string, Record<string, unknown> | undefined>)
   this.register_hook('get_mx', 'choose_mx')
   this.register_hook('delivered', 'record_delivered')
   this.register_hook('bounce', 'record_bounce')
@@ -147,10 +153,25 @@ function mx(host: string, port: number, auth?: { user: string; password: string 
   return m
 }
 
+/** tls.ini's [outbound] force_tls_hosts, one value or a list. */
+export function forcedTlsHosts(tlsIni: Record<string, Record<string, unknown> | undefined>): Set<string> {
+  const v = tlsIni.outbound?.force_tls_hosts
+  const list = Array.isArray(v) ? v : typeof v === 'string' ? v.split(/[\s,]+/) : []
+  return new Set(list.map((h) => String(h).trim().toLowerCase()).filter(Boolean))
+}
+
 export const choose_mx = guardHook('choose_mx', function (this: HarakaPlugin, next: Next, hmail: Hmail, domain: string) {
   const s = settings()
   const smarthost = new UplinkService(nodeDb(s.db), s.gateway.keysDir).smarthostForDelivery()
-  if (smarthost) return next(constants.ok, mx(smarthost.host, smarthost.port, smarthost) as never)
+  if (smarthost) {
+    // Our password goes only where TLS is required: a smarthost set since
+    // Haraka started waits for the restart the node gives it.
+    if (!forcedTls.has(smarthost.host.toLowerCase())) {
+      this.logwarn(`the smarthost ${smarthost.host} was set after Haraka started, so TLS is not yet required there; mail waits for the restart`)
+      return next(constants.denysoft, `smarthost ${smarthost.host} is used once Haraka restarts with TLS required for it`)
+    }
+    return next(constants.ok, mx(smarthost.host, smarthost.port, smarthost) as never)
+  }
   const fixed = staticMxFor(parseStaticMx(s.gateway.staticMx), domain)
   if (fixed) return next(constants.ok, mx(fixed.host, fixed.port) as never)
   // Haraka looks up the domain's MX in DNS.

@@ -4,20 +4,23 @@
 // stands in for DNS. The off-grid node camp.test reaches the gateway over
 // the HTTP transport with pickup. What a person would notice is checked:
 // where mail lands, whether it carries a DKIM signature that an independent
-// verifier (python3-dkim) accepts, what a stranger is told, and that the
-// smarthost password shows up nowhere.
+// verifier (python3-dkim) accepts, what a stranger is told, that the
+// smarthost gets the password only inside TLS it can verify, and that the
+// password shows up nowhere.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPairSync } from 'node:crypto'
+import { execFileSync } from 'node:child_process'
 import Database from 'better-sqlite3'
 import { startNode, type TestNode } from '../../helpers/node.js'
 import { befriend } from '../../helpers/stick.js'
 import { freePort } from '../../helpers/ports.js'
 import { smtpClient, maildirFiles } from '../../helpers/mail.js'
 import { SmtpDialogue } from '../../helpers/smtp-dialogue.js'
+import { startFakeRelay } from '../../helpers/fake-relay.js'
 import { canRunProvider, dkimRecords, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
 import { nodePaths } from '../../../server/paths.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
@@ -62,7 +65,12 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
       domain: 'town.example',
       name: 'town',
       start: false,
-      env: { OUTPOST_GATEWAY_ENABLED: 'true', OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx},nowhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
+      env: {
+        // The provider's certificate is its own (self-signed): the gateway
+        // trusts it as it would a CA, so the smarthost's TLS can be verified.
+        NODE_EXTRA_CA_CERTS: nodePaths(provider.node.data).tlsCert,
+        OUTPOST_GATEWAY_ENABLED: 'true',
+        OUTPOST_GATEWAY_INBOUND_PORT: String(inbound), OUTPOST_GATEWAY_STATIC_MX: `elsewhere.test=127.0.0.1:${mx},nowhere.test=127.0.0.1:${mx}`, OUTPOST_GATEWAY_INBOUND_BURST: '5' },
     })
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
     await befriend(camp, town)
@@ -223,6 +231,65 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     }
   })
 
+  /** Sets the smarthost and waits until the gateway's Haraka has restarted to require TLS there and answers again. */
+  async function setSmarthost(port: number, user: string, password: string): Promise<{ stdout: string; stderr: string }> {
+    const pwFile = join(mkdtempSync(join(tmpdir(), 'op-pw-')), 'pw')
+    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 })
+    const before = (town.output().match(/restarting Haraka so that it requires TLS there/g) ?? []).length
+    const set = await town.cli(['uplink', 'smarthost', 'set', `127.0.0.1:${port}`, '--user', user, '--password-file', pwFile])
+    rmSync(pwFile)
+    assert.equal(set.code, 0, set.stderr)
+    assert.match(set.stdout, /must offer STARTTLS with a certificate a CA vouches for/)
+    // Only a new host needs the restart: every smarthost here is 127.0.0.1.
+    if (!/force_tls_hosts=127\.0\.0\.1$/m.test(readFileSync(join(town.data, 'haraka', 'config', 'tls.ini'), 'utf8'))) {
+      await until('the gateway to restart Haraka for the smarthost', () => (town.output().match(/restarting Haraka so that it requires TLS there/g) ?? []).length > before)
+    }
+    await until('Haraka to answer again', async () => {
+      try {
+        const { smtp, greeting } = await SmtpDialogue.open(town.ports.submission)
+        await smtp.cmd('QUIT').catch(() => undefined)
+        return greeting.code === 220
+      } catch {
+        return false
+      }
+    })
+    return set
+  }
+
+  it('gives the smarthost password to no relay that cannot show verified TLS: neither one without STARTTLS nor one with a certificate nobody vouches for', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'op-fake-relay-'))
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', '/CN=relay.invalid', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+      const impostor = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+      for (const [what, starttls] of [['no STARTTLS', undefined], ['an unvouched certificate', impostor]] as const) {
+        const relay = await startFakeRelay({ port: await freePort(), starttls })
+        try {
+          const secret = `Fake-${Date.now()}-pw`
+          await setSmarthost(relay.port, 'relayuser@elsewhere.test', secret)
+          const subject = `Not for a fake relay (${what}) ${Date.now()}`
+          await smtpClient(town.ports.submission, bob).sendMail({ from: bob.address, to: 'friend@elsewhere.test', subject, text: 'Must wait.' })
+          await until(`Haraka to try the relay with ${what}`, () => relay.lines.some((l) => /^EHLO /i.test(l)))
+          // Haraka gives up on it; give it the time it would take to go on.
+          await sleep(2000)
+          const said = relay.lines.join(' | ')
+          assert.ok(!relay.lines.some((l) => /^(tls:)?(AUTH|MAIL|RCPT|DATA)\b/i.test(l)), `the relay with ${what} was sent only: ${said}`)
+          if (!starttls) assert.ok(!relay.lines.includes('STARTTLS'))
+          else assert.ok(relay.lines.includes('STARTTLS'), said)
+          assert.ok(!said.includes(Buffer.from(secret).toString('base64').slice(0, 8)), 'no password, not even encoded')
+          const harakaLog = readFileSync(join(town.data, 'log', 'haraka.out.log'), 'utf8')
+          // The impostor's certificate fails Node's check in the handshake (Haraka then gives up on it).
+          assert.match(harakaLog, starttls ? /connection failed to 127\.0\.0\.1:\d+ : Error: self-signed certificate/ : /No TLS available but required by configuration/)
+          assert.ok(!provider.archived().some((m) => m.includes(subject)), 'the message did not go anywhere else either')
+        } finally {
+          await relay.close()
+        }
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+      assert.equal((await town.cli(['uplink', 'smarthost', 'clear'])).code, 0)
+    }
+  })
+
   it('sends through a smarthost with AUTH, and its password shows up in no log, output, config or database page', async () => {
     const secret = `Sm4rt-${Date.now()}-pw`
     const { password } = await provider.addAccount('relayuser').then(async (a) => {
@@ -231,15 +298,12 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
       assert.equal(r.code, 0, r.stderr)
       return { password: secret }
     })
-    const pwFile = join(mkdtempSync(join(tmpdir(), 'op-pw-')), 'pw')
-    writeFileSync(pwFile, `${password}\n`, { mode: 0o600 })
-    const set = await town.cli(['uplink', 'smarthost', 'set', `127.0.0.1:${provider.smtpPort}`, '--user', 'relayuser@elsewhere.test', '--password-file', pwFile])
-    rmSync(pwFile)
-    assert.equal(set.code, 0, set.stderr)
+    const set = await setSmarthost(provider.smtpPort, 'relayuser@elsewhere.test', password)
     const subject = `Via the smarthost ${Date.now()}`
     await smtpClient(town.ports.submission, bob).sendMail({ from: bob.address, to: 'friend@elsewhere.test', subject, text: 'Through the relay.' })
     await until('the provider to store it', () => provider.archived().find((m) => m.includes(subject)))
     assert.match(await provider.maillog(), /sasl_username=relayuser@elsewhere\.test/, 'Postfix saw the gateway log in')
+    assert.match(readFileSync(join(town.data, 'log', 'haraka.out.log'), 'utf8'), /secured[^\n]*verified=true/, "Haraka checked the relay's certificate")
 
     const shown = await town.cli(['uplink', 'show'])
     const status = await town.cli(['status'])

@@ -28,6 +28,8 @@ test('settings: a gateway uplink needs a known peer; the smarthost password is n
     assert.deepEqual([v.kind, v.peer, v.probeSeconds], ['gateway', 'town', 5])
     assert.equal(uplink.gatewayPeer(), 'town')
 
+    assert.throws(() => uplink.setSmarthost({ host: 'smtp.example.net', port: 465, user: 'gw@example.net', password: 'pw' }), /465 .*use the relay's submission port 587/)
+    assert.equal(uplink.describe().smarthost, null, 'a refused smarthost stores nothing')
     uplink.setSmarthost({ host: 'smtp.example.net', port: 587, user: 'gw@example.net', password: 'very-secret-pw' })
     const shown = JSON.stringify(uplink.describe())
     assert.ok(!shown.includes('very-secret-pw'))

@@ -44,6 +44,18 @@ test('TLS uses the node certificate where it lies, and a shipped DH group', () =
   assert.match(files['config/dhparams.pem']!, /^-----BEGIN DH PARAMETERS-----\n[\s\S]+-----END DH PARAMETERS-----\n$/)
 })
 
+test("a gateway's smarthost is a host Haraka must use verified TLS with; nothing is forced without one", () => {
+  const gateway = (c: ReturnType<typeof defaults>) => (c.gateway.enabled = true)
+  const config = defaults('town.example', { root: false })
+  gateway(config)
+  const withSmarthost = renderHarakaConfig({ config, paths, pluginDir: '/x', smarthostHost: 'smtp.relay.example' })['config/tls.ini']!
+  assert.match(withSmarthost, /^\[outbound\]\n(?:;.*\n)*force_tls_hosts=smtp\.relay\.example$/m)
+  assert.ok(!/force_tls_hosts/.test(settings(renderHarakaConfig({ config, paths, pluginDir: '/x' })['config/tls.ini']!).join('\n')))
+  // A node that is no gateway sends nothing by Haraka's outbound at all.
+  assert.ok(!/force_tls_hosts/.test(render()['config/tls.ini']!))
+  assert.throws(() => renderHarakaConfig({ config, paths, pluginDir: '/x', smarthostHost: 'a;b' }), /force_tls_hosts/)
+})
+
 test('the size limit comes from outpost.toml', () => {
   const ini = render((c) => (c.limits.max_message_bytes = 123456))['config/connection.ini']!
   assert.match(ini, /^\[max\]\n(?:;.*\n)*bytes=123456$/m)
