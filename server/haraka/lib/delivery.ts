@@ -217,7 +217,12 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
       .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, delivered.map((r) => r.recipient))))
       .run()
   }
-  forget(results.filter((r) => !isSuccess(r)).map((r) => r.recipient))
+  // A refusal before the message went out proves nobody has it. A temporary
+  // failure answered to the message itself does not: Dovecot may have put
+  // the file in place and then failed (a shutdown in the middle of its
+  // commit), so the row stays pending and the retry looks in the mailbox
+  // before it delivers again. A permanent failure is not retried.
+  forget(results.filter((r) => !isSuccess(r) && !(r.afterData && isTemporary(r))).map((r) => r.recipient))
 
   const failed = results.filter((r) => !isSuccess(r))
   if (failed.length === 0) return outcome('delivered', '2.0.0 Message delivered', results)

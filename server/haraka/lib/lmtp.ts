@@ -23,6 +23,11 @@ export interface LmtpRecipientResult {
   /** The RFC 3463 status such as "4.2.2", when the server sent one. */
   enhanced: string | null
   text: string
+  /**
+   * True when this is the answer to the message itself (after the final dot),
+   * false for a refusal of MAIL, RCPT or DATA, before the message was sent.
+   */
+  afterData: boolean
 }
 
 /** The LMTP server could not be reached or broke the protocol: nothing is known to be delivered. */
@@ -190,7 +195,7 @@ export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, me
   const socket = await connect(where, timeoutMs)
   const reader = new ReplyReader(socket, where, timeoutMs)
   const send = (line: string) => socket.write(`${line}\r\n`, 'latin1')
-  const result = (recipient: string, r: Reply): LmtpRecipientResult => ({ recipient, code: r.code, enhanced: r.enhanced, text: r.text })
+  const result = (recipient: string, r: Reply, afterData = false): LmtpRecipientResult => ({ recipient, code: r.code, enhanced: r.enhanced, text: r.text, afterData })
   const expect = (r: Reply, step: string, ok: (r: Reply) => boolean) => {
     if (!ok(r)) throw new LmtpError(`LMTP server at ${where} refused ${step}: ${r.code} ${r.enhanced ?? ''} ${r.text}`.replace(/\s+/g, ' '))
   }
@@ -221,7 +226,7 @@ export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, me
       } else {
         afterData = true
         socket.write(dataBlock(message))
-        for (const rcpt of accepted) results.set(rcpt, result(rcpt, await reader.next(`the end of data for <${rcpt}>`)))
+        for (const rcpt of accepted) results.set(rcpt, result(rcpt, await reader.next(`the end of data for <${rcpt}>`), true))
       }
     }
     send('QUIT')

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -19,7 +19,7 @@ function setup(t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string)
     db.$client.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  return { db, lmtp }
+  return { db, lmtp, dir }
 }
 
 const message = (received: string) =>
@@ -49,6 +49,42 @@ test('a retry after a partial failure delivers only to the missing recipient', a
   assert.equal(third.verdict, 'delivered')
   assert.equal(lmtp.received.length, 2, 'a third attempt reaches nobody')
   assert.equal(db.select().from(deliveries).all().length, 2)
+})
+
+test('a temporary failure answered to the message keeps the row pending: if the file is in the mailbox after all, the retry does not deliver again', async (t) => {
+  let attempt = 0
+  const { db, lmtp, dir } = setup(t, () => (attempt === 1 ? '451 4.3.0 Temporary internal error' : '250 2.0.0 Saved'))
+  await lmtp.listen()
+  const mailDir = join(dir, 'mail')
+  const input = { db, lmtp: { socketPath: lmtp.path, lhloName: 'camp.test' }, sender: 'alice@camp.test', recipients: ['bob@camp.test'], mailDir }
+
+  attempt = 1
+  const first = await deliver({ ...input, message: message('attempt 1') })
+  assert.equal(first.verdict, 'retry')
+  assert.deepEqual(db.select({ state: deliveries.state }).from(deliveries).all(), [{ state: 'pending' }], 'the row stays pending')
+  // Dovecot had renamed the file into new/ before it failed (as in a shutdown in the middle of its commit).
+  const newDir = join(mailDir, 'camp.test', 'bob', 'Maildir', 'new')
+  mkdirSync(newDir, { recursive: true })
+  writeFileSync(join(newDir, '1.M1P1.camp'), lmtp.received[0]!.data)
+
+  attempt = 2
+  const second = await deliver({ ...input, message: message('attempt 2') })
+  assert.equal(second.verdict, 'delivered')
+  assert.deepEqual(second.alreadyDelivered, ['bob@camp.test'])
+  assert.equal(lmtp.received.length, 1, 'the retry found the file and did not hand the message over again')
+  assert.deepEqual(db.select({ state: deliveries.state }).from(deliveries).all(), [{ state: 'delivered' }])
+})
+
+test('a temporary failure with nothing in the mailbox: the retry delivers, once', async (t) => {
+  let attempt = 1
+  const { db, lmtp, dir } = setup(t, () => (attempt === 1 ? '451 4.3.0 Temporary internal error' : '250 2.0.0 Saved'))
+  await lmtp.listen()
+  const input = { db, lmtp: { socketPath: lmtp.path, lhloName: 'camp.test' }, sender: 'alice@camp.test', recipients: ['bob@camp.test'], mailDir: join(dir, 'mail') }
+  assert.equal((await deliver({ ...input, message: message('attempt 1') })).verdict, 'retry')
+  attempt = 2
+  assert.equal((await deliver({ ...input, message: message('attempt 2') })).verdict, 'delivered')
+  assert.equal((await deliver({ ...input, message: message('attempt 3') })).verdict, 'delivered')
+  assert.deepEqual(lmtp.stored.map((s) => s.recipient), ['bob@camp.test'], 'stored once')
 })
 
 test('only permanent failures: rejected with the LMTP text, nothing recorded', async (t) => {

@@ -13,13 +13,13 @@ import { DeferredEvents, deliveryEvents, EVENT_BUSY_TIMEOUT_MS } from '../../../
 const m = { messageId: 'a'.repeat(64), from: 'alice@camp.test', to: ['bob@camp.test', 'carol@camp.test'], size: 123 }
 
 test('a 250 is accepted; each mailbox that stored the message is a delivery, also when another recipient failed', () => {
-  const ok = (recipient: string) => ({ recipient, code: 250, enhanced: '2.0.0', text: 'Saved' })
+  const ok = (recipient: string) => ({ recipient, code: 250, enhanced: '2.0.0', text: 'Saved', afterData: true })
   assert.deepEqual(deliveryEvents(m, { verdict: 'delivered', results: [ok('bob@camp.test'), ok('carol@camp.test')] }), [
     { kind: 'message.accepted', data: m },
     { kind: 'message.delivered', data: { messageId: m.messageId, recipient: 'bob@camp.test', via: 'smtp' } },
     { kind: 'message.delivered', data: { messageId: m.messageId, recipient: 'carol@camp.test', via: 'smtp' } },
   ])
-  assert.deepEqual(deliveryEvents(m, { verdict: 'retry', results: [ok('bob@camp.test'), { recipient: 'carol@camp.test', code: 452, enhanced: '4.2.2', text: 'Quota' }] }), [
+  assert.deepEqual(deliveryEvents(m, { verdict: 'retry', results: [ok('bob@camp.test'), { recipient: 'carol@camp.test', code: 452, enhanced: '4.2.2', text: 'Quota', afterData: true }] }), [
     { kind: 'message.delivered', data: { messageId: m.messageId, recipient: 'bob@camp.test', via: 'smtp' } },
   ])
   // Queued for a peer only: accepted, nothing delivered here.

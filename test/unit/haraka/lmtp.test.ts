@@ -24,8 +24,8 @@ test('each accepted recipient gets its own reply after the final dot', async (t)
     Buffer.from('Subject: hi\r\n\r\nhello\r\n'),
   )
   assert.deepEqual(results, [
-    { recipient: 'carol@camp.test', code: 250, enhanced: '2.0.0', text: 'Saved' },
-    { recipient: 'bob@camp.test', code: 452, enhanced: '4.2.2', text: 'Mailbox is full' },
+    { recipient: 'carol@camp.test', code: 250, enhanced: '2.0.0', text: 'Saved', afterData: true },
+    { recipient: 'bob@camp.test', code: 452, enhanced: '4.2.2', text: 'Mailbox is full', afterData: true },
   ])
   assert.deepEqual(lmtp.stored.map((s) => s.recipient), ['carol@camp.test'])
 })
@@ -34,7 +34,7 @@ test('a recipient refused at RCPT gets that reply and no DATA is sent when nobod
   const lmtp = await new FakeLmtp(join(tmp(t), 'lmtp'), { rcptReply: () => '550 5.1.1 User doesn\'t exist' }).listen()
   t.after(() => lmtp.close())
   const results = await lmtpDeliver({ socketPath: lmtp.path, lhloName: 'x' }, { sender: 'a@x', recipients: ['nobody@x'] }, Buffer.from('x\r\n'))
-  assert.deepEqual(results, [{ recipient: 'nobody@x', code: 550, enhanced: '5.1.1', text: "User doesn't exist" }])
+  assert.deepEqual(results, [{ recipient: 'nobody@x', code: 550, enhanced: '5.1.1', text: "User doesn't exist", afterData: false }])
   assert.equal(lmtp.received.length, 0)
 })
 
