@@ -8,8 +8,8 @@
 // Sending: a message leaves the outbox only after the provider answered
 // 250. Fetching: a message is deleted from the INBOX only after it is ours
 // (stored by Dovecot, in the outbox for a peer, or in quarantine).
-import nodemailer from 'nodemailer'
-import { ImapFlow } from 'imapflow'
+// nodemailer and imapflow are loaded when a run needs them: most nodes never
+// use an account uplink, and the two cost a running node about 9 MB.
 import { eq } from 'drizzle-orm'
 import type { NodeContext } from '../node/context.js'
 import { Outbox } from '../outbox/outbox.js'
@@ -144,6 +144,7 @@ export class AccountUplinkRunner {
     const outbox = new Outbox(db, paths.spool)
     const waiting = outbox.waiting(INTERNET)
     if (!waiting.length) return
+    const { default: nodemailer } = await import('nodemailer')
     const transport = nodemailer.createTransport({
       host: acct.smtpHost,
       port: acct.smtpPort,
@@ -175,6 +176,7 @@ export class AccountUplinkRunner {
     const domain = config.node.domain
     const peers = new PeerService(db, { domains: [domain], signPublicB64: '' })
     const outbox = new Outbox(db, paths.spool)
+    const { ImapFlow } = await import('imapflow')
     const client = new ImapFlow({
       host: acct.imapHost,
       port: acct.imapPort,
