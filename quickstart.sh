@@ -49,4 +49,5 @@ if [ ! -f "$DATA/outpost.toml" ]; then
 fi
 echo "Add more people with:  node bin/outpost.mjs account add NAME --data $DATA"
 echo "                       node bin/outpost.mjs account qr NAME@$DOMAIN --data $DATA"
-exec node bin/outpost.mjs start --data "$DATA"
+# The same V8 flags as the systemd unit (server/node/v8-flags.ts says why).
+exec node --max-semi-space-size=2 bin/outpost.mjs start --data "$DATA"

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module'
 import type { NodePaths } from '../paths.js'
 import { processAlive, processArgv } from '../node/process-table.js'
 import { harakaPidFile } from './config.js'
+import { NODE_FLAGS } from '../node/v8-flags.js'
 
 export { renderHarakaConfig, writeHarakaConfig, harakaPidFile, OUTPOST_PLUGINS, type HarakaConfigInput } from './config.js'
 
@@ -29,10 +30,7 @@ export function harakaSpawnArgs(paths: NodePaths, baseEnv: NodeJS.ProcessEnv = p
   const env = { ...baseEnv }
   // Set by `node --test` for its own children; Haraka is not one of its tests.
   delete env.NODE_TEST_CONTEXT
-  // A 2 MiB young generation instead of V8's 16 MiB default: Haraka here
-  // handles a group's chat, not a mail provider's load, and the box has
-  // little memory (measured: about 15 MB less resident at idle).
-  return { command: process.execPath, args: ['--max-semi-space-size=2', harakaBin(), '-c', paths.harakaDir], env }
+  return { command: process.execPath, args: [...NODE_FLAGS, harakaBin(), '-c', paths.harakaDir], env }
 }
 
 /** A Haraka of this node: its command line names Haraka's bin and this node's Haraka dir after -c. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './ports.js'
+import { NODE_FLAGS } from '../../server/node/v8-flags.js'
 
 export const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost.mjs', import.meta.url))
 
@@ -77,7 +78,8 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
   let out = ''
   const launch = () =>
     new Promise<void>((resolve, reject) => {
-      const argv = [process.execPath, OUTPOST_BIN, 'start', '--data', data]
+      // Started as systemd/outpost.service starts it.
+      const argv = [process.execPath, ...NODE_FLAGS, OUTPOST_BIN, 'start', '--data', data]
       // `ip netns exec` execs the command in place, so the pid is the node's own and signals reach it directly.
       const [cmd, ...args] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...argv] : argv
       const p = spawn(cmd!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })

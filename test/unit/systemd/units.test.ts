@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { NODE_FLAGS } from '../../../server/node/v8-flags.js'
 
 const dir = new URL('../../../systemd/', import.meta.url)
 const units = readdirSync(dir).filter((f) => /\.(service|socket|timer|path)$/.test(f))
@@ -40,6 +41,13 @@ test('the node unit is hardened, each setting with its reason, and never sets Me
   }
   assert.ok(!lines.some((l) => /^MemoryDenyWriteExecute=/.test(l)), 'V8 aborts with MemoryDenyWriteExecute')
   assert.match(readFileSync(new URL('outpost.sysusers', dir), 'utf8'), /^u outpost - /m)
+})
+
+test('the node starts with the same V8 flags wherever it is started: the unit, quickstart.sh, the tests', () => {
+  const exec = readFileSync(new URL('outpost.service', dir), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!
+  assert.equal(exec, `ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /usr/lib/outpost/bin/outpost.mjs start --data /var/lib/outpost`)
+  const quick = readFileSync(new URL('../quickstart.sh', dir), 'utf8')
+  assert.match(quick, new RegExp(`^exec node ${NODE_FLAGS.join(' ')} bin/outpost\\.mjs start --data "\\$DATA"$`, 'm'))
 })
 
 test('the appliance daemon unit is hardened like the node, each setting with its reason', () => {
