@@ -213,8 +213,15 @@ export async function startNode(data: string): Promise<number> {
       // A smarthost set or changed (by the CLI or the web admin) while the node
       // runs: Haraka reads the hosts it must use TLS with only at start.
       smarthostTimer = setInterval(() => {
+        let now: string | undefined
+        try {
+          now = smarthostHost()
+        } catch (err) {
+          // The database was busy or the row unreadable: look again next time.
+          log(`uplink: cannot read the smarthost setting: ${(err as Error).message}`)
+          return
+        }
         // A cleared smarthost needs nothing: Haraka just stops being sent there.
-        const now = smarthostHost()
         if (!now || now === harakaSmarthost) return
         harakaSmarthost = now
         log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
