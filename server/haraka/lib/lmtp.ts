@@ -184,12 +184,50 @@ function angle(address: string): string {
 const is2xx = (r: Reply) => r.code >= 200 && r.code < 300
 
 /**
+ * LMTP sessions at once per socket, in one process; more wait here for a
+ * free one. Dovecot starts one LMTP process (about 11 MB resident) per
+ * session, up to its default limit of 100, so a burst of mail could fill a
+ * small box's memory. Bounding it in Dovecot instead (process_limit) makes
+ * the extra connections fail with EAGAIN once the socket's short queue is
+ * full; here they only wait. Measured on two cores, 20 senders, 400
+ * messages, three rounds: unbounded 93-128 msg/s with 20-22 LMTP processes
+ * left; 8 sessions 89-124 msg/s with 10-11; 4 sessions about 100 msg/s.
+ */
+export const LMTP_SESSIONS = 8
+
+const sessions = new Map<string, { busy: number; waiting: (() => void)[] }>()
+
+async function takeSession(path: string): Promise<() => void> {
+  let s = sessions.get(path)
+  if (!s) sessions.set(path, (s = { busy: 0, waiting: [] }))
+  const slot = s
+  if (slot.busy >= LMTP_SESSIONS) await new Promise<void>((resolve) => slot.waiting.push(resolve))
+  else slot.busy++
+  // A waiter is handed the slot as it is: busy stays counted.
+  return () => {
+    const next = slot.waiting.shift()
+    if (next) next()
+    else slot.busy--
+  }
+}
+
+/**
  * Delivers one message to every recipient over LMTP and returns one result
  * per recipient, in the order given: the RCPT reply for a refused recipient,
  * otherwise the recipient's own reply after the final dot. Throws LmtpError
- * when the server cannot be reached or the session breaks.
+ * when the server cannot be reached or the session breaks. At most
+ * LMTP_SESSIONS run at once per socket; the rest wait their turn.
  */
 export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
+  const release = await takeSession(target.socketPath)
+  try {
+    return await lmtpSession(target, envelope, message)
+  } finally {
+    release()
+  }
+}
+
+async function lmtpSession(target: LmtpTarget, envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
   const timeoutMs = target.timeoutMs ?? DEFAULT_LMTP_TIMEOUT_MS
   const where = target.socketPath
   const socket = await connect(where, timeoutMs)
@@ -236,7 +274,20 @@ export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, me
     throw err
   } finally {
     socket.end()
-    // QUIT's answer is of no interest; don't let a slow server hold the socket open.
-    setTimeout(() => socket.destroy(), 1000).unref()
+    // The session counts until Dovecot has let go of it (its process is then
+    // free for the next one); QUIT's answer is of no interest, and a slow
+    // server is not waited for past a second.
+    await new Promise<void>((resolve) => {
+      if (socket.destroyed) return resolve()
+      const timer = setTimeout(() => {
+        socket.destroy()
+        resolve()
+      }, 1000)
+      timer.unref()
+      socket.once('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
   }
 }

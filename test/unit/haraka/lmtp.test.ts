@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { dataBlock, LmtpError, lmtpDeliver } from '../../../server/haraka/lib/lmtp.js'
+import { dataBlock, LmtpError, LMTP_SESSIONS, lmtpDeliver } from '../../../server/haraka/lib/lmtp.js'
 import { FakeLmtp } from './fake-lmtp.js'
 
 function tmp(t: { after(fn: () => void): void }): string {
@@ -85,4 +85,42 @@ test('a server that hangs up mid-session is an LmtpError', async (t) => {
   await new Promise<void>((r) => server.listen(path, r))
   t.after(() => void server.close())
   await assert.rejects(lmtpDeliver({ socketPath: path, lhloName: 'x' }, { sender: 'a@x', recipients: ['b@x'] }, Buffer.from('x')), /closed the connection/)
+})
+
+test('at most LMTP_SESSIONS sessions run at once per socket; the rest wait their turn and are delivered', async (t) => {
+  const path = join(tmp(t), 'lmtp')
+  let open = 0
+  let most = 0
+  const server = createServer((s) => {
+    open++
+    most = Math.max(most, open)
+    s.on('close', () => open--)
+    s.on('error', () => undefined)
+    s.setEncoding('latin1')
+    let inData = false
+    let buf = ''
+    s.write('220 slow LMTP\r\n')
+    s.on('data', (d: string) => {
+      buf += d
+      let i: number
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i)
+        buf = buf.slice(i + 2)
+        if (inData) {
+          // Dovecot takes its time to store; sessions pile up meanwhile.
+          if (line === '.') (inData = false), setTimeout(() => s.write('250 2.0.0 Saved\r\n'), 30)
+        } else if (line === 'DATA') (inData = true), s.write('354 go\r\n')
+        else if (line === 'QUIT') s.end('221 bye\r\n')
+        else s.write('250 ok\r\n')
+      }
+    })
+  })
+  await new Promise<void>((r) => server.listen(path, r))
+  t.after(() => new Promise<void>((r) => server.close(() => r())))
+  const all = await Promise.all(
+    Array.from({ length: 3 * LMTP_SESSIONS }, (_, i) => lmtpDeliver({ socketPath: path, lhloName: 'x' }, { sender: 'a@x', recipients: [`r${i}@x`] }, Buffer.from('x\r\n'))),
+  )
+  assert.deepEqual(all.map((r) => r[0]!.code), Array(3 * LMTP_SESSIONS).fill(250), 'every message delivered')
+  assert.ok(most <= LMTP_SESSIONS, `${most} sessions were open at once`)
+  assert.ok(most > 1, 'sessions do run side by side')
 })
