@@ -73,13 +73,7 @@ export class Supervisor extends EventEmitter {
       if (r.restarting) {
         const before = r.restarting
         r.restarting = undefined
-        try {
-          before()
-        } catch (err) {
-          this.log(`${spec.name}: preparing its restart failed: ${(err as Error).message}`)
-        }
-        this.log(`${spec.name} restarted`)
-        this.launch(r)
+        this.relaunch(r, before)
         return
       }
       // A child that ran for a while gets a quick restart; one that keeps
@@ -104,8 +98,7 @@ export class Supervisor extends EventEmitter {
     const p = r.proc
     if (!p) {
       if (r.timer) clearTimeout(r.timer)
-      before()
-      this.launch(r)
+      this.relaunch(r, before)
       return
     }
     r.restarting = before
@@ -115,6 +108,17 @@ export class Supervisor extends EventEmitter {
     }, timeoutMs)
     p.once('exit', () => clearTimeout(kill))
     p.kill('SIGTERM')
+  }
+
+  /** Runs `before` (a failure is logged, the child starts anyway) and starts the child at once. */
+  private relaunch(r: Running, before: () => void): void {
+    try {
+      before()
+    } catch (err) {
+      this.log(`${r.spec.name}: preparing its restart failed: ${(err as Error).message}`)
+    }
+    this.log(`${r.spec.name} restarted`)
+    this.launch(r)
   }
 
   async stop(timeoutMs = 10_000): Promise<void> {
