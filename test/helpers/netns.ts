@@ -3,10 +3,11 @@
 // sent on this machine's own networks, and every address used lives inside
 // the namespace. Needs root (`ip netns add`).
 import { execFile } from 'node:child_process'
-import { randomBytes, randomInt } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startNode, type CliResult, type TestNode } from './node.js'
+import { freshPort } from './ports.js'
 
 // Children resolve `--import tsx` and bare imports (nodemailer) from here,
 // wherever the runner was started.
@@ -78,17 +79,8 @@ export async function makeLan(prefix: string, address = '10.77.0.1'): Promise<La
     address,
     exec,
     async freePorts(count) {
-      // Below the kernel's ephemeral range (32768 and up by default): a
-      // node's own outgoing connections from the LAN address take their local
-      // ports from there, and one of them holding a port makes a later listen
-      // on it fail.
-      const ports = new Set<number>()
-      while (ports.size < count) {
-        const port = randomInt(20_000, 32_000)
-        if (!handedOut.has(port)) ports.add(port)
-      }
-      for (const port of ports) handedOut.add(port)
-      const want = [...ports]
+      // From the tests' range, below the kernel's ephemeral ports (ports.ts says why).
+      const want = Array.from({ length: count }, () => freshPort(handedOut))
       // Bound and released inside the namespace, where the nodes will listen.
       const script = `
 import { createServer } from 'node:net'

@@ -13,6 +13,16 @@ const handedOut = new Set<number>()
 const LOW = 20_000
 const HIGH = 32_000
 
+/** A random port in the tests' range that `handedOut` does not hold yet; it is added there. */
+export function freshPort(handedOut: Set<number>): number {
+  for (;;) {
+    const port = randomInt(LOW, HIGH)
+    if (handedOut.has(port)) continue
+    handedOut.add(port)
+    return port
+  }
+}
+
 function isFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = createServer()
@@ -24,9 +34,7 @@ function isFree(port: number): Promise<boolean> {
 /** A TCP port on 127.0.0.1 that nothing listens on right now, and that this process has not handed out before. */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const port = randomInt(LOW, HIGH)
-    if (handedOut.has(port)) continue
-    handedOut.add(port)
+    const port = freshPort(handedOut)
     if (await isFree(port)) return port
   }
   throw new Error(`no free port between ${LOW} and ${HIGH} after 200 tries`)
