@@ -40,11 +40,10 @@ cp -a server/db/migrations "$app/server/db/"
 # machine's Node and architecture), with the development ones pruned.
 # No network is needed, and what was tested is what is packed.
 cp -a node_modules "$app/"
-# The package depends on itself ("outpost": "file:.") so that the Haraka
-# plugins can import it by name; the link must point into the package.
-rm -rf "$app/node_modules/outpost"
-ln -s .. "$app/node_modules/outpost"
 (cd "$app" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline >&2)
+# The Delta Chat core is an optional dependency only so that the tests find
+# the build for their platform; the node itself never runs it.
+rm -rf "$app/node_modules/@deltachat"
 rm -rf "$app/node_modules/.cache"
 # better-sqlite3 keeps its C sources and object files beside the built
 # module; only build/Release/better_sqlite3.node is loaded.

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
-import { getRPCServerPath } from '@deltachat/stdio-rpc-server'
+import { createRequire } from 'node:module'
 import { StdioDeltaChat, type DcEvent, type DcEventType, type T } from '@deltachat/jsonrpc-client'
 
 export interface RecordedEvent<E extends DcEvent = DcEvent> {
@@ -22,6 +22,21 @@ export interface ReceivedMessage {
 }
 
 const DEFAULT_TIMEOUT_MS = 60_000
+
+/**
+ * The deltachat-rpc-server binary of this machine's platform. The per-platform
+ * packages are optional dependencies of the project (npm installs only the one
+ * that fits), rather than through @deltachat/stdio-rpc-server, whose list of
+ * platforms names builds the registry does not serve.
+ */
+export function rpcServerPath(): string {
+  const pkg = `@deltachat/stdio-rpc-server-${process.platform}-${process.arch}`
+  try {
+    return createRequire(import.meta.url).resolve(pkg)
+  } catch {
+    throw new Error(`no Delta Chat core for ${process.platform}-${process.arch}: ${pkg} is not installed (npm ci installs it on linux x64 and arm64)`)
+  }
+}
 const STDERR_LINES_KEPT = 40
 
 type Server = ChildProcessByStdio<Writable, Readable, Readable>
@@ -67,7 +82,7 @@ export class Phone {
    */
   static async start(name: string): Promise<Phone> {
     const dir = await mkdtemp(join(tmpdir(), `outpost-phone-${name}-`))
-    const server = spawn(getRPCServerPath(), [], {
+    const server = spawn(rpcServerPath(), [], {
       env: { DC_ACCOUNTS_PATH: join(dir, 'accounts'), ...(process.env.RUST_LOG ? { RUST_LOG: process.env.RUST_LOG } : {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     })

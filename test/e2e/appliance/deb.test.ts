@@ -207,7 +207,7 @@ describe('the .deb installs onto a fresh Debian and the node serves Delta Chat',
     ]) assert.ok(entry(p), `the package holds /${p}`)
     assert.match(entry('usr/bin/outpost') ?? '', /-> \.\.\/lib\/outpost\/bin\/outpost\.mjs$/)
     // Development dependencies stay out: they are most of node_modules.
-    for (const dev of ['typescript', 'vite', '@deltachat/stdio-rpc-server', 'playwright-core', 'drizzle-kit']) {
+    for (const dev of ['typescript', 'vite', '@deltachat/stdio-rpc-server-linux-x64', '@deltachat/stdio-rpc-server-linux-arm64', 'playwright-core', 'drizzle-kit']) {
       assert.ok(!entry(`usr/lib/outpost/node_modules/${dev}/package.json`), `${dev} (a development dependency) is not packed`)
     }
     for (const l of contents) {
