@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync } from 'node:fs'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { crashPoint } from './crash-point.js'
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r')
@@ -31,6 +32,9 @@ export function writeFileDurable(path: string, data: string | Uint8Array, mode =
     throw err
   }
   closeSync(fd)
+  crashPoint('durable.written')
   renameSync(tmp, path)
+  crashPoint('durable.renamed')
   fsyncDir(dir)
+  crashPoint('durable.synced')
 }

@@ -30,6 +30,7 @@ import {
 } from '../bundle/format.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../durable.js'
+import { crashPoint } from '../crash-point.js'
 import { deliver } from '../haraka/lib/delivery.js'
 import { quarantine } from './quarantine.js'
 import { splitAddress } from '../accounts/address.js'
@@ -215,6 +216,7 @@ export class Exchange {
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
       const bytes = await sealBundle({ header, payload: { messages }, signKey: this.identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
+      crashPoint('export.mail-written')
       this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
       r.bundles++
       r.messages += chunk.length
@@ -229,6 +231,7 @@ export class Exchange {
       const header = this.header('ack', peerName, 0, now)
       const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
+      crashPoint('export.ack-written')
       // The ack is on its way; if it gets lost, the peer sends the message
       // again, and that copy is acked again.
       this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
@@ -282,6 +285,7 @@ export class Exchange {
         throw new ExchangeError(`cannot read ${file}: ${(err as Error).message}`)
       }
       const outcome = await this.importBundle(bytes, file.split('/').pop()!, { via, now: opts.now })
+      crashPoint('import.bundle-done')
       // The file goes from the folder once its content is ours (or in
       // quarantine); a deferred bundle stays for the next try.
       if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
@@ -450,6 +454,7 @@ export class Exchange {
           deferred = `local delivery failed for now: ${outcome.text}`
           continue
         }
+        crashPoint('import.delivered')
         if (outcome.verdict === 'rejected') problems.push(`local delivery refused: ${outcome.text}`)
         else delivered++
       }
@@ -478,6 +483,7 @@ export class Exchange {
         }
         if (byPeer.size) {
           this.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: header.hops + 1, now })
+          crashPoint('import.forwarded')
           forwarded++
         }
       }

@@ -1,5 +1,5 @@
 // Store and forward through a third node, and kill -9 of export and import
-// at random points: every message still arrives exactly once.
+// after each of their write steps: every message still arrives exactly once.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -51,35 +51,54 @@ test('camp → stick → hub → stick → town: hub holds no accounts, messages
   }
 })
 
-/** Runs an outpost command and kills it with SIGKILL after `afterMs` unless it ended first. */
-function runAndKill(args: string[], afterMs: number): Promise<'killed' | number> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [OUTPOST_BIN, ...args], { stdio: 'ignore' })
-    const t = setTimeout(() => p.kill('SIGKILL'), afterMs)
-    p.on('exit', (code, sig) => {
-      clearTimeout(t)
-      resolve(sig === 'SIGKILL' ? 'killed' : (code ?? 1))
+/**
+ * Runs an outpost command over and over, the first time killed (SIGKILL, from
+ * inside: server/crash-point.ts) at its first write step, then at its second,
+ * and so on, until a run ends by itself. Returns the steps it was killed at.
+ */
+function crashAtEveryStep(args: string[], maxRuns = 400): Promise<string[]> {
+  const once = (n: number) =>
+    new Promise<{ killedAt?: string; code: number | null }>((resolve) => {
+      const p = spawn(process.execPath, [OUTPOST_BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_CRASH_AT: `*:${n}` } })
+      let err = ''
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+      p.on('exit', (code, sig) => resolve(sig === 'SIGKILL' ? { killedAt: /crash point (\S+)/.exec(err)?.[1] ?? '?', code } : { code }))
     })
-  })
+  return (async () => {
+    const killedAt: string[] = []
+    for (let n = 1; n <= maxRuns; n++) {
+      const r = await once(n)
+      if (r.killedAt === undefined) {
+        assert.equal(r.code, 0, `outpost ${args.join(' ')} ends well after ${killedAt.length} crashes`)
+        return killedAt
+      }
+      killedAt.push(r.killedAt)
+    }
+    throw new Error(`outpost ${args.join(' ')} still crashing after ${maxRuns} runs`)
+  })()
 }
 
-test('kill -9 of export and import at random points, many times: every message is delivered exactly once', { timeout: 600_000 }, async () => {
+test('kill -9 after every write step of export and import: every message is delivered exactly once', { timeout: 900_000 }, async () => {
   const scene = await campAndTown({ campEnv: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
   const { camp, town, stick, alice, bob } = scene
   try {
     const ids = Array.from({ length: 40 }, (_, i) => `<crash${i}@camp.test>`)
     await sendMany(camp, alice, bob.address, ids)
 
-    let kills = 0
-    // A fixed seed would hide nothing here: each round picks new kill points.
-    for (let round = 0; round < 12; round++) {
-      const r1 = await runAndKill(['export', stick, '--data', camp.data], 100 + Math.random() * 600)
-      const r2 = await runAndKill(['import', stick, '--data', town.data], 100 + Math.random() * 900)
-      const r3 = await runAndKill(['export', stick, '--data', town.data], 100 + Math.random() * 600)
-      const r4 = await runAndKill(['import', stick, '--data', camp.data], 100 + Math.random() * 600)
-      kills += [r1, r2, r3, r4].filter((r) => r === 'killed').length
+    // Mail goes camp → town, acks come back; each command is killed after
+    // each of its write steps in turn before a run of it completes.
+    const steps = new Set<string>()
+    for (const [args] of [
+      [['export', stick, '--data', camp.data]],
+      [['import', stick, '--data', town.data]],
+      [['export', stick, '--data', town.data]],
+      [['import', stick, '--data', camp.data]],
+    ] as const) {
+      for (const s of await crashAtEveryStep([...args])) steps.add(s)
     }
-    assert.ok(kills >= 10, `the commands were killed mid-way often enough (${kills} kills)`)
+    for (const s of ['durable.written', 'durable.renamed', 'durable.synced', 'export.mail-written', 'import.delivered', 'import.bundle-done', 'export.ack-written']) {
+      assert.ok(steps.has(s), `killed after ${s} at least once (killed after: ${[...steps].join(', ')})`)
+    }
 
     // Then the stick goes back and forth undisturbed until everything is acked.
     for (let i = 0; i < 4; i++) {
