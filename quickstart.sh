@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# One command from a fresh Debian / Raspberry Pi OS checkout to a running demo
-# node: installs what is missing, initialises a data dir on embedded defaults
-# (SQLite, self-signed TLS; high ports unless run as root), creates two demo
-# accounts with their Delta Chat QR codes, and runs the node in the foreground.
+# One command from a fresh Debian 13 "trixie" / Raspberry Pi OS checkout to a
+# running demo node: installs what is missing from Debian, installs the npm
+# packages and builds, initialises a data dir on embedded defaults (SQLite,
+# self-signed TLS; high ports unless run as root), creates two demo accounts
+# with their Delta Chat QR codes, and runs the node in the foreground.
 #
 #   ./quickstart.sh                 # data in ./demo-data (or /var/lib/outpost as root)
 #   DOMAIN=camp.example ./quickstart.sh
@@ -11,25 +12,61 @@ cd "$(dirname "$0")"
 
 DOMAIN=${DOMAIN:-outpost.test}
 if [ "$(id -u)" = 0 ]; then DATA=${OUTPOST_DATA:-/var/lib/outpost}; else DATA=${OUTPOST_DATA:-$PWD/demo-data}; fi
+NODE_FLOOR=20.19
+
+# True when the version in $1 (like 20.19.2, v20.19.2 or 20.19.2+dfsg-1) is at least $NODE_FLOOR.
+node_ok() { printf '%s\n' "$NODE_FLOOR" "${1#v}" | sort -V -C; }
+
+apt_get() {
+  if [ "$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  elif command -v sudo >/dev/null; then sudo DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  else
+    echo "Outpost needs Debian packages installed as root. Run as root:" >&2
+    echo "  apt-get $*" >&2
+    exit 1
+  fi
+}
+
+# Dovecot (IMAP, LMTP and the SQLite account lookup) and openssl for the
+# node's certificate. Recommends are left out: a Pi has no room to spare.
+updated=
+apt_update() { [ -n "$updated" ] || apt_get update -q; updated=1; }
 
 need_pkgs=()
 for p in dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
-if ! command -v node >/dev/null || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
-  need_pkgs+=(nodejs npm)
-fi
-if [ ${#need_pkgs[@]} -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "Outpost needs: ${need_pkgs[*]}. Install them with:" >&2
-    echo "  sudo apt-get install -y ${need_pkgs[*]}" >&2
+if ! command -v node >/dev/null || ! node_ok "$(node -v)"; then
+  # Only a Node.js that Outpost accepts is installed: Debian 13 and Raspberry
+  # Pi OS ship 20.19; Debian 12 ships 18, which Outpost cannot run on.
+  apt_update
+  candidate=$(apt-cache policy nodejs 2>/dev/null | sed -n 's/^ *Candidate: *//p')
+  if [ -z "$candidate" ] || [ "$candidate" = "(none)" ] || ! node_ok "$candidate"; then
+    . /etc/os-release 2>/dev/null || true
+    echo "Outpost needs Node.js $NODE_FLOOR or newer; this system (${PRETTY_NAME:-unknown}) has $(node -v 2>/dev/null || echo none) and its packages offer ${candidate:-none}." >&2
+    echo "Outpost is made for Debian 13 \"trixie\" and the Raspberry Pi OS based on it, whose Node.js is new enough." >&2
+    echo "On Debian 12, install Node.js 20.19 or newer from NodeSource's packages first, then run ./quickstart.sh again." >&2
     exit 1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}"
+  need_pkgs+=(nodejs)
+fi
+# npm, and what it needs to build better-sqlite3 from source where no
+# prebuilt binary can be downloaded (offline, or no build for this board).
+command -v npm >/dev/null || need_pkgs+=(npm)
+for p in make g++ python3; do
+  command -v "$p" >/dev/null || need_pkgs+=("$p")
+done
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "Installing from Debian: ${need_pkgs[*]}"
+  apt_update
+  apt_get install -y -q --no-install-recommends "${need_pkgs[@]}"
 fi
 
-[ -d node_modules ] && [ -f dist/server/cli/main.js ] || npm ci
+# npm ci installs the packages and builds Outpost (its prepare script).
+# Errors only: a few packages declare Node 22 and work on 20.19, which the
+# test suite checks (test/unit/build/engines.test.ts); npm's warnings about
+# them would only alarm.
+[ -d node_modules ] && [ -f dist/server/cli/main.js ] || npm ci --no-audit --no-fund --loglevel=error
 
 outpost() { node bin/outpost.mjs "$@" --data "$DATA"; }
 
