@@ -1,17 +1,31 @@
 // Runs the test suite with Node's own test runner, tier by tier:
-//   node test/run.mjs              unit, then integration, then e2e
-//   node test/run.mjs unit         one tier (unit | integration | e2e)
+//   node test/run.mjs              unit, integration, e2e, then trixie
+//   node test/run.mjs unit         one tier (unit | integration | e2e | trixie)
 // The unit tier includes the web app's component tests (vitest + jsdom,
 // beside the code in web/src).
 // Unit tests need no network or root; integration and e2e tests start the
-// real Dovecot, Haraka and Delta Chat core on loopback.
+// real Dovecot, Haraka and Delta Chat core on loopback. The trixie tier runs
+// the Dovecot-facing ones again inside a Debian 13 root (Dovecot 2.4, Debian's
+// Node 20.19: the users' system), plus the tests in test/trixie that install
+// Outpost into fresh trixie roots the way a user does.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const TIERS = ['unit', 'integration', 'e2e']
+const TIERS = ['unit', 'integration', 'e2e', 'trixie']
+// What the users' system must pass too: every test that starts Dovecot or
+// renders its config, the CLI, and one real Delta Chat chat.
+const TRIXIE_FILES = [
+  'test/unit/build/engines.test.ts',
+  'test/unit/dovecot/config.test.ts',
+  'test/integration/dovecot.test.ts',
+  'test/integration/cli.test.ts',
+  'test/integration/node-lifecycle.test.ts',
+  'test/integration/haraka-smtp.test.ts',
+  'test/e2e/two-phones.test.ts',
+]
 const wanted = process.argv.slice(2)
 for (const t of wanted) if (!TIERS.includes(t)) {
   console.error(`unknown tier "${t}"; choose from ${TIERS.join(', ')}`)
@@ -48,4 +62,12 @@ if (files.length === 0) {
 // One file at a time: the machine has two cores, and integration tests each
 // run a whole node.
 const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], { stdio: 'inherit', cwd: join(here, '..') })
-process.exit(failed ? 1 : (r.status ?? 1))
+if (r.status !== 0) failed = true
+if (tiers.includes('trixie')) {
+  const t = spawnSync('bash', [join(here, 'trixie', 'run.sh'), ...TRIXIE_FILES], { stdio: 'inherit', cwd: join(here, '..') })
+  if (t.status !== 0) {
+    console.error('the trixie tier failed')
+    failed = true
+  }
+}
+process.exit(failed ? 1 : 0)
