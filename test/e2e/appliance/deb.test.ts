@@ -1,19 +1,23 @@
 // The .deb, end to end: built by image/build-deb.sh, checked with
-// dpkg-deb, installed with dpkg into a fresh Debian bookworm made by
-// debootstrap, and the node started from the installed files as the
-// outpost user the package created. Its health endpoint answers, and two
+// dpkg-deb, installed into a fresh Debian root, and the node started from
+// the installed files as the outpost user the package created. Twice: on
+// Debian 13 "trixie" (the users' system: apt installs the package with its
+// dependencies, Debian's Node 20.19 and Dovecot 2.4 among them) and on
+// Debian 12 bookworm (Dovecot 2.3, Node from elsewhere). Its health endpoint answers, and two
 // Delta Chat clients configured from the installed node's dclogin: QR codes
 // send and receive. Then the package is removed (data kept) and purged
 // (data and user gone), and the whole root is deleted.
 //
 // Needs root (debootstrap, chroot), Debian's mirror, and the debootstrap
 // package. There is no systemd as PID 1 here, so the node is started the
-// way the unit would start it, by hand. Node.js >= 20.19 is not in
-// bookworm: a box gets it from NodeSource's nodejs package; here a nodejs
-// package is made from this machine's own node binary to stand in for it.
+// way the unit would start it, by hand. The trixie root is a copy of the
+// cached minimal root of the trixie tier (test/trixie/root.sh), never used
+// before. Node.js >= 20.19 is not in bookworm: a box gets it from
+// NodeSource's nodejs package; here a nodejs package is made from this
+// machine's own node binary to stand in for it.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -80,6 +84,22 @@ async function nodejsStandIn(dir: string): Promise<string> {
   return deb
 }
 
+// One package for both releases, as one .deb is published for both.
+const debDir = mkdtempSync(join(tmpdir(), 'outpost-deb-out-'))
+let built: Promise<string> | undefined
+function buildDeb(): Promise<string> {
+  built ??= run('bash', [join(REPO, 'image/build-deb.sh'), debDir], { env: { ...process.env, OUTPOST_DEB_COMPRESSION: 'gzip' }, cwd: REPO }).then((r) => r.stdout.trim().split('\n').at(-1)!)
+  return built
+}
+process.on('exit', () => rmSync(debDir, { recursive: true, force: true }))
+
+/** The package names of the .deb's Depends (the first choice of each), for apt to install. */
+function debDepends(deb: string): string[] {
+  const r = spawnSync('dpkg-deb', ['--field', deb, 'Depends'], { encoding: 'utf8' })
+  if (r.status !== 0) throw new Error(`dpkg-deb --field ${deb} Depends failed: ${r.stderr}`)
+  return r.stdout.split(',').map((d) => d.split('|')[0]!.trim().split(/[\s(]/)[0]!).filter(Boolean)
+}
+
 function get(port: number, path: string): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
     // The box's certificate is self-signed, as on every box.
@@ -97,7 +117,7 @@ async function health(port: number): Promise<{ status: number; body: Record<stri
   return { status: r.status, body: JSON.parse(r.text) as Record<string, unknown> }
 }
 
-describe('the .deb installs onto a fresh Debian and the node serves Delta Chat', { timeout: 30 * 60_000 }, () => {
+for (const suite of ['trixie', 'bookworm'] as const) describe(`the .deb installs onto a fresh Debian ${suite} and the node serves Delta Chat`, { timeout: 30 * 60_000 }, () => {
   const work = mkdtempSync(join(tmpdir(), 'outpost-deb-'))
   const root = join(work, 'root')
   let deb = ''
@@ -115,11 +135,14 @@ describe('the .deb installs onto a fresh Debian and the node serves Delta Chat',
   before(async () => {
     // The .deb build and the debootstrap are independent: side by side.
     const t0 = Date.now()
-    const build = run('bash', [join(REPO, 'image/build-deb.sh'), join(work, 'out')], { env: { ...process.env, OUTPOST_DEB_COMPRESSION: 'gzip' }, cwd: REPO }).then((r) => {
+    const build = buildDeb().then((path) => {
       timings.build = Date.now() - t0
-      return r.stdout.trim().split('\n').at(-1)!
+      return path
     })
-    const strap = run('debootstrap', ['--variant=minbase', 'bookworm', root, MIRROR], { timeoutMs: 15 * 60_000 }).then(() => {
+    const strap = (suite === 'trixie'
+      ? run('bash', [join(REPO, 'test/trixie/root.sh'), 'base'], { timeoutMs: 15 * 60_000 }).then((r) => run('cp', ['-a', r.stdout.trim(), root]))
+      : run('debootstrap', ['--variant=minbase', suite, root, MIRROR], { timeoutMs: 15 * 60_000 })
+    ).then(() => {
       timings.debootstrap = Date.now() - t0
     })
     ;[deb] = await Promise.all([build, strap])
@@ -130,13 +153,20 @@ describe('the .deb installs onto a fresh Debian and the node serves Delta Chat',
     // Node, Dovecot and the stale-process checks read /proc.
     await run('mount', ['-t', 'proc', 'proc', join(root, 'proc')])
     const t1 = Date.now()
-    await inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', 'libstdc++6', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'dovecot-sqlite', 'openssl', 'util-linux', 'systemd', 'passwd'], {
-      env: { DEBIAN_FRONTEND: 'noninteractive' },
-      timeoutMs: 15 * 60_000,
-    })
+    if (suite === 'trixie') {
+      // apt resolves the package's own Depends from Debian, as a user's
+      // `apt install ./outpost_….deb` does; dpkg -i below then finds them met.
+      await inRoot(['apt-get', 'update', '-q'], { timeoutMs: 10 * 60_000 })
+      await inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', ...debDepends(deb)], { env: { DEBIAN_FRONTEND: 'noninteractive' }, timeoutMs: 15 * 60_000 })
+    } else {
+      await inRoot(['apt-get', 'install', '-y', '-q', '--no-install-recommends', 'libstdc++6', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'dovecot-sqlite', 'openssl', 'util-linux', 'systemd', 'passwd'], {
+        env: { DEBIAN_FRONTEND: 'noninteractive' },
+        timeoutMs: 15 * 60_000,
+      })
+      copyFileSync(await nodejsStandIn(work), join(root, 'tmp/nodejs.deb'))
+      await inRoot(['dpkg', '-i', '/tmp/nodejs.deb'])
+    }
     timings.aptDependencies = Date.now() - t1
-    copyFileSync(await nodejsStandIn(work), join(root, 'tmp/nodejs.deb'))
-    await inRoot(['dpkg', '-i', '/tmp/nodejs.deb'])
     console.log(`# deb test timings (ms): ${JSON.stringify(timings)}`)
   })
 
