@@ -15,7 +15,7 @@ import { defaults, type NodeConfig } from '../../server/config/schema.js'
 import { openDb, type Db } from '../../server/db/index.js'
 import { AccountService } from '../../server/accounts/service.js'
 import { exec, execOk, type Exec } from '../../server/exec.js'
-import { renderDovecotConf, dovecotInstanceName, type DovecotUser } from '../../server/dovecot/config.js'
+import { renderDovecotConf, dovecotInstanceName, type DovecotUser, type DovecotVersion } from '../../server/dovecot/config.js'
 import {
   checkDovecotInstalled,
   prepareDovecotDirs,
@@ -170,7 +170,7 @@ async function startNode(mode: 'root' | 'user'): Promise<Node> {
   const accounts = new AccountService(db, [DOMAIN])
   await accounts.add(ALICE.address, ALICE.password)
 
-  writeDovecotConf(paths, renderDovecotConf({ config, paths, user, root: mode === 'root' }))
+  writeDovecotConf(paths, renderDovecotConf({ version, config, paths, user, root: mode === 'root' }))
   // mkdtemp makes the dir 0700; mail processes running as the mail user must get in.
   chmodSync(dir, 0o755)
   if (dropTo) {
@@ -214,8 +214,11 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
+/** The installed Dovecot's version, which the config is rendered for (as the node does at start). */
+let version: DovecotVersion
+
 before(async () => {
-  await checkDovecotInstalled(exec)
+  version = (await checkDovecotInstalled(exec)).version
 })
 
 for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
