@@ -295,10 +295,22 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
       client.close()
     })
 
+    // Dovecot's own account of the limit, the one IMAP GETQUOTAROOT reports
+    // (2.3 and 2.4 name the userdb field differently: quota_rule, quota_storage_size).
+    const quotaLimitKb = async () => {
+      const out = await execOk(node.run, 'doveadm', ['-c', paths.dovecotConf, '-f', 'tab', 'quota', 'get', '-u', ALICE.address])
+      const [head, ...rows] = out.trim().split('\n').map((l) => l.split('\t'))
+      const storage = rows.find((r) => r[head!.indexOf('Type')] === 'STORAGE')
+      return storage?.[head!.indexOf('Limit')]
+    }
+
+    await t.test('an account without a quota of its own gets mail.quota_mb', async () => {
+      assert.equal(await quotaLimitKb(), String(config.mail.quota_mb * 1024))
+    })
+
     await t.test('an account with its own quota gets it', async () => {
       node.db.$client.prepare('UPDATE accounts SET quota_mb = 7 WHERE address = ?').run(ALICE.address)
-      const out = await execOk(node.run, 'doveadm', ['-c', paths.dovecotConf, 'user', '-f', 'quota_rule', ALICE.address])
-      assert.equal(out.trim(), '*:storage=7M')
+      assert.equal(await quotaLimitKb(), String(7 * 1024))
     })
 
     await t.test('expungeExpired runs and keeps young mail', async () => {
