@@ -313,6 +313,27 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
       assert.equal(await quotaLimitKb(), String(7 * 1024))
     })
 
+    await t.test('mail that does not fit the account\'s quota is refused with 552 and not stored', async () => {
+      node.db.$client.prepare('UPDATE accounts SET quota_mb = 1 WHERE address = ?').run(ALICE.address)
+      const before = messageFiles(paths, 'alice').length
+      const lmtp = await lmtpConnect(paths.lmtpSocket)
+      try {
+        await lmtp.send('LHLO haraka.test', lmtpLines())
+        await lmtp.send('MAIL FROM:<bob@elsewhere.test>', lmtpLines())
+        assert.match(await lmtp.send(`RCPT TO:<${ALICE.address}>`, lmtpLines()), /^250 /)
+        assert.match(await lmtp.send('DATA', lmtpLines()), /^354 /)
+        // 12 MB against a 1 MB quota: past the grace that lets a last message
+        // in over the limit (2.3: 10 % of it, 2.4: 10 MB).
+        const body = ('x'.repeat(998) + '\r\n').repeat(12 * 1024)
+        const reply = await lmtp.send(`From: bob@elsewhere.test\r\nTo: ${ALICE.address}\r\nSubject: too big\r\n\r\n${body}.`, lmtpLines(1), 15_000)
+        assert.match(reply, /^552 5\.2\.2 <alice@camp\.test> .*[Qq]uota/m)
+      } finally {
+        lmtp.sock.end('QUIT\r\n')
+      }
+      assert.equal(messageFiles(paths, 'alice').length, before, 'nothing stored')
+      node.db.$client.prepare('UPDATE accounts SET quota_mb = 7 WHERE address = ?').run(ALICE.address)
+    })
+
     await t.test('expungeExpired runs and keeps young mail', async () => {
       await expungeExpired(node.run, paths, config, Date.now())
       assert.equal(messageFiles(paths, 'alice').length, 1)
