@@ -573,7 +573,9 @@ protocol imap {
     imap_quota = yes
   }
 }
-# One quota root, counted in the Maildir++ maildirsize file.
+# One quota root, counted in the Maildir++ maildirsize file. As in 2.3, the
+# last message may take an account over its limit, by up to
+# quota_storage_grace (Dovecot's default, 10 MB; 2.3 allowed 10 %).
 quota "User quota" {
   driver = maildir
 }
