@@ -408,9 +408,11 @@ function render24(v: ConfValues): DovecotFiles {
 
 # 2.4 reads every setting with the names and defaults of the version named
 # here, so a later 2.4.x keeps this file's meaning; it must come first.
-# 2.4.0 and not 2.4.1: any 2.4 release accepts it, and it keeps LMTP
-# processes serving many deliveries each (2.4.1's new default restarts one
-# per delivery, which gains nothing when every mailbox has one owner).
+# 2.4.0 and not 2.4.1: any 2.4 release accepts it, and an LMTP process
+# keeps serving delivery after delivery. With 2.4.1's defaults every
+# delivery (one LMTP connection from Haraka each) starts a fresh process:
+# measured on trixie, 110-150 ms a message instead of 25-29 ms, and no safer
+# when all mailboxes have one owner.
 # ${setting('dovecot_config_version')}
 dovecot_config_version = 2.4.0
 # The oldest Dovecot that must read the indexes written here: the oldest
