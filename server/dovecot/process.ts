@@ -1,7 +1,7 @@
 // Running the node's private Dovecot: checks, writing and validating its
 // config, the command line for the supervisor, cleaning up after a crash, and
 // the daily expiry. Every system binary goes through the Exec seam.
-import { existsSync, mkdirSync, chownSync, readFileSync, readdirSync } from 'node:fs'
+import { existsSync, mkdirSync, chownSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Exec } from '../exec.js'
 import { execOk } from '../exec.js'
@@ -9,7 +9,7 @@ import type { NodeConfig } from '../config/schema.js'
 import type { NodePaths } from '../paths.js'
 import { processAlive, processArgv, waitProcessGone } from '../node/process-table.js'
 import { writeFileDurable } from '../durable.js'
-import { dovecotStateDir, dovecotInstanceName, type DovecotFiles } from './config.js'
+import { dovecotStateDir, dovecotInstanceName, SQL_CONF_NAME, SUPPORTED_DOVECOT_VERSIONS, type DovecotFiles, type DovecotVersion } from './config.js'
 
 const INSTALL_HINT = 'apt-get install dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite'
 
@@ -18,24 +18,84 @@ export class DovecotError extends Error {
 }
 
 /**
+ * The supported release series a `dovecot --version` line ("2.3.19.1
+ * (9b53102964)", "2.4.1-4 (7d8c0e5759)") belongs to. Throws an error that
+ * names the supported versions and what to do for any other.
+ */
+export function supportedDovecotVersion(installed: string): DovecotVersion {
+  const m = /^(\d+)\.(\d+)[.\s-]/.exec(installed + ' ')
+  const supported = SUPPORTED_DOVECOT_VERSIONS.join(' and ')
+  if (!m) {
+    throw new DovecotError(
+      `"dovecot --version" printed "${installed}", which is not a version Outpost can read. Outpost runs with Dovecot ${supported}: check that the "dovecot" on PATH is Dovecot's server (package dovecot-core).`,
+    )
+  }
+  const version = `${m[1]}.${m[2]}`
+  const known = SUPPORTED_DOVECOT_VERSIONS.find((v) => v === version)
+  if (known) return known
+  // Never suggest installing the distribution's packages here: they are what
+  // gave this system the version being refused.
+  const older = Number(m[1]) < 2 || (Number(m[1]) === 2 && Number(m[2]) < 3)
+  const where =
+    'Debian 12 "bookworm" ships Dovecot 2.3, Debian 13 "trixie" and Raspberry Pi OS on trixie ship 2.4; Dovecot\'s own repository (https://repo.dovecot.org) has both for other systems'
+  throw new DovecotError(
+    older
+      ? `Dovecot ${installed} is installed, but Outpost runs only with Dovecot ${supported}, and this one is older. Upgrade Dovecot to 2.3 or 2.4 (${where}), then start Outpost again.`
+      : `Dovecot ${installed} is installed, but Outpost runs only with Dovecot ${supported}: it cannot yet write a configuration for Dovecot ${version}. Install Dovecot 2.4 instead (${where}) and keep it from being upgraded (apt-mark hold dovecot-core), or use an Outpost release that supports Dovecot ${version}.`,
+  )
+}
+
+/**
+ * Debian's layout, the same for 2.3 and 2.4: what the checks below look at
+ * when doveconf does not answer. The check then names any file missing.
+ */
+const DEBIAN_DIRS = { libexec_dir: '/usr/lib/dovecot', mail_plugin_dir: '/usr/lib/dovecot/modules' }
+
+/**
+ * Where Dovecot keeps its binaries and modules, asked of Dovecot rather than
+ * assumed. Not `doveconf -d -h NAME`: Dovecot 2.4.1 on trixie answers that
+ * with "Multiple settings matched with -h parameter" (exit 89), sometimes
+ * only for the first few calls, in a fresh root for every call and every
+ * name tried. `doveconf -d NAME...` prints "NAME = value" lines on 2.3
+ * and 2.4 alike; -c /dev/null reads no config at all, so a dovecot.conf in
+ * /etc that this version rejects (a 2.3 one after the upgrade to 2.4) or
+ * cannot read does not matter. A few quick tries cover a doveconf that fails
+ * once; after that Debian's layout is assumed.
+ */
+async function dovecotDirs(exec: Exec): Promise<{ libexec: string; modules: string; failure?: string }> {
+  const names = Object.keys(DEBIAN_DIRS) as Array<keyof typeof DEBIAN_DIRS>
+  let failure = ''
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    if (attempt > 1) await new Promise((r) => setTimeout(r, 100))
+    const r = await exec('doveconf', ['-d', '-c', '/dev/null', ...names])
+    const found = new Map<string, string>()
+    for (const line of r.stdout.split('\n')) {
+      const m = /^([a-z_]+) = (\S.*)$/.exec(line.trim())
+      if (m) found.set(m[1]!, m[2]!)
+    }
+    const libexec = found.get('libexec_dir')
+    const modules = found.get('mail_plugin_dir')
+    if (r.code === 0 && libexec && modules) return { libexec, modules }
+    failure = `doveconf -d ${names.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim() || 'no output'}`
+  }
+  return { libexec: DEBIAN_DIRS.libexec_dir, modules: DEBIAN_DIRS.mail_plugin_dir, failure }
+}
+
+/**
  * Throws an error naming the packages to install when Dovecot, its IMAP or
  * LMTP server, or its SQLite driver is missing, and refuses any Dovecot but
- * 2.3: the generated config uses 2.3 syntax, which 2.4 no longer reads.
+ * 2.3 and 2.4, the two configuration languages config.ts writes. Returns the
+ * version series to render the config for, and the full version string.
  */
-export async function checkDovecotInstalled(exec: Exec, exists: (path: string) => boolean = existsSync): Promise<{ version: string }> {
-  let version: string
+export async function checkDovecotInstalled(exec: Exec, exists: (path: string) => boolean = existsSync): Promise<{ version: DovecotVersion; installed: string }> {
+  let installed: string
   try {
-    version = (await execOk(exec, 'dovecot', ['--version'])).trim()
+    installed = (await execOk(exec, 'dovecot', ['--version'])).trim()
   } catch (err) {
     throw new DovecotError(`Dovecot is not installed (${(err as Error).message}). Install it with: ${INSTALL_HINT}`)
   }
-  if (!/^2\.3\./.test(version)) {
-    throw new DovecotError(`Outpost's dovecot.conf is written for Dovecot 2.3, but Dovecot ${version} is installed. Install Dovecot 2.3 (Debian bookworm: ${INSTALL_HINT})`)
-  }
-  // Ask Dovecot where it keeps its binaries and modules rather than assume
-  // Debian's layout; -d prints built-in defaults, so no config is read.
-  const libexec = (await execOk(exec, 'doveconf', ['-d', '-h', 'libexec_dir'])).trim()
-  const modules = (await execOk(exec, 'doveconf', ['-d', '-h', 'mail_plugin_dir'])).trim()
+  const version = supportedDovecotVersion(installed)
+  const { libexec, modules, failure } = await dovecotDirs(exec)
   const needed: Array<[string, string]> = [
     [join(libexec, 'imap'), 'dovecot-imapd'],
     [join(libexec, 'lmtp'), 'dovecot-lmtpd'],
@@ -46,9 +106,10 @@ export async function checkDovecotInstalled(exec: Exec, exists: (path: string) =
   const missing = needed.filter(([path]) => !exists(path))
   if (missing.length > 0) {
     const list = missing.map(([path, pkg]) => `${path} (package ${pkg})`).join(', ')
-    throw new DovecotError(`Dovecot ${version} is installed but incomplete: missing ${list}. Install with: ${INSTALL_HINT}`)
+    const guessed = failure ? ` (Debian's paths, because ${failure})` : ''
+    throw new DovecotError(`Dovecot ${installed} is installed but incomplete: missing ${list}${guessed}. Install with: ${INSTALL_HINT}`)
   }
-  return { version }
+  return { version, installed }
 }
 
 /**
@@ -61,11 +122,18 @@ export function prepareDovecotDirs(paths: NodePaths, mailOwner?: { uid: number; 
   if (mailOwner) chownSync(paths.mail, mailOwner.uid, mailOwner.gid)
 }
 
-/** Writes the rendered files into paths.dovecotDir, each one wholly or not at all. */
+/**
+ * Writes the rendered files into paths.dovecotDir, each one wholly or not at
+ * all, and removes a file an earlier render wrote that this one does not: a
+ * 2.3 dovecot-sql.conf.ext left beside a 2.4 dovecot.conf (after the
+ * upgrade to trixie) would be read by nothing and mislead whoever looks.
+ * Both are generated at every start, so nothing is lost.
+ */
 export function writeDovecotConf(paths: NodePaths, files: DovecotFiles): void {
-  for (const [name, text] of Object.entries(files) as Array<[keyof DovecotFiles, string]>) {
-    writeFileDurable(join(paths.dovecotDir, name), text, 0o644)
+  for (const [name, text] of Object.entries(files) as Array<[keyof DovecotFiles, string | undefined]>) {
+    if (text !== undefined) writeFileDurable(join(paths.dovecotDir, name), text, 0o644)
   }
+  if (files[SQL_CONF_NAME] === undefined) rmSync(join(paths.dovecotDir, SQL_CONF_NAME), { force: true })
 }
 
 /**

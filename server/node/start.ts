@@ -115,7 +115,8 @@ export async function startNode(data: string): Promise<number> {
   }
 
   try {
-    await checkDovecotInstalled(exec)
+    // Once per start: the config below is written in this version's language.
+    const dovecot = await checkDovecotInstalled(exec)
     // A node killed with -9 may have left children behind (pdeathsig covers
     // most cases; an earlier crash of the machine's init does not).
     await stopStaleHaraka(paths)
@@ -132,7 +133,7 @@ export async function startNode(data: string): Promise<number> {
 
     const root = process.getuid?.() === 0
     const mailUser = root ? rootMailUser() : currentUser()
-    const dovecotFiles = renderDovecotConf({ config, paths, root, user: mailUser })
+    const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser })
     prepareDovecotDirs(paths, root ? mailUser : undefined)
     // As root, the mail user must be able to pass through the data dir to
     // reach the mail dir below it; 0711 lets it traverse but not list or

@@ -15,7 +15,7 @@ import { defaults, type NodeConfig } from '../../server/config/schema.js'
 import { openDb, type Db } from '../../server/db/index.js'
 import { AccountService } from '../../server/accounts/service.js'
 import { exec, execOk, type Exec } from '../../server/exec.js'
-import { renderDovecotConf, dovecotInstanceName, type DovecotUser } from '../../server/dovecot/config.js'
+import { renderDovecotConf, dovecotInstanceName, type DovecotUser, type DovecotVersion } from '../../server/dovecot/config.js'
 import {
   checkDovecotInstalled,
   prepareDovecotDirs,
@@ -170,7 +170,7 @@ async function startNode(mode: 'root' | 'user'): Promise<Node> {
   const accounts = new AccountService(db, [DOMAIN])
   await accounts.add(ALICE.address, ALICE.password)
 
-  writeDovecotConf(paths, renderDovecotConf({ config, paths, user, root: mode === 'root' }))
+  writeDovecotConf(paths, renderDovecotConf({ version, config, paths, user, root: mode === 'root' }))
   // mkdtemp makes the dir 0700; mail processes running as the mail user must get in.
   chmodSync(dir, 0o755)
   if (dropTo) {
@@ -214,8 +214,11 @@ after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
 })
 
+/** The installed Dovecot's version, which the config is rendered for (as the node does at start). */
+let version: DovecotVersion
+
 before(async () => {
-  await checkDovecotInstalled(exec)
+  version = (await checkDovecotInstalled(exec)).version
 })
 
 for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
@@ -292,10 +295,43 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
       client.close()
     })
 
+    // Dovecot's own account of the limit, the one IMAP GETQUOTAROOT reports
+    // (2.3 and 2.4 name the userdb field differently: quota_rule, quota_storage_size).
+    const quotaLimitKb = async () => {
+      const out = await execOk(node.run, 'doveadm', ['-c', paths.dovecotConf, '-f', 'tab', 'quota', 'get', '-u', ALICE.address])
+      const [head, ...rows] = out.trim().split('\n').map((l) => l.split('\t'))
+      const storage = rows.find((r) => r[head!.indexOf('Type')] === 'STORAGE')
+      return storage?.[head!.indexOf('Limit')]
+    }
+
+    await t.test('an account without a quota of its own gets mail.quota_mb', async () => {
+      assert.equal(await quotaLimitKb(), String(config.mail.quota_mb * 1024))
+    })
+
     await t.test('an account with its own quota gets it', async () => {
       node.db.$client.prepare('UPDATE accounts SET quota_mb = 7 WHERE address = ?').run(ALICE.address)
-      const out = await execOk(node.run, 'doveadm', ['-c', paths.dovecotConf, 'user', '-f', 'quota_rule', ALICE.address])
-      assert.equal(out.trim(), '*:storage=7M')
+      assert.equal(await quotaLimitKb(), String(7 * 1024))
+    })
+
+    await t.test('mail that does not fit the account\'s quota is refused with 552 and not stored', async () => {
+      node.db.$client.prepare('UPDATE accounts SET quota_mb = 1 WHERE address = ?').run(ALICE.address)
+      const before = messageFiles(paths, 'alice').length
+      const lmtp = await lmtpConnect(paths.lmtpSocket)
+      try {
+        await lmtp.send('LHLO haraka.test', lmtpLines())
+        await lmtp.send('MAIL FROM:<bob@elsewhere.test>', lmtpLines())
+        assert.match(await lmtp.send(`RCPT TO:<${ALICE.address}>`, lmtpLines()), /^250 /)
+        assert.match(await lmtp.send('DATA', lmtpLines()), /^354 /)
+        // 12 MB against a 1 MB quota: past the grace that lets a last message
+        // in over the limit (2.3: 10 % of it, 2.4: 10 MB).
+        const body = ('x'.repeat(998) + '\r\n').repeat(12 * 1024)
+        const reply = await lmtp.send(`From: bob@elsewhere.test\r\nTo: ${ALICE.address}\r\nSubject: too big\r\n\r\n${body}.`, lmtpLines(1), 15_000)
+        assert.match(reply, /^552 5\.2\.2 <alice@camp\.test> .*[Qq]uota/m)
+      } finally {
+        lmtp.sock.end('QUIT\r\n')
+      }
+      assert.equal(messageFiles(paths, 'alice').length, before, 'nothing stored')
+      node.db.$client.prepare('UPDATE accounts SET quota_mb = 7 WHERE address = ?').run(ALICE.address)
     })
 
     await t.test('expungeExpired runs and keeps young mail', async () => {

@@ -20,7 +20,7 @@ import { exec, execOk } from '../../server/exec.js'
 import { appRoot } from '../../server/app-root.js'
 import { harakaPidFile, harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../../server/haraka/process.js'
 import { renderDovecotConf, type DovecotUser } from '../../server/dovecot/config.js'
-import { dovecotSpawnArgs, prepareDovecotDirs, stopStaleDovecot, validateDovecotConf, writeDovecotConf } from '../../server/dovecot/process.js'
+import { checkDovecotInstalled, dovecotSpawnArgs, prepareDovecotDirs, stopStaleDovecot, validateDovecotConf, writeDovecotConf } from '../../server/dovecot/process.js'
 import { freePort } from '../helpers/ports.js'
 import { isAlive, processTree, waitAllGone } from '../helpers/procs.js'
 import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
@@ -219,7 +219,8 @@ async function startDovecot(n: TestNode): Promise<void> {
     ? { name: 'nobody', group: await id('-gn', 'nobody'), uid: Number(await id('-u', 'nobody')), gid: Number(await id('-g', 'nobody')) }
     : { name: userInfo().username, group: await id('-gn'), uid: userInfo().uid, gid: userInfo().gid }
   prepareDovecotDirs(n.paths, isRoot ? user : undefined)
-  writeDovecotConf(n.paths, renderDovecotConf({ config: n.config, paths: n.paths, user, root: isRoot }))
+  const { version } = await checkDovecotInstalled(exec)
+  writeDovecotConf(n.paths, renderDovecotConf({ version, config: n.config, paths: n.paths, user, root: isRoot }))
   await validateDovecotConf(exec, n.paths.dovecotConf)
   const { command, args } = dovecotSpawnArgs(n.paths)
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -1,20 +1,20 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { renderDovecotConf, DovecotConfigError, dovecotInstanceName, type DovecotConfInput } from '../../../server/dovecot/config.js'
-import { writeDovecotConf, validateDovecotConf, dovecotSpawnArgs, checkDovecotInstalled } from '../../../server/dovecot/process.js'
+import { renderDovecotConf, DovecotConfigError, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
+import { writeDovecotConf, validateDovecotConf, dovecotSpawnArgs, checkDovecotInstalled, supportedDovecotVersion } from '../../../server/dovecot/process.js'
 import { nodePaths, type NodePaths } from '../../../server/paths.js'
 import { defaults } from '../../../server/config/schema.js'
 import { exec, type Exec } from '../../../server/exec.js'
 
 const USER = { name: 'outpost', group: 'outpost', uid: 998, gid: 997 }
 
-function input(over: { root?: boolean; data?: string; mutate?: (i: DovecotConfInput) => void } = {}): DovecotConfInput {
+function input(over: { version?: DovecotVersion; root?: boolean; data?: string; mutate?: (i: DovecotConfInput) => void } = {}): DovecotConfInput {
   const config = defaults('camp.test', { root: false })
   config.listen.address = '127.0.0.1'
-  const i: DovecotConfInput = { config, paths: nodePaths(over.data ?? '/srv/outpost'), user: { ...USER }, root: over.root ?? false }
+  const i: DovecotConfInput = { version: over.version ?? '2.3', config, paths: nodePaths(over.data ?? '/srv/outpost'), user: { ...USER }, root: over.root ?? false }
   over.mutate?.(i)
   return i
 }
@@ -35,7 +35,7 @@ function settings(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'))
 }
 
-test('IMAP listens with STARTTLS on ports.imap and implicit TLS on ports.imaps, at listen.address', () => {
+test('2.3: IMAP listens with STARTTLS on ports.imap and implicit TLS on ports.imaps, at listen.address', () => {
   const conf = renderDovecotConf(input({ mutate: (i) => { i.config.ports.imap = 11143; i.config.ports.imaps = 11993 } }))['dovecot.conf']
   const login = block(conf, 'service imap-login')
   assert.match(login, /inet_listener imap \{\s*address = 127\.0\.0\.1\s*port = 11143\s*\}/)
@@ -44,7 +44,7 @@ test('IMAP listens with STARTTLS on ports.imap and implicit TLS on ports.imaps, 
   assert.doesNotMatch(conf, /pop3/)
 })
 
-test('LMTP is only a unix socket at paths.lmtpSocket, where Haraka delivers', () => {
+test('2.3: LMTP is only a unix socket at paths.lmtpSocket, where Haraka delivers', () => {
   const i = input()
   const conf = renderDovecotConf(i)['dovecot.conf']
   const lmtp = block(conf, 'service lmtp')
@@ -55,7 +55,7 @@ test('LMTP is only a unix socket at paths.lmtpSocket, where Haraka delivers', ()
   assert.match(conf, new RegExp(`^base_dir = ${i.paths.dovecotBase}$`, 'm'))
 })
 
-test('the instance is private: own base_dir, state_dir, log and instance name, nothing from /etc', () => {
+test('2.3: the instance is private: own base_dir, state_dir, log and instance name, nothing from /etc', () => {
   const i = input({ data: '/srv/node-a' })
   const conf = renderDovecotConf(i)['dovecot.conf']
   assert.match(conf, /^base_dir = \/srv\/node-a\/run\/dovecot$/m)
@@ -66,10 +66,10 @@ test('the instance is private: own base_dir, state_dir, log and instance name, n
   assert.ok(!settings(conf).some((l) => /!include|\/etc\//.test(l)), 'nothing may come from /etc')
 })
 
-test('accounts come from the accounts table through the sqlite driver', () => {
+test('2.3: accounts come from the accounts table through the sqlite driver', () => {
   const i = input()
   const files = renderDovecotConf(i)
-  const sql = files['dovecot-sql.conf.ext']
+  const sql = files['dovecot-sql.conf.ext']!
   assert.match(sql, /^driver = sqlite$/m)
   assert.match(sql, new RegExp(`^connect = ${i.paths.db}$`, 'm'))
   assert.match(sql, /^default_pass_scheme = ARGON2ID$/m)
@@ -86,7 +86,7 @@ test('accounts come from the accounts table through the sqlite driver', () => {
   assert.doesNotMatch(conf, /allow_all_users/)
 })
 
-test('Delta Chat sees a chatmail relay: XCHATMAIL, IDLE keepalive, Maildir', () => {
+test('2.3: Delta Chat sees a chatmail relay: XCHATMAIL, IDLE keepalive, Maildir', () => {
   const conf = renderDovecotConf(input())['dovecot.conf']
   assert.match(conf, /^imap_capability = \+XCHATMAIL$/m)
   assert.match(conf, /^imap_idle_notify_interval = 2 mins$/m)
@@ -94,7 +94,7 @@ test('Delta Chat sees a chatmail relay: XCHATMAIL, IDLE keepalive, Maildir', () 
   assert.match(conf, /^mail_fsync = optimized$/m)
 })
 
-test('TLS is required, with the node certificate, TLS 1.2 at least', () => {
+test('2.3: TLS is required, with the node certificate, TLS 1.2 at least', () => {
   const i = input()
   const conf = renderDovecotConf(i)['dovecot.conf']
   assert.match(conf, /^ssl = required$/m)
@@ -103,7 +103,7 @@ test('TLS is required, with the node certificate, TLS 1.2 at least', () => {
   assert.match(conf, /^ssl_min_protocol = TLSv1\.2$/m)
 })
 
-test('quota comes from mail.quota_mb and is announced over IMAP', () => {
+test('2.3: quota comes from mail.quota_mb and is announced over IMAP', () => {
   const files = renderDovecotConf(input({ mutate: (i) => { i.config.mail.quota_mb = 250 } }))
   const conf = files['dovecot.conf']
   assert.match(conf, /^mail_plugins = \$mail_plugins quota$/m)
@@ -111,17 +111,17 @@ test('quota comes from mail.quota_mb and is announced over IMAP', () => {
   const plugin = settings(block(conf, 'plugin'))
   assert.ok(plugin.includes('quota = maildir:User quota'))
   assert.ok(plugin.includes('quota_rule = *:storage=250M'))
-  assert.match(files['dovecot-sql.conf.ext'], /COALESCE\(quota_mb, 250\)/)
+  assert.match(files['dovecot-sql.conf.ext']!, /COALESCE\(quota_mb, 250\)/)
 })
 
-test('LMTP answers per recipient and never files user+detail elsewhere', () => {
+test('2.3: LMTP answers per recipient and never files user+detail elsewhere', () => {
   const conf = renderDovecotConf(input())['dovecot.conf']
   assert.match(block(conf, 'protocol lmtp'), /lmtp_save_to_detail_mailbox = no/)
   assert.match(conf, /^recipient_delimiter =$/m)
   assert.match(conf, /^lmtp_rcpt_check_quota = yes$/m)
 })
 
-test('not as root: Dovecot runs as the user, without chroot', () => {
+test('2.3: not as root: Dovecot runs as the user, without chroot', () => {
   const conf = renderDovecotConf(input({ root: false }))['dovecot.conf']
   assert.match(conf, /^default_internal_user = outpost$/m)
   assert.match(conf, /^default_internal_group = outpost$/m)
@@ -132,7 +132,7 @@ test('not as root: Dovecot runs as the user, without chroot', () => {
   assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
 })
 
-test('as root: mail processes and LMTP run as the user, login processes keep their chroot', () => {
+test('2.3: as root: mail processes and LMTP run as the user, login processes keep their chroot', () => {
   const conf = renderDovecotConf(input({ root: true }))['dovecot.conf']
   assert.doesNotMatch(conf, /default_internal_user|default_login_user/)
   assert.doesNotMatch(conf, /chroot =/)
@@ -142,15 +142,158 @@ test('as root: mail processes and LMTP run as the user, login processes keep the
   }
 })
 
-test('every setting outside a block has a comment above it or in its section', () => {
-  const lines = renderDovecotConf(input())['dovecot.conf'].split('\n')
-  let commented = false
-  for (const line of lines) {
-    if (line.startsWith('#')) commented = true
-    else if (line.trim() === '') commented = false
-    else if (/^[a-z_]+ = /.test(line)) assert.ok(commented, `no reason given for: ${line}`)
+const v24 = (over: Parameters<typeof input>[0] = {}) => renderDovecotConf(input({ ...over, version: '2.4' }))
+
+test('2.4: the config and storage versions come first, as 2.4 requires, and there is no second file', () => {
+  const files = v24()
+  assert.deepEqual(Object.keys(files), ['dovecot.conf'])
+  assert.deepEqual(settings(files['dovecot.conf']).slice(0, 2), ['dovecot_config_version = 2.4.0', 'dovecot_storage_version = 2.4.0'])
+  // Every link goes to the 2.4 documentation, none to 2.3's or the old wiki.
+  for (const root of [false, true]) {
+    const conf = v24({ root })['dovecot.conf']
+    const links = conf.match(/https?:\/\/\S+/g) ?? []
+    assert.ok(links.length >= 10, 'the settings link to their documentation')
+    for (const link of links) assert.match(link, /^https:\/\/doc\.dovecot\.org\/2\.4\.1\//)
   }
 })
+
+test('2.4: IMAP listens with STARTTLS on ports.imap and implicit TLS on ports.imaps, at listen.address', () => {
+  const conf = v24({ mutate: (i) => { i.config.ports.imap = 11143; i.config.ports.imaps = 11993 } })['dovecot.conf']
+  const login = block(conf, 'service imap-login')
+  assert.match(login, /inet_listener imap \{\s*listen = 127\.0\.0\.1\s*port = 11143\s*\}/)
+  assert.match(login, /inet_listener imaps \{\s*listen = 127\.0\.0\.1\s*port = 11993\s*ssl = yes\s*\}/)
+  assert.doesNotMatch(login, /address =/)
+  assert.match(conf, /^protocols = imap lmtp$/m)
+  assert.doesNotMatch(conf, /pop3/)
+})
+
+test('2.4: LMTP is only a unix socket at paths.lmtpSocket, where Haraka delivers', () => {
+  const i = input({ version: '2.4' })
+  const conf = renderDovecotConf(i)['dovecot.conf']
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
+  assert.match(conf, new RegExp(`^base_dir = ${i.paths.dovecotBase}$`, 'm'))
+})
+
+test('2.4: the instance is private: own base_dir, state_dir, log and instance name, nothing from /etc', () => {
+  const i = input({ version: '2.4', data: '/srv/node-a' })
+  const conf = renderDovecotConf(i)['dovecot.conf']
+  assert.match(conf, /^base_dir = \/srv\/node-a\/run\/dovecot$/m)
+  assert.match(conf, /^state_dir = \/srv\/node-a\/run\/dovecot-state$/m)
+  assert.match(conf, /^log_path = \/srv\/node-a\/log\/dovecot\.log$/m)
+  assert.match(conf, new RegExp(`^instance_name = ${dovecotInstanceName(i.paths)}$`, 'm'))
+  assert.ok(!settings(conf).some((l) => /!include|\/etc\//.test(l)), 'nothing may come from /etc')
+})
+
+test('2.4: accounts come from the accounts table through the sqlite driver, in dovecot.conf itself', () => {
+  const i = input({ version: '2.4' })
+  const conf = renderDovecotConf(i)['dovecot.conf']
+  assert.match(conf, /^sql_driver = sqlite$/m)
+  assert.match(conf, new RegExp(`^sqlite_path = ${i.paths.db}$`, 'm'))
+  assert.deepEqual(settings(block(conf, 'passdb sql')), [
+    'passdb sql {',
+    // Over loopback Dovecot calls a plain-text connection "secured" too; only TLS may log in.
+    "query = SELECT address AS user, password_hash AS password FROM accounts WHERE address = '%{user}' AND '%{secured}' = 'TLS'",
+    'default_password_scheme = ARGON2ID',
+    '}',
+  ])
+  assert.deepEqual(settings(block(conf, 'userdb sql')), [
+    'userdb sql {',
+    "query = SELECT address AS user, COALESCE(quota_mb, 100) || 'M' AS quota_storage_size FROM accounts WHERE address = '%{user}'",
+    'iterate_query = SELECT address AS user FROM accounts',
+    'fields {',
+    'uid = 998',
+    'gid = 997',
+    `home = ${i.paths.mail}/%{user | domain}/%{user | username}`,
+    '}',
+    '}',
+  ])
+  // No 2.3 leftovers: no args file, no %u-style variables.
+  assert.doesNotMatch(conf, /dovecot-sql\.conf\.ext|args =|driver = sql$|%[udn]\b/m)
+  assert.doesNotMatch(conf, /allow_all_users/)
+})
+
+test('2.4: Delta Chat sees a chatmail relay: XCHATMAIL, IDLE keepalive, Maildir', () => {
+  const conf = v24()['dovecot.conf']
+  assert.deepEqual(settings(block(conf, 'imap_capability')), ['imap_capability {', 'XCHATMAIL = yes', '}'])
+  assert.match(conf, /^imap_idle_notify_interval = 2 mins$/m)
+  assert.match(conf, /^mail_driver = maildir$/m)
+  assert.match(conf, /^mail_path = ~\/Maildir$/m)
+  assert.doesNotMatch(conf, /mail_location/)
+  assert.match(conf, /^mail_fsync = optimized$/m)
+  assert.deepEqual(settings(block(conf, 'namespace inbox')), ['namespace inbox {', 'inbox = yes', '}'])
+})
+
+test('2.4: TLS is required, with the node certificate, TLS 1.2 at least', () => {
+  const i = input({ version: '2.4' })
+  const conf = renderDovecotConf(i)['dovecot.conf']
+  assert.match(conf, /^ssl = required$/m)
+  assert.match(conf, new RegExp(`^ssl_server_cert_file = ${i.paths.tlsCert}$`, 'm'))
+  assert.match(conf, new RegExp(`^ssl_server_key_file = ${i.paths.tlsKey}$`, 'm'))
+  assert.doesNotMatch(conf, /ssl_cert|ssl_key|</)
+  assert.match(conf, /^ssl_min_protocol = TLSv1\.2$/m)
+})
+
+test('2.4: quota comes from mail.quota_mb, per account from the userdb, and is announced over IMAP', () => {
+  const conf = v24({ mutate: (i) => { i.config.mail.quota_mb = 250; i.config.limits.max_message_bytes = 31457280 } })['dovecot.conf']
+  assert.deepEqual(settings(block(conf, 'mail_plugins')), ['mail_plugins {', 'quota = yes', '}'])
+  assert.deepEqual(settings(block(conf, 'protocol imap')), ['protocol imap {', 'mail_plugins {', 'imap_quota = yes', '}', '}'])
+  assert.deepEqual(settings(block(conf, 'quota "User quota"')), ['quota "User quota" {', 'driver = maildir', '}'])
+  // Outside the quota block, where the userdb's quota_storage_size overrides it.
+  assert.match(conf, /^quota_storage_size = 250M$/m)
+  assert.match(block(conf, 'userdb sql'), /COALESCE\(quota_mb, 250\) \|\| 'M' AS quota_storage_size/)
+  assert.match(conf, /^quota_mail_size = 31457280$/m)
+  assert.doesNotMatch(conf, /^plugin \{|quota_rule/m)
+})
+
+test('2.4: LMTP answers per recipient and never files user+detail elsewhere', () => {
+  const conf = v24()['dovecot.conf']
+  assert.deepEqual(settings(block(conf, 'protocol lmtp')), ['protocol lmtp {', 'lmtp_save_to_detail_mailbox = no', '}'])
+  assert.match(conf, /^recipient_delimiter =$/m)
+  assert.match(conf, /^lmtp_rcpt_check_quota = yes$/m)
+  assert.match(conf, /^lmtp_add_received_header = no$/m)
+})
+
+test('2.4: not as root: Dovecot runs as the user, without chroot', () => {
+  const conf = v24({ root: false })['dovecot.conf']
+  assert.match(conf, /^default_internal_user = outpost$/m)
+  assert.match(conf, /^default_internal_group = outpost$/m)
+  assert.match(conf, /^default_login_user = outpost$/m)
+  assert.deepEqual(settings(block(conf, 'service anvil')).slice(1, -1), ['chroot ='])
+  assert.deepEqual(settings(block(conf, 'service imap-urlauth-login')).slice(1, -1), ['chroot ='])
+  assert.ok(settings(block(conf, 'service imap-login')).includes('chroot ='))
+})
+
+test('2.4: as root: mail processes and LMTP run as the user, login processes keep their chroot', () => {
+  const conf = v24({ root: true })['dovecot.conf']
+  assert.doesNotMatch(conf, /default_internal_user|default_login_user/)
+  assert.doesNotMatch(conf, /chroot =/)
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', 'user = outpost', '}'])
+  for (const line of ['first_valid_uid = 998', 'last_valid_uid = 998', 'first_valid_gid = 997', 'last_valid_gid = 997']) {
+    assert.match(conf, new RegExp(`^${line}$`, 'm'))
+  }
+})
+
+test('the 2.3 render is not 2.4 syntax, and the other way round', () => {
+  const c23 = renderDovecotConf(input({ version: '2.3' }))['dovecot.conf']
+  const c24 = v24()['dovecot.conf']
+  assert.doesNotMatch(c23, /dovecot_config_version|mail_driver|ssl_server_/)
+  assert.doesNotMatch(c24, /mail_location|^ssl_cert|^imap_capability = /m)
+  assert.throws(() => renderDovecotConf(input({ version: '2.5' as DovecotVersion })), /2\.5 is not one Outpost can configure \(2\.3, 2\.4\)/)
+})
+
+for (const version of SUPPORTED_DOVECOT_VERSIONS) {
+  test(`${version}: every setting outside a block has a comment above it or in its section`, () => {
+    for (const root of [false, true]) {
+      const lines = renderDovecotConf(input({ version, root }))['dovecot.conf'].split('\n')
+      let commented = false
+      for (const line of lines) {
+        if (line.startsWith('#')) commented = true
+        else if (line.trim() === '') commented = false
+        else if (/^[a-z_]+ = /.test(line)) assert.ok(commented, `no reason given for: ${line}`)
+      }
+    }
+  })
+}
 
 test('unsafe values from the config are refused, not written', () => {
   const bad: Array<[string, (i: DovecotConfInput) => void, RegExp]> = [
@@ -164,8 +307,10 @@ test('unsafe values from the config are refused, not written', () => {
     ['quota', (i) => { i.config.mail.quota_mb = 0 }, /quota_mb/],
     ['socket path too long', (i) => { i.paths = nodePaths('/srv/' + 'x'.repeat(100)) }, /107 bytes/],
   ]
-  for (const [what, mutate, msg] of bad) {
-    assert.throws(() => renderDovecotConf(input({ mutate })), (err: unknown) => err instanceof DovecotConfigError && msg.test(err.message), what)
+  for (const version of SUPPORTED_DOVECOT_VERSIONS) {
+    for (const [what, mutate, msg] of bad) {
+      assert.throws(() => renderDovecotConf(input({ version, mutate })), (err: unknown) => err instanceof DovecotConfigError && msg.test(err.message), `${version}: ${what}`)
+    }
   }
 })
 
@@ -178,15 +323,79 @@ test('checkDovecotInstalled names the packages to install', async () => {
   const missing: Exec = async () => { throw Object.assign(new Error('dovecot is not installed or not on PATH'), { code: 'ENOENT' }) }
   await assert.rejects(checkDovecotInstalled(missing), /apt-get install dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite/)
 
-  const fake: Exec = async (file, args) => {
-    if (file === 'dovecot') return { code: 0, stdout: '2.3.19.1 (9b53102964)\n', stderr: '' }
-    return { code: 0, stdout: args.includes('libexec_dir') ? '/usr/lib/dovecot\n' : '/usr/lib/dovecot/modules\n', stderr: '' }
+  const fake = (version: string): Exec => async (file, args) => {
+    if (file === 'dovecot') return { code: 0, stdout: `${version}\n`, stderr: '' }
+    assert.deepEqual(args, ['-d', '-c', '/dev/null', 'libexec_dir', 'mail_plugin_dir'])
+    return { code: 0, stdout: 'libexec_dir = /opt/dovecot/libexec\nmail_plugin_dir = /opt/dovecot/modules\n', stderr: '' }
   }
-  await assert.rejects(checkDovecotInstalled(fake, (p) => !p.endsWith('libdriver_sqlite.so')), /libdriver_sqlite\.so \(package dovecot-sqlite\).*apt-get install/)
-  assert.deepEqual(await checkDovecotInstalled(fake, () => true), { version: '2.3.19.1 (9b53102964)' })
+  await assert.rejects(
+    checkDovecotInstalled(fake('2.3.19.1 (9b53102964)'), (p) => !p.endsWith('libdriver_sqlite.so')),
+    /\/opt\/dovecot\/modules\/auth\/libdriver_sqlite\.so \(package dovecot-sqlite\).*apt-get install/,
+  )
+  assert.deepEqual(await checkDovecotInstalled(fake('2.3.19.1 (9b53102964)'), () => true), { version: '2.3', installed: '2.3.19.1 (9b53102964)' })
+  assert.deepEqual(await checkDovecotInstalled(fake('2.4.1-4 (7d8c0e5759)'), () => true), { version: '2.4', installed: '2.4.1-4 (7d8c0e5759)' })
+})
 
-  const v24: Exec = async () => ({ code: 0, stdout: '2.4.1-4 (7d8c0e5759)\n', stderr: '' })
-  await assert.rejects(checkDovecotInstalled(v24, () => true), /written for Dovecot 2\.3/)
+test('checkDovecotInstalled does not depend on doveconf -h, which 2.4.1 refuses', async () => {
+  // As seen on trixie: -h fails with exit 89 however the name is spelled.
+  let calls = 0
+  const flaky: Exec = async (file, args) => {
+    if (file === 'dovecot') return { code: 0, stdout: '2.4.1-4 (7d8c0e5759)\n', stderr: '' }
+    if (args.includes('-h')) return { code: 89, stdout: '', stderr: 'doveconf: Fatal: Multiple settings matched with -h parameter\n' }
+    // And a doveconf that fails once before it answers.
+    if (++calls === 1) return { code: 89, stdout: '', stderr: 'doveconf: Fatal: something passing\n' }
+    return { code: 0, stdout: 'libexec_dir = /usr/lib/dovecot\nmail_plugin_dir = /usr/lib/dovecot/modules\n', stderr: '' }
+  }
+  const seen: string[] = []
+  assert.equal((await checkDovecotInstalled(flaky, (p) => (seen.push(p), true))).version, '2.4')
+  assert.deepEqual(seen, ['/usr/lib/dovecot/imap', '/usr/lib/dovecot/lmtp', '/usr/lib/dovecot/modules/auth/libdriver_sqlite.so'])
+
+  // A doveconf that never answers: Debian's layout is checked, and the error says why.
+  const broken: Exec = async (file) =>
+    file === 'dovecot' ? { code: 0, stdout: '2.4.1-4 (7d8c0e5759)\n', stderr: '' } : { code: 89, stdout: '', stderr: 'doveconf: Fatal: broken\n' }
+  assert.equal((await checkDovecotInstalled(broken, () => true)).version, '2.4')
+  await assert.rejects(checkDovecotInstalled(broken, (p) => !p.endsWith('/lmtp')), /\/usr\/lib\/dovecot\/lmtp \(package dovecot-lmtpd\) \(Debian's paths, because doveconf .* exited 89: doveconf: Fatal: broken\)/)
+})
+
+test('an unsupported Dovecot is refused with the supported versions and what to do, never with the packages that gave it', () => {
+  for (const [installed, expect] of [['2.3.19.1 (9b53102964)', '2.3'], ['2.3.21', '2.3'], ['2.4.1-4 (7d8c0e5759)', '2.4'], ['2.4.0', '2.4'], ['2.4.2 (hash)', '2.4']] as const) {
+    assert.equal(supportedDovecotVersion(installed), expect, installed)
+  }
+  const refused = (installed: string): string => {
+    try {
+      supportedDovecotVersion(installed)
+    } catch (err) {
+      return (err as Error).message
+    }
+    assert.fail(`${installed} was accepted`)
+  }
+  for (const installed of ['2.2.36 (1f10bfa63)', '2.5.0 (abc)', '3.0.0 (abc)', '2.40.1', 'not a version']) {
+    const msg = refused(installed)
+    assert.match(msg, /Dovecot 2\.3 and 2\.4/, installed)
+    assert.doesNotMatch(msg, /apt-get install/, `${installed}: installing the distribution's packages again would not help`)
+  }
+  assert.match(refused('2.2.36 (1f10bfa63)'), /older\. Upgrade Dovecot to 2\.3 or 2\.4 \(Debian 12 "bookworm" ships Dovecot 2\.3, Debian 13 "trixie"/)
+  assert.match(refused('2.5.0 (abc)'), /cannot yet write a configuration for Dovecot 2\.5\. Install Dovecot 2\.4 instead .*apt-mark hold dovecot-core/)
+  assert.match(refused('3.0.0 (abc)'), /Dovecot 3\.0/)
+})
+
+test('writeDovecotConf removes a dovecot-sql.conf.ext that a 2.3 render left when 2.4 takes over', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'opc-'))
+  try {
+    const paths = nodePaths(dir)
+    mkdirSync(paths.dovecotDir, { recursive: true })
+    const sqlFile = join(paths.dovecotDir, 'dovecot-sql.conf.ext')
+    writeDovecotConf(paths, renderDovecotConf(input({ version: '2.3', data: dir })))
+    assert.ok(existsSync(sqlFile))
+    writeDovecotConf(paths, renderDovecotConf(input({ version: '2.4', data: dir })))
+    assert.ok(!existsSync(sqlFile), 'no stale 2.3 SQL file beside the 2.4 config')
+    assert.match(readFileSync(paths.dovecotConf, 'utf8'), /^dovecot_config_version = 2\.4\.0$/m)
+    // And back: a downgrade writes it again.
+    writeDovecotConf(paths, renderDovecotConf(input({ version: '2.3', data: dir })))
+    assert.match(readFileSync(sqlFile, 'utf8'), /^driver = sqlite$/m)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 /** doveconf checks that the users it names exist, so use one every system has. */
@@ -195,32 +404,42 @@ async function nobody(): Promise<DovecotConfInput['user']> {
   return { name: 'nobody', group: await id('-gn'), uid: Number(await id('-u')), gid: Number(await id('-g')) }
 }
 
-async function hasDoveconf(): Promise<boolean> {
+/**
+ * The installed Dovecot's version, or undefined when there is none. Not
+ * `doveconf -d -h`: 2.4.1 refuses -h, and this test would be skipped exactly
+ * where it matters.
+ */
+async function installedDovecot(): Promise<DovecotVersion | undefined> {
   try {
-    return (await exec('doveconf', ['-d', '-h', 'base_dir'])).code === 0
+    return (await checkDovecotInstalled(exec)).version
   } catch {
-    return false
+    return undefined
   }
 }
+const installed = await installedDovecot()
 
-test('the real doveconf accepts both renders', { skip: !(await hasDoveconf()) && 'doveconf is not installed' }, async () => {
+test(`the real doveconf (Dovecot ${installed ?? 'none'}) accepts its version's render, as root and not`, { skip: !installed && 'Dovecot is not installed' }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'opc-'))
   const user = await nobody()
   try {
     for (const root of [false, true]) {
       const paths: NodePaths = nodePaths(join(dir, root ? 'root' : 'user'))
       mkdirSync(paths.tlsDir, { recursive: true })
-      // doveconf reads ssl_cert/ssl_key ("<file") but does not parse them.
+      // doveconf reads the certificate and key files but does not parse them.
       writeFileSync(paths.tlsCert, 'not checked by doveconf\n')
       writeFileSync(paths.tlsKey, 'not checked by doveconf\n', { mode: 0o600 })
-      writeDovecotConf(paths, renderDovecotConf(input({ root, data: paths.data, mutate: (i) => { i.user = user } })))
+      writeDovecotConf(paths, renderDovecotConf(input({ version: installed!, root, data: paths.data, mutate: (i) => { i.user = user } })))
       const { warnings } = await validateDovecotConf(exec, paths.dovecotConf)
       assert.deepEqual(warnings, [], `doveconf warnings (${root ? 'root' : 'non-root'}): ${warnings.join('; ')}`)
     }
-    // And a broken file is reported with doveconf's own words.
+    // And a broken file is reported with doveconf's own words (2.4 wants its version line first).
     const broken = nodePaths(join(dir, 'user'))
-    writeFileSync(broken.dovecotConf, 'no_such_setting = 1\n')
+    writeFileSync(broken.dovecotConf, (installed === '2.4' ? 'dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n' : '') + 'no_such_setting = 1\n')
     await assert.rejects(validateDovecotConf(exec, broken.dovecotConf), /Unknown setting: no_such_setting/)
+    // A 2.3 config under 2.4 (or the other way round) is refused, not half-read.
+    const other = installed === '2.4' ? '2.3' : '2.4'
+    writeDovecotConf(broken, renderDovecotConf(input({ version: other, data: broken.data, mutate: (i) => { i.user = user } })))
+    await assert.rejects(validateDovecotConf(exec, broken.dovecotConf), /Dovecot rejects the generated/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
