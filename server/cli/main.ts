@@ -6,6 +6,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import QRCode from 'qrcode'
 import { resolveDataDir } from '../paths.js'
 import { initNode } from '../node/init.js'
+import { formatSetupCode } from '../admin/setup-code.js'
 import { openNode } from '../node/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
 import { exec } from '../exec.js'
@@ -24,6 +25,7 @@ Setting up
 Running
   start                       run the node in the foreground (SMTP, IMAP, web admin)
 Web admin
+  admin setup-code                     the one-time code the web admin's first-run page asks for (until an admin password is set)
   admin password [--password-stdin]    set or reset the web admin's password (asks twice; --password-stdin: read one line); logs everyone out
 Accounts
   account add ADDRESS [--password P]   create an account (a strong random password when none is given)
@@ -109,7 +111,7 @@ async function cmdInit(args: string[]): Promise<number> {
   })
   if (typeof values.domain !== 'string') throw new UsageError('init needs --domain DOMAIN (the mail domain of this node, e.g. camp.test)')
   const data = resolveDataDir(values.data as string | undefined)
-  const { paths, config } = await initNode(
+  const { paths, config, setupCode } = await initNode(
     {
       data,
       domain: values.domain,
@@ -139,6 +141,7 @@ async function cmdInit(args: string[]): Promise<number> {
     console.log(`  DKIM: publish this record in the DNS of ${config.node.domain} (\`outpost dkim DOMAIN\` makes one for each group domain):`)
     console.log(`  ${dkimDnsRecord(key)}`)
   }
+  console.log(`  web admin setup code: ${formatSetupCode(setupCode)} (the first-run page asks for it; \`outpost admin setup-code\` shows it again)`)
   console.log(`Next: outpost account add alice@${config.node.domain} --data ${paths.data}; outpost start --data ${paths.data}`)
   return 0
 }
@@ -339,8 +342,10 @@ export async function run(argv: string[]): Promise<number> {
         return await cmdAccount(rest)
       case 'admin': {
         const { values, positionals } = parse(rest, { 'password-stdin': { type: 'boolean' } })
-        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password)`)
-        return await (await import('./admin.js')).cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
+        const admin = await import('./admin.js')
+        if (positionals.length === 1 && positionals[0] === 'setup-code') return admin.cmdAdminSetupCode({ data: values.data as string | undefined })
+        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password, setup-code)`)
+        return await admin.cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
       }
       case 'card':
         return await cmdCard(rest)

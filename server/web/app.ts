@@ -11,6 +11,7 @@ import opsRoutes from './routes/ops/index.js'
 import authGate from './plugins/auth.js'
 import authRoutes from './routes/auth.js'
 import { AdminAuth } from '../admin/auth.js'
+import { SetupCodeFile } from '../admin/setup-code.js'
 import websocket from '@fastify/websocket'
 import accountRoutes from './routes/accounts.js'
 import publicRoutes from './routes/public.js'
@@ -82,7 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // first and a refused upgrade's socket is closed after the 401.
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     // The gate in front of every /api route (see plugins/auth.ts for which are public).
-    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
+    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now, new SetupCodeFile(opts.services.node.paths.setupCode)) })
     await app.register(authRoutes, { prefix: '/api/auth' })
     await app.register(publicRoutes, { prefix: '/api/public' })
     // The admin's routes: everything here needs a logged-in session.

@@ -1,6 +1,6 @@
 // Acceptance test of the web admin in a real browser (Debian's Chromium,
-// headless) against a real running node: the admin sets the password on
-// first run, logs in, makes an account whose QR code, read back off the page,
+// headless) against a real running node: the admin claims the box with its
+// setup code on first run, logs in, makes an account whose QR code, read back off the page,
 // configures a real Delta Chat that then chats; adds a peer from its card;
 // sets a transport's schedule; runs it and watches it finish; and sees a
 // message arrive in the activity log live. Every page is checked at 360 px
@@ -18,6 +18,7 @@ import { setSetting } from '../../../server/db/settings.js'
 import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
+import { setupCodeOf } from '../../helpers/web-admin.js'
 import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
@@ -72,6 +73,15 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   it('first run: the admin sets the password and lands on the dashboard', async () => {
     await page.goto('/admin')
     await page.getByRole('heading', { name: 'Welcome to your Outpost' }).waitFor()
+    await page.getByText('outpost admin setup-code').first().waitFor()
+    // A wrong code is refused, and the page says where the right one is.
+    await page.getByLabel('Setup code').fill('AAAA-BBBB-CCCC-DDDD')
+    await page.getByLabel('New admin password').fill(PASSWORD)
+    await page.getByLabel('The same again').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Set password' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Wrong setup code' }).waitFor()
+    // The owner reads the code on the box, as `outpost admin setup-code` shows it.
+    await page.getByLabel('Setup code').fill(setupCodeOf(camp!.data))
     await page.getByLabel('New admin password').fill(PASSWORD)
     await page.getByLabel('The same again').fill(PASSWORD)
     await screenshot(page, 'first-run')
@@ -79,7 +89,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('heading', { name: 'camp', exact: true }).waitFor()
     await page.getByText('Sending (SMTP)').waitFor()
     // The password is set for good: a second first run is refused.
-    const again = await page.evaluate(async () => (await fetch('/api/auth/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'someone else entirely' }) })).status)
+    const again = await page.evaluate(async () => (await fetch('/api/auth/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'someone else entirely', code: '' }) })).status)
     assert.notEqual(again, 200)
   })
 
