@@ -3,6 +3,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
+import securityHeaders from './plugins/security-headers.js'
+import requestLimits from './plugins/request-limits.js'
 import healthRoutes from './routes/health.js'
 import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
 import bundleRoutes from './routes/bundles.js'
@@ -69,6 +71,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(code).send({ error: err.message, statusCode: code })
   })
 
+  // Before any route: both hook into every route as it is added.
+  await app.register(securityHeaders)
+  await app.register(requestLimits)
   await app.register(healthProbes, opts.probes)
   await app.register(healthRoutes, { prefix: '/api' })
   if (opts.inbox) {

@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { AdminAuthError, MIN_ADMIN_PASSWORD, WRONG_SETUP_CODE } from '../../admin/auth.js'
 import { SESSION_COOKIE } from '../plugins/auth.js'
 import { ErrorBody } from '../schemas.js'
+import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'
 
 const Csrf = Type.Object({ csrf: Type.String() })
 const Password = Type.String({ minLength: MIN_ADMIN_PASSWORD, maxLength: 256 })
@@ -25,6 +26,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/setup',
     {
+      config: { rateLimit: OPEN_ROUTE_LIMIT },
       schema: {
         // `code`: the box's setup code (server/admin/setup-code.ts), as typed: case, spaces and dashes do not matter.
         body: Type.Object({ password: Password, code: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
@@ -56,7 +58,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/login',
     // No minimum length here: a wrong password is a 401, not a hint about the rule.
-    { schema: { body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), response: { 200: Csrf, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody } } },
+    { config: { rateLimit: OPEN_ROUTE_LIMIT }, schema: { body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), response: { 200: Csrf, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody } } },
     async (req, reply) => {
       const wait = loginLimiter.retryAfterS(req.ip)
       if (wait > 0) {

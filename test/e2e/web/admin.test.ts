@@ -19,7 +19,7 @@ import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
 import { setupCodeOf } from '../../helpers/web-admin.js'
-import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
+import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls, watchCsp } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -49,6 +49,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   let transportId: number
   /** Uncaught errors in the page: each is something broken a person would run into. */
   const pageErrors: string[] = []
+  let cspViolations: string[] = []
 
   before(async () => {
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
@@ -58,6 +59,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     base = `https://127.0.0.1:${camp.ports.web}`
     browser = await launchChromium()
     ctx = await newContext(browser, base, PHONE)
+    cspViolations = watchCsp(ctx)
     page = await ctx.newPage()
     page.on('pageerror', (err) => pageErrors.push(err.message))
   })
@@ -88,6 +90,11 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('button', { name: 'Set password' }).click()
     await page.getByRole('heading', { name: 'camp', exact: true }).waitFor()
     await page.getByText('Sending (SMTP)').waitFor()
+    // The page and the dashboard work under the strict policy, and broke none of it.
+    const csp = (await page.request.get('/admin')).headers()['content-security-policy'] ?? ''
+    assert.match(csp, /script-src 'self'/)
+    assert.doesNotMatch(csp, /unsafe-inline/)
+    assert.deepEqual(cspViolations, [])
     // The password is set for good: a second first run is refused.
     const again = await page.evaluate(async () => (await fetch('/api/auth/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'someone else entirely', code: '' }) })).status)
     assert.notEqual(again, 200)
@@ -405,6 +412,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       await screenshot(page, 'landing')
     }
     assert.deepEqual(pageErrors, [], 'the pages threw errors')
+    assert.deepEqual(cspViolations, [], 'every page works under the Content-Security-Policy')
   })
 
   it('when the session is gone, the next page a person opens asks to log in again', async () => {
