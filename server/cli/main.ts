@@ -9,6 +9,7 @@ import { initNode } from '../node/init.js'
 import { formatSetupCode } from '../admin/setup-code.js'
 import { openNode } from '../node/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
+import { removeAccount } from '../accounts/mailbox.js'
 import { exec } from '../exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
@@ -30,7 +31,7 @@ Web admin
 Accounts
   account add ADDRESS [--password P]   create an account (a strong random password when none is given)
   account list                         list accounts
-  account remove ADDRESS               delete an account (its mail stays on disk)
+  account remove ADDRESS               delete an account; its mail is archived to DIR/archive/ADDRESS-TIME/, out of reach of a new account of that name
   account passwd ADDRESS [--password P] set a new password (random when none is given)
   account qr ADDRESS [--uri]           print the dclogin: QR code Delta Chat scans (--uri: the URI only)
 Peers (other nodes this one exchanges mail with)
@@ -179,8 +180,11 @@ async function cmdAccount(args: string[]): Promise<number> {
         return 0
       }
       case 'remove': {
-        node.accounts.remove(need())
-        console.log(`Removed ${need()}; its mail stays in ${node.paths.mail} until you delete it`)
+        const r = await removeAccount(node, need(), { exec, now: Date.now() })
+        for (const w of r.warnings) console.error(`warning: ${w}`)
+        console.log(`Removed ${r.address}`)
+        // Archived, never left in place: a new account of the same name must not read this mail.
+        console.log(r.archive ? `Its mail was archived to ${r.archive} (delete that folder when it is no longer wanted); a new ${r.address} starts with an empty mailbox.` : 'It had no mail on disk.')
         return 0
       }
       case 'passwd': {
