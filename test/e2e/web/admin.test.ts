@@ -72,7 +72,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     for (const dir of [stick, usbRoot]) if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  it('first run: the admin sets the password and lands on the dashboard', async () => {
+  it('first run: a wrong setup code is refused, the owner claims the box with the code and lands on the dashboard, and no page breaks the CSP', async () => {
     await page.goto('/admin')
     await page.getByRole('heading', { name: 'Welcome to your Outpost' }).waitFor()
     await page.getByText('outpost admin setup-code').first().waitFor()
