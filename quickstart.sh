@@ -86,5 +86,11 @@ if [ ! -f "$DATA/outpost.toml" ]; then
 fi
 echo "Add more people with:  node bin/outpost.mjs account add NAME --data $DATA"
 echo "                       node bin/outpost.mjs account qr NAME@$DOMAIN --data $DATA"
+# Until the web admin has a password, claiming it takes this code, so that
+# nobody else on the network can set the password first. Exits 1, quietly,
+# once the box is claimed.
+if code=$(outpost admin setup-code 2>/dev/null); then
+  echo "Web admin setup code: $code  (the web admin's first visit asks for it; node bin/outpost.mjs admin setup-code --data $DATA shows it again)"
+fi
 # The same V8 flags as the systemd unit (server/node/v8-flags.ts says why).
 exec node --max-semi-space-size=2 bin/outpost.mjs start --data "$DATA"

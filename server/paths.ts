@@ -32,6 +32,8 @@ export interface NodePaths {
   quarantine: string
   /** Sealed bundles for other nodes, taken over from a stick to be carried on unopened. */
   relay: string
+  /** The one-time code that claims the box's web admin (0600); gone once an admin password is set. */
+  setupCode: string
 }
 
 export const SYSTEM_DATA_DIR = '/var/lib/outpost'
@@ -64,6 +66,7 @@ export function nodePaths(data: string): NodePaths {
     spool: join(d, 'spool'),
     quarantine: join(d, 'quarantine'),
     relay: join(d, 'relay'),
+    setupCode: join(d, 'setup-code'),
     keysDir: join(d, 'keys'),
     signKey: join(d, 'keys', 'sign.pem'),
     ageKey: join(d, 'keys', 'age.key'),

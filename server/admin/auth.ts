@@ -9,6 +9,7 @@ import type { Db } from '../db/index.js'
 import { sessions } from '../db/schema.js'
 import { getSetting, setSetting, setSettingOnce } from '../db/settings.js'
 import { hashPassword, verifyPassword } from '../accounts/password.js'
+import { normaliseSetupCode, type SetupCodeFile } from './setup-code.js'
 
 export const PASSWORD_KEY = 'admin.passwordHash'
 /** A person away from the screen this long must log in again. */
@@ -16,6 +17,9 @@ export const IDLE_MS = 30 * 60 * 1000
 /** However active, a session ends after this long. */
 export const ABSOLUTE_MS = 12 * 60 * 60 * 1000
 export const MIN_ADMIN_PASSWORD = 10
+
+export const WRONG_SETUP_CODE =
+  'wrong setup code. It was printed when the node was set up, and is in the start log; on the box, `outpost admin setup-code` shows it'
 
 export class AdminAuthError extends Error {
   override name = 'AdminAuthError'
@@ -51,29 +55,51 @@ export function sameSecret(a: string, b: string): boolean {
 }
 
 export class AdminAuth {
+  #claimed = false
+
   constructor(
     private readonly db: Db,
     readonly now: () => number = Date.now,
+    /** The box's setup code (setup-code.ts); without it the first-run setup is refused. */
+    private readonly setupCode?: SetupCodeFile,
   ) {}
 
-  /** False until the first-run page (or `outpost admin password`) has set a password. */
+  /** False until the first-run page (or `outpost admin password`) has set a password: the box is not claimed yet. */
   isSetUp(): boolean {
-    return getSetting<string>(this.db, PASSWORD_KEY) !== undefined
+    // A password is never unset, so once seen it need not be read again.
+    if (!this.#claimed) this.#claimed = getSetting<string>(this.db, PASSWORD_KEY) !== undefined
+    return this.#claimed
   }
 
-  /** The first-run setup: sets the password only when none exists yet. */
-  async setUp(password: string): Promise<void> {
+  /** Whether `typed` is the box's setup code; false when it has none (claimed, or none made yet). */
+  isSetupCode(typed: string): boolean {
+    const code = this.setupCode?.read()
+    return code !== undefined && sameSecret(normaliseSetupCode(typed), code)
+  }
+
+  /**
+   * The first-run setup: sets the password only when none exists yet, and
+   * only for whoever has the setup code (the box's owner).
+   */
+  async setUp(password: string, code: string): Promise<void> {
     checkAdminPassword(password)
     if (this.isSetUp()) throw new AdminAuthError('an admin password is already set; log in with it (forgotten? run `outpost admin password` on the box)', 409)
+    if (!this.isSetupCode(code)) throw new AdminAuthError(WRONG_SETUP_CODE, 403)
     const hash = await hashPassword(password)
     // Two first-run pages racing: the insert decides, not the check above.
     if (!setSettingOnce(this.db, PASSWORD_KEY, hash, this.now())) throw new AdminAuthError('an admin password was set a moment ago; log in with it', 409)
+    this.#claimed = true
+    // Used once: a copy of it seen later claims nothing.
+    this.setupCode?.remove()
   }
 
   /** Sets or resets the password (the CLI, or a logged-in admin) and ends every other session. */
   async setPassword(password: string, keepSession?: AdminSession): Promise<void> {
     checkAdminPassword(password)
     setSetting(this.db, PASSWORD_KEY, await hashPassword(password), this.now())
+    this.#claimed = true
+    // Set on the box without the code (`outpost admin password`): the box is claimed, the code is spent.
+    this.setupCode?.remove()
     this.db
       .delete(sessions)
       .where(keepSession ? ne(sessions.idHash, keepSession.idHash) : undefined)

@@ -1,10 +1,13 @@
 // `outpost admin password`: sets or resets the web admin's password from the
 // box's terminal (the way back in when it is forgotten). Every session ends,
 // so whoever held the old password is logged out.
+// `outpost admin setup-code`: shows the one-time code that claims an
+// unclaimed box on the first-run page (server/admin/setup-code.ts).
 import { createInterface } from 'node:readline'
 import { openNode } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { AdminAuth } from '../admin/auth.js'
+import { formatSetupCode, SetupCodeFile } from '../admin/setup-code.js'
 
 /** The password from stdin: its first line, for scripts (`--password-stdin`). */
 async function readStdinLine(): Promise<string> {
@@ -48,11 +51,31 @@ export async function cmdAdminPassword(opts: { data?: string; passwordStdin?: bo
         return 1
       }
     }
-    const auth = new AdminAuth(node.db)
+    // Setting it here claims the box: the setup code is deleted, it is no longer needed.
+    const auth = new AdminAuth(node.db, Date.now, new SetupCodeFile(node.paths.setupCode))
     const had = auth.isSetUp()
     await auth.setPassword(password)
     console.log(had ? 'Admin password reset; everyone logged in to the web admin is logged out.' : 'Admin password set.')
     console.log(`Log in at https://${node.config.node.host}:${node.config.ports.web}/`)
+    return 0
+  } finally {
+    node.close()
+  }
+}
+
+export function cmdAdminSetupCode(opts: { data?: string }): number {
+  const node = openNode(resolveDataDir(opts.data))
+  for (const w of node.warnings) console.error(`warning: ${w}`)
+  try {
+    const url = `https://${node.config.node.host}:${node.config.ports.web}/`
+    if (new AdminAuth(node.db).isSetUp()) {
+      console.error(`outpost: the web admin already has a password, so there is no setup code; log in at ${url} (forgotten? outpost admin password)`)
+      return 1
+    }
+    // Made now if the data dir has none (a node set up before setup codes existed).
+    const { code } = new SetupCodeFile(node.paths.setupCode).ensure()
+    console.log(formatSetupCode(code))
+    console.error(`Open ${url} and enter this code with the new admin password. It works once, and only until a password is set.`)
     return 0
   } finally {
     node.close()

@@ -6,8 +6,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import QRCode from 'qrcode'
 import { resolveDataDir } from '../paths.js'
 import { initNode } from '../node/init.js'
+import { formatSetupCode } from '../admin/setup-code.js'
 import { openNode } from '../node/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
+import { removeAccount } from '../accounts/mailbox.js'
 import { exec } from '../exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
@@ -24,11 +26,12 @@ Setting up
 Running
   start                       run the node in the foreground (SMTP, IMAP, web admin)
 Web admin
+  admin setup-code                     the one-time code the web admin's first-run page asks for (until an admin password is set)
   admin password [--password-stdin]    set or reset the web admin's password (asks twice; --password-stdin: read one line); logs everyone out
 Accounts
   account add ADDRESS [--password P]   create an account (a strong random password when none is given)
   account list                         list accounts
-  account remove ADDRESS               delete an account (its mail stays on disk)
+  account remove ADDRESS               delete an account; its mail is archived to DIR/archive/ADDRESS-TIME/, out of reach of a new account of that name
   account passwd ADDRESS [--password P] set a new password (random when none is given)
   account qr ADDRESS [--uri]           print the dclogin: QR code Delta Chat scans (--uri: the URI only)
 Peers (other nodes this one exchanges mail with)
@@ -109,7 +112,7 @@ async function cmdInit(args: string[]): Promise<number> {
   })
   if (typeof values.domain !== 'string') throw new UsageError('init needs --domain DOMAIN (the mail domain of this node, e.g. camp.test)')
   const data = resolveDataDir(values.data as string | undefined)
-  const { paths, config } = await initNode(
+  const { paths, config, setupCode } = await initNode(
     {
       data,
       domain: values.domain,
@@ -139,6 +142,7 @@ async function cmdInit(args: string[]): Promise<number> {
     console.log(`  DKIM: publish this record in the DNS of ${config.node.domain} (\`outpost dkim DOMAIN\` makes one for each group domain):`)
     console.log(`  ${dkimDnsRecord(key)}`)
   }
+  console.log(`  web admin setup code: ${formatSetupCode(setupCode)} (the first-run page asks for it; \`outpost admin setup-code\` shows it again)`)
   console.log(`Next: outpost account add alice@${config.node.domain} --data ${paths.data}; outpost start --data ${paths.data}`)
   return 0
 }
@@ -176,8 +180,11 @@ async function cmdAccount(args: string[]): Promise<number> {
         return 0
       }
       case 'remove': {
-        node.accounts.remove(need())
-        console.log(`Removed ${need()}; its mail stays in ${node.paths.mail} until you delete it`)
+        const r = await removeAccount(node, need(), { exec, now: Date.now() })
+        for (const w of r.warnings) console.error(`warning: ${w}`)
+        console.log(`Removed ${r.address}`)
+        // Archived, never left in place: a new account of the same name must not read this mail.
+        console.log(r.archive ? `Its mail was archived to ${r.archive} (delete that folder when it is no longer wanted); a new ${r.address} starts with an empty mailbox.` : 'It had no mail on disk.')
         return 0
       }
       case 'passwd': {
@@ -339,8 +346,10 @@ export async function run(argv: string[]): Promise<number> {
         return await cmdAccount(rest)
       case 'admin': {
         const { values, positionals } = parse(rest, { 'password-stdin': { type: 'boolean' } })
-        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password)`)
-        return await (await import('./admin.js')).cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
+        const admin = await import('./admin.js')
+        if (positionals.length === 1 && positionals[0] === 'setup-code') return admin.cmdAdminSetupCode({ data: values.data as string | undefined })
+        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password, setup-code)`)
+        return await admin.cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
       }
       case 'card':
         return await cmdCard(rest)

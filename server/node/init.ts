@@ -14,6 +14,7 @@ import { ensureIdentity } from '../identity/keys.js'
 import { FloorClock, settingsFloorStore } from './clock.js'
 import { buildTime } from './context.js'
 import { ensureDkimKey } from '../gateway/dkim.js'
+import { SetupCodeFile } from '../admin/setup-code.js'
 
 export class InitError extends Error {
   override name = 'InitError'
@@ -30,7 +31,7 @@ export interface InitOptions {
   gateway?: boolean
 }
 
-export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: NodePaths; config: NodeConfig }> {
+export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: NodePaths; config: NodeConfig; setupCode: string }> {
   const paths = nodePaths(opts.data)
   if (existsSync(paths.config)) throw new InitError(`${paths.data} is already an Outpost node (${paths.config} exists). Use another --data dir, or remove it to start afresh.`)
   // Validates the domain the same way account addresses are validated.
@@ -71,7 +72,10 @@ export async function initNode(opts: InitOptions, run: Exec): Promise<{ paths: N
   await ensureIdentity(paths)
   // A gateway signs what it sends for its domain; the key is made now so the DNS record can be published before the first start.
   if (config.gateway.enabled) ensureDkimKey(paths.keysDir, config.node.domain)
+  // Whoever has this claims the web admin: the first-run page asks for it, so
+  // a stranger on the network cannot set the admin password first.
+  const { code: setupCode } = new SetupCodeFile(paths.setupCode).ensure()
   // The config file is written last: its presence is what marks a finished init.
   saveConfig(paths.config, config)
-  return { paths, config }
+  return { paths, config, setupCode }
 }

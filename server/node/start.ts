@@ -11,6 +11,8 @@ import { Supervisor } from './supervisor.js'
 import { exec } from '../exec.js'
 import { appRoot } from '../app-root.js'
 import { buildApp } from '../web/app.js'
+import { AdminAuth } from '../admin/auth.js'
+import { formatSetupCode, SetupCodeFile } from '../admin/setup-code.js'
 import { exchangeInbox } from '../web/plugins/bundle-inbox.js'
 import { probeGreeting } from '../web/plugins/health-probes.js'
 import { renderDovecotConf, type DovecotUser } from '../dovecot/config.js'
@@ -189,6 +191,9 @@ export async function startNode(data: string): Promise<number> {
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     // Made now so the web admin can "run now"; it starts its schedule once the node is ready.
     scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log, events }, transportService, paths.spool)
+    // Until the web admin has a password, claiming it needs the setup code;
+    // a node set up before setup codes existed gets one here.
+    const setupCode = new AdminAuth(node.db).isSetUp() ? undefined : new SetupCodeFile(paths.setupCode).ensure().code
     app = await buildApp({
       probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
       tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
@@ -253,6 +258,11 @@ export async function startNode(data: string): Promise<number> {
     expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
     expiryTimer.unref()
 
+    // The owner sees this console (or its journal); a stranger on the network does not.
+    // Before the ready line, so whoever waits for that line has seen it.
+    if (setupCode !== undefined) {
+      console.log(`outpost unclaimed: open the web admin and enter the setup code ${formatSetupCode(setupCode)} with a new admin password (\`outpost admin setup-code\` shows it again)`)
+    }
     const h = config.node.host
     console.log(
       `outpost ready: ${config.node.domain} — web admin https://${h}:${config.ports.web}/ · SMTP ${h}:${config.ports.submission} (STARTTLS), ${h}:${config.ports.smtps} (TLS) · IMAP ${h}:${config.ports.imap} (STARTTLS), ${h}:${config.ports.imaps} (TLS)`,

@@ -3,6 +3,8 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
+import securityHeaders from './plugins/security-headers.js'
+import requestLimits from './plugins/request-limits.js'
 import healthRoutes from './routes/health.js'
 import bundleInbox, { type BundleInboxOptions } from './plugins/bundle-inbox.js'
 import bundleRoutes from './routes/bundles.js'
@@ -11,6 +13,7 @@ import opsRoutes from './routes/ops/index.js'
 import authGate from './plugins/auth.js'
 import authRoutes from './routes/auth.js'
 import { AdminAuth } from '../admin/auth.js'
+import { SetupCodeFile } from '../admin/setup-code.js'
 import websocket from '@fastify/websocket'
 import accountRoutes from './routes/accounts.js'
 import publicRoutes from './routes/public.js'
@@ -68,6 +71,9 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     return reply.code(code).send({ error: err.message, statusCode: code })
   })
 
+  // Before any route: both hook into every route as it is added.
+  await app.register(securityHeaders)
+  await app.register(requestLimits)
   await app.register(healthProbes, opts.probes)
   await app.register(healthRoutes, { prefix: '/api' })
   if (opts.inbox) {
@@ -82,7 +88,7 @@ export async function buildApp(opts: AppOptions): Promise<FastifyInstance> {
     // first and a refused upgrade's socket is closed after the 401.
     await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
     // The gate in front of every /api route (see plugins/auth.ts for which are public).
-    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now) })
+    await app.register(authGate, { auth: new AdminAuth(opts.services.node.db, opts.now, new SetupCodeFile(opts.services.node.paths.setupCode)) })
     await app.register(authRoutes, { prefix: '/api/auth' })
     await app.register(publicRoutes, { prefix: '/api/public' })
     // The admin's routes: everything here needs a logged-in session.

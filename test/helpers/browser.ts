@@ -62,6 +62,18 @@ export async function newContext(browser: Browser, baseURL: string, viewport = P
   return browser.newContext({ baseURL, ignoreHTTPSErrors: true, viewport, deviceScaleFactor: 1 })
 }
 
+/**
+ * Collects every Content-Security-Policy violation Chromium reports on the
+ * console of any page of `ctx`: a page the policy broke says so there.
+ */
+export function watchCsp(ctx: BrowserContext): string[] {
+  const seen: string[] = []
+  ctx.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) seen.push(`${m.page()?.url() ?? '?'}: ${m.text()}`)
+  })
+  return seen
+}
+
 /** Saves a screenshot of the whole page as test-artifacts/NAME-WIDTHxHEIGHT.png. */
 export async function screenshot(page: Page, name: string): Promise<string> {
   mkdirSync(ARTIFACTS, { recursive: true })

@@ -16,7 +16,7 @@ import { TransportService } from '../../server/transports/service.js'
 import { TransportScheduler } from '../../server/transports/scheduler.js'
 import type { OutpostEvent } from '../../server/events/types.js'
 import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
-import { ADMIN_PASSWORD, sessionFrom, type Session } from './web-admin.js'
+import { ADMIN_PASSWORD, sessionFrom, setupCodeOf, type Session } from './web-admin.js'
 
 export interface OpsNode {
   node: NodeContext
@@ -57,7 +57,7 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
   }
   // Port 1: nothing answers there, unless the test stands in for SMTP and IMAP.
   const app = await buildApp({ probes: { host: '127.0.0.1', smtpPort: opts.ports?.smtp ?? 1, imapPort: opts.ports?.imap ?? 1, db: node.db, dataDir: data }, services })
-  const r = await app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD } })
+  const r = await app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: setupCodeOf(data) } })
   if (r.statusCode !== 200) throw new Error(`setup answered ${r.statusCode} ${r.body}`)
   const session = sessionFrom(r)
   return {

@@ -1,7 +1,7 @@
 // The web admin's app over a real initialised node data dir, for inject()
 // and injectWS() tests: no Haraka or Dovecot, the real database, services
 // and routes. A clock the test moves drives sessions and rate limits.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -18,7 +18,7 @@ export interface AdminFixture {
   data: string
   /** The test's clock: move it with `clock.now += ms`. */
   clock: { now: number }
-  /** Sets the admin password on the first-run route and returns the session's cookie and CSRF token. */
+  /** Claims the box on the first-run route (with the setup code from its data dir) and returns the session's cookie and CSRF token. */
   setup(password?: string): Promise<Session>
   login(password?: string): Promise<Session>
   close(): Promise<void>
@@ -32,6 +32,11 @@ export interface Session {
 }
 
 export const ADMIN_PASSWORD = 'correct horse battery'
+
+/** The box's setup code, read from its data dir as its owner would (`cat <data>/setup-code`). */
+export function setupCodeOf(data: string): string {
+  return readFileSync(join(data, 'setup-code'), 'utf8').trim()
+}
 
 export function sessionFrom(r: LightMyRequestResponse): Session {
   const c = r.cookies.find((x) => x.name === 'outpost_session')
@@ -58,7 +63,8 @@ export async function adminFixture(opts: { domain?: string; app?: Partial<AppOpt
   // inject() readies the app itself; injectWS() does not.
   await app.ready()
   const auth = async (url: string, password: string): Promise<Session> => {
-    const r = await app.inject({ method: 'POST', url, payload: { password } })
+    const payload = url === '/api/auth/setup' ? { password, code: setupCodeOf(data) } : { password }
+    const r = await app.inject({ method: 'POST', url, payload })
     if (r.statusCode !== 200) throw new Error(`${url} answered ${r.statusCode} ${r.body}`)
     return sessionFrom(r)
   }

@@ -1,8 +1,9 @@
-// `outpost admin password`: the way back into the web admin from the box's terminal.
+// `outpost admin password`: the way back into the web admin from the box's
+// terminal; `outpost admin setup-code`: the code that claims a new box.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { OUTPOST_BIN, runCli } from '../helpers/node.js'
@@ -52,6 +53,32 @@ test('admin password --password-stdin sets the password, a reset logs every sess
     } finally {
       db.$client.close()
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('init prints the setup code, admin setup-code shows the same until a password is set on the box, then there is none', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-admin-'))
+  try {
+    const init = await runCli(['init', '--data', dir, '--domain', 'camp.test', '--host', '127.0.0.1'])
+    assert.equal(init.code, 0, init.stderr)
+    const printed = /setup code: ([A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4})/.exec(init.stdout)?.[1]
+    assert.ok(printed, init.stdout)
+    const file = join(dir, 'setup-code')
+    assert.equal(readFileSync(file, 'utf8').trim(), printed)
+    assert.equal(statSync(file).mode & 0o777, 0o600)
+    let r = await runCli(['admin', 'setup-code', '--data', dir])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout.trim(), printed)
+    assert.match(r.stderr, /https:\/\/127\.0\.0\.1:\d+\//)
+
+    r = await withStdin(['admin', 'password', '--password-stdin', '--data', dir], 'set on the box itself\n')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(existsSync(file), false, 'the code is spent')
+    r = await runCli(['admin', 'setup-code', '--data', dir])
+    assert.equal(r.code, 1)
+    assert.match(r.stderr, /already has a password, so there is no setup code/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

@@ -4,6 +4,8 @@
 // The exempt routes are the ones that cannot need a login: health checks,
 // the login itself, the group members' landing page, and other nodes (who
 // sign each request with their key instead).
+// Until the box is claimed (no admin password yet), every /api request but
+// the few a first visit needs gets 403, session or not.
 import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import type { FastifyReply, FastifyRequest } from 'fastify'
@@ -17,6 +19,14 @@ export const BACKGROUND_HEADER = 'x-outpost-background'
 
 const PUBLIC_ROUTES = new Set(['/api/health', '/api/auth/state', '/api/auth/setup', '/api/auth/login'])
 const PUBLIC_PREFIXES = ['/api/public/', '/api/peer/']
+/**
+ * What answers on a box nobody has claimed: health, the first-run page's
+ * state and setup, the landing page, and other nodes, whose requests are
+ * signed with a key only the owner can have added (`outpost peer add`).
+ */
+const UNCLAIMED_ROUTES = new Set(['/api/health', '/api/auth/state', '/api/auth/setup'])
+const UNCLAIMED_PREFIXES = ['/api/public/', '/api/peer/']
+export const NOT_CLAIMED = 'this box is not claimed yet: set the admin password on the first-run page, with the setup code from the box'
 /** Requests a person does not make: they see the session but do not extend it. */
 const UNTOUCHING_ROUTES = new Set(['/api/ws'])
 
@@ -43,14 +53,25 @@ declare module 'fastify' {
   }
 }
 
+export function answersUnclaimed(url: string): boolean {
+  return UNCLAIMED_ROUTES.has(url) || UNCLAIMED_PREFIXES.some((p) => url.startsWith(p))
+}
+
+/** The route's pattern, or for a request that matches none its path (lower-cased: nobody probes past the gate with case). */
+function routeOf(req: FastifyRequest): string {
+  return req.routeOptions.url ?? req.url.split('?')[0]!.toLowerCase()
+}
+
+function isApi(url: string): boolean {
+  return url === '/api' || url.startsWith('/api/')
+}
+
 function gated(req: FastifyRequest): boolean {
   // The matched route's pattern, so that /api/%61ccounts or a trailing
   // slash cannot slip past; a request that matches no route is gated by
   // its path, so that nobody can probe which admin routes exist.
-  const pattern = req.routeOptions.url
-  if (pattern !== undefined) return (pattern === '/api' || pattern.startsWith('/api/')) && !isPublicRoute(pattern)
-  const path = req.url.split('?')[0]!.toLowerCase()
-  return path === '/api' || (path.startsWith('/api/') && !isPublicRoute(path))
+  const url = routeOf(req)
+  return isApi(url) && !isPublicRoute(url)
 }
 
 export default fp<AuthPluginOptions>(
@@ -74,6 +95,10 @@ export default fp<AuthPluginOptions>(
     })
 
     app.addHook('onRequest', async (req, reply) => {
+      if (!opts.auth.isSetUp()) {
+        const url = routeOf(req)
+        if (isApi(url) && !answersUnclaimed(url)) return reply.code(403).send({ error: NOT_CLAIMED, statusCode: 403 })
+      }
       if (!gated(req)) return
       const touch = req.headers[BACKGROUND_HEADER] !== '1' && !UNTOUCHING_ROUTES.has(req.routeOptions.url ?? '')
       const session = opts.auth.session(req.cookies[SESSION_COOKIE], { touch })

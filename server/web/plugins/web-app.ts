@@ -11,18 +11,6 @@ export interface WebAppOptions {
   root: string
 }
 
-// The app loads only its own script and stylesheet and talks only to its own
-// origin (HTTPS and the websocket); inline styles are Svelte's style: directives.
-const CSP = [
-  "default-src 'self'",
-  "img-src 'self' data:",
-  "style-src 'self' 'unsafe-inline'",
-  "connect-src 'self'",
-  "frame-ancestors 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-].join('; ')
-
 export default fp<WebAppOptions>(
   async (app, opts) => {
     const built = existsSync(join(opts.root, 'index.html'))
@@ -38,11 +26,7 @@ export default fp<WebAppOptions>(
         setHeaders(reply, path) {
           // File names under assets/ carry a content hash: they never change.
           reply.header('cache-control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache')
-          reply.header('x-content-type-options', 'nosniff')
-          if (path.endsWith('.html')) {
-            reply.header('content-security-policy', CSP)
-            reply.header('referrer-policy', 'no-referrer')
-          }
+          // The security headers (CSP and the rest) come from plugins/security-headers.ts, on every answer.
         },
       })
     }
@@ -56,7 +40,7 @@ export default fp<WebAppOptions>(
             .type('text/plain; charset=utf-8')
             .send(`The web admin is not built: run \`node build/build.mjs\` in the Outpost folder (expected ${opts.root}/index.html).\n`)
         }
-        // setHeaders above adds the page's headers.
+        // setHeaders above adds the page's cache header.
         return reply.sendFile('index.html')
       }
       return reply.code(404).send({ error: `no such route: ${req.method} ${path}`, statusCode: 404 })

@@ -4,6 +4,8 @@ import { Type } from '@sinclair/typebox'
 import { accountCredentials, mailboxBytes, qrSvg } from '../../accounts/credentials.js'
 import { InviteService, type Invite } from '../../accounts/invites.js'
 import { normaliseAddress } from '../../accounts/address.js'
+import { removeAccount } from '../../accounts/mailbox.js'
+import { exec } from '../../exec.js'
 import { asBadRequest, HttpError } from '../errors.js'
 import { ErrorBody } from '../schemas.js'
 import type { NodeConfig } from '../../config/schema.js'
@@ -70,8 +72,10 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/accounts/:address', { schema: { params: AddressParams, response: { 204: Type.Null(), 404: ErrorBody } } }, async (req, reply) => {
     const address = normaliseAddress(req.params.address)
     if (!node.accounts.get(address)) throw new HttpError(404, `${address}: no such account`)
-    node.accounts.remove(address)
-    app.outpost.log(`web admin: account ${address} removed (its mail stays on disk)`)
+    // Its mail is archived out of the mail dir: a new account of the same name starts empty.
+    const r = await removeAccount(node, address, { exec, now: Date.now() })
+    for (const w of r.warnings) app.outpost.log(`web admin: warning: ${w}`)
+    app.outpost.log(`web admin: account ${address} removed; ${r.archive ? `its mail was archived to ${r.archive}` : 'it had no mail on disk'}`)
     return reply.code(204).send(null)
   })
 

@@ -1,9 +1,11 @@
-// /api/auth: first-run setup, login, logout and changing the admin password.
+// /api/auth: first-run setup (which claims the box with its setup code),
+// login, logout and changing the admin password.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { AdminAuthError, MIN_ADMIN_PASSWORD } from '../../admin/auth.js'
+import { AdminAuthError, MIN_ADMIN_PASSWORD, WRONG_SETUP_CODE } from '../../admin/auth.js'
 import { SESSION_COOKIE } from '../plugins/auth.js'
 import { ErrorBody } from '../schemas.js'
+import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'
 
 const Csrf = Type.Object({ csrf: Type.String() })
 const Password = Type.String({ minLength: MIN_ADMIN_PASSWORD, maxLength: 256 })
@@ -23,10 +25,32 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/setup',
-    { schema: { body: Type.Object({ password: Password }, { additionalProperties: false }), response: { 200: Csrf, 409: ErrorBody } } },
+    {
+      config: { rateLimit: OPEN_ROUTE_LIMIT },
+      schema: {
+        // `code`: the box's setup code (server/admin/setup-code.ts), as typed: case, spaces and dashes do not matter.
+        body: Type.Object({ password: Password, code: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
+        response: { 200: Csrf, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },
+      },
+    },
     async (req, reply) => {
-      await adminAuth.setUp(req.body.password)
-      app.outpost?.log('web admin: admin password set on the first-run page')
+      // Guessing the code goes no faster than guessing the password.
+      const wait = loginLimiter.retryAfterS(req.ip)
+      if (wait > 0) {
+        return reply
+          .code(429)
+          .header('retry-after', String(wait))
+          .send({ error: `too many wrong setup codes from this address; try again in ${Math.ceil(wait / 60)} min`, statusCode: 429 })
+      }
+      if (adminAuth.isSetUp()) throw new AdminAuthError('an admin password is already set; log in with it (forgotten? run `outpost admin password` on the box)', 409)
+      if (!adminAuth.isSetupCode(req.body.code)) {
+        loginLimiter.fail(req.ip)
+        app.outpost?.log(`web admin: first-run setup from ${req.ip} refused: wrong setup code`)
+        return reply.code(403).send({ error: WRONG_SETUP_CODE, statusCode: 403 })
+      }
+      await adminAuth.setUp(req.body.password, req.body.code)
+      loginLimiter.clear(req.ip)
+      app.outpost?.log(`web admin: claimed from ${req.ip}: admin password set on the first-run page`)
       return { csrf: app.startSession(reply).csrf }
     },
   )
@@ -34,7 +58,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/login',
     // No minimum length here: a wrong password is a 401, not a hint about the rule.
-    { schema: { body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), response: { 200: Csrf, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody } } },
+    { config: { rateLimit: OPEN_ROUTE_LIMIT }, schema: { body: Type.Object({ password: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), response: { 200: Csrf, 401: ErrorBody, 409: ErrorBody, 429: ErrorBody } } },
     async (req, reply) => {
       const wait = loginLimiter.retryAfterS(req.ip)
       if (wait > 0) {

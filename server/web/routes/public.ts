@@ -8,6 +8,7 @@ import { accountCredentials } from '../../accounts/credentials.js'
 import { firstLoginEnabled, InviteError, InviteService } from '../../accounts/invites.js'
 import { FailureLimiter, LOGIN_LIMIT } from '../../admin/rate-limit.js'
 import { ErrorBody } from '../schemas.js'
+import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'
 
 const publicRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { node } = app.outpost
@@ -23,6 +24,7 @@ const publicRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/join',
     {
+      config: { rateLimit: OPEN_ROUTE_LIMIT },
       schema: {
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }), name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ address: Type.String(), password: Type.String(), dclogin: Type.String(), qrSvg: Type.String() }), 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },

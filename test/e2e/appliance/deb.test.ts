@@ -261,6 +261,13 @@ for (const suite of ['trixie', 'bookworm'] as const) describe(`the .deb installs
     assert.match(readFileSync(toml, 'utf8'), new RegExp(`domain = "${DOMAIN}"`))
     assert.equal(statSync(join(root, 'var/lib/outpost/outpost.db')).uid, uid, 'the database belongs to outpost')
     assert.equal(statSync(join(root, 'var/lib/outpost')).mode & 0o777, 0o750)
+    // The box is claimed with a setup code only its owner sees: on the install's output, and in an owner-only file.
+    const codeFile = join(root, 'var/lib/outpost/setup-code')
+    assert.equal(statSync(codeFile).mode & 0o777, 0o600)
+    assert.equal(statSync(codeFile).uid, uid, 'the node (outpost) can read its setup code')
+    const code = readFileSync(codeFile, 'utf8').trim()
+    assert.match(code, /^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$/)
+    assert.ok(r.stdout.includes(`outpost: web admin setup code: ${code}`), r.stdout)
     for (const u of ['outpost.service', 'outpost-appliance.service', 'outpost-hotspot.service', 'outpost-hotspot.path']) {
       assert.ok(linkIn(root, `etc/systemd/system/multi-user.target.wants/${u}`), `${u} is enabled`)
     }

@@ -1,6 +1,6 @@
 // Acceptance test of the web admin in a real browser (Debian's Chromium,
-// headless) against a real running node: the admin sets the password on
-// first run, logs in, makes an account whose QR code, read back off the page,
+// headless) against a real running node: the admin claims the box with its
+// setup code on first run, logs in, makes an account whose QR code, read back off the page,
 // configures a real Delta Chat that then chats; adds a peer from its card;
 // sets a transport's schedule; runs it and watches it finish; and sees a
 // message arrive in the activity log live. Every page is checked at 360 px
@@ -18,7 +18,8 @@ import { setSetting } from '../../../server/db/settings.js'
 import { STICK_ROOT_SETTING } from '../../../server/appliance/sticks.js'
 import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
-import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls } from '../../helpers/browser.js'
+import { setupCodeOf } from '../../helpers/web-admin.js'
+import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls, watchCsp } from '../../helpers/browser.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -48,6 +49,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
   let transportId: number
   /** Uncaught errors in the page: each is something broken a person would run into. */
   const pageErrors: string[] = []
+  let cspViolations: string[] = []
 
   before(async () => {
     camp = await startNode({ domain: 'camp.test', name: 'camp' })
@@ -57,6 +59,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     base = `https://127.0.0.1:${camp.ports.web}`
     browser = await launchChromium()
     ctx = await newContext(browser, base, PHONE)
+    cspViolations = watchCsp(ctx)
     page = await ctx.newPage()
     page.on('pageerror', (err) => pageErrors.push(err.message))
   })
@@ -69,17 +72,31 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     for (const dir of [stick, usbRoot]) if (dir) rmSync(dir, { recursive: true, force: true })
   })
 
-  it('first run: the admin sets the password and lands on the dashboard', async () => {
+  it('first run: a wrong setup code is refused, the owner claims the box with the code and lands on the dashboard, and no page breaks the CSP', async () => {
     await page.goto('/admin')
     await page.getByRole('heading', { name: 'Welcome to your Outpost' }).waitFor()
+    await page.getByText('outpost admin setup-code').first().waitFor()
+    // A wrong code is refused, and the page says where the right one is.
+    await page.getByLabel('Setup code').fill('AAAA-BBBB-CCCC-DDDD')
+    await page.getByLabel('New admin password').fill(PASSWORD)
+    await page.getByLabel('The same again').fill(PASSWORD)
+    await page.getByRole('button', { name: 'Set password' }).click()
+    await page.getByRole('alert').filter({ hasText: 'Wrong setup code' }).waitFor()
+    // The owner reads the code on the box, as `outpost admin setup-code` shows it.
+    await page.getByLabel('Setup code').fill(setupCodeOf(camp!.data))
     await page.getByLabel('New admin password').fill(PASSWORD)
     await page.getByLabel('The same again').fill(PASSWORD)
     await screenshot(page, 'first-run')
     await page.getByRole('button', { name: 'Set password' }).click()
     await page.getByRole('heading', { name: 'camp', exact: true }).waitFor()
     await page.getByText('Sending (SMTP)').waitFor()
+    // The page and the dashboard work under the strict policy, and broke none of it.
+    const csp = (await page.request.get('/admin')).headers()['content-security-policy'] ?? ''
+    assert.match(csp, /script-src 'self'/)
+    assert.doesNotMatch(csp, /unsafe-inline/)
+    assert.deepEqual(cspViolations, [])
     // The password is set for good: a second first run is refused.
-    const again = await page.evaluate(async () => (await fetch('/api/auth/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'someone else entirely' }) })).status)
+    const again = await page.evaluate(async () => (await fetch('/api/auth/setup', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'someone else entirely', code: '' }) })).status)
     assert.notEqual(again, 200)
   })
 
@@ -395,6 +412,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
       await screenshot(page, 'landing')
     }
     assert.deepEqual(pageErrors, [], 'the pages threw errors')
+    assert.deepEqual(cspViolations, [], 'every page works under the Content-Security-Policy')
   })
 
   it('when the session is gone, the next page a person opens asks to log in again', async () => {

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { startNode } from '../../helpers/node.js'
+import { setupCodeOf } from '../../helpers/web-admin.js'
 import { smtpClient, maildirFiles } from '../../helpers/mail.js'
 import { openDb } from '../../../server/db/index.js'
 import { EventLog } from '../../../server/events/log.js'
@@ -49,11 +50,18 @@ test('outpost start serves the admin over TLS: first run, an account that sends 
       assert.match(String(page.headers['content-type']), /text\/html/)
       assert.match(page.body, /<script/)
     }
-    assert.equal((await https(web, ca, 'GET', '/api/nothing-here')).status, 401)
+    // Unclaimed: nothing but the first visit's routes answers.
+    assert.equal((await https(web, ca, 'GET', '/api/nothing-here')).status, 403)
 
     let r = await https(web, ca, 'GET', '/api/auth/state')
     assert.deepEqual(JSON.parse(r.body), { setup: false, loggedIn: false })
-    r = await https(web, ca, 'POST', '/api/auth/setup', { body: { password: 'a good admin password' } })
+    // A stranger on the network has no setup code; the owner reads it on the box's console, or in its data dir.
+    r = await https(web, ca, 'POST', '/api/auth/setup', { body: { password: 'a stranger got here first', code: 'AAAA-BBBB-CCCC-DDDD' } })
+    assert.equal(r.status, 403, r.body)
+    assert.equal(r.headers['set-cookie'], undefined)
+    const code = /outpost unclaimed: .*setup code ([A-Z2-7-]{19})/.exec(node.output())?.[1]
+    assert.equal(code, setupCodeOf(node.data), 'the start log shows the code')
+    r = await https(web, ca, 'POST', '/api/auth/setup', { body: { password: 'a good admin password', code: code! } })
     assert.equal(r.status, 200, r.body)
     const setCookie = String(r.headers['set-cookie'])
     assert.match(setCookie, /HttpOnly/)

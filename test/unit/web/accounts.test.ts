@@ -1,6 +1,8 @@
 // Accounts and invites from the web admin, and joining from the landing page.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import jsQRModule from 'jsqr'
 import { adminFixture } from '../../helpers/web-admin.js'
 import { verifyPassword } from '../../../server/accounts/password.js'
@@ -174,3 +176,23 @@ function rasterise(svg: string, scale: number): { data: Uint8ClampedArray; size:
   }
   return { data, size }
 }
+
+test('removing an account on the web archives its mailbox out of the mail dir, so a new account of that name starts empty', async () => {
+  const f = await adminFixture()
+  try {
+    const s = await f.setup()
+    await f.node.accounts.add('alice@camp.test')
+    const home = join(f.data, 'mail', 'camp.test', 'alice')
+    mkdirSync(join(home, 'Maildir', 'new'), { recursive: true })
+    writeFileSync(join(home, 'Maildir', 'new', '1.camp'), 'Subject: for the first alice\r\n\r\nprivate\r\n')
+    const r = await f.app.inject({ method: 'DELETE', url: '/api/accounts/alice@camp.test', headers: s.headers })
+    assert.equal(r.statusCode, 204)
+    assert.equal(existsSync(home), false, 'nothing left where a new alice would look')
+    const archived = readdirSync(join(f.data, 'archive'))
+    assert.equal(archived.length, 1)
+    assert.match(archived[0]!, /^alice@camp\.test-\d{8}T\d{6}Z$/)
+    assert.ok(existsSync(join(f.data, 'archive', archived[0]!, 'Maildir', 'new', '1.camp')), 'the mail is kept, not wiped')
+  } finally {
+    await f.close()
+  }
+})

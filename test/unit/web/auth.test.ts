@@ -2,22 +2,29 @@
 // rate limit, sessions' lifetimes, CSRF, and the gate on every route.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { adminFixture, ADMIN_PASSWORD, sessionFrom } from '../../helpers/web-admin.js'
+import { existsSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { adminFixture, ADMIN_PASSWORD, sessionFrom, setupCodeOf } from '../../helpers/web-admin.js'
 import { buildApp } from '../../../server/web/app.js'
 import { AdminAuth } from '../../../server/admin/auth.js'
+import { SetupCodeFile } from '../../../server/admin/setup-code.js'
 
-test('first run: the state says no password yet, setup sets one and logs in, a second setup is refused', async () => {
+test('first run: the state says no password yet, setup with the setup code sets one and logs in, a second setup is refused', async () => {
   const f = await adminFixture()
   try {
+    const code = setupCodeOf(f.data)
+    assert.match(code, /^[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}$/)
+    assert.equal(statSync(join(f.data, 'setup-code')).mode & 0o777, 0o600, 'only the owner reads it')
     let r = await f.app.inject({ url: '/api/auth/state' })
     assert.deepEqual(r.json(), { setup: false, loggedIn: false })
-    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'short' } })
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'short', code } })
     assert.equal(r.statusCode, 400)
     assert.equal(r.json().error, 'body.password must NOT have fewer than 10 characters')
-    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { pasword: 'a long enough password' } })
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { pasword: 'a long enough password', code } })
     assert.equal(r.statusCode, 400)
     assert.match(r.json().error, /body\.password is required|body\.pasword is not a known field/)
-    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD } })
+    // Typed the way a person types it: lower case, spaces instead of dashes.
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: code.toLowerCase().replaceAll('-', ' ') } })
     assert.equal(r.statusCode, 200)
     const cookie = r.cookies.find((c) => c.name === 'outpost_session')!
     assert.equal(cookie.httpOnly, true)
@@ -26,10 +33,112 @@ test('first run: the state says no password yet, setup sets one and logs in, a s
     const s = sessionFrom(r)
     r = await f.app.inject({ url: '/api/auth/state', headers: { cookie: s.cookie } })
     assert.deepEqual(r.json(), { setup: true, loggedIn: true, csrf: s.csrf })
-    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'another long password' } })
+    assert.equal(existsSync(join(f.data, 'setup-code')), false, 'the code is spent')
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'another long password', code } })
     assert.equal(r.statusCode, 409)
     assert.match(r.json().error, /already set/)
     // The first password still holds.
+    await f.login()
+  } finally {
+    await f.close()
+  }
+})
+
+test('a stranger cannot claim the box: setup without or with a wrong code is refused with no session, and the owner claims it after', async () => {
+  const f = await adminFixture()
+  try {
+    const stranger = async (payload: Record<string, string>) => {
+      const r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'the stranger owns it now', ...payload } })
+      assert.equal(r.cookies.find((c) => c.name === 'outpost_session'), undefined, `no session for ${JSON.stringify(payload)}`)
+      return r
+    }
+    let r = await stranger({})
+    assert.equal(r.statusCode, 400)
+    r = await stranger({ code: '' })
+    assert.equal(r.statusCode, 403)
+    r = await stranger({ code: 'AAAA-AAAA-AAAA-AAAA' })
+    assert.equal(r.statusCode, 403)
+    assert.match(r.json().error, /wrong setup code.*outpost admin setup-code/)
+    r = await f.app.inject({ url: '/api/auth/state' })
+    assert.deepEqual(r.json(), { setup: false, loggedIn: false }, 'still unclaimed')
+    // The owner, with the code from the box, claims it; the stranger's password does not log in.
+    await f.setup()
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/login', payload: { password: 'the stranger owns it now' } })
+    assert.equal(r.statusCode, 401)
+  } finally {
+    await f.close()
+  }
+})
+
+test('guessing the setup code is throttled like the login: the sixth try within 15 min gets 429, even with the right code', async () => {
+  const f = await adminFixture()
+  try {
+    for (let i = 0; i < 5; i++) {
+      const r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: `GUESS-${i}` } })
+      assert.equal(r.statusCode, 403, `try ${i + 1}`)
+    }
+    let r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: setupCodeOf(f.data) } })
+    assert.equal(r.statusCode, 429)
+    f.clock.now += 15 * 60 * 1000 + 1000
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: setupCodeOf(f.data) } })
+    assert.equal(r.statusCode, 200)
+  } finally {
+    await f.close()
+  }
+})
+
+test('an unclaimed box answers only health, the first-run state and setup, and the landing page: an account password reset and the hotspot settings are refused', async () => {
+  const f = await adminFixture()
+  try {
+    await f.node.accounts.add('alice@camp.test', 'alice has a password')
+    // The attack as it was: a stranger's first-run setup, then whatever session it gave.
+    const r0 = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: 'the stranger owns it now' } })
+    const got = r0.cookies.find((c) => c.name === 'outpost_session')
+    const stranger = got ? sessionFrom(r0).headers : { cookie: 'outpost_session=forged', 'x-csrf-token': 'forged' }
+    let r = await f.app.inject({ method: 'POST', url: '/api/accounts/alice@camp.test/password', headers: stranger, payload: {} })
+    assert.equal(r.statusCode, 403, `account password reset: ${r.body}`)
+    assert.match(r.json().error, /not claimed yet/)
+    r = await f.app.inject({ method: 'PATCH', url: '/api/settings', headers: stranger, payload: { hotspot: { passphrase: 'the stranger now' } } })
+    assert.equal(r.statusCode, 403, `hotspot passphrase: ${r.body}`)
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/login', payload: { password: ADMIN_PASSWORD } })
+    assert.equal(r.statusCode, 403)
+    for (const url of ['/api/health', '/api/auth/state', '/api/public/info']) {
+      r = await f.app.inject({ url })
+      assert.notEqual(r.statusCode, 403, url)
+    }
+    // Once claimed, the same requests meet the login's gate instead.
+    await f.setup()
+    r = await f.app.inject({ method: 'POST', url: '/api/accounts/alice@camp.test/password', headers: stranger, payload: {} })
+    assert.equal(r.statusCode, 401)
+  } finally {
+    await f.close()
+  }
+})
+
+test('a box claimed on the terminal (`outpost admin password`) needs no code, and its code is spent', async () => {
+  const f = await adminFixture()
+  try {
+    const codeFile = new SetupCodeFile(join(f.data, 'setup-code'))
+    assert.ok(codeFile.read())
+    await new AdminAuth(f.node.db, Date.now, codeFile).setPassword(ADMIN_PASSWORD)
+    assert.equal(codeFile.read(), undefined)
+    await f.login()
+  } finally {
+    await f.close()
+  }
+})
+
+test('a node with neither a password nor a setup code cannot be claimed until a code exists; the code is typed forgivingly', async () => {
+  const f = await adminFixture()
+  try {
+    const codeFile = new SetupCodeFile(join(f.data, 'setup-code'))
+    codeFile.remove()
+    let r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: '' } })
+    assert.equal(r.statusCode, 403, 'no code, no claim')
+    writeFileSync(join(f.data, 'setup-code'), 'ABCD-EFGH-IJKL-MNOP\n', { mode: 0o600 })
+    // 0, 1 and 8 are read as O, I and B: base32 has no such digits.
+    r = await f.app.inject({ method: 'POST', url: '/api/auth/setup', payload: { password: ADMIN_PASSWORD, code: 'abcd efgh 1jkl mn0p' } })
+    assert.equal(r.statusCode, 200)
     await f.login()
   } finally {
     await f.close()

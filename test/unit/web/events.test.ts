@@ -64,10 +64,12 @@ test('the websocket pushes an event another process records, and GET /api/events
 test('the websocket is refused without a session, and does not keep one alive', async () => {
   const f = await adminFixture()
   try {
+    // Unclaimed, the box refuses it to anyone.
+    await assert.rejects(f.app.injectWS('/api/ws'), /403/)
+    const s = await f.setup()
     await assert.rejects(f.app.injectWS('/api/ws'), /401/)
     await assert.rejects(f.app.injectWS('/api/ws', { headers: { cookie: 'outpost_session=forged' } }), /401/)
 
-    const s = await f.setup()
     const lastClick = f.clock.now
     f.clock.now = lastClick + 20 * 60 * 1000
     const ws = await f.app.injectWS('/api/ws', { headers: { cookie: s.cookie } })

@@ -324,8 +324,9 @@ export class Api {
       return s
     })
   }
-  async setup(password: string) {
-    const r = await this.request<CsrfAnswer>('POST', '/api/auth/setup', { password })
+  /** Claims the box: `code` is its setup code, as the owner typed it. */
+  async setup(password: string, code: string) {
+    const r = await this.request<CsrfAnswer>('POST', '/api/auth/setup', { password, code })
     this.csrf = r.csrf
     return r
   }

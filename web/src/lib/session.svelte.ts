@@ -15,8 +15,8 @@ export class Session {
     if (s.loggedIn) live.start()
   }
 
-  async firstRun(password: string): Promise<void> {
-    await api.setup(password)
+  async firstRun(password: string, code: string): Promise<void> {
+    await api.setup(password, code)
     this.setup = true
     this.loggedIn = true
     live.start()
