@@ -121,6 +121,7 @@ describe('./quickstart.sh on a fresh Debian trixie', { timeout: READY_MS + 10 * 
   it('installs from Debian and npm alone and prints the ready line', async () => {
     const env = {
       NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+      DOMAIN,
       OUTPOST_LISTEN_ADDRESS: '127.0.0.1',
       OUTPOST_NODE_HOST: '127.0.0.1',
       OUTPOST_LISTEN_MDNS: 'false',
@@ -142,6 +143,7 @@ describe('./quickstart.sh on a fresh Debian trixie', { timeout: READY_MS + 10 * 
     assert.match(log, new RegExp(`^outpost ready: ${DOMAIN.replace('.', '\\.')} — web admin https://127\\.0\\.0\\.1:${ports.web}/`, 'm'))
     assert.match(log, /dovecot-core/, 'Dovecot came from Debian')
     assert.match(log, /== alice@camp\.test ==/, 'the demo accounts and their QR codes were printed')
+    assert.match(log, /setup code: [A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}-[A-Z2-7]{4}/, 'the web admin setup code was printed for the owner')
     assert.doesNotMatch(log, /ExperimentalWarning/)
     const versions = await inRoot(['sh', '-c', 'node -v; npm -v; dovecot --version'])
     console.log(`# quickstart ran on: ${versions.trim().split('\n').join(', ')}`)
