@@ -53,6 +53,8 @@ function describe(r: ImportResult): string {
       return `${name}: for ${o.header.destination}, left in place`
     case 'relayed':
       return `${name}: for ${o.header.destination}, taken over to carry on`
+    case 'skipped':
+      return `${name}: SKIPPED, ${o.reason}`
   }
 }
 
@@ -83,7 +85,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     }
     for (const r of results) console.log(`  ${describe(r)}`)
     const count = (k: string) => results.filter((r) => r.outcome.kind === k).length
-    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined${count('relayed') ? `, ${count('relayed')} taken over for other nodes` : ''}`)
+    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined${count('skipped') ? `, ${count('skipped')} skipped` : ''}${count('relayed') ? `, ${count('relayed')} taken over for other nodes` : ''}`)
     // A deferred bundle is not an error of the input, but the caller (a
     // carrier's handler) must know to keep it: exit 75, EX_TEMPFAIL.
     if (count('deferred')) return 75
@@ -91,7 +93,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     // it until we exit 0; a quarantined bundle is safely kept by us, so the
     // carrier must let it go rather than hand it over again and again.
     if (source === '-') return 0
-    return count('quarantined') ? 1 : 0
+    return count('quarantined') || count('skipped') ? 1 : 0
   })
 }
 

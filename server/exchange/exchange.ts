@@ -6,8 +6,8 @@
 // peer acknowledges it. Import makes each message ours (delivered locally
 // through LMTP, or durably in the outbox for its next hop) before it records
 // the ack it owes; a bundle file is removed from the folder only after that.
-import { readdirSync, readFileSync, statSync, unlinkSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../node/context.js'
 import type { NodeClock } from '../node/clock.js'
@@ -27,7 +27,10 @@ import {
   STICK_FOLDER,
   verifyBundle,
   type BundleHeader,
+  FRAME_BYTES,
+  MAX_HEADER_BYTES,
 } from '../bundle/format.js'
+import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../durable.js'
 import { deliver } from '../haraka/lib/delivery.js'
@@ -49,6 +52,8 @@ export const MAX_MESSAGES_PER_BUNDLE = 5000
 /** The largest bundle file import reads, and the most its payload may unpack to. */
 export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
 export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+/** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
+export const REFUSED_SUFFIX = '.refused'
 /** An exported message not acked within this time is sent again by `event` transports. */
 export const RESEND_AFTER_MS = 10 * 60 * 1000
 
@@ -89,6 +94,8 @@ export type ImportOutcome =
   | { kind: 'quarantined'; reason: string; file: string }
   | { kind: 'not-for-us'; header: BundleHeader }
   | { kind: 'relayed'; header: BundleHeader }
+  /** Left where it was, unread: no plain file (a link, a FIFO, a folder), or unreadable. */
+  | { kind: 'skipped'; reason: string }
 
 export interface ImportResult {
   file: string
@@ -247,48 +254,91 @@ export class Exchange {
 
   // ---- import -------------------------------------------------------------
 
-  /** The finished bundle files for this node under DIR/outpost/<self>/, oldest name first. */
+  /**
+   * The finished bundle names under DIR/outpost/<self>/, oldest name first.
+   * A stick with no folder for us has nothing for us; a folder that cannot
+   * be read is an error that says what to do (it is not "nothing here").
+   */
   bundleFiles(dir: string): string[] {
-    const folder = join(dir, STICK_FOLDER, this.self)
-    let names: string[]
-    try {
-      names = readdirSync(folder)
-    } catch {
-      return []
-    }
-    return names.filter(isFinishedBundleName).sort().map((n) => join(folder, n))
+    return this.stickListing(dir).files
   }
 
-  /** Imports every bundle for this node found in DIR; bad ones go to quarantine and the rest carry on. */
+  private stickListing(dir: string): { files: string[]; skipped: ImportResult[] } {
+    const folder = join(dir, STICK_FOLDER, this.self)
+    let listing
+    try {
+      listing = listStickFolder(folder)
+    } catch (err) {
+      throw new ExchangeError((err as Error).message)
+    }
+    if (listing.kind === 'absent') return { files: [], skipped: [] }
+    if (listing.kind === 'not-a-folder') {
+      return { files: [], skipped: [{ file: folder, outcome: { kind: 'skipped', reason: `${folder} is a ${listing.what} where the folder of bundles for this node should be; it was left alone` } }] }
+    }
+    return { files: listing.names.filter(isFinishedBundleName).sort().map((n) => join(folder, n)), skipped: [] }
+  }
+
+  /**
+   * Imports every bundle for this node found in DIR. Each entry is handled
+   * on its own: a bad bundle goes to quarantine, an entry that is no plain
+   * file is skipped with its reason (and reported), and the rest carry on.
+   */
   async importFrom(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ImportResult[]> {
     const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
-    const files = this.bundleFiles(dir)
+    const { files, skipped } = this.stickListing(dir)
     const results: ImportResult[] = []
-    results.push(...this.takeOverForNeighbours(dir))
+    for (const r of skipped) results.push(this.skipped(r.file, (r.outcome as { reason: string }).reason, via))
+    results.push(...this.takeOverForNeighbours(dir, via))
     for (const [i, file] of files.entries()) {
+      const name = basename(file)
       let bytes: Buffer
       try {
-        const size = statSync(file).size
-        bytes = size > MAX_BUNDLE_FILE_BYTES ? Buffer.alloc(0) : readFileSync(file)
-        if (size > MAX_BUNDLE_FILE_BYTES) {
-          const q = quarantine(this.node.paths.quarantine, file.split('/').pop()!, Buffer.from(`(not copied: ${size} bytes)\n`), `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}`)
-          unlinkSync(file)
-          this.report('bundle.quarantined', { file: q, reason: 'too-large', via })
-          results.push({ file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } })
-          continue
-        }
+        bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
       } catch (err) {
-        throw new ExchangeError(`cannot read ${file}: ${(err as Error).message}`)
+        if (!(err instanceof StickFileError)) throw err
+        results.push(err.problem === 'too-large' ? this.quarantineTooLarge(file, err.size ?? 0, via) : this.skipped(file, err.message, via))
+        progress?.(i + 1, files.length, name)
+        continue
       }
-      const outcome = await this.importBundle(bytes, file.split('/').pop()!, { via, now: opts.now })
+      const outcome = await this.importBundle(bytes, name, { via, now: opts.now })
       // The file goes from the folder once its content is ours (or in
       // quarantine); a deferred bundle stays for the next try.
       if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
       results.push({ file, outcome })
-      progress?.(i + 1, files.length, file.split('/').pop()!)
+      progress?.(i + 1, files.length, name)
     }
     return results
+  }
+
+  /** An entry left where it is, with the reason reported where a person sees it. */
+  private skipped(file: string, reason: string, via: string): ImportResult {
+    this.report('bundle.skipped', { file, reason, via })
+    return { file, outcome: { kind: 'skipped', reason } }
+  }
+
+  /**
+   * A file over the size limit: its size, hash and first bytes (the frame
+   * and header, which say who made it) go to quarantine, not its body; on
+   * the stick it is renamed so that the next import passes it by, and kept.
+   */
+  private quarantineTooLarge(file: string, size: number, via: string): ImportResult {
+    const name = basename(file)
+    let kept: { size: number; sha256: string; head: Buffer }
+    try {
+      kept = summarizeStickFile(file, FRAME_BYTES + MAX_HEADER_BYTES)
+    } catch (err) {
+      return this.skipped(file, (err as Error).message, via)
+    }
+    const reason = `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}; only its first ${kept.head.length} bytes are kept here (sha256 of the whole file ${kept.sha256}), and the file was left on the stick as ${name}${REFUSED_SUFFIX}`
+    const q = quarantine(this.node.paths.quarantine, `${name}.head`, kept.head, reason)
+    try {
+      renameSync(file, `${file}${REFUSED_SUFFIX}`)
+    } catch (err) {
+      this.log(`could not rename ${file} on the stick (${(err as Error).message}); the next import will refuse it again`)
+    }
+    this.report('bundle.quarantined', { file: q, reason: 'too-large', via })
+    return { file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } }
   }
 
   /**
@@ -299,31 +349,49 @@ export class Exchange {
    * the stick. The origin keeps its messages until their destination acks
    * them, so taking over never makes a message depend on us alone.
    */
-  private takeOverForNeighbours(dir: string): ImportResult[] {
+  private takeOverForNeighbours(dir: string, via: string): ImportResult[] {
     const results: ImportResult[] = []
-    let folders: string[]
+    const top = join(dir, STICK_FOLDER)
+    let listing
     try {
-      folders = readdirSync(join(dir, STICK_FOLDER))
-    } catch {
-      return results
+      listing = listStickFolder(top)
+    } catch (err) {
+      throw new ExchangeError((err as Error).message)
     }
-    for (const dest of folders.sort()) {
+    if (listing.kind === 'absent') return results
+    if (listing.kind === 'not-a-folder') return [this.skipped(top, `${top} is a ${listing.what} where the stick's outpost folder should be; it was left alone`, via)]
+    for (const dest of listing.names.sort()) {
       if (dest === this.self || !this.peers.get(dest)) continue
-      const folder = join(dir, STICK_FOLDER, dest)
-      for (const name of readdirSync(folder).filter(isFinishedBundleName).sort()) {
+      const folder = join(top, dest)
+      let inside
+      try {
+        inside = listStickFolder(folder)
+      } catch (err) {
+        results.push(this.skipped(folder, (err as Error).message, via))
+        continue
+      }
+      if (inside.kind === 'absent') continue
+      if (inside.kind === 'not-a-folder') {
+        results.push(this.skipped(folder, `${folder} is a ${inside.what} where the folder of bundles for ${dest} should be; it was left alone`, via))
+        continue
+      }
+      for (const name of inside.names.filter(isFinishedBundleName).sort()) {
         const file = join(folder, name)
         try {
-          if (statSync(file).size > MAX_BUNDLE_FILE_BYTES) continue
-          const bytes = readFileSync(file)
+          const bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
           const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
           if (header.destination !== dest || header.origin === dest || header.expires < this.clock.now()) continue
           this.node.clock.observePeerTime(header.created, header.origin)
-          writeFileDurable(join(this.node.paths.relay, dest, name), bytes, 0o600)
+          // Kept under its bundle name (header-made, short), not the stick's.
+          writeFileDurable(join(this.node.paths.relay, dest, bundleFileName(header)), bytes, 0o600)
           unlinkSync(file)
           results.push({ file, outcome: { kind: 'relayed', header } })
         } catch (err) {
           // Not ours to judge: a bundle we cannot verify stays where it is.
-          if (!(err instanceof BundleError)) throw err
+          if (err instanceof BundleError) continue
+          // No plain file, or unreadable: say so, leave it, and carry on.
+          if (err instanceof StickFileError) results.push(this.skipped(file, err.message, via))
+          else throw err
         }
       }
     }
