@@ -6,7 +6,7 @@ import { openNode } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
-import { listQuarantine, quarantine } from '../exchange/quarantine.js'
+import { listQuarantine, quarantine, quarantineLimits, QuarantineFullError } from '../exchange/quarantine.js'
 import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
@@ -75,9 +75,16 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
       // A carrier that hands us another node's bundle is misconfigured; the
       // bundle is kept in quarantine rather than dropped when we exit 0.
       if (outcome.kind === 'not-for-us') {
-        const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`)
-        outcome = { kind: 'quarantined', reason: 'not-for-us', file }
-        recordSafely(x.events, 'bundle.quarantined', { file, reason: 'not-for-us', via: 'stdin' })
+        const header = outcome.header
+        try {
+          const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`, undefined, quarantineLimits(node.config.storage))
+          outcome = { kind: 'quarantined', reason: 'not-for-us', file }
+          recordSafely(x.events, 'bundle.quarantined', { file, reason: 'not-for-us', via: 'stdin' })
+        } catch (err) {
+          if (!(err instanceof QuarantineFullError)) throw err
+          // The carrier keeps it (exit 75) until there is room.
+          outcome = { kind: 'deferred', header, reason: err.message }
+        }
       }
       results = [{ file: 'stdin', outcome }]
     } else {

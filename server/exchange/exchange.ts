@@ -34,7 +34,8 @@ import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } fr
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../durable.js'
 import { deliver } from '../haraka/lib/delivery.js'
-import { quarantine } from './quarantine.js'
+import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from './quarantine.js'
+import { belowFloor } from '../disk-floor.js'
 import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
@@ -90,7 +91,8 @@ export interface ExportResult {
 export type ImportOutcome =
   | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
   | { kind: 'duplicate'; header: BundleHeader }
-  | { kind: 'deferred'; header: BundleHeader; reason: string }
+  /** Not taken for now (local delivery down, the disk nearly full, the quarantine full): the sender keeps it. */
+  | { kind: 'deferred'; header?: BundleHeader; reason: string }
   | { kind: 'quarantined'; reason: string; file: string }
   | { kind: 'not-for-us'; header: BundleHeader }
   | { kind: 'relayed'; header: BundleHeader }
@@ -144,6 +146,10 @@ export class Exchange {
     this.outbox = new Outbox(node.db, node.paths.spool, this.events)
     this.self = node.config.node.name
     this.clock = node.clock
+  }
+
+  private get quarantineLimits(): QuarantineLimits {
+    return quarantineLimits(this.node.config.storage)
   }
 
   private report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void {
@@ -331,7 +337,13 @@ export class Exchange {
       return this.skipped(file, (err as Error).message, via)
     }
     const reason = `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}; only its first ${kept.head.length} bytes are kept here (sha256 of the whole file ${kept.sha256}), and the file was left on the stick as ${name}${REFUSED_SUFFIX}`
-    const q = quarantine(this.node.paths.quarantine, `${name}.head`, kept.head, reason)
+    let q: string
+    try {
+      q = quarantine(this.node.paths.quarantine, `${name}.head`, kept.head, reason, undefined, this.quarantineLimits)
+    } catch (err) {
+      if (err instanceof QuarantineFullError) return this.skipped(file, `${name} is too large (${size} bytes) and ${err.message}`, via)
+      throw err
+    }
     try {
       renameSync(file, `${file}${REFUSED_SUFFIX}`)
     } catch (err) {
@@ -441,6 +453,10 @@ export class Exchange {
       header = readBundleHeader(bytes)
       if (header.destination !== this.self) return { kind: 'not-for-us', header }
       if (this.node.db.select().from(importedBundles).where(eq(importedBundles.bundleId, header.id)).get()) return { kind: 'duplicate', header }
+      // Unpacked, the mail may take a few times the bundle's size on disk
+      // (outbox or mailbox, ledger): wait rather than fail halfway.
+      const full = belowFloor(this.node.paths.data, this.node.config.storage.min_free_mb * 1024 * 1024, 3 * bytes.length)
+      if (full) return { kind: 'deferred', header, reason: full }
       const opened = await openBundle(bytes, {
         signerFor: (origin) => this.peers.signerFor(origin),
         identity: this.identity.ageIdentity,
@@ -466,8 +482,14 @@ export class Exchange {
       // import carries on with the next one. Anything else is our fault.
       if (!(err instanceof BundleError) && !(err instanceof BsmtpError)) throw err
       const reason = err instanceof BundleError ? err.reason : 'malformed'
-      const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now)
-      return { kind: 'quarantined', reason, file }
+      try {
+        const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now, this.quarantineLimits)
+        return { kind: 'quarantined', reason, file }
+      } catch (qerr) {
+        // Kept where it came from (the stick, the sender) until there is room.
+        if (qerr instanceof QuarantineFullError) return { kind: 'deferred', ...(header ? { header } : {}), reason: `${reason}, and ${qerr.message}` }
+        throw qerr
+      }
     }
   }
 
@@ -552,7 +574,14 @@ export class Exchange {
 
       if (problems.length) {
         // Kept, not lost: the message waits in quarantine for a person.
-        quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now)
+        try {
+          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
+        } catch (err) {
+          if (!(err instanceof QuarantineFullError)) throw err
+          // Not seen, not acked: the origin keeps the message and sends it again.
+          deferred = `a message could not be kept: ${err.message}`
+          continue
+        }
         quarantined++
       }
       db.transaction((tx) => {

@@ -176,7 +176,7 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
           // Already ours: the sender may forget it.
           return reply.code(200).send({ outcome: 'duplicate', bundle: o.header.id })
         case 'deferred':
-          return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ outcome: 'deferred', bundle: o.header.id, reason: o.reason })
+          return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ outcome: 'deferred', ...(o.header ? { bundle: o.header.id } : {}), reason: o.reason })
         case 'quarantined':
           return reply.code(422).send({ outcome: 'quarantined', reason: `the bundle was put in quarantine on this node: ${o.reason}` })
         case 'not-for-us':
