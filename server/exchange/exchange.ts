@@ -28,6 +28,7 @@ import {
   verifyBundle,
   type BundleHeader,
   FRAME_BYTES,
+  MAX_ACK_IDS,
   MAX_HEADER_BYTES,
 } from '../bundle/format.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
@@ -50,9 +51,18 @@ export const HOP_LIMIT = 16
 /** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
 export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
 export const MAX_MESSAGES_PER_BUNDLE = 5000
-/** The largest bundle file import reads, and the most its payload may unpack to. */
-export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
-export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+/**
+ * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
+ * of mail, or one message alone when it is larger; a message is at most
+ * limits.max_message_bytes (30 MiB by default), and BSMTP's dot-stuffing
+ * adds at most a third in the worst case: 64 MiB holds that. The payload,
+ * the bundle and the parsed messages are all in memory during an import,
+ * and a Pi has 1 GB (it was 512 MiB, half of it). Enforced while unpacking:
+ * brotli stops at the limit. See docs/limits.md.
+ */
+export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+/** The largest bundle file import reads: the most it unpacks to, plus room for the encryption and framing, and for data that does not compress. */
+export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
 /** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
 export const REFUSED_SUFFIX = '.refused'
 /** An exported message not acked within this time is sent again by `event` transports. */
@@ -237,8 +247,8 @@ export class Exchange {
       opts.onMessages?.(chunk.length)
     }
     const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
-    for (let i = 0; i < ackIds.length; i += 50_000) {
-      const ids = ackIds.slice(i, i + 50_000)
+    for (let i = 0; i < ackIds.length; i += MAX_ACK_IDS) {
+      const ids = ackIds.slice(i, i + MAX_ACK_IDS)
       const header = this.header('ack', peerName, 0, now)
       const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
