@@ -130,11 +130,14 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
   const verified = (req: FastifyRequest, path: string) => {
     const s = state.get(req)
     if (!s) return { ok: false as const, reason: 'request not checked' }
+    if (s.slot) {
+      s.slot = false
+      app.bundleInbox.uploads.give()
+    }
     const body = req.body as ReceivedBody | undefined
-    const v = verifyDigest(s.headers, body?.sha256 ?? EMPTY_SHA256, app.bundleInbox.replay, app.bundleInbox.now(), path)
-    s.slot = false
-    app.bundleInbox.uploads.give()
-    return v
+    // A body of another type (JSON, text) was parsed, not hashed: it is not the signed one.
+    if (body !== undefined && typeof body.sha256 !== 'string') return { ok: false as const, reason: 'a signed body must be sent as application/octet-stream' }
+    return verifyDigest(s.headers, body?.sha256 ?? EMPTY_SHA256, app.bundleInbox.replay, app.bundleInbox.now(), path)
   }
 
   app.post(
