@@ -9,6 +9,7 @@ import { basename, join, resolve } from 'node:path'
 import type { Db } from '../db/index.js'
 import { getSetting } from '../db/settings.js'
 import { isFinishedBundleName, STICK_FOLDER } from '../bundle/format.js'
+import { listStickFolder } from '../bundle/stick-file.js'
 import type { EventRecorder } from '../events/record.js'
 import { execOk, type Exec } from '../exec.js'
 import { offload, type OffloadResult, type StickExchange } from './usb.js'
@@ -42,20 +43,18 @@ export function stickRoot(db: Db): string {
 }
 
 function countBundles(stick: string): number {
-  let n = 0
-  let dests: string[] = []
-  try {
-    dests = readdirSync(join(stick, STICK_FOLDER))
-  } catch {
-    return 0
-  }
-  for (const d of dests) {
+  // Links on the stick are not followed, as the import does not follow them.
+  const names = (folder: string): string[] => {
     try {
-      n += readdirSync(join(stick, STICK_FOLDER, d)).filter(isFinishedBundleName).length
+      const l = listStickFolder(folder)
+      return l.kind === 'listed' ? l.names : []
     } catch {
-      // Not a folder: not ours to count.
+      // Unreadable: the offload says so; the list only counts what it can.
+      return []
     }
   }
+  let n = 0
+  for (const d of names(join(stick, STICK_FOLDER))) n += names(join(stick, STICK_FOLDER, d)).filter(isFinishedBundleName).length
   return n
 }
 

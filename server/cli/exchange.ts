@@ -6,7 +6,7 @@ import { openNode } from '../node/context.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
-import { listQuarantine, quarantine } from '../exchange/quarantine.js'
+import { listQuarantine, quarantine, quarantineLimits, QuarantineFullError } from '../exchange/quarantine.js'
 import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
@@ -53,6 +53,8 @@ function describe(r: ImportResult): string {
       return `${name}: for ${o.header.destination}, left in place`
     case 'relayed':
       return `${name}: for ${o.header.destination}, taken over to carry on`
+    case 'skipped':
+      return `${name}: SKIPPED, ${o.reason}`
   }
 }
 
@@ -73,9 +75,16 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
       // A carrier that hands us another node's bundle is misconfigured; the
       // bundle is kept in quarantine rather than dropped when we exit 0.
       if (outcome.kind === 'not-for-us') {
-        const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`)
-        outcome = { kind: 'quarantined', reason: 'not-for-us', file }
-        recordSafely(x.events, 'bundle.quarantined', { file, reason: 'not-for-us', via: 'stdin' })
+        const header = outcome.header
+        try {
+          const file = quarantine(node.paths.quarantine, 'stdin.obundle', bytes, `not-for-us: bundle ${outcome.header.id} from ${outcome.header.origin} is addressed to ${outcome.header.destination}, not to this node; check the carrier's configuration`, undefined, quarantineLimits(node.config.storage))
+          outcome = { kind: 'quarantined', reason: 'not-for-us', file }
+          recordSafely(x.events, 'bundle.quarantined', { file, reason: 'not-for-us', via: 'stdin' })
+        } catch (err) {
+          if (!(err instanceof QuarantineFullError)) throw err
+          // The carrier keeps it (exit 75) until there is room.
+          outcome = { kind: 'deferred', header, reason: err.message }
+        }
       }
       results = [{ file: 'stdin', outcome }]
     } else {
@@ -83,7 +92,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     }
     for (const r of results) console.log(`  ${describe(r)}`)
     const count = (k: string) => results.filter((r) => r.outcome.kind === k).length
-    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined${count('relayed') ? `, ${count('relayed')} taken over for other nodes` : ''}`)
+    console.log(`imported ${count('imported')} bundles, ${count('duplicate')} seen before, ${count('deferred')} deferred, ${count('quarantined')} quarantined${count('skipped') ? `, ${count('skipped')} skipped` : ''}${count('relayed') ? `, ${count('relayed')} taken over for other nodes` : ''}`)
     // A deferred bundle is not an error of the input, but the caller (a
     // carrier's handler) must know to keep it: exit 75, EX_TEMPFAIL.
     if (count('deferred')) return 75
@@ -91,7 +100,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
     // it until we exit 0; a quarantined bundle is safely kept by us, so the
     // carrier must let it go rather than hand it over again and again.
     if (source === '-') return 0
-    return count('quarantined') ? 1 : 0
+    return count('quarantined') || count('skipped') ? 1 : 0
   })
 }
 

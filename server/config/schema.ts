@@ -9,6 +9,7 @@ export interface NodeConfig {
   ports: { submission: number; smtps: number; imap: number; imaps: number; web: number }
   limits: { max_message_bytes: number; send_per_minute: number; send_burst: number; max_recipients: number }
   mail: { expiry_days: number; large_expiry_days: number; large_message_bytes: number; quota_mb: number }
+  storage: { min_free_mb: number; quarantine_max_mb: number; quarantine_max_items: number; quarantine_item_max_mb: number }
   gpio: { enabled: boolean; chip: string; led: number; button: number; long_press_ms: number }
   hotspot: { enabled: boolean; interface: string; ssid: string; passphrase: string; channel: number; country: string; address: string; dhcp_range: string }
   gateway: { enabled: boolean; inbound_port: number; inbound_domains: string; inbound_per_minute: number; inbound_burst: number; static_mx: string }
@@ -75,6 +76,15 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       quota_mb: { kind: 'integer', doc: 'Mailbox quota per account, in MiB.', min: 1 },
     },
   },
+  storage: {
+    doc: 'Bounds on the data dir, sized for a Raspberry Pi with a small SD card. See docs/limits.md.',
+    keys: {
+      min_free_mb: { kind: 'integer', doc: 'Free space on the data dir below which mail is refused with a 4xx (the phone tries again later) and imports wait: a 250 is never given for mail that could not be stored.', min: 1 },
+      quarantine_max_mb: { kind: 'integer', doc: 'Most the quarantine may hold in all. Past it, an item is kept as its hash and headers only; when not even that fits, the import waits until a person empties the quarantine.', min: 1 },
+      quarantine_max_items: { kind: 'integer', doc: 'Most items the quarantine may hold; past it, imports that would add one wait until a person empties it.', min: 1 },
+      quarantine_item_max_mb: { kind: 'integer', doc: 'An item larger than this is kept as its size, sha256 and headers (a bundle: its frame and header), not its body.', min: 1 },
+    },
+  },
   gpio: {
     doc: "The appliance's LED and button, driven through libgpiod's tools (Debian package gpiod). See docs/appliance.md.",
     keys: {
@@ -126,6 +136,7 @@ export function defaults(domain: string, opts: { root?: boolean } = {}): NodeCon
     ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
     mail: { expiry_days: 20, large_expiry_days: 7, large_message_bytes: 200 * 1024, quota_mb: 100 },
+    storage: { min_free_mb: 64, quarantine_max_mb: 100, quarantine_max_items: 1000, quarantine_item_max_mb: 4 },
     gpio: { enabled: false, chip: 'gpiochip0', led: 17, button: 27, long_press_ms: 3000 },
     hotspot: { enabled: false, interface: 'wlan0', ssid: 'Outpost', passphrase: '', channel: 6, country: '', address: '10.42.0.1/24', dhcp_range: '10.42.0.10-10.42.0.250' },
     gateway: { enabled: false, inbound_port: root ? INBOUND_PORT.root : INBOUND_PORT.high, inbound_domains: '', inbound_per_minute: 30, inbound_burst: 10, static_mx: '' },

@@ -18,6 +18,8 @@ export interface OutpostEvents {
   'bundle.exported': { peer: string; bundleId: string; messages: number; bytes: number; via: string }
   'bundle.imported': { peer: string; bundleId: string; messages: number; duplicates: number; via: string }
   'bundle.quarantined': { file: string; reason: string; via: string }
+  /** An entry on a stick left alone, unread: a link, a FIFO, a folder named like a bundle, or unreadable. */
+  'bundle.skipped': { file: string; reason: string; via: string }
   'ack.received': { peer: string; messages: number }
   /** A carrier run: start, progress (done of total bytes or bundles), done or error. */
   'transport.run': {

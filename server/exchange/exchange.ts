@@ -6,8 +6,8 @@
 // peer acknowledges it. Import makes each message ours (delivered locally
 // through LMTP, or durably in the outbox for its next hop) before it records
 // the ack it owes; a bundle file is removed from the folder only after that.
-import { readdirSync, readFileSync, statSync, unlinkSync, existsSync } from 'node:fs'
-import { join } from 'node:path'
+import { readdirSync, readFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../node/context.js'
 import type { NodeClock } from '../node/clock.js'
@@ -27,12 +27,17 @@ import {
   STICK_FOLDER,
   verifyBundle,
   type BundleHeader,
+  FRAME_BYTES,
+  MAX_ACK_IDS,
+  MAX_HEADER_BYTES,
 } from '../bundle/format.js'
+import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../durable.js'
 import { crashPoint } from '../crash-point.js'
 import { deliver } from '../haraka/lib/delivery.js'
-import { quarantine } from './quarantine.js'
+import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from './quarantine.js'
+import { belowFloor } from '../disk-floor.js'
 import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
@@ -47,9 +52,20 @@ export const HOP_LIMIT = 16
 /** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
 export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
 export const MAX_MESSAGES_PER_BUNDLE = 5000
-/** The largest bundle file import reads, and the most its payload may unpack to. */
-export const MAX_BUNDLE_FILE_BYTES = 256 * 1024 * 1024
-export const MAX_DECOMPRESSED_BYTES = 512 * 1024 * 1024
+/**
+ * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
+ * of mail, or one message alone when it is larger; a message is at most
+ * limits.max_message_bytes (30 MiB by default), and BSMTP's dot-stuffing
+ * adds at most a third in the worst case: 64 MiB holds that. The payload,
+ * the bundle and the parsed messages are all in memory during an import,
+ * and a Pi has 1 GB (it was 512 MiB, half of it). Enforced while unpacking:
+ * brotli stops at the limit. See docs/limits.md.
+ */
+export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+/** The largest bundle file import reads: the most it unpacks to, plus room for the encryption and framing, and for data that does not compress. */
+export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
+/** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
+export const REFUSED_SUFFIX = '.refused'
 /** An exported message not acked within this time is sent again by `event` transports. */
 export const RESEND_AFTER_MS = 10 * 60 * 1000
 
@@ -86,10 +102,13 @@ export interface ExportResult {
 export type ImportOutcome =
   | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
   | { kind: 'duplicate'; header: BundleHeader }
-  | { kind: 'deferred'; header: BundleHeader; reason: string }
+  /** Not taken for now (local delivery down, the disk nearly full, the quarantine full): the sender keeps it. */
+  | { kind: 'deferred'; header?: BundleHeader; reason: string }
   | { kind: 'quarantined'; reason: string; file: string }
   | { kind: 'not-for-us'; header: BundleHeader }
   | { kind: 'relayed'; header: BundleHeader }
+  /** Left where it was, unread: no plain file (a link, a FIFO, a folder), or unreadable. */
+  | { kind: 'skipped'; reason: string }
 
 export interface ImportResult {
   file: string
@@ -138,6 +157,10 @@ export class Exchange {
     this.outbox = new Outbox(node.db, node.paths.spool, this.events)
     this.self = node.config.node.name
     this.clock = node.clock
+  }
+
+  private get quarantineLimits(): QuarantineLimits {
+    return quarantineLimits(this.node.config.storage)
   }
 
   private report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void {
@@ -226,8 +249,8 @@ export class Exchange {
       opts.onMessages?.(chunk.length)
     }
     const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
-    for (let i = 0; i < ackIds.length; i += 50_000) {
-      const ids = ackIds.slice(i, i + 50_000)
+    for (let i = 0; i < ackIds.length; i += MAX_ACK_IDS) {
+      const ids = ackIds.slice(i, i + MAX_ACK_IDS)
       const header = this.header('ack', peerName, 0, now)
       const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
@@ -250,49 +273,98 @@ export class Exchange {
 
   // ---- import -------------------------------------------------------------
 
-  /** The finished bundle files for this node under DIR/outpost/<self>/, oldest name first. */
+  /**
+   * The finished bundle names under DIR/outpost/<self>/, oldest name first.
+   * A stick with no folder for us has nothing for us; a folder that cannot
+   * be read is an error that says what to do (it is not "nothing here").
+   */
   bundleFiles(dir: string): string[] {
-    const folder = join(dir, STICK_FOLDER, this.self)
-    let names: string[]
-    try {
-      names = readdirSync(folder)
-    } catch {
-      return []
-    }
-    return names.filter(isFinishedBundleName).sort().map((n) => join(folder, n))
+    return this.stickListing(dir).files
   }
 
-  /** Imports every bundle for this node found in DIR; bad ones go to quarantine and the rest carry on. */
+  private stickListing(dir: string): { files: string[]; skipped: ImportResult[] } {
+    const folder = join(dir, STICK_FOLDER, this.self)
+    let listing
+    try {
+      listing = listStickFolder(folder)
+    } catch (err) {
+      throw new ExchangeError((err as Error).message)
+    }
+    if (listing.kind === 'absent') return { files: [], skipped: [] }
+    if (listing.kind === 'not-a-folder') {
+      return { files: [], skipped: [{ file: folder, outcome: { kind: 'skipped', reason: `${folder} is a ${listing.what} where the folder of bundles for this node should be; it was left alone` } }] }
+    }
+    return { files: listing.names.filter(isFinishedBundleName).sort().map((n) => join(folder, n)), skipped: [] }
+  }
+
+  /**
+   * Imports every bundle for this node found in DIR. Each entry is handled
+   * on its own: a bad bundle goes to quarantine, an entry that is no plain
+   * file is skipped with its reason (and reported), and the rest carry on.
+   */
   async importFrom(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ImportResult[]> {
     const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
-    const files = this.bundleFiles(dir)
+    const { files, skipped } = this.stickListing(dir)
     const results: ImportResult[] = []
-    results.push(...this.takeOverForNeighbours(dir))
+    for (const r of skipped) results.push(this.skipped(r.file, (r.outcome as { reason: string }).reason, via))
+    results.push(...this.takeOverForNeighbours(dir, via))
     for (const [i, file] of files.entries()) {
+      const name = basename(file)
       let bytes: Buffer
       try {
-        const size = statSync(file).size
-        bytes = size > MAX_BUNDLE_FILE_BYTES ? Buffer.alloc(0) : readFileSync(file)
-        if (size > MAX_BUNDLE_FILE_BYTES) {
-          const q = quarantine(this.node.paths.quarantine, file.split('/').pop()!, Buffer.from(`(not copied: ${size} bytes)\n`), `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}`)
-          unlinkSync(file)
-          this.report('bundle.quarantined', { file: q, reason: 'too-large', via })
-          results.push({ file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } })
-          continue
-        }
+        bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
       } catch (err) {
-        throw new ExchangeError(`cannot read ${file}: ${(err as Error).message}`)
+        if (!(err instanceof StickFileError)) throw err
+        results.push(err.problem === 'too-large' ? this.quarantineTooLarge(file, err.size ?? 0, via) : this.skipped(file, err.message, via))
+        progress?.(i + 1, files.length, name)
+        continue
       }
-      const outcome = await this.importBundle(bytes, file.split('/').pop()!, { via, now: opts.now })
+      const outcome = await this.importBundle(bytes, name, { via, now: opts.now })
       crashPoint('import.bundle-done')
       // The file goes from the folder once its content is ours (or in
       // quarantine); a deferred bundle stays for the next try.
       if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
       results.push({ file, outcome })
-      progress?.(i + 1, files.length, file.split('/').pop()!)
+      progress?.(i + 1, files.length, name)
     }
     return results
+  }
+
+  /** An entry left where it is, with the reason reported where a person sees it. */
+  private skipped(file: string, reason: string, via: string): ImportResult {
+    this.report('bundle.skipped', { file, reason, via })
+    return { file, outcome: { kind: 'skipped', reason } }
+  }
+
+  /**
+   * A file over the size limit: its size, hash and first bytes (the frame
+   * and header, which say who made it) go to quarantine, not its body; on
+   * the stick it is renamed so that the next import passes it by, and kept.
+   */
+  private quarantineTooLarge(file: string, size: number, via: string): ImportResult {
+    const name = basename(file)
+    let kept: { size: number; sha256: string; head: Buffer }
+    try {
+      kept = summarizeStickFile(file, FRAME_BYTES + MAX_HEADER_BYTES)
+    } catch (err) {
+      return this.skipped(file, (err as Error).message, via)
+    }
+    const reason = `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}; only its first ${kept.head.length} bytes are kept here (sha256 of the whole file ${kept.sha256}), and the file was left on the stick as ${name}${REFUSED_SUFFIX}`
+    let q: string
+    try {
+      q = quarantine(this.node.paths.quarantine, `${name}.head`, kept.head, reason, undefined, this.quarantineLimits)
+    } catch (err) {
+      if (err instanceof QuarantineFullError) return this.skipped(file, `${name} is too large (${size} bytes) and ${err.message}`, via)
+      throw err
+    }
+    try {
+      renameSync(file, `${file}${REFUSED_SUFFIX}`)
+    } catch (err) {
+      this.log(`could not rename ${file} on the stick (${(err as Error).message}); the next import will refuse it again`)
+    }
+    this.report('bundle.quarantined', { file: q, reason: 'too-large', via })
+    return { file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } }
   }
 
   /**
@@ -303,31 +375,49 @@ export class Exchange {
    * the stick. The origin keeps its messages until their destination acks
    * them, so taking over never makes a message depend on us alone.
    */
-  private takeOverForNeighbours(dir: string): ImportResult[] {
+  private takeOverForNeighbours(dir: string, via: string): ImportResult[] {
     const results: ImportResult[] = []
-    let folders: string[]
+    const top = join(dir, STICK_FOLDER)
+    let listing
     try {
-      folders = readdirSync(join(dir, STICK_FOLDER))
-    } catch {
-      return results
+      listing = listStickFolder(top)
+    } catch (err) {
+      throw new ExchangeError((err as Error).message)
     }
-    for (const dest of folders.sort()) {
+    if (listing.kind === 'absent') return results
+    if (listing.kind === 'not-a-folder') return [this.skipped(top, `${top} is a ${listing.what} where the stick's outpost folder should be; it was left alone`, via)]
+    for (const dest of listing.names.sort()) {
       if (dest === this.self || !this.peers.get(dest)) continue
-      const folder = join(dir, STICK_FOLDER, dest)
-      for (const name of readdirSync(folder).filter(isFinishedBundleName).sort()) {
+      const folder = join(top, dest)
+      let inside
+      try {
+        inside = listStickFolder(folder)
+      } catch (err) {
+        results.push(this.skipped(folder, (err as Error).message, via))
+        continue
+      }
+      if (inside.kind === 'absent') continue
+      if (inside.kind === 'not-a-folder') {
+        results.push(this.skipped(folder, `${folder} is a ${inside.what} where the folder of bundles for ${dest} should be; it was left alone`, via))
+        continue
+      }
+      for (const name of inside.names.filter(isFinishedBundleName).sort()) {
         const file = join(folder, name)
         try {
-          if (statSync(file).size > MAX_BUNDLE_FILE_BYTES) continue
-          const bytes = readFileSync(file)
+          const bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
           const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
           if (header.destination !== dest || header.origin === dest || header.expires < this.clock.now()) continue
           this.node.clock.observePeerTime(header.created, header.origin)
-          writeFileDurable(join(this.node.paths.relay, dest, name), bytes, 0o600)
+          // Kept under its bundle name (header-made, short), not the stick's.
+          writeFileDurable(join(this.node.paths.relay, dest, bundleFileName(header)), bytes, 0o600)
           unlinkSync(file)
           results.push({ file, outcome: { kind: 'relayed', header } })
         } catch (err) {
           // Not ours to judge: a bundle we cannot verify stays where it is.
-          if (!(err instanceof BundleError)) throw err
+          if (err instanceof BundleError) continue
+          // No plain file, or unreadable: say so, leave it, and carry on.
+          if (err instanceof StickFileError) results.push(this.skipped(file, err.message, via))
+          else throw err
         }
       }
     }
@@ -377,6 +467,10 @@ export class Exchange {
       header = readBundleHeader(bytes)
       if (header.destination !== this.self) return { kind: 'not-for-us', header }
       if (this.node.db.select().from(importedBundles).where(eq(importedBundles.bundleId, header.id)).get()) return { kind: 'duplicate', header }
+      // Unpacked, the mail may take a few times the bundle's size on disk
+      // (outbox or mailbox, ledger): wait rather than fail halfway.
+      const full = belowFloor(this.node.paths.data, this.node.config.storage.min_free_mb * 1024 * 1024, 3 * bytes.length)
+      if (full) return { kind: 'deferred', header, reason: full }
       const opened = await openBundle(bytes, {
         signerFor: (origin) => this.peers.signerFor(origin),
         identity: this.identity.ageIdentity,
@@ -402,8 +496,14 @@ export class Exchange {
       // import carries on with the next one. Anything else is our fault.
       if (!(err instanceof BundleError) && !(err instanceof BsmtpError)) throw err
       const reason = err instanceof BundleError ? err.reason : 'malformed'
-      const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now)
-      return { kind: 'quarantined', reason, file }
+      try {
+        const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now, this.quarantineLimits)
+        return { kind: 'quarantined', reason, file }
+      } catch (qerr) {
+        // Kept where it came from (the stick, the sender) until there is room.
+        if (qerr instanceof QuarantineFullError) return { kind: 'deferred', ...(header ? { header } : {}), reason: `${reason}, and ${qerr.message}` }
+        throw qerr
+      }
     }
   }
 
@@ -490,7 +590,14 @@ export class Exchange {
 
       if (problems.length) {
         // Kept, not lost: the message waits in quarantine for a person.
-        quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now)
+        try {
+          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
+        } catch (err) {
+          if (!(err instanceof QuarantineFullError)) throw err
+          // Not seen, not acked: the origin keeps the message and sends it again.
+          deferred = `a message could not be kept: ${err.message}`
+          continue
+        }
         quarantined++
       }
       db.transaction((tx) => {

@@ -265,6 +265,8 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     `send_per_minute=${limits.send_per_minute}`,
     `send_burst=${limits.send_burst}`,
     `max_recipients=${limits.max_recipients}`,
+    '; outpost.toml [storage] min_free_mb: below this much free space, mail gets 452 and never a 250 (outpost_deliver).',
+    `min_free_bytes=${config.storage.min_free_mb * 1024 * 1024}`,
     '',
     '[gateway]',
     '; outpost.toml [gateway]: the inbound port without AUTH, for the group\'s domains only.',

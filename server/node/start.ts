@@ -197,7 +197,7 @@ export async function startNode(data: string): Promise<number> {
     app = await buildApp({
       probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
       tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
-      inbox: exchangeInbox(exchange),
+      inbox: exchangeInbox(exchange, join(paths.run, 'uploads')),
       services: createWebServices(node, { exchange, transports: transportService, scheduler, bus, events, log }),
     })
     await app.listen({ host: config.listen.address, port: config.ports.web })

@@ -61,6 +61,16 @@ export class Supervisor extends EventEmitter {
     r.startedAt = Date.now()
     proc.stdout?.pipe(out)
     proc.stderr?.pipe(out)
+    // A full disk must not end the node: an unhandled error here killed it
+    // (and with it SMTP, IMAP and the web admin). The child's output is then
+    // drained and dropped, so the child never blocks on a full pipe.
+    out.on('error', (err) => {
+      this.log(`${spec.name}: its log ${out.path.toString()} cannot be written (${err.message}); its output is dropped until it restarts. Free space on the data dir.`)
+      for (const s of [proc.stdout, proc.stderr]) {
+        s?.unpipe(out)
+        s?.resume()
+      }
+    })
     proc.on('error', (err) => this.log(`${spec.name}: could not start: ${err.message}`))
     proc.on('exit', (code, signal) => {
       r.proc = undefined

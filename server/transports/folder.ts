@@ -1,7 +1,7 @@
 // The folder transport: a USB stick's mount point, a shared folder, any
 // directory both nodes can see in turn. It writes bundles for the peer into
 // DIR/outpost/<peer>/ and imports what DIR/outpost/<self>/ holds.
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, statSync } from 'node:fs'
 import { stickSink } from '../exchange/exchange.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 
@@ -25,7 +25,8 @@ export const folderTransport: TransportDriver<FolderConfig> = {
       throw new Error(`${config.path} is not there (stick not plugged in, or not mounted?)`)
     }
     const sent = await ctx.exchange.exportPeer(ctx.peer, stickSink(config.path, ctx.peer), sendOptions(ctx, 'folder'))
-    const waiting = new Map(ctx.exchange.bundleFiles(config.path).map((f) => [f, statSync(f).size]))
+    // lstat: a link on the stick is never followed (the import skips it).
+    const waiting = new Map(ctx.exchange.bundleFiles(config.path).map((f) => [f, lstatSync(f).size]))
     const got = await ctx.exchange.importFrom(config.path, ctx.progress, { via: 'folder' })
     const imported = got.filter((r) => r.outcome.kind === 'imported')
     const receivedBytes = imported.reduce((n, r) => n + (waiting.get(r.file) ?? 0), 0)

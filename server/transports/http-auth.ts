@@ -118,7 +118,16 @@ export class ReplayCache {
 
 /** The check that needs the body: the signature over it, then the replay check. */
 export function verifyBody(h: AuthHeaders, body: Buffer, replay: ReplayCache, now = Date.now(), path = BUNDLES_PATH): { ok: true; peer: string } | AuthRefusal {
-  const ok = verify(null, Buffer.from(signingString('POST', path, h.date, bodyDigest(body))), h.key, Buffer.from(h.signature, 'base64url'))
+  return verifyDigest(h, bodyDigest(body), replay, now, path)
+}
+
+/**
+ * The same check given the body's sha256 (lower-case hex) instead of the
+ * body: for a body that was streamed to disk while it was hashed, so that
+ * nothing of it is held in memory before its sender is known.
+ */
+export function verifyDigest(h: AuthHeaders, bodySha256Hex: string, replay: ReplayCache, now = Date.now(), path = BUNDLES_PATH): { ok: true; peer: string } | AuthRefusal {
+  const ok = verify(null, Buffer.from(signingString('POST', path, h.date, bodySha256Hex)), h.key, Buffer.from(h.signature, 'base64url'))
   if (!ok) return refuse(`bad signature: the request was not signed with the key of node "${h.peer}" on this node's list of peers (or the body changed on the way). If that node was reinstalled, add its new card with \`outpost peer add CARD --replace\``)
   if (!replay.remember(h.signature, Number(h.date), now)) return refuse('this exact request was received before (a replay); a sender signs each request anew')
   return { ok: true, peer: h.peer }

@@ -58,12 +58,14 @@ export interface NodeOptions {
   ports?: TestNode['ports']
   /** Runs `outpost start` inside this network namespace (`ip netns exec`). */
   netns?: string
+  /** The folder the data dir is made in (default the system's temp dir), for example a small file system. */
+  parent?: string
 }
 
 export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
   const domain = opts.domain ?? 'camp.test'
   // Short path: Dovecot's unix sockets live under it and paths are limited to 107 bytes.
-  const data = mkdtempSync(join(tmpdir(), 'op-'))
+  const data = mkdtempSync(join(opts.parent ?? tmpdir(), 'op-'))
   const ports = opts.ports ?? { submission: await freePort(), smtps: await freePort(), imap: await freePort(), imaps: await freePort(), web: await freePort() }
   const env = opts.env ?? {}
   const listen = opts.listen ?? '127.0.0.1'

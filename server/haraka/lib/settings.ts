@@ -16,6 +16,8 @@ export interface OutpostSettings {
   sendPerMinute: number
   sendBurst: number
   maxRecipients: number
+  /** Free bytes the data dir keeps: below them, mail gets 452, not a 250 (outpost.toml [storage] min_free_mb). */
+  minFreeBytes: number
   /** outpost.toml [gateway]; absent from an outpost.ini of a node that is no gateway. */
   gateway: GatewaySettings
 }
@@ -70,6 +72,8 @@ export function parseSettings(ini: Ini): OutpostSettings {
     sendPerMinute: int(ini, 'limits', 'send_per_minute', 1),
     sendBurst: int(ini, 'limits', 'send_burst', 1),
     maxRecipients: int(ini, 'limits', 'max_recipients', 1),
+    // An outpost.ini rendered before the floor existed has none: keep 64 MiB, the default.
+    minFreeBytes: ini.limits?.min_free_bytes === undefined ? 64 * 1024 * 1024 : int(ini, 'limits', 'min_free_bytes', 0),
     gateway: parseGateway(ini),
   }
 }

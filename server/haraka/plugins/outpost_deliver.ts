@@ -15,6 +15,8 @@ import { UplinkService } from '../../gateway/uplink.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
+import { belowFloor } from '../../disk-floor.js'
+import { dirname } from 'node:path'
 import type { OutpostSettings } from '../lib/settings.js'
 import { DeferredEvents, deliveryEvents } from '../lib/events.js'
 
@@ -37,6 +39,14 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   if (!txn) return next(constants.denysoft, smtpReply(451, '4.3.0', 'No transaction to deliver'))
   const s = settings()
   const message = await readMessage(txn.message_stream, s.maxMessageBytes + HEADER_ALLOWANCE)
+  // Before anything is written: a full disk makes writes fail after the
+  // point of no return, so below the floor the client keeps the message.
+  // The message is written up to twice (outbox and mailbox), hence 2×.
+  const full = belowFloor(dirname(s.db), s.minFreeBytes, 2 * message.length)
+  if (full) {
+    connection.logwarn(this, `refusing for now: ${full}`)
+    return next(constants.denysoft, smtpReply(452, '4.3.1', 'Insufficient system storage; please try again later'))
+  }
   const db = nodeDb(s.db)
   const sender = txn.mail_from.address
   const local: string[] = []

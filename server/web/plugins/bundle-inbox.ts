@@ -4,8 +4,12 @@
 // can hand in a fake exchange.
 import fp from 'fastify-plugin'
 import { randomBytes, type KeyObject } from 'node:crypto'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Exchange, ImportOutcome } from '../../exchange/exchange.js'
 import { ReplayCache } from '../../transports/http-auth.js'
+import { prepareUploadDir, UploadSlots } from '../../transports/http-upload.js'
 
 /** What the route needs of the exchange. */
 export interface BundleInboxOptions {
@@ -22,6 +26,13 @@ export interface BundleInboxOptions {
   rate?: { burst: number; perSecond: number }
   /** The node's clock, for the signing window; the wall clock when not given. */
   now?: () => number
+  /**
+   * Where bodies stream to before their signature is checked; emptied at
+   * start. On the disk (the data dir), not in /tmp: /tmp is RAM on a Pi.
+   */
+  uploadDir?: string
+  /** How many unverified bodies may stream in at once; the rest get 503. */
+  maxUnverifiedUploads?: number
 }
 
 export interface PickedUp {
@@ -33,8 +44,16 @@ export interface BundleInbox {
   /** The bundles waiting for `peer`, sealed; one pickup or import at a time. */
   pickupFor(peer: string): Promise<PickedUp[]>
   signerFor(peer: string): KeyObject | undefined
-  /** Imports one bundle a peer sent; imports run one after another. */
-  importFrom(peer: string, bytes: Buffer): Promise<ImportOutcome>
+  /**
+   * Imports one bundle a peer sent, from the file its verified body was
+   * streamed to; imports run one after another, and the file is read only
+   * when its turn comes, so bundles waiting in line cost disk, not memory.
+   */
+  importFile(peer: string, file: string): Promise<ImportOutcome>
+  /** The upload folder (see BundleInboxOptions.uploadDir). */
+  uploadDir: string
+  /** Unverified bodies streaming in now, and the cap on them. */
+  uploads: UploadSlots
   replay: ReplayCache
   /** Takes one token for this key; the seconds to wait when none is left. */
   take(key: string, now?: number): { ok: true } | { ok: false; retryAfterS: number }
@@ -49,8 +68,9 @@ declare module 'fastify' {
 }
 
 /** The inbox of a running node: its Exchange. */
-export function exchangeInbox(exchange: Exchange): BundleInboxOptions {
+export function exchangeInbox(exchange: Exchange, uploadDir: string): BundleInboxOptions {
   return {
+    uploadDir,
     signerFor: (peer) => exchange.peers.signerFor(peer),
     importBundle: (bytes, name) => exchange.importBundle(bytes, name, { via: 'http' }),
     now: () => exchange.clock.now(),
@@ -76,10 +96,17 @@ export function exchangeInbox(exchange: Exchange): BundleInboxOptions {
 // 16 MiB of mail, back to back; 60 at once and one a second after that
 // lets it through while bounding what a misbehaving peer can make us do.
 const DEFAULT_RATE = { burst: 60, perSecond: 1 }
+// A peer pushes its bundles one after another, and a node has a handful
+// of peers: three bodies at once is room for honest traffic, while forty
+// strangers with junk signatures cost three sockets and three temp files,
+// not forty buffers of up to 64 MiB (which took a node to 2 GB).
+export const DEFAULT_UNVERIFIED_UPLOADS = 3
 
 export default fp<BundleInboxOptions>(
   async (app, opts) => {
     const rate = opts.rate ?? DEFAULT_RATE
+    const uploadDir = opts.uploadDir ?? mkdtempSync(join(tmpdir(), 'outpost-uploads-'))
+    prepareUploadDir(uploadDir)
     const buckets = new Map<string, { tokens: number; at: number }>()
     // Imports one at a time: two POSTs carrying the same message (a resend
     // that crossed a slow answer) must not both pass the "seen" check
@@ -87,10 +114,10 @@ export default fp<BundleInboxOptions>(
     let chain: Promise<unknown> = Promise.resolve()
     const inbox: BundleInbox = {
       signerFor: opts.signerFor,
-      importFrom(peer, bytes) {
+      importFile(peer, file) {
         // The name is only used if the bundle goes to quarantine.
         const name = `http-${peer}-${randomBytes(4).toString('hex')}.obundle`
-        const run = chain.then(() => opts.importBundle(bytes, name))
+        const run = chain.then(() => opts.importBundle(readFileSync(file), name))
         chain = run.catch(() => undefined)
         return run
       },
@@ -101,6 +128,8 @@ export default fp<BundleInboxOptions>(
         chain = run.catch(() => undefined)
         return run
       },
+      uploadDir,
+      uploads: new UploadSlots(opts.maxUnverifiedUploads ?? DEFAULT_UNVERIFIED_UPLOADS),
       replay: new ReplayCache(),
       now: opts.now ?? (() => Date.now()),
       take(key, now = Date.now()) {

@@ -13,7 +13,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
-import { checkHeaders, verifyBody, BUNDLES_PATH, PICKUP_PATH, type AuthHeaders } from '../../transports/http-auth.js'
+import { randomBytes, createHash } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { checkHeaders, verifyDigest, BUNDLES_PATH, PICKUP_PATH, type AuthHeaders } from '../../transports/http-auth.js'
+import { receiveBody, UploadTooLarge, type ReceivedBody } from '../../transports/http-upload.js'
 import { frameBundles, PICKUP_CONTENT_TYPE } from '../../transports/pickup.js'
 
 /**
@@ -23,6 +27,9 @@ import { frameBundles, PICKUP_CONTENT_TYPE } from '../../transports/pickup.js'
  * for one large message plus its envelope.
  */
 export const MAX_HTTP_BUNDLE_BYTES = 64 * 1024 * 1024
+/** A pickup's body is empty; anything longer is refused before it is read. */
+const MAX_PICKUP_BODY_BYTES = 1024
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
 /** How long a sender waits after a deferred import (local delivery down for a moment). */
 const RETRY_AFTER_S = 60
 
@@ -43,15 +50,64 @@ const Headers = Type.Object({
   'x-outpost-signature': Type.String({ description: 'base64url Ed25519 signature, see docs/transports/http.md' }),
 })
 
+/** How long a sender refused for "too many uploads at once" waits before it tries again. */
+const BUSY_RETRY_AFTER_S = 5
+
+/** What the peer routes know of one request between its headers and its answer. */
+interface PeerRequest {
+  headers: AuthHeaders
+  /** Holds one of the unverified-upload slots until the body's signature is checked. */
+  slot: boolean
+  /** The temp file the body streamed to, until the request is done with it. */
+  file?: string
+  /** The import reads the file: it is removed when the import is done, not before. */
+  importing?: boolean
+}
+
 const bundles: FastifyPluginAsyncTypebox = async (app) => {
-  // Scoped to this plugin: only the peer routes take raw bytes, and only
-  // they may send this much.
-  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: MAX_HTTP_BUNDLE_BYTES }, (_req, body, done) => done(null, body))
+  const state = new WeakMap<FastifyRequest, PeerRequest>()
 
-  const checked = new WeakMap<FastifyRequest, AuthHeaders>()
+  // Releases the slot and removes the temp file; safe to call more than
+  // once, and called from every way a request can end (answered, failed,
+  // or the sender went away), so no temp file or slot outlives it.
+  const finish = (req: FastifyRequest) => {
+    const s = state.get(req)
+    if (!s) return
+    if (s.slot) {
+      s.slot = false
+      app.bundleInbox.uploads.give()
+    }
+    if (s.file && !s.importing) {
+      rmSync(s.file, { force: true })
+      s.file = undefined
+    }
+  }
 
-  // Before the body is read: a stranger, a stale date or a peer over its
-  // rate is turned away without the node reading up to 64 MiB first.
+  // Scoped to this plugin: only the peer routes take raw bytes. The body is
+  // not buffered: it streams to a temp file while it is hashed, and only a
+  // body whose signature then checks out is read (see transports/http-upload.ts).
+  app.addContentTypeParser('application/octet-stream', (req, payload, done) => {
+    const s = state.get(req)
+    const bundle = req.routeOptions.url?.endsWith('/bundles') === true
+    const limit = bundle ? MAX_HTTP_BUNDLE_BYTES : MAX_PICKUP_BODY_BYTES
+    const declared = Number(req.headers['content-length'])
+    if (Number.isFinite(declared) && declared > limit) return done(new UploadTooLarge(limit), undefined)
+    // Only a bundle's body is kept; a pickup's is only hashed (it must be empty to verify).
+    const file = s && bundle ? join(app.bundleInbox.uploadDir, `${randomBytes(8).toString('hex')}.upload`) : undefined
+    if (s && file) s.file = file
+    receiveBody(payload, { limit, ...(file ? { file } : {}) }).then(
+      (body) => done(null, body),
+      (err: Error & { statusCode?: number }) => {
+        // The sender went away, or the disk is full: nothing of it is kept.
+        if (s && s.file === file) s.file = undefined
+        done(err.statusCode ? err : Object.assign(new Error(`the body could not be received: ${err.message}`), { statusCode: 400 }), undefined)
+      },
+    )
+  })
+
+  // Before the body is read: a stranger, a stale date, a peer over its
+  // rate, or more unverified uploads than the node takes at once is turned
+  // away without the node reading any of the body.
   app.addHook('onRequest', async (req, reply) => {
     const h = checkHeaders(req.headers, (peer) => app.bundleInbox.signerFor(peer), app.bundleInbox.now())
     if (!h.ok) return reply.code(401).send({ error: h.reason, statusCode: 401 })
@@ -59,26 +115,63 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
     // up that peer's allowance from elsewhere.
     const t = app.bundleInbox.take(`${h.peer}@${req.ip}`)
     if (!t.ok) return reply.code(429).header('retry-after', String(t.retryAfterS)).send({ error: `too many requests from node "${h.peer}"; try again in ${t.retryAfterS} s`, statusCode: 429 })
-    checked.set(req, h)
+    if (!app.bundleInbox.uploads.take()) {
+      return reply
+        .code(503)
+        .header('retry-after', String(BUSY_RETRY_AFTER_S))
+        .send({ error: `this node is receiving ${app.bundleInbox.uploads.max} requests already; try again in ${BUSY_RETRY_AFTER_S} s`, statusCode: 503 })
+    }
+    state.set(req, { headers: h, slot: true })
   })
+  app.addHook('onResponse', async (req) => finish(req))
+  app.addHook('onRequestAbort', async (req) => finish(req))
+
+  /** The signature over the received body; frees the upload slot either way. */
+  const verified = (req: FastifyRequest, path: string) => {
+    const s = state.get(req)
+    if (!s) return { ok: false as const, reason: 'request not checked' }
+    if (s.slot) {
+      s.slot = false
+      app.bundleInbox.uploads.give()
+    }
+    const body = req.body as ReceivedBody | undefined
+    // A body of another type (JSON, text) was parsed, not hashed: it is not the signed one.
+    if (body !== undefined && typeof body.sha256 !== 'string') return { ok: false as const, reason: 'a signed body must be sent as application/octet-stream' }
+    return verifyDigest(s.headers, body?.sha256 ?? EMPTY_SHA256, app.bundleInbox.replay, app.bundleInbox.now(), path)
+  }
 
   app.post(
     '/bundles',
     {
-      bodyLimit: MAX_HTTP_BUNDLE_BYTES,
+      // For every other content type (JSON, text), which Fastify's own
+      // parsers would buffer: a bundle is only ever octet-stream, whose
+      // parser above has its own limit and buffers nothing.
+      bodyLimit: MAX_PICKUP_BODY_BYTES,
       schema: {
         headers: Headers,
-        response: { 200: Outcome, 401: Refusal, 415: Refusal, 422: Outcome, 429: Refusal, 503: Outcome },
+        response: { 200: Outcome, 401: Refusal, 413: Refusal, 415: Refusal, 422: Outcome, 429: Refusal, 503: Type.Union([Outcome, Refusal]) },
       },
     },
     async (req, reply) => {
-      const h = checked.get(req)
-      if (!h) return reply.code(401).send({ error: 'request not checked', statusCode: 401 })
-      if (!Buffer.isBuffer(req.body)) return reply.code(415).send({ error: 'the body must be the bundle, sent as application/octet-stream', statusCode: 415 })
-      const v = verifyBody(h, req.body, app.bundleInbox.replay, app.bundleInbox.now(), BUNDLES_PATH)
-      if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
-
-      const o = await app.bundleInbox.importFrom(v.peer, req.body)
+      const s = state.get(req)
+      const body = req.body as ReceivedBody | undefined
+      if (!s || !body?.file) {
+        finish(req)
+        return reply.code(415).send({ error: 'the body must be the bundle, sent as application/octet-stream', statusCode: 415 })
+      }
+      const v = verified(req, BUNDLES_PATH)
+      if (!v.ok) {
+        finish(req)
+        return reply.code(401).send({ error: v.reason, statusCode: 401 })
+      }
+      let o
+      s.importing = true
+      try {
+        o = await app.bundleInbox.importFile(v.peer, body.file)
+      } finally {
+        s.importing = false
+        finish(req)
+      }
       switch (o.kind) {
         case 'imported':
           return reply.code(200).send({ outcome: 'imported', bundle: o.header.id, delivered: o.delivered, forwarded: o.forwarded, duplicates: o.duplicates, quarantined: o.quarantined, acked: o.acked })
@@ -86,7 +179,7 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
           // Already ours: the sender may forget it.
           return reply.code(200).send({ outcome: 'duplicate', bundle: o.header.id })
         case 'deferred':
-          return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ outcome: 'deferred', bundle: o.header.id, reason: o.reason })
+          return reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ outcome: 'deferred', ...(o.header ? { bundle: o.header.id } : {}), reason: o.reason })
         case 'quarantined':
           return reply.code(422).send({ outcome: 'quarantined', reason: `the bundle was put in quarantine on this node: ${o.reason}` })
         case 'not-for-us':
@@ -103,12 +196,13 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
   // when the peer acks it.
   app.post(
     '/pickup',
-    { schema: { headers: Headers, response: { 200: Type.Unknown({ description: 'the waiting bundles, framed as in server/transports/pickup.ts' }), 401: Refusal, 404: Refusal } } },
+    {
+      // The body is empty (the signature covers it); a little room for a sender that sends a newline.
+      bodyLimit: MAX_PICKUP_BODY_BYTES,
+      schema: { headers: Headers, response: { 200: Type.Unknown({ description: 'the waiting bundles, framed as in server/transports/pickup.ts' }), 401: Refusal, 404: Refusal, 413: Refusal, 503: Refusal } },
+    },
     async (req, reply) => {
-      const h = checked.get(req)
-      if (!h) return reply.code(401).send({ error: 'request not checked', statusCode: 401 })
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-      const v = verifyBody(h, body, app.bundleInbox.replay, app.bundleInbox.now(), PICKUP_PATH)
+      const v = verified(req, PICKUP_PATH)
       if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
       let picked
       try {

@@ -10,7 +10,7 @@ const active = rules.split('\n').filter((l) => l.trim() && !l.startsWith('#'))
 test('one rule: USB partitions with a file system start outpost-usb@<kernel name>.service', () => {
   assert.equal(active.length, 1)
   const rule = active[0]!
-  for (const m of ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{DEVTYPE}=="partition"', 'ENV{ID_BUS}=="usb"', 'ENV{ID_FS_USAGE}=="filesystem"', 'TAG+="systemd"']) {
+  for (const m of ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{DEVTYPE}=="partition"', 'ENV{ID_BUS}=="usb"', 'ENV{ID_FS_USAGE}=="filesystem"', 'ENV{ID_FS_TYPE}=="vfat|exfat"', 'TAG+="systemd"']) {
     assert.ok(rule.includes(m), `matches ${m}`)
   }
   const wants = /ENV\{SYSTEMD_WANTS\}\+="([^"]+)"/.exec(rule)?.[1]
@@ -25,5 +25,8 @@ test('the offload unit mounts as root, offloads as the outpost user, and always 
   assert.ok(unit.some((l) => /^ExecStart=\/usr\/bin\/node \S+ usb offload \/run\/outpost\/usb\/%i /.test(l)))
   assert.ok(unit.includes('ExecStopPost=-+/usr/bin/systemd-umount /run/outpost/usb/%i'))
   assert.ok(unit.includes('BindsTo=dev-%i.device'))
+  // Only FAT and exFAT, checked again before the mount, which never allows programs, setuid or devices.
+  assert.ok(unit.some((l) => l.startsWith('ExecCondition=+/bin/sh -c ') && l.includes('blkid -p') && l.includes('vfat|exfat) exit 0')))
+  assert.ok(unit.some((l) => l.startsWith('ExecStartPre=+/usr/bin/systemd-mount ') && l.includes('--options=noexec,nosuid,nodev')))
   assert.ok(!unit.some((l) => /^MemoryDenyWriteExecute=/.test(l)), 'V8 aborts with MemoryDenyWriteExecute')
 })

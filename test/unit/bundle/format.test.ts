@@ -18,6 +18,7 @@ import {
   type BundleErrorReason,
   type BundleHeader,
   type OpenOptions,
+  MAX_ACK_IDS,
 } from '../../../server/bundle/format.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { messageKey } from '../../../server/haraka/lib/delivery.js'
@@ -97,6 +98,18 @@ test('an ack bundle carries message ids and bundle ids', async () => {
   assert.equal(opened.header.kind, 'ack')
   assert.equal(opened.header.count, 3)
   assert.deepEqual(opened.payload, { acks })
+})
+
+test('an ack bundle with more ids than a node takes at once is refused from its signed header, before it is opened', async () => {
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => i.toString(16).padStart(64, '0'))
+  const over = await sealBundle({ header: header({ kind: 'ack' }), payload: { acks: { messageIds: ids(MAX_ACK_IDS + 1), bundleIds: [] } }, signKey: alpha.privateKey, recipient: betaRecipient })
+  // Refused even with an identity that cannot decrypt it: nothing past the header is touched.
+  const err = await refusal(openBundle(over, opts({ identity: await generateIdentity() })))
+  assert.equal(err.reason, 'too-large')
+  assert.match(err.message, new RegExp(`acknowledges ${MAX_ACK_IDS + 1} messages, more than the ${MAX_ACK_IDS}`))
+  const atLimit = await sealBundle({ header: header({ kind: 'ack' }), payload: { acks: { messageIds: ids(MAX_ACK_IDS), bundleIds: [] } }, signKey: alpha.privateKey, recipient: betaRecipient })
+  const opened = await openBundle(atLimit, opts())
+  assert.equal(opened.header.count, MAX_ACK_IDS)
 })
 
 test('the stable id of a bundled message is the delivery ledger key, before and after the trip', async () => {
@@ -249,4 +262,13 @@ test('sealing refuses what could not be opened: bad recipient, wrong key type, b
   await assert.rejects(sealBundle({ header: header(), payload: { messages: [] }, signKey: alpha.publicKey, recipient: betaRecipient }), /Ed25519 private key/)
   await assert.rejects(sealBundle({ header: header({ origin: 'Alpha Camp' }), payload: { messages: [] }, signKey: alpha.privateKey, recipient: betaRecipient }), /"origin" is not a node name/)
   await assert.rejects(sealBundle({ header: header({ kind: 'ack' }), payload: { messages: [] }, signKey: alpha.privateKey, recipient: betaRecipient }), /needs a payload with "acks"/)
+})
+
+test('the most an imported bundle may unpack to fits a 1 GB Pi and still holds the largest message, dot-stuffed', async () => {
+  const { MAX_DECOMPRESSED_BYTES, MAX_BUNDLE_FILE_BYTES } = await import('../../../server/exchange/exchange.js')
+  const { defaults } = await import('../../../server/config/schema.js')
+  const largest = defaults('camp.test').limits.max_message_bytes
+  assert.ok(MAX_DECOMPRESSED_BYTES <= 64 * 1024 * 1024, `${MAX_DECOMPRESSED_BYTES} bytes unpacked, with the bundle and the parsed mail beside it, is too much for a Pi`)
+  assert.ok(MAX_DECOMPRESSED_BYTES >= Math.ceil((largest * 4) / 3) + 64 * 1024, 'a bundle of one largest message, every line dot-stuffed, still opens')
+  assert.ok(MAX_BUNDLE_FILE_BYTES > MAX_DECOMPRESSED_BYTES && MAX_BUNDLE_FILE_BYTES <= 96 * 1024 * 1024)
 })

@@ -43,6 +43,23 @@ test('the node unit is hardened, each setting with its reason, and never sets Me
   assert.match(readFileSync(new URL('outpost.sysusers', dir), 'utf8'), /^u outpost - /m)
 })
 
+test('every service has a memory limit for a 1 GB Pi and a system call filter, each with its reason', () => {
+  for (const u of units.filter((f) => f.endsWith('.service'))) {
+    const lines = readFileSync(new URL(u, dir), 'utf8').split('\n')
+    const max = lines.find((l) => l.startsWith('MemoryMax='))
+    assert.ok(max, `${u} sets MemoryMax=`)
+    const mb = Number(/^MemoryMax=(\d+)M$/.exec(max)?.[1])
+    assert.ok(mb > 0 && mb <= 640, `${u}: ${max} leaves room on a 1 GB Pi`)
+    for (const h of [max, 'SystemCallFilter=@system-service', 'SystemCallErrorNumber=EPERM']) {
+      const i = lines.indexOf(h)
+      assert.ok(i > 0, `${u} sets ${h}`)
+      let j = i - 1
+      while (j > 0 && i - j <= 3 && /^[A-Za-z]+=/.test(lines[j]!)) j--
+      assert.match(lines[j]!, /^#/, `${u}: ${h} has a comment saying why`)
+    }
+  }
+})
+
 test('the node starts with the same V8 flags wherever it is started: the unit, quickstart.sh, the tests', () => {
   const exec = readFileSync(new URL('outpost.service', dir), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!
   assert.equal(exec, `ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /usr/lib/outpost/bin/outpost.mjs start --data /var/lib/outpost`)

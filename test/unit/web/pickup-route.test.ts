@@ -64,3 +64,17 @@ test('a node that hands out no bundles says so', async () => {
   assert.equal(r.statusCode, 404)
   await a.close()
 })
+
+test('a pickup with a body is refused before the body is read, and one with a JSON body is no pickup', async () => {
+  const { a, asked } = await app()
+  const big = Buffer.alloc(1024 * 1024, 1)
+  let r = await a.inject({ method: 'POST', url: PICKUP_PATH, headers: { ...signRequest({ node: 'camp', key: camp.privateKey, body: big, path: PICKUP_PATH }), 'content-type': 'application/octet-stream' }, payload: big })
+  assert.equal(r.statusCode, 413)
+  const json = Buffer.from('{}')
+  r = await a.inject({ method: 'POST', url: PICKUP_PATH, headers: { ...signRequest({ node: 'camp', key: camp.privateKey, body: Buffer.alloc(0), path: PICKUP_PATH }), 'content-type': 'application/json' }, payload: json })
+  assert.equal(r.statusCode, 401)
+  assert.match(r.json().error, /application\/octet-stream/)
+  assert.deepEqual(asked, [])
+  assert.equal(a.bundleInbox.uploads.busy, 0, 'no upload slot is left taken')
+  await a.close()
+})

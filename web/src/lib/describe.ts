@@ -39,6 +39,10 @@ export function describe(e: OutpostEvent): Described {
       const x = d as OutpostEvents['bundle.quarantined']
       return { text: `Bundle ${x.file} put aside (${x.via}): ${x.reason}`, tone: 'error' }
     }
+    case 'bundle.skipped': {
+      const x = d as OutpostEvents['bundle.skipped']
+      return { text: `Left alone on the stick (${x.via}): ${x.reason}`, tone: 'error' }
+    }
     case 'ack.received': {
       const x = d as OutpostEvents['ack.received']
       return { text: `${x.peer} confirmed ${s(x.messages, 'message')}`, tone: 'good' }
@@ -81,8 +85,8 @@ export function describe(e: OutpostEvent): Described {
 export const KIND_GROUPS: Array<{ id: string; label: string; kinds?: EventKind[] }> = [
   { id: 'all', label: 'Everything' },
   { id: 'messages', label: 'Messages', kinds: ['message.accepted', 'message.delivered', 'message.queued', 'message.sent'] },
-  { id: 'bundles', label: 'Bundles and acks', kinds: ['bundle.exported', 'bundle.imported', 'bundle.quarantined', 'ack.received'] },
+  { id: 'bundles', label: 'Bundles and acks', kinds: ['bundle.exported', 'bundle.imported', 'bundle.quarantined', 'bundle.skipped', 'ack.received'] },
   { id: 'transports', label: 'Transport runs', kinds: ['transport.run', 'uplink.online', 'uplink.offline'] },
   { id: 'usb', label: 'USB', kinds: ['usb.inserted', 'usb.offload', 'usb.removed'] },
-  { id: 'errors', label: 'Errors', kinds: ['error', 'bundle.quarantined'] },
+  { id: 'errors', label: 'Errors', kinds: ['error', 'bundle.quarantined', 'bundle.skipped'] },
 ]
