@@ -441,6 +441,9 @@ export class Exchange {
           recipients: local,
           message: m.data,
           mailDir: this.node.paths.mail,
+          // The id computed where the message entered the network, as the
+          // ledger key: the same message is the same row on every node.
+          key: m.id,
         })
         // Reported as Dovecot stored it, also when another recipient of the same message failed.
         for (const res of outcome.results) if (res.code >= 200 && res.code < 300) this.report('message.delivered', { messageId: m.id, recipient: res.recipient, via })
