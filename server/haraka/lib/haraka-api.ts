@@ -29,7 +29,10 @@ export interface Transaction {
   rcpt_to: HarakaAddress[]
   readonly message_stream: MessageStream
   readonly header: { get_all(name: string): string[]; get(name: string): string }
+  /** The header's lines as received (dot-stuffing removed, LF line ends), unparsed. */
+  readonly header_lines: string[]
   readonly notes: Record<string, unknown>
+  add_header(name: string, value: string): void
 }
 
 export interface Connection {
