@@ -32,6 +32,7 @@ import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../durable.js'
 import { deliver } from '../haraka/lib/delivery.js'
 import { quarantine } from './quarantine.js'
+import { foreignSender } from './sender-origin.js'
 import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
@@ -407,6 +408,11 @@ export class Exchange {
     this.node.db.insert(importedBundles).values({ bundleId: header.id, origin: header.origin, kind: header.kind, messages, importedAt: now }).onConflictDoNothing().run()
   }
 
+  /** The Internet is the way out on a gateway, and on a node whose uplink is an email account. */
+  private isGateway(): boolean {
+    return this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+  }
+
   private isLocal(address: string): boolean {
     try {
       return this.domains.includes(splitAddress(address).domain)
@@ -429,9 +435,15 @@ export class Exchange {
         this.owe(origin, m.id, now)
         continue
       }
-      const local = m.recipients.filter((r) => this.isLocal(r))
-      const remote = m.recipients.filter((r) => !this.isLocal(r))
       const problems: string[] = []
+      // Before it is delivered or relayed on: the origin may hand us only
+      // mail from the domains it is the route for (sender-origin.ts). The
+      // message is kept in quarantine for a person and acked like any other
+      // refused message, so the origin does not send it again forever.
+      const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.peers.resolveDomain(d, o) })
+      if (foreign) problems.push(foreign)
+      const local = foreign ? [] : m.recipients.filter((r) => this.isLocal(r))
+      const remote = foreign ? [] : m.recipients.filter((r) => !this.isLocal(r))
 
       if (local.length) {
         const outcome = await deliver({
@@ -460,7 +472,7 @@ export class Exchange {
       if (remote.length) {
         const byPeer = new Map<string, string[]>()
         // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
-        const gateway = this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+        const gateway = this.isGateway()
         const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
         for (const r of remote) {
           const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })

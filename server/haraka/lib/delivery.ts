@@ -127,7 +127,7 @@ function sha256(data: string | Buffer): string {
 }
 
 /** Splits at the first empty line; a message without one is all header. */
-function splitMessage(message: Buffer): { header: string; body: Buffer } {
+export function splitMessage(message: Buffer): { header: string; body: Buffer } {
   const crlf = message.indexOf('\r\n\r\n')
   const lf = message.indexOf('\n\n')
   if (crlf === -1 && lf === -1) return { header: message.toString('latin1'), body: Buffer.alloc(0) }
