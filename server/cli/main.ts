@@ -45,6 +45,9 @@ Exchange (bundles of mail and acks between nodes)
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
   queue                                mail waiting per peer, with age, size and export count
   status                               a summary of the node
+  clock [show]                         the node's time, its floor and what set it (a peer's bundle, a reset, its own evidence)
+  clock reset                          the floor back to this node's own time, forgetting what peers' bundles added
+                                       (when honest requests are refused as "behind"); a running node takes it within seconds
 Appliance (the box's USB port, LED, button and hotspot)
   usb offload DIR                      import from and export to the stick mounted at DIR, sync it, record the outcome (the LED shows it)
   appliance run                        own the LED and button: show the USB offload on the LED; short press syncs the stick, long press powers off
@@ -360,6 +363,12 @@ export async function run(argv: string[]): Promise<number> {
         }
         if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
         return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+      }
+      case 'clock': {
+        const { values, positionals } = parse(rest, {})
+        const [sub = 'show', ...args] = positionals
+        if (args.length || (sub !== 'show' && sub !== 'reset')) throw new UsageError(`unknown clock command "${positionals.join(' ')}" (show, reset)`)
+        return await (await import('./exchange.js')).cmdClock(sub, values.data)
       }
       case 'usb': {
         const { values, positionals } = parse(rest, {})
