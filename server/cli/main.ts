@@ -11,6 +11,7 @@ import { dcloginUri } from '../accounts/dclogin.js'
 import { exec } from '../exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
+import { spkiPinOfFile } from '../tls/pin.js'
 import { DEFAULT_ROUTE, PeerService, type Peer } from '../peers/service.js'
 import type { NodeContext } from '../node/context.js'
 
@@ -234,7 +235,7 @@ async function cmdCard(args: string[]): Promise<number> {
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     const identity = await ensureIdentity(node.paths)
-    const card = makeCard({ config: node.config, identity })
+    const card = makeCard({ config: node.config, identity, tlsPin: spkiPinOfFile(node.paths.tlsCert) })
     const text = cardText(card, identity.signPrivate)
     if (values.text) {
       console.log(text)
@@ -248,6 +249,7 @@ async function cmdCard(args: string[]): Promise<number> {
     console.log(`signing   ${signFingerprint(card.sign)}`)
     console.log(`age       ${ageFingerprint(card.age)} (${card.age})`)
     console.log(`reach     ${card.reach.map((r) => r.address).join(', ') || '(none)'}`)
+    for (const r of card.reach.filter((x) => x.tls)) console.log(`tls key   ${r.tls} (peers send bundles only to a web server with this key)`)
     console.log('')
     console.log('On the other node: outpost peer add CARD (the line above, or a file holding it).')
     console.log('Hand this over in person or over a channel you trust, and compare the signing fingerprint with `outpost peer list` there:')
