@@ -56,6 +56,12 @@ test('two scripted messages without a Message-ID, same sender and text, are both
   assert.ok(ids.every(Boolean), 'the node gave each message a Message-ID')
   assert.equal(new Set(ids).size, 3, 'and a different one to each')
 
+  // A program that reuses one Message-ID for different messages: both are stored.
+  const reused = (subject: string) => `From: ${alice.address}\nTo: ${bob.address}\nSubject: ${subject}\nMessage-ID: <fixed@camp.test>\n\nthe backup finished\n`
+  assert.equal((await sendRaw(alice, bob.address, reused('reused one'))).code, 250)
+  assert.equal((await sendRaw(alice, bob.address, reused('reused two'))).code, 250)
+  assert.equal(stored(bob).filter((m) => m.includes('<fixed@camp.test>')).length, 2)
+
   // A client that lost the 250 sends the very same message again.
   const retried = `From: ${alice.address}\nTo: ${bob.address}\nSubject: hello\nDate: Mon, 07 Dec 2026 05:00:00 +0000\nMessage-ID: <retry-1@camp.test>\n\nsee you at the fire\n`
   assert.equal((await sendRaw(alice, bob.address, retried)).code, 250)

@@ -142,12 +142,15 @@ export function messageIdOf(header: string): string {
 }
 
 /**
- * Header fields that a hop adds or rewrites: Haraka's Received and
- * Authentication-Results (with the time and session of each attempt), our
- * own X-Outpost-* trace lines, and what a delivering MTA adds. Everything
- * else in the header is the author's, and the same on every retry.
+ * Header fields that differ between two attempts at the same message: what
+ * a hop adds or rewrites (Haraka's Received and Authentication-Results, with
+ * the time and session of each attempt, our own X-Outpost-* trace lines,
+ * what a delivering MTA adds), and Date, which a client that builds the
+ * message anew for its retry (nodemailer does) sets to the time of the
+ * retry. Everything else in the header is the author's, and the same on
+ * every retry.
  */
-const TRACE_FIELD = /^(received|return-path|delivered-to|x-outpost-[a-z-]*|authentication-results|original-authentication-results|received-spf|arc-[a-z-]*)$/i
+const TRACE_FIELD = /^(date|received|return-path|delivered-to|x-outpost-[a-z-]*|authentication-results|original-authentication-results|received-spf|arc-[a-z-]*)$/i
 
 /** The header as its author wrote it: unfolded fields without the trace fields, in their order, names in lower case. */
 export function authoredHeader(header: string): string {

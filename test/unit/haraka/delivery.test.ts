@@ -114,6 +114,8 @@ test('the message key depends on Message-ID, sender, the authored header and bod
   assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n', 'b@x'), base)
   // Hops add these; a retry through another session or bundle keeps its key.
   assert.equal(k('X-Outpost-Id: 00\r\nReceived: 1\r\n\tfolded\r\nAuthentication-Results: h; auth=pass\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'), base)
+  // A client that builds its retry anew gives it a new Date: still the same message.
+  assert.equal(k('Date: Mon, 07 Dec 2026 05:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'), k('Date: Mon, 07 Dec 2026 05:09:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'))
   // Two messages with the same Message-ID (or none), sender and body are still two messages.
   assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\nSubject: two\r\n\r\nbody\r\n'), base)
   assert.notEqual(k('Subject: a\r\n\r\nbody\r\n'), k('Subject: b\r\n\r\nbody\r\n'))
