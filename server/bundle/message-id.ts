@@ -16,9 +16,11 @@ export const MESSAGE_ID_PATTERN = /^[0-9a-f]{64}$/
 
 /**
  * sha256(Message-ID header value + '\0' + lower-cased envelope sender + '\0' +
- * hex sha256 of everything after the first empty line), as hex. The other
- * headers are left out on purpose: every hop adds a Received header and every
- * bundle an X-Outpost-Id header, and neither may change the id.
+ * hex sha256 of the header without its trace fields + '\0' + hex sha256 of
+ * everything after the first empty line), as hex. Trace fields (Received,
+ * Authentication-Results, X-Outpost-*, …) are left out on purpose: every hop
+ * adds a Received header and every bundle an X-Outpost-Id header, and
+ * neither may change the id. See docs/bundle-format.md.
  */
 export function stableMessageId(data: Buffer, sender: string): MessageId {
   return messageKey(data, sender)

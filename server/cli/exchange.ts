@@ -3,6 +3,7 @@
 // folder is just DIR; `import -` takes one bundle on stdin for carriers that
 // pipe (NNCP's exec handler, Filespooler's queue-process).
 import { openNode } from '../node/context.js'
+import { describeClock } from '../node/clock.js'
 import { resolveDataDir } from '../paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
@@ -131,6 +132,7 @@ export async function cmdStatus(data: unknown): Promise<number> {
     console.log(`  peers: ${x.peers.list().map((p) => p.name).join(', ') || 'none'}`)
     console.log(`  outbox: ${waiting} messages for ${queue.size} peers${waiting ? ` (${[...queue].map(([p, l]) => `${p} ${l.length}`).join(', ')})` : ''}`)
     console.log(`  acks owed: ${x.acksOwedCount()}`)
+    for (const l of describeClock(node.clock.report())) console.log(`  ${l}`)
     const q = listQuarantine(node.paths.quarantine)
     console.log(`  quarantine: ${q.length} files${q.length ? ` in ${node.paths.quarantine}` : ''}`)
     console.log(`  SMTP ${c.node.host}:${c.ports.submission}, IMAP ${c.node.host}:${c.ports.imap}, web https://${c.node.host}:${c.ports.web}/`)
@@ -141,4 +143,16 @@ export async function cmdStatus(data: unknown): Promise<number> {
     if (ygg) console.log(`  yggdrasil: https://[${ygg}]:${c.ports.web}/ (peers reach this box there over the Yggdrasil overlay)`)
     return 0
   })
+}
+
+/** `outpost clock [show|reset]`: the floor, what set it, and the way back to this node's own time. */
+export async function cmdClock(sub: 'show' | 'reset', data: unknown): Promise<number> {
+  const node = openNode(resolveDataDir(data as string | undefined))
+  try {
+    const report = sub === 'reset' ? node.clock.reset() : node.clock.report()
+    for (const l of describeClock(report)) console.log(l)
+    return 0
+  } finally {
+    node.close()
+  }
 }

@@ -13,6 +13,7 @@ import { removeAccount } from '../accounts/mailbox.js'
 import { exec } from '../exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
+import { spkiPinOfFile } from '../tls/pin.js'
 import { DEFAULT_ROUTE, PeerService, type Peer } from '../peers/service.js'
 import type { NodeContext } from '../node/context.js'
 
@@ -48,6 +49,9 @@ Exchange (bundles of mail and acks between nodes)
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
   queue                                mail waiting per peer, with age, size and export count
   status                               a summary of the node
+  clock [show]                         the node's time, its floor and what set it (a peer's bundle, a reset, its own evidence)
+  clock reset                          the floor back to this node's own time, forgetting what peers' bundles added
+                                       (when honest requests are refused as "behind"); a running node takes it within seconds
 Appliance (the box's USB port, LED, button and hotspot)
   usb offload DIR                      import from and export to the stick mounted at DIR, sync it, record the outcome (the LED shows it)
   appliance run                        own the LED and button: show the USB offload on the LED; short press syncs the stick, long press powers off
@@ -238,7 +242,7 @@ async function cmdCard(args: string[]): Promise<number> {
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     const identity = await ensureIdentity(node.paths)
-    const card = makeCard({ config: node.config, identity })
+    const card = makeCard({ config: node.config, identity, tlsPin: spkiPinOfFile(node.paths.tlsCert) })
     const text = cardText(card, identity.signPrivate)
     if (values.text) {
       console.log(text)
@@ -252,6 +256,7 @@ async function cmdCard(args: string[]): Promise<number> {
     console.log(`signing   ${signFingerprint(card.sign)}`)
     console.log(`age       ${ageFingerprint(card.age)} (${card.age})`)
     console.log(`reach     ${card.reach.map((r) => r.address).join(', ') || '(none)'}`)
+    for (const r of card.reach.filter((x) => x.tls)) console.log(`tls key   ${r.tls} (peers send bundles only to a web server with this key)`)
     console.log('')
     console.log('On the other node: outpost peer add CARD (the line above, or a file holding it).')
     console.log('Hand this over in person or over a channel you trust, and compare the signing fingerprint with `outpost peer list` there:')
@@ -369,6 +374,12 @@ export async function run(argv: string[]): Promise<number> {
         }
         if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
         return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+      }
+      case 'clock': {
+        const { values, positionals } = parse(rest, {})
+        const [sub = 'show', ...args] = positionals
+        if (args.length || (sub !== 'show' && sub !== 'reset')) throw new UsageError(`unknown clock command "${positionals.join(' ')}" (show, reset)`)
+        return await (await import('./exchange.js')).cmdClock(sub, values.data)
       }
       case 'usb': {
         const { values, positionals } = parse(rest, {})

@@ -38,6 +38,7 @@ import { crashPoint } from '../crash-point.js'
 import { deliver } from '../haraka/lib/delivery.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from './quarantine.js'
 import { belowFloor } from '../disk-floor.js'
+import { foreignSender } from './sender-origin.js'
 import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
@@ -511,6 +512,11 @@ export class Exchange {
     this.node.db.insert(importedBundles).values({ bundleId: header.id, origin: header.origin, kind: header.kind, messages, importedAt: now }).onConflictDoNothing().run()
   }
 
+  /** The Internet is the way out on a gateway, and on a node whose uplink is an email account. */
+  private isGateway(): boolean {
+    return this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+  }
+
   private isLocal(address: string): boolean {
     try {
       return this.domains.includes(splitAddress(address).domain)
@@ -533,9 +539,15 @@ export class Exchange {
         this.owe(origin, m.id, now)
         continue
       }
-      const local = m.recipients.filter((r) => this.isLocal(r))
-      const remote = m.recipients.filter((r) => !this.isLocal(r))
       const problems: string[] = []
+      // Before it is delivered or relayed on: the origin may hand us only
+      // mail from the domains it is the route for (sender-origin.ts). The
+      // message is kept in quarantine for a person and acked like any other
+      // refused message, so the origin does not send it again forever.
+      const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.peers.resolveDomain(d, o) })
+      if (foreign) problems.push(foreign)
+      const local = foreign ? [] : m.recipients.filter((r) => this.isLocal(r))
+      const remote = foreign ? [] : m.recipients.filter((r) => !this.isLocal(r))
 
       if (local.length) {
         const outcome = await deliver({
@@ -545,6 +557,9 @@ export class Exchange {
           recipients: local,
           message: m.data,
           mailDir: this.node.paths.mail,
+          // The id computed where the message entered the network, as the
+          // ledger key: the same message is the same row on every node.
+          key: m.id,
         })
         // Reported as Dovecot stored it, also when another recipient of the same message failed.
         for (const res of outcome.results) if (res.code >= 200 && res.code < 300) this.report('message.delivered', { messageId: m.id, recipient: res.recipient, via })
@@ -562,7 +577,7 @@ export class Exchange {
       if (remote.length) {
         const byPeer = new Map<string, string[]>()
         // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
-        const gateway = this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+        const gateway = this.isGateway()
         const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
         for (const r of remote) {
           const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })

@@ -27,7 +27,15 @@ export interface HarakaConfigInput {
 /** Our plugins, in the order their hooks run. */
 export const OUTPOST_PLUGINS = ['outpost_auth', 'outpost_policy', 'outpost_deliver'] as const
 /** Loaded on a gateway only. */
-export const GATEWAY_PLUGINS = ['outpost_uplink'] as const
+export const GATEWAY_PLUGINS = ['outpost_inbound_auth', 'outpost_uplink'] as const
+
+/**
+ * How long the SPF and DKIM checks of one inbound message may wait for DNS.
+ * The result is then recorded as "temperror" and the message goes on: an
+ * Internet client waits at most this long per check, and a box with no DNS
+ * (tests, a gateway whose resolver is down) is never stalled by them.
+ */
+export const INBOUND_AUTH_TIMEOUT_SECONDS = 10
 
 /** Headers a gateway's DKIM signature covers: what a reader sees, and what Delta Chat and chatmail look at. */
 export const DKIM_SIGNED_HEADERS = ['From', 'Sender', 'Reply-To', 'Subject', 'Date', 'Message-ID', 'To', 'Cc', 'MIME-Version', 'Content-Type', 'In-Reply-To', 'References', 'Autocrypt', 'Chat-Version']
@@ -103,6 +111,9 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
     'outpost_deliver',
     ...(gateway.enabled
       ? [
+          "# A gateway: SPF and DKIM of the Internet's mail on the inbound port only, recorded in",
+          '# Authentication-Results (after outpost_policy, so only mail it lets in is looked up).',
+          'outpost_inbound_auth',
           "# A gateway: hands the outbox's mail for the Internet to Haraka's outbound queue, and",
           '# chooses where it goes (smarthost, static MX, else DNS MX).',
           'outpost_uplink',
@@ -213,8 +224,8 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
       `headers=${DKIM_SIGNED_HEADERS.join(',')}`,
       '',
       '[verify]',
-      "; Off: verifying inbound mail needs DNS on every message and decides nothing here",
-      '; (Delta Chat checks its own end-to-end signatures).',
+      "; Off here: this plugin would verify every listener's mail. outpost_inbound_auth",
+      "; runs the same plugin's verifier on the inbound port only, where the Internet delivers.",
       'enabled=false',
       '',
     ].join('\n')
@@ -278,6 +289,8 @@ export function renderHarakaConfig(input: HarakaConfigInput): Record<string, str
           `inbound_per_minute=${gateway.inbound_per_minute}`,
           `inbound_burst=${gateway.inbound_burst}`,
           `static_mx=${iniValue('static_mx', gateway.static_mx)}`,
+          '; SPF and DKIM of inbound mail wait at most this long for DNS, then record "temperror".',
+          `auth_timeout_seconds=${INBOUND_AUTH_TIMEOUT_SECONDS}`,
           "; The node's keys: the smarthost password is opened with keys/secrets.key when it is needed, never written here.",
           `keys_dir=${iniValue('keys_dir', paths.keysDir)}`,
         ]

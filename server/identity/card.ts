@@ -15,6 +15,7 @@ import { createHash, sign as signBytes, verify as verifyBytes, type KeyObject } 
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'
 import { signPublicFromB64, type NodeIdentity } from './keys.js'
+import { TLS_PIN } from '../tls/pin.js'
 
 export class CardError extends Error {
   override name = 'CardError'
@@ -24,6 +25,13 @@ export interface Reach {
   /** How to get there, e.g. `https`; transports pick the kinds they know. */
   kind: string
   address: string
+  /**
+   * The pin (SHA256:… of the public key, server/tls/pin.ts) of the TLS key
+   * the node's web server answers with, wherever it is found: at this
+   * address or at one a LAN announcement (mDNS) names. Cards made before it
+   * existed have none, and are still read.
+   */
+  tls?: string
 }
 
 export interface Card {
@@ -46,20 +54,20 @@ const AGE_RECIPIENT = /^age1[023456789acdefghjklmnpqrstuvwxyz]{58}$/
 const KIND = /^[a-z][a-z0-9+.-]{0,31}$/
 const B64URL = /^[A-Za-z0-9_-]+$/
 
-/** Where peers reach this node: its web port on node.host (IPv6 literals in brackets). */
-export function reachFromConfig(config: NodeConfig): Reach[] {
+/** Where peers reach this node: its web port on node.host (IPv6 literals in brackets), answering with the TLS key of `tlsPin`. */
+export function reachFromConfig(config: NodeConfig, tlsPin?: string): Reach[] {
   const host = config.node.host.includes(':') ? `[${config.node.host}]` : config.node.host
-  return [{ kind: 'https', address: `https://${host}:${config.ports.web}` }]
+  return [{ kind: 'https', address: `https://${host}:${config.ports.web}`, ...(tlsPin ? { tls: tlsPin } : {}) }]
 }
 
-export function makeCard(node: { config: NodeConfig; identity: Pick<NodeIdentity, 'signPublicB64' | 'ageRecipient'> }): Card {
+export function makeCard(node: { config: NodeConfig; identity: Pick<NodeIdentity, 'signPublicB64' | 'ageRecipient'>; tlsPin?: string }): Card {
   const card: Card = {
     v: 1,
     name: node.config.node.name,
     domains: [node.config.node.domain],
     sign: node.identity.signPublicB64,
     age: node.identity.ageRecipient,
-    reach: reachFromConfig(node.config),
+    reach: reachFromConfig(node.config, node.tlsPin),
   }
   // Our own card must pass the checks a peer will make, or it would only
   // fail on the other box.
@@ -74,7 +82,7 @@ export function makeCard(node: { config: NodeConfig; identity: Pick<NodeIdentity
 /** The one-line text form, signed with the node's own key. */
 export function cardText(card: Card, signKey: KeyObject): string {
   // Fixed key order, so the same card always gives the same text.
-  const json = Buffer.from(JSON.stringify({ v: card.v, name: card.name, domains: card.domains, sign: card.sign, age: card.age, reach: card.reach.map((r) => ({ kind: r.kind, address: r.address })) }))
+  const json = Buffer.from(JSON.stringify({ v: card.v, name: card.name, domains: card.domains, sign: card.sign, age: card.age, reach: card.reach.map((r) => ({ kind: r.kind, address: r.address, ...(r.tls ? { tls: r.tls } : {}) })) }))
   const sig = signBytes(null, json, signKey)
   if (!verifyBytes(null, json, signPublicFromB64(card.sign), sig)) throw new CardError(`the card names signing key ${card.sign}, but was signed with another key`)
   return `${CARD_PREFIX}${json.toString('base64url')}.${sig.toString('base64url')}`
@@ -111,7 +119,8 @@ export function checkCard(c: unknown): Card {
     if (typeof r !== 'object' || r === null || typeof ro.kind !== 'string' || typeof ro.address !== 'string') throw fieldError('reach', 'a list of {kind, address} with string values', r)
     if (!KIND.test(ro.kind)) throw fieldError('reach.kind', 'a short lower-case word such as "https"', ro.kind)
     if (ro.address.length === 0 || ro.address.length > 512 || /[\u0000-\u001f\u007f\s]/.test(ro.address)) throw fieldError('reach.address', 'an address without spaces, up to 512 characters', ro.address)
-    reach.push({ kind: ro.kind, address: ro.address })
+    if (ro.tls !== undefined && (typeof ro.tls !== 'string' || !TLS_PIN.test(ro.tls))) throw fieldError('reach.tls', 'a TLS key pin SHA256:… (43 base64 characters)', ro.tls)
+    reach.push({ kind: ro.kind, address: ro.address, ...(ro.tls ? { tls: ro.tls as string } : {}) })
   }
   return { v: 1, name: o.name, domains: [...(o.domains as string[])], sign: o.sign, age: o.age, reach }
 }

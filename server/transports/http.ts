@@ -10,6 +10,8 @@ import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDrive
 import { BUNDLES_PATH, PICKUP_PATH, signRequest } from './http-auth.js'
 import { unframeBundles } from './pickup.js'
 import type { Peer } from '../peers/service.js'
+import type { TLSSocket } from 'node:tls'
+import { spkiPin } from '../tls/pin.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
 export interface HttpConfig {
@@ -48,18 +50,47 @@ export function bundlesEndpoint(base: URL): URL {
   return u
 }
 
+/** The pin of the TLS key the peer's web server answers with, from its card; undefined for a card made before cards carried one. */
+export function peerTlsPin(peer: Peer): string | undefined {
+  return peer.reach.find((r) => r.tls)?.tls
+}
+
+/** One place to send to: a base URL, and the TLS key that must answer there (none: any). */
+export interface HttpTarget {
+  base: URL
+  pin: string | undefined
+  /** Where the address came from, for the error a person reads. */
+  from: 'url' | 'mdns' | 'card'
+}
+
 /**
- * The URL from the settings, else where the peer was last seen on the LAN
- * (mDNS, see sightings.ts), else the first https (then http) reach address
- * on the peer's card.
+ * Where to send, in order: the URL from the settings; else where the peer
+ * was last seen on the LAN (mDNS, see sightings.ts), then the first https
+ * (then http) reach address on its card. A sighting is only used for a
+ * peer whose card pins its TLS key: anyone on the LAN can announce the
+ * peer's name and fingerprint, and only the key tells the real box from a
+ * stranger. With insecure_tls=no a CA vouches for the certificate instead.
  */
-export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
-  if (config.url) return parseBaseUrl(config.url)
+export function peerTargets(peer: Peer, config: HttpConfig): HttpTarget[] {
+  const pin = config.insecure_tls === 'yes' ? peerTlsPin(peer) : undefined
+  if (config.url) return [{ base: parseBaseUrl(config.url), pin, from: 'url' }]
+  const out: HttpTarget[] = []
   const seen = freshSighting(peer.name)
-  if (seen) return parseBaseUrl(`https://${seen.address.includes(':') ? `[${seen.address}]` : seen.address}:${seen.port}`)
+  if (seen && pin) out.push({ base: parseBaseUrl(`https://${seen.address.includes(':') ? `[${seen.address}]` : seen.address}:${seen.port}`), pin, from: 'mdns' })
   const reach = peer.reach.find((r) => r.kind === 'https') ?? peer.reach.find((r) => r.kind === 'http')
-  if (!reach) throw new Error(`peer "${peer.name}" has no https address on its card; give one with \`outpost transport add ${peer.name} http --set url=https://HOST:PORT\``)
-  return parseBaseUrl(reach.address)
+  if (reach) out.push({ base: parseBaseUrl(reach.address), pin, from: 'card' })
+  if (!out.length) throw new Error(`peer "${peer.name}" has no https address on its card; give one with \`outpost transport add ${peer.name} http --set url=https://HOST:PORT\``)
+  return out
+}
+
+/** The URL the transport sends to first (see peerTargets). */
+export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
+  return peerTargets(peer, config)[0]!.base
+}
+
+/** The server answered with another TLS key than the peer's card pins: nothing was sent. */
+export class TlsPinError extends Error {
+  override name = 'TlsPinError'
 }
 
 export interface PostResult {
@@ -70,7 +101,7 @@ export interface PostResult {
 }
 
 /** POSTs one body; resolves with any HTTP answer, rejects only when no answer came. */
-export function postBundle(url: URL, body: Buffer, headers: Record<string, string>, opts: { insecureTls: boolean }): Promise<PostResult> {
+export function postBundle(url: URL, body: Buffer, headers: Record<string, string>, opts: { insecureTls: boolean; pin?: string }): Promise<PostResult> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
       url,
@@ -87,9 +118,9 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
         // peer's age key. TLS only hides metadata (who talks when, sizes)
         // from the wire. A box behind a real certificate can turn it on
         // with insecure_tls=no.
-        // TODO: pin the peer's certificate: once cards carry the web
-        // certificate's SHA-256 fingerprint, compare it with
-        // socket.getPeerX509Certificate().fingerprint256 before sending.
+        // Where the peer's card pins its TLS key, the key is checked on
+        // the handshake, before a byte of the request (headers included)
+        // is written: see the socket listener below.
         rejectUnauthorized: !opts.insecureTls,
       },
       (res) => {
@@ -109,7 +140,21 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
     )
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${IDLE_TIMEOUT_MS / 1000} s`)))
     req.on('error', reject)
-    req.end(body)
+    if (!opts.pin || url.protocol !== 'https:') return void req.end(body)
+    const pin = opts.pin
+    // Node writes the request only at end(): until the server's key is
+    // known to be the pinned one, nothing is sent.
+    req.once('socket', (socket) => {
+      const tls = socket as TLSSocket
+      const check = () => {
+        const cert = tls.getPeerX509Certificate()
+        const got = cert ? spkiPin(cert) : '(no certificate)'
+        if (got !== pin) return req.destroy(new TlsPinError(`${url.host} answered with TLS key ${got}, not ${pin} that the peer's card pins; nothing was sent (a stranger on the network, or the peer's certificate was replaced: then add its new card)`))
+        req.end(body)
+      }
+      if (tls.encrypted && !tls.connecting && tls.getPeerX509Certificate()) check()
+      else tls.once('secureConnect', check)
+    })
   })
 }
 
@@ -145,17 +190,19 @@ export const httpTransport: TransportDriver<HttpConfig> = {
   async run(ctx, config) {
     const peer = ctx.exchange.peers.get(ctx.peer)
     if (!peer) throw new Error(`"${ctx.peer}" is no longer a peer of this node`)
-    const endpoint = bundlesEndpoint(peerBaseUrl(peer, config))
     const self = ctx.node.config.node.name
-    const base = peerBaseUrl(peer, config)
     const insecureTls = config.insecure_tls === 'yes'
-    const push = () =>
+    const targets = peerTargets(peer, config)
+    let target = targets[0]!
+    const pushTo = (t: HttpTarget) =>
       ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
+        const endpoint = bundlesEndpoint(t.base)
         const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: bytes, now: ctx.exchange.clock.now() })
         let r: PostResult
         try {
-          r = await postBundle(endpoint, bytes, headers, { insecureTls })
+          r = await postBundle(endpoint, bytes, headers, { insecureTls, pin: t.pin })
         } catch (err) {
+          if (err instanceof TlsPinError) throw err
           throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`)
         }
         // Anything but 2xx leaves the bundle's mail and acks waiting for the next run.
@@ -164,10 +211,25 @@ export const httpTransport: TransportDriver<HttpConfig> = {
           throw new Error(`${ctx.peer} at ${endpoint.origin} refused bundle ${name} (HTTP ${r.status}): ${answerText(r)}${retry}`)
         }
       }, sendOptions(ctx, 'http'))
+    // A LAN sighting whose server has another key than the card pins is a
+    // stranger (or a stale address): the next place is tried, and nothing
+    // went to the stranger.
+    const push = async () => {
+      for (const [i, t] of targets.entries()) {
+        try {
+          target = t
+          return await pushTo(t)
+        } catch (err) {
+          if (!(err instanceof TlsPinError) || i === targets.length - 1) throw err
+          ctx.log(`http → ${ctx.peer}: ${err.message}; trying ${targets[i + 1]!.from === 'card' ? "the card's address" : 'the next address'}`)
+        }
+      }
+      throw new Error('unreachable')
+    }
     const sent = await push()
     let received = { bundles: 0, bytes: 0, messages: 0 }
     if (config.pickup === 'yes') {
-      received = await pickup(ctx, base, self, insecureTls)
+      received = await pickup(ctx, target.base, self, insecureTls, target.pin)
       // What came in is owed an ack: send it now, while the link is up.
       if (received.bundles) {
         const acks = await push()
@@ -182,20 +244,20 @@ export const httpTransport: TransportDriver<HttpConfig> = {
       sentBytes: sent.bytes,
       receivedBundles: received.bundles,
       receivedBytes: received.bytes,
-      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${endpoint.origin}${config.pickup === 'yes' ? `; picked up ${received.bundles} bundles` : ''}`,
+      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${bundlesEndpoint(target.base).origin}${config.pickup === 'yes' ? `; picked up ${received.bundles} bundles` : ''}`,
     }
   },
 }
 
 /** Fetches the bundles waiting for this node at the peer and imports them. */
-async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], base: URL, self: string, insecureTls: boolean): Promise<{ bundles: number; bytes: number; messages: number }> {
+async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], base: URL, self: string, insecureTls: boolean, pin: string | undefined): Promise<{ bundles: number; bytes: number; messages: number }> {
   const u = new URL(base.href)
   u.pathname = `${u.pathname.replace(/\/+$/, '')}${PICKUP_PATH}`
   const body = Buffer.alloc(0)
   const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body, path: PICKUP_PATH, now: ctx.exchange.clock.now() })
   let r: PostResult
   try {
-    r = await postBundle(u, body, headers, { insecureTls })
+    r = await postBundle(u, body, headers, { insecureTls, pin })
   } catch (err) {
     throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`)
   }

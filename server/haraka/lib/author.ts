@@ -3,7 +3,7 @@
 export type Author = { ok: true; address: string } | { ok: false; reason: string }
 
 /** Drops quoted strings and comments, which may hold "<", "@" or ",". */
-function stripPhrases(value: string): string {
+export function stripPhrases(value: string): string {
   let out = ''
   let depth = 0
   let quoted = false

@@ -43,6 +43,13 @@ export interface DeliveryInput {
   /** The node's mail dir (mail/<domain>/<user>/Maildir); settles rows a crash left pending. */
   mailDir?: string
   now?: () => number
+  /**
+   * The message's stable id when it came with one (a bundle carries it);
+   * otherwise the key is computed from the message here.
+   */
+  key?: string
+  /** Ledger rows older than this are not a retry of this message (default: no bound). */
+  retryWindowMs?: number
 }
 
 /** The trace header that lets a crashed attempt's outcome be read back from the mailbox. */
@@ -120,7 +127,7 @@ function sha256(data: string | Buffer): string {
 }
 
 /** Splits at the first empty line; a message without one is all header. */
-function splitMessage(message: Buffer): { header: string; body: Buffer } {
+export function splitMessage(message: Buffer): { header: string; body: Buffer } {
   const crlf = message.indexOf('\r\n\r\n')
   const lf = message.indexOf('\n\n')
   if (crlf === -1 && lf === -1) return { header: message.toString('latin1'), body: Buffer.alloc(0) }
@@ -135,16 +142,55 @@ export function messageIdOf(header: string): string {
 }
 
 /**
+ * Header fields that differ between two attempts at the same message: what
+ * a hop adds or rewrites (Haraka's Received and Authentication-Results, with
+ * the time and session of each attempt, our own X-Outpost-* trace lines,
+ * what a delivering MTA adds), and Date, which a client that builds the
+ * message anew for its retry (nodemailer does) sets to the time of the
+ * retry. Everything else in the header is the author's, and the same on
+ * every retry.
+ */
+const TRACE_FIELD = /^(date|received|return-path|delivered-to|x-outpost-[a-z-]*|authentication-results|original-authentication-results|received-spf|arc-[a-z-]*)$/i
+
+/** The header as its author wrote it: unfolded fields without the trace fields, in their order, names in lower case. */
+export function authoredHeader(header: string): string {
+  const fields: string[] = []
+  for (const line of header.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += ` ${line.trim()}`
+    else fields.push(line)
+  }
+  const named = fields.map((f) => {
+    const colon = f.indexOf(':')
+    return { name: colon === -1 ? '' : f.slice(0, colon).trim().toLowerCase(), field: f }
+  })
+  // Names in lower case, as they compare; values as written.
+  return named.filter((f) => !TRACE_FIELD.test(f.name)).map((f) => (f.name ? `${f.name}:${f.field.slice(f.field.indexOf(':') + 1)}` : f.field)).join('\n')
+}
+
+/**
  * The ledger key of a message: the same message retried by its client gets
- * the same key. The body is hashed rather than the whole message because
- * Haraka adds a Received header with the time and session id to each
- * attempt; Message-ID and envelope sender tell apart two messages whose
- * bodies happen to be equal.
+ * the same key, and two different messages never do. The header is hashed
+ * without its trace fields because Haraka adds a Received header with the
+ * time and session id to each attempt. Message-ID, envelope sender, the
+ * rest of the header (Date, Subject, To, …) and the body together tell apart
+ * two messages whose bodies happen to be equal; a message that came without
+ * a Message-ID got a unique one at submission (outpost_policy), so even two
+ * byte-identical scripted messages differ.
  */
 export function messageKey(message: Buffer, sender: string): string {
   const { header, body } = splitMessage(message)
-  return sha256(`${messageIdOf(header)}\0${sender.toLowerCase()}\0${sha256(body)}`)
+  return sha256(`${messageIdOf(header)}\0${sender.toLowerCase()}\0${sha256(authoredHeader(header))}\0${sha256(body)}`)
 }
+
+/**
+ * How long a key counts as the same message retried by its client. A
+ * client retries within minutes or hours (RFC 5321 §4.5.4.1 suggests giving
+ * up after 4-5 days, but phones and scripts give up far sooner); a message
+ * with the same key after this is sent again on purpose, and is stored
+ * again. Exactly-once across nodes does not rest on this window: bundles
+ * are deduplicated by their carried id in seen_messages, without a bound.
+ */
+export const CLIENT_RETRY_WINDOW_MS = 24 * 60 * 60 * 1000
 
 const isSuccess = (r: LmtpRecipientResult) => r.code >= 200 && r.code < 300
 const isTemporary = (r: LmtpRecipientResult) => r.code >= 400 && r.code < 500
@@ -156,13 +202,17 @@ function describe(r: LmtpRecipientResult): string {
 export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const now = input.now ?? Date.now
   const recipients = [...new Set(input.recipients.map((r) => r.toLowerCase()))]
-  const key = messageKey(input.message, input.sender)
+  const key = input.key ?? messageKey(input.message, input.sender)
+  const oldest = input.retryWindowMs === undefined ? -Infinity : now() - input.retryWindowMs
 
+  // Rows outside the retry window are an earlier message that happens to
+  // have the same key: this one is delivered (the row is taken over below).
   const rows = input.db
     .select({ recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
     .from(deliveries)
     .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, recipients)))
     .all()
+    .filter((r) => r.at >= oldest)
   // A pending row means an earlier attempt died between handing the message
   // to Dovecot and hearing back: the mailbox itself says whether it arrived.
   for (const row of rows.filter((r) => r.state === 'pending')) {

@@ -29,7 +29,10 @@ export interface Transaction {
   rcpt_to: HarakaAddress[]
   readonly message_stream: MessageStream
   readonly header: { get_all(name: string): string[]; get(name: string): string }
+  /** The header's lines as received (dot-stuffing removed, LF line ends), unparsed. */
+  readonly header_lines: string[]
   readonly notes: Record<string, unknown>
+  add_header(name: string, value: string): void
 }
 
 export interface Connection {
@@ -40,6 +43,10 @@ export interface Connection {
   relaying: boolean
   readonly notes: Record<string, unknown> & { auth_user?: string }
   readonly transaction: Transaction | null
+  /** What the client said in HELO/EHLO. */
+  readonly hello?: { host: string | null }
+  /** Adds one result to the Authentication-Results header Haraka writes into the message (RFC 8601). */
+  auth_results(result?: string): string
   respond(code: number, msg: string | string[], cb?: () => void): void
   logdebug(...args: unknown[]): void
   loginfo(...args: unknown[]): void

@@ -33,6 +33,8 @@ export interface GatewaySettings {
   staticMx: string
   /** The node's keys dir: the smarthost password is opened with keys/secrets.key. */
   keysDir: string
+  /** How long the SPF and DKIM checks of one inbound message may wait for DNS before the result is "temperror". */
+  authTimeoutMs: number
 }
 
 export class SettingsError extends Error {
@@ -81,7 +83,7 @@ export function parseSettings(ini: Ini): OutpostSettings {
 function parseGateway(ini: Ini): GatewaySettings {
   const g = ini.gateway
   const on = g?.enabled === true || String(g?.enabled ?? '').trim() === 'true'
-  if (!on) return { enabled: false, inboundPort: 0, inboundDomains: [], inboundPerMinute: 1, inboundBurst: 1, staticMx: '', keysDir: '' }
+  if (!on) return { enabled: false, inboundPort: 0, inboundDomains: [], inboundPerMinute: 1, inboundBurst: 1, staticMx: '', keysDir: '', authTimeoutMs: 0 }
   return {
     enabled: true,
     inboundPort: int(ini, 'gateway', 'inbound_port', 1),
@@ -93,5 +95,7 @@ function parseGateway(ini: Ini): GatewaySettings {
     inboundBurst: int(ini, 'gateway', 'inbound_burst', 1),
     staticMx: String(g?.static_mx ?? '').trim(),
     keysDir: str(ini, 'gateway', 'keys_dir'),
+    // Absent from an outpost.ini rendered before it existed: the default of config.ts.
+    authTimeoutMs: (g?.auth_timeout_seconds === undefined ? 10 : int(ini, 'gateway', 'auth_timeout_seconds', 1)) * 1000,
   }
 }

@@ -4,7 +4,7 @@
 // through to Haraka's own outbound queue.
 import constants from 'haraka-constants'
 import type { Connection, HarakaPlugin, Next } from '../lib/haraka-api.js'
-import { deliver, readMessage } from '../lib/delivery.js'
+import { CLIENT_RETRY_WINDOW_MS, deliver, readMessage } from '../lib/delivery.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { Outbox } from '../../outbox/outbox.js'
@@ -78,6 +78,9 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
       recipients: local,
       message,
       mailDir: s.mailDir,
+      key: messageId,
+      // A client's retry comes within hours; the same key a day later is a new message.
+      retryWindowMs: CLIENT_RETRY_WINDOW_MS,
     })
   })
   connection.loginfo(this, `delivery ${outcome.verdict}: key=${outcome.messageKey.slice(0, 16)} ${outcome.text}`)

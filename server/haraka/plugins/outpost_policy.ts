@@ -8,6 +8,7 @@
 // but only to the group's domains (gateway/route.ts inboundAccepts), so the
 // gateway is never an open relay.
 import constants from 'haraka-constants'
+import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
@@ -16,6 +17,9 @@ import { inboundAccepts, nextHop } from '../../gateway/route.js'
 import { UplinkService } from '../../gateway/uplink.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { authorOf } from '../lib/author.js'
+import { authUser, isInbound as isInboundClient } from '../lib/inbound.js'
+import { fromDomains } from '../../exchange/sender-origin.js'
+import { firstBadHeaderLine } from '../lib/header-lines.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { attachToSupervisor } from '../lib/lifecycle.js'
@@ -40,24 +44,41 @@ export function register(this: HarakaPlugin): void {
   attachToSupervisor(settings().pidFile)
   this.register_hook('mail', 'check_sender')
   this.register_hook('rcpt', 'check_recipient')
+  this.register_hook('data', 'mark_header_start')
   this.register_hook('data_post', 'check_author')
 }
 
-function authUser(connection: Connection): string | null {
-  const user = connection.notes.auth_user
-  return connection.relaying && typeof user === 'string' && user ? normaliseAddress(user) : null
-}
+/** Haraka's own Received line is in header_lines before the client sends a byte; the client's header starts after it. */
+export const mark_header_start = guardHook('mark_header_start', function (this: HarakaPlugin, next: Next, connection: Connection) {
+  const txn = connection.transaction
+  if (txn) txn.notes.outpost_header_start = txn.header_lines.length
+  next()
+})
 
 /** A client of a gateway's inbound port that has not logged in: the Internet delivering to the group. */
 function isInbound(connection: Connection): boolean {
-  const g = settings().gateway
-  return g.enabled && connection.local.port === g.inboundPort && !authUser(connection)
+  return isInboundClient(connection, settings().gateway)
+}
+
+/**
+ * Whether `domain` is the group's: this node's, or one the gateway takes
+ * mail for (a peer's card or route). Nobody on the Internet sends as those:
+ * the group's own mail reaches the gateway by AUTH or in signed bundles.
+ */
+function isGroupDomain(domain: string): boolean {
+  const s = settings()
+  const peers = routingPeers(nodeDb(s.db), s.domains)
+  return inboundAccepts(domain, { domains: s.domains, inboundDomains: [], resolve: (d, o) => peers.resolveDomain(d, o) })
 }
 
 export const check_sender = guardHook('check_sender', function (this: HarakaPlugin, next: Next, connection: Connection, params: [HarakaAddress]) {
   if (isInbound(connection)) {
-    // Any sender, the null sender of a bounce included; the limit is per client address.
+    // Any sender but the group's own, the null sender of a bounce included; the limit is per client address.
     const g = settings().gateway
+    const claimed = domainOf(params[0].address)
+    if (claimed && isGroupDomain(claimed)) {
+      return next(constants.deny, smtpReply(550, '5.7.1', `Sender <${params[0].address}> is of this group's domain ${claimed}, whose mail never comes from the Internet; members send by logging in`))
+    }
     const decision = inboundLimiter!.take(`ip:${connection.remote.ip ?? '?'}`)
     if (!decision.allowed) {
       return next(constants.denysoft, smtpReply(450, '4.7.1', `Too many messages from ${connection.remote.ip}: at most ${g.inboundPerMinute} a minute (${g.inboundBurst} at once); try again in ${Math.ceil(decision.retryAfterMs / 1000)} s`))
@@ -111,15 +132,33 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
 })
 
 export const check_author = guardHook('check_author', function (this: HarakaPlugin, next: Next, connection: Connection) {
-  // Mail from the Internet carries its authors' own From:, checked by the recipients' clients.
-  if (isInbound(connection)) return next()
-  const user = authUser(connection)
   const txn = connection.transaction
-  if (!user || !txn) return next(constants.deny, smtpReply(530, '5.7.0', 'Authentication required'))
-  const author = authorOf(txn.header.get_all('From'))
-  if (!author.ok) return next(constants.deny, smtpReply(550, '5.7.1', `Refused: ${author.reason}`))
-  if (author.address !== user) {
-    return next(constants.deny, smtpReply(550, '5.7.1', `From: <${author.address}> is not the address you logged in as (<${user}>); send as yourself`))
+  if (!txn) return next(constants.deny, smtpReply(503, '5.5.1', 'No message to check'))
+  // Before anything reads a header: a line Haraka cannot parse is stored as
+  // it came while every check looks past it.
+  const bad = firstBadHeaderLine(txn.header_lines.slice(Number(txn.notes.outpost_header_start ?? 0)))
+  if (bad) {
+    return next(constants.deny, smtpReply(550, '5.6.0', `Header line ${bad.line} is not "Name: value" (nor the continuation of a field): ${JSON.stringify(bad.text)}; fix the program that wrote the message`))
   }
+  if (isInbound(connection)) {
+    // Mail from the Internet carries its authors' own From:, checked by the
+    // recipients' clients; but never one of the group's, which only members
+    // (logged in, or in a peer's signed bundle) may write.
+    const header = txn.header_lines.slice(Number(txn.notes.outpost_header_start ?? 0)).join('')
+    const ours = fromDomains(header).find((d) => d && isGroupDomain(d))
+    if (ours) return next(constants.deny, smtpReply(550, '5.7.1', `From: is at this group's domain ${ours}, whose mail never comes from the Internet`))
+  } else {
+    const user = authUser(connection)
+    if (!user) return next(constants.deny, smtpReply(530, '5.7.0', 'Authentication required'))
+    const author = authorOf(txn.header.get_all('From'))
+    if (!author.ok) return next(constants.deny, smtpReply(550, '5.7.1', `Refused: ${author.reason}`))
+    if (author.address !== user) {
+      return next(constants.deny, smtpReply(550, '5.7.1', `From: <${author.address}> is not the address you logged in as (<${user}>); send as yourself`))
+    }
+  }
+  // As submission servers do (RFC 6409 §8.3): a message without a
+  // Message-ID gets a unique one here, so two scripted messages with the same
+  // sender and text are two messages to the delivery ledger, not a retry.
+  if (!txn.header.get('Message-ID').trim()) txn.add_header('Message-ID', `<${randomUUID()}@${settings().domains[0] ?? 'outpost.invalid'}>`)
   next()
 })

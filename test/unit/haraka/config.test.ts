@@ -149,7 +149,7 @@ test('a gateway listens on its inbound port too, turns outbound and DKIM signing
   config.gateway.static_mx = 'elsewhere.test=127.0.0.1:2526'
   const files = renderHarakaConfig({ config, paths, pluginDir: '/opt/outpost/dist/haraka-plugins', dkimKeys: [key] })
   assert.match(files['config/smtp.ini']!, /^listen=10\.0\.0\.1:1587,10\.0\.0\.1:1465,10\.0\.0\.1:2525$/m)
-  assert.deepEqual(settings(files['config/plugins']!), ['tls', ...OUTPOST_PLUGINS, 'outpost_uplink', 'dkim'])
+  assert.deepEqual(settings(files['config/plugins']!), ['tls', ...OUTPOST_PLUGINS, 'outpost_inbound_auth', 'outpost_uplink', 'dkim'])
   assert.match(files['config/outbound.ini']!, /^disabled=false$/m)
   const dkim = iniOf(files['config/dkim.ini']!)
   assert.equal(dkim.sign?.enabled, 'true')
@@ -157,7 +157,7 @@ test('a gateway listens on its inbound port too, turns outbound and DKIM signing
   assert.match(dkim.sign?.headers ?? '', /^From,.*Subject,Date,Message-ID,To/)
   assert.equal(files['config/dkim/camp.test/selector'], 's1\n')
   const s = parseSettings(iniOf(files['config/outpost.ini']!))
-  assert.deepEqual(s.gateway, { enabled: true, inboundPort: 2525, inboundDomains: [], inboundPerMinute: 30, inboundBurst: 10, staticMx: 'elsewhere.test=127.0.0.1:2526', keysDir: paths.keysDir })
+  assert.deepEqual(s.gateway, { enabled: true, inboundPort: 2525, inboundDomains: [], inboundPerMinute: 30, inboundBurst: 10, staticMx: 'elsewhere.test=127.0.0.1:2526', keysDir: paths.keysDir, authTimeoutMs: 10_000 })
   assert.ok(!files['config/outpost.ini']!.includes('PRIVATE KEY'))
 
   const dir = mkdtempSync(join(tmpdir(), 'op-hk-'))

@@ -104,7 +104,7 @@ test('Dovecot not running: retry, nothing recorded', async (t) => {
   assert.equal(db.select().from(deliveries).all().length, 0)
 })
 
-test('the message key depends on Message-ID, sender and body, not on other headers', () => {
+test('the message key depends on Message-ID, sender, the authored header and body, not on trace headers', () => {
   const k = (m: string, s = 'a@x') => messageKey(Buffer.from(m), s)
   const base = k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n')
   assert.equal(k('Received: 2\r\nMessage-Id: <1@x>\r\n\r\nbody\r\n'), base)
@@ -112,6 +112,27 @@ test('the message key depends on Message-ID, sender and body, not on other heade
   assert.notEqual(k('Received: 1\r\nMessage-ID: <2@x>\r\n\r\nbody\r\n'), base)
   assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody!\r\n'), base)
   assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n', 'b@x'), base)
+  // Hops add these; a retry through another session or bundle keeps its key.
+  assert.equal(k('X-Outpost-Id: 00\r\nReceived: 1\r\n\tfolded\r\nAuthentication-Results: h; auth=pass\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'), base)
+  // A client that builds its retry anew gives it a new Date: still the same message.
+  assert.equal(k('Date: Mon, 07 Dec 2026 05:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'), k('Date: Mon, 07 Dec 2026 05:09:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nbody\r\n'))
+  // Two messages with the same Message-ID (or none), sender and body are still two messages.
+  assert.notEqual(k('Received: 1\r\nMessage-ID: <1@x>\r\nSubject: two\r\n\r\nbody\r\n'), base)
+  assert.notEqual(k('Subject: a\r\n\r\nbody\r\n'), k('Subject: b\r\n\r\nbody\r\n'))
+})
+
+test('a ledger row older than the retry window is another message: it is delivered again', async (t) => {
+  const { db, lmtp } = setup(t)
+  await lmtp.listen()
+  let clock = 1_000_000
+  const input = { db, lmtp: { socketPath: lmtp.path, lhloName: 'camp.test' }, sender: 'alice@camp.test', recipients: ['bob@camp.test'], message: message('x'), retryWindowMs: 1000, now: () => clock }
+  assert.equal((await deliver(input)).verdict, 'delivered')
+  clock += 999
+  assert.equal((await deliver(input)).alreadyDelivered.length, 1, 'within the window: a retry')
+  clock += 2000
+  const later = await deliver(input)
+  assert.deepEqual(later.alreadyDelivered, [])
+  assert.equal(lmtp.stored.length, 2)
 })
 
 function streamOf(data: Buffer): MessageStream {

@@ -128,3 +128,13 @@ test('fingerprints are stable and differ between keys', () => {
   assert.equal(signFingerprint(id.signPublicB64), signFingerprint(id.signPublicB64))
   assert.notEqual(signFingerprint(id.signPublicB64), signFingerprint(other.signPublicB64))
 })
+
+test("a card may pin its web server's TLS key; cards without a pin are still read, a malformed pin is refused", () => {
+  const pin = `SHA256:${'b'.repeat(43)}`
+  const card = makeCard({ config: config(), identity: id, tlsPin: pin })
+  assert.deepEqual(card.reach, [{ kind: 'https', address: 'https://10.42.0.1:443', tls: pin }])
+  assert.deepEqual(parseCard(cardText(card, id.signPrivate)), card)
+  const base = { v: 1, name: 'camp', domains: ['camp.test'], sign: id.signPublicB64, age: id.ageRecipient }
+  assert.deepEqual(parseCard(signedText({ ...base, reach: [{ kind: 'https', address: 'https://10.42.0.1:443' }] })).reach, [{ kind: 'https', address: 'https://10.42.0.1:443' }])
+  assert.throws(() => parseCard(signedText({ ...base, reach: [{ kind: 'https', address: 'https://10.42.0.1:443', tls: 'md5:abc' }] })), /field "reach\.tls" must be a TLS key pin/)
+})

@@ -47,13 +47,48 @@ test("a trusted peer's bundle time moves the floor forward, but a peer far in th
   const lines: string[] = []
   const store = memoryFloorStore({ [FLOOR_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic, log: (l) => lines.push(l) })
-  assert.equal(clock.observePeerTime(T + 3 * DAY, 'town'), true)
-  assert.equal(clock.now(), T + 3 * DAY)
-  assert.equal(store.get(FLOOR_KEY), T + 3 * DAY, 'stored at once: a power cut keeps it')
-  assert.equal(clock.observePeerTime(T + DAY, 'town'), false, 'older evidence never moves it back')
-  assert.equal(clock.observePeerTime(T + 3 * DAY + PEER_LEAD_LIMIT_MS + 1, 'city'), false)
-  assert.equal(clock.now(), T + 3 * DAY)
+  assert.equal(clock.observePeerTime(T + DAY, 'town'), true)
+  assert.equal(clock.now(), T + DAY)
+  assert.equal(store.get(FLOOR_KEY), T + DAY, 'stored at once: a power cut keeps it')
+  assert.deepEqual(clock.report().source, { kind: 'peer', peer: 'town', at: T + DAY })
+  assert.equal(clock.observePeerTime(T + DAY / 2, 'town'), false, 'older evidence never moves it back')
+  assert.equal(clock.observePeerTime(T + PEER_LEAD_LIMIT_MS + 1, 'city'), false)
+  assert.equal(clock.now(), T + DAY)
   assert.match(lines.join('\n'), /city's bundle is dated .* not taken as the time/)
+})
+
+test('a rogue peer cannot ratchet the floor: many bundles, each at the limit, move it at most the lead ahead of vouched time', () => {
+  const k = clocks(T)
+  const store = memoryFloorStore({ [FLOOR_KEY]: T })
+  const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
+  // Twenty tiny ack bundles, each dated as far ahead as the node takes.
+  for (let i = 0; i < 20; i++) {
+    clock.observePeerTime(clock.now() + PEER_LEAD_LIMIT_MS, 'rogue')
+    k.pass(1000)
+  }
+  const r = clock.report()
+  assert.ok(r.floor <= r.vouched + PEER_LEAD_LIMIT_MS, `floor ${new Date(r.floor).toISOString()} stays within the lead of ${new Date(r.vouched).toISOString()}`)
+  assert.equal(r.vouched, T + 20_000, 'the vouched time is the wall clock, untouched by peers')
+  assert.deepEqual(r.source?.peer, 'rogue')
+  // A restart does not turn the pushed floor into vouched time.
+  const again = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
+  again.observePeerTime(again.now() + PEER_LEAD_LIMIT_MS, 'rogue')
+  assert.ok(again.floor() <= again.vouched() + PEER_LEAD_LIMIT_MS)
+
+  // The admin resets: the floor is this node's own time again, also in a running node in another process.
+  const other = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
+  const after = again.reset()
+  assert.equal(after.floor, T + 20_000)
+  assert.equal(after.source?.kind, 'reset')
+  k.pass(5000)
+  assert.equal(other.now(), T + 25_000, 'a running node adopts a reset made by the CLI')
+})
+
+test('a box at 1970 without a vouched time stored (made before it was kept) still vouches for its stored floor', () => {
+  const k = clocks(0)
+  const clock = new FloorClock({ store: memoryFloorStore({ [FLOOR_KEY]: T }), wall: k.wall, monotonic: k.monotonic })
+  assert.equal(clock.vouched(), T)
+  assert.equal(clock.observePeerTime(T + DAY, 'town'), true, 'a day off: the first stick sets the time')
 })
 
 test('expiry never deletes because of a jump backwards, and a jump a year ahead deletes at most an hour more per hour', () => {

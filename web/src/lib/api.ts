@@ -39,6 +39,18 @@ export interface CsrfAnswer {
   csrf: string
 }
 
+// ---- clock ----
+export interface ClockReport {
+  now: number
+  wall: number
+  floor: number
+  vouched: number
+  behindMs: number
+  peerLeadMs: number
+  leadLimitMs: number
+  source: { kind: 'evidence' | 'peer' | 'reset'; peer?: string; at: number } | null
+}
+
 // ---- dashboard ----
 export interface Dashboard {
   node: { name: string; domain: string; version: string }
@@ -49,6 +61,7 @@ export interface Dashboard {
     queue: Check & { messages: number; bytes: number; oldestAt: number | null }
   }
   transports: TransportSummary[]
+  clock: ClockReport
 }
 export interface TrafficDay {
   day: string
@@ -346,6 +359,13 @@ export class Api {
   // ---- dashboard ----
   dashboard(opts?: RequestOptions) {
     return this.get<Dashboard>('/api/dashboard', opts)
+  }
+  clock(opts?: RequestOptions) {
+    return this.get<ClockReport>('/api/clock', opts)
+  }
+  /** The floor back to this node's own time (after peers' bundles pushed it ahead). */
+  resetClock() {
+    return this.request<ClockReport>('POST', '/api/clock/reset', {})
   }
   traffic(days = 14, opts?: RequestOptions) {
     return this.get<Traffic>(`/api/traffic?days=${days}`, opts)

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { appRoot } from '../../../app-root.js'
 import { queueHealth } from '../../../outbox/outbox.js'
 import { dailyTraffic } from '../../../events/traffic.js'
-import { Check, TransportSummary } from './schemas.js'
+import { Check, ClockReport, TransportSummary } from './schemas.js'
 
 const Dashboard = Type.Object({
   node: Type.Object({ name: Type.String(), domain: Type.String(), version: Type.String() }),
@@ -17,6 +17,7 @@ const Dashboard = Type.Object({
     queue: Type.Intersect([Check, Type.Object({ messages: Type.Integer(), bytes: Type.Number(), oldestAt: Type.Union([Type.Number(), Type.Null()]) })]),
   }),
   transports: Type.Array(TransportSummary),
+  clock: ClockReport,
 })
 
 const Traffic = Type.Object({
@@ -37,6 +38,7 @@ const dashboard: FastifyPluginAsyncTypebox = async (app) => {
         const o = transports.overview(t, 1)
         return { id: o.id, peer: o.peer, kind: o.kind, schedule: o.schedule, lastRun: o.lastRun, nextRun: o.nextRuns[0] ?? null }
       }),
+      clock: node.clock.report(),
     }
   })
 

@@ -1,4 +1,4 @@
-// The operations routes (dashboard, peers, transports, queue, USB, uplink), all
+// The operations routes (dashboard, peers, transports, queue, USB, uplink, clock), all
 // under /api behind the admin login. They use `app.outpost`; each area is
 // its own plugin, and each calls the services the CLI uses.
 import type { FastifyPluginAsync } from 'fastify'
@@ -8,6 +8,7 @@ import transports from './transports.js'
 import queue from './queue.js'
 import usb from './usb.js'
 import uplink from './uplink.js'
+import clock from './clock.js'
 
 const ops: FastifyPluginAsync = async (app) => {
   await app.register(dashboard)
@@ -16,6 +17,7 @@ const ops: FastifyPluginAsync = async (app) => {
   await app.register(queue)
   await app.register(usb)
   await app.register(uplink)
+  await app.register(clock)
 }
 
 export default ops

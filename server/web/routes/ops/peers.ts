@@ -3,6 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { cardText, makeCard, parseCard, signFingerprint } from '../../../identity/card.js'
+import { spkiPinOfFile } from '../../../tls/pin.js'
 import type { Peer } from '../../../peers/service.js'
 import { qrSvg } from '../../../accounts/credentials.js'
 import { HttpError } from '../../errors.js'
@@ -11,7 +12,7 @@ import { asked, ErrorBody } from './schemas.js'
 const PeerView = Type.Object({
   name: Type.String(),
   domains: Type.Array(Type.String()),
-  reach: Type.Array(Type.Object({ kind: Type.String(), address: Type.String() })),
+  reach: Type.Array(Type.Object({ kind: Type.String(), address: Type.String(), tls: Type.Optional(Type.String({ description: 'the pin of the TLS key its web server must answer with' })) })),
   fingerprint: Type.String({ description: "the signing key's fingerprint, to compare with `outpost card` on that node" }),
   addedAt: Type.Number(),
 })
@@ -25,7 +26,7 @@ const peers: FastifyPluginAsyncTypebox = async (app) => {
   const { node, exchange, peers } = app.outpost
 
   app.get('/self', { schema: { response: { 200: Type.Object({ name: Type.String(), domain: Type.String(), card: Type.String(), qrSvg: Type.String() }) } } }, async () => {
-    const card = cardText(makeCard({ config: node.config, identity: exchange.identity }), exchange.identity.signPrivate)
+    const card = cardText(makeCard({ config: node.config, identity: exchange.identity, tlsPin: spkiPinOfFile(node.paths.tlsCert) }), exchange.identity.signPrivate)
     return { name: node.config.node.name, domain: node.config.node.domain, card, qrSvg: await qrSvg(card) }
   })
 

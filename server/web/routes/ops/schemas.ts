@@ -11,6 +11,18 @@ export { ErrorBody } from '../../schemas.js'
 
 export const Check = Type.Object({ ok: Type.Boolean(), detail: Type.String() })
 
+/** The node's clock (node/clock.ts ClockReport): times in ms since the epoch. */
+export const ClockReport = Type.Object({
+  now: Type.Number(),
+  wall: Type.Number(),
+  floor: Type.Number(),
+  vouched: Type.Number(),
+  behindMs: Type.Number(),
+  peerLeadMs: Type.Number(),
+  leadLimitMs: Type.Number(),
+  source: Type.Union([Type.Object({ kind: Type.Union([Type.Literal('evidence'), Type.Literal('peer'), Type.Literal('reset')]), peer: Type.Optional(Type.String()), at: Type.Number() }), Type.Null()]),
+})
+
 export const Run = Type.Object({
   id: Type.Integer(),
   startedAt: Type.Number(),
