@@ -1,10 +1,11 @@
 // Runs the test suite with Node's own test runner, tier by tier:
-//   node test/run.mjs              unit, integration, e2e, then trixie
-//   node test/run.mjs unit         one tier (unit | integration | e2e | trixie)
+//   node test/run.mjs              unit, integration, e2e, fuzz, then trixie
+//   node test/run.mjs unit         one tier (unit | integration | e2e | fuzz | trixie)
 // The unit tier includes the web app's component tests (vitest + jsdom,
 // beside the code in web/src).
 // Unit tests need no network or root; integration and e2e tests start the
-// real Dovecot, Haraka and Delta Chat core on loopback. The trixie tier runs
+// real Dovecot, Haraka and Delta Chat core on loopback. The fuzz tier feeds a
+// running node hostile input with a fixed seed. The trixie tier runs
 // the Dovecot-facing ones again inside a Debian 13 root (Dovecot 2.4, Debian's
 // Node 20.19: the users' system), plus the tests in test/trixie that install
 // Outpost into fresh trixie roots the way a user does.
@@ -14,7 +15,7 @@ import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const TIERS = ['unit', 'integration', 'e2e', 'trixie']
+const TIERS = ['unit', 'integration', 'e2e', 'fuzz', 'trixie']
 // What the users' system must pass too: every test that starts Dovecot or
 // renders its config, the CLI, and one real Delta Chat chat.
 const TRIXIE_FILES = [
