@@ -4,9 +4,13 @@
 // person can act on, so a refused message never reaches the queue.
 //
 // The one exception is a gateway's inbound port, where the Internet
-// delivers without AUTH: any sender, at a bounded rate per client address,
-// but only to the group's domains (gateway/route.ts inboundAccepts), so the
-// gateway is never an open relay.
+// delivers without AUTH: any sender but the group's own (in the envelope and
+// in From:), at a bounded rate per client address, and only to the group's
+// domains (gateway/route.ts inboundAccepts), so the gateway is never an
+// open relay.
+//
+// For every client, a header must parse line by line, and a message without
+// a Message-ID gets one.
 import constants from 'haraka-constants'
 import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
