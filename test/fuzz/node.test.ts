@@ -115,7 +115,14 @@ describe(`fuzz: a node under hostile input stays up, bounded and correct (seed $
   })
 
   it('mutated bundles (bit flips, cuts, splices, junk) are quarantined, never crash or hang the import', { timeout: 10 * 60_000 }, async () => {
+    // Never the bundle itself: a mutation that happened to give back the
+    // original would import the good mail here, before the tests below.
     const mutate = (b: Buffer): Buffer => {
+      const out = mutation(b)
+      if (out.equals(b)) out[0] = out[0]! ^ 0xff
+      return out
+    }
+    const mutation = (b: Buffer): Buffer => {
       const m = Buffer.from(b)
       switch (int(6)) {
         case 0: // flip a few bits
@@ -129,9 +136,11 @@ describe(`fuzz: a node under hostile input stays up, bounded and correct (seed $
           return Buffer.from(Array.from({ length: 1 + int(4096) }, () => int(256)))
         case 4: // the right start, junk after
           return Buffer.concat([m.subarray(0, Math.min(m.length, 64 + int(256))), Buffer.from(Array.from({ length: int(2048) }, () => int(256)))])
-        default: // overwrite a run of bytes
-          m.fill(int(256), int(m.length), int(m.length))
+        default: { // invert a run of bytes
+          const from = int(m.length)
+          for (let i = from, end = Math.min(m.length, from + 1 + int(64)); i < end; i++) m[i] = m[i]! ^ 0xff
           return m
+        }
       }
     }
     mkdirSync(inbox(), { recursive: true })
@@ -162,7 +171,10 @@ describe(`fuzz: a node under hostile input stays up, bounded and correct (seed $
     writeFileSync(join(inbox(), `town--camp--20261207T000000Z--zzgood.obundle`), good[0]!)
     const r = await importCamp('a hostile stick')
     await healthy()
-    assert.equal(r.code, 0, `the good bundle beside the traps is imported: ${r.stdout}${r.stderr}`)
+    // Exit 1: entries were skipped or quarantined, each with its reason.
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    for (const trap of ['fifo', 'zero', 'secret', 'dir']) assert.match(r.stdout, new RegExp(`--${trap}\\.obundle: SKIPPED`), `the ${trap} entry is skipped with a reason`)
+    assert.match(r.stdout, /--zzgood\.obundle: [1-9]\d* delivered here/, `the good bundle beside the traps is imported: ${r.stdout}${r.stderr}`)
     // Nothing was read through the link to the secret: no copy anywhere in the data dir.
     const grep = spawnSync('grep', ['-rl', 'root-only secret', scene.camp.data], { encoding: 'utf8' })
     assert.equal(grep.stdout.trim(), '', 'the linked secret was not copied into the node')
