@@ -12,6 +12,7 @@
 // UTF-8 byte-order mark (Notepad) are accepted.
 import { checkPassphrase, checkSsid } from './hotspot.js'
 import { isNodeName } from '../bundle/format.js'
+import { MIN_ADMIN_PASSWORD } from '../admin/auth.js'
 
 export const SETUP_KEYS = ['name', 'domain', 'wifi_ssid', 'wifi_passphrase', 'wifi_country', 'admin_password', 'ssh_authorized_key'] as const
 export type SetupKey = (typeof SETUP_KEYS)[number]
@@ -20,8 +21,6 @@ export const SECRET_KEYS: readonly SetupKey[] = ['wifi_passphrase', 'admin_passw
 
 /** The defaults of an empty file. name and domain are used once, when the node is made. */
 export const SETUP_DEFAULTS = { name: 'outpost', domain: 'outpost.local', wifi_ssid: 'Outpost', wifi_country: 'DE' } as const
-/** The web admin's minimum (server/admin/auth.ts). */
-const MIN_ADMIN_PASSWORD = 8
 
 export interface SetupFile {
   values: Partial<Record<SetupKey, string>>
@@ -291,7 +290,7 @@ wifi_passphrase =
 # which Wi-Fi channels and power are legal there. Default: ${SETUP_DEFAULTS.wifi_country}
 wifi_country =
 
-# The password of the web admin (https://outpost.local), at least 8
+# The password of the web admin (https://outpost.local), at least ${MIN_ADMIN_PASSWORD}
 # characters. Empty: the box chooses one and writes it at the top of this file.
 admin_password =
 
