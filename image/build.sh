@@ -18,7 +18,7 @@
 #
 # Needs root (chroot, loop devices are not used), Debian's mirror and npm's
 # registry, and: mmdebstrap, qemu-user-static with binfmt_misc, dosfstools,
-# mtools, e2fsprogs, fdisk (sfdisk), xz-utils, dpkg-dev.
+# mtools, e2fsprogs, fdisk (sfdisk), xz-utils, dpkg-dev, g++-aarch64-linux-gnu.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"

@@ -1,7 +1,7 @@
 # Lays out the card (sourced by build.sh, with ROOTFS_DIR the finished
 # root), without loop devices or mounts, so it works in a container:
 #
-#   sector 8192 (4 MiB): FAT32 "OUTPOST_BOOT", 256 MiB: the Pi's firmware,
+#   sector 8192 (4 MiB): FAT32 "OUTPOSTBOOT", 256 MiB: the Pi's firmware,
 #                        kernel, initrd, device trees, config.txt,
 #                        cmdline.txt and outpost-setup.txt
 #   then:                ext4 "OUTPOST_ROOT": the root, grown to the whole
@@ -34,7 +34,7 @@ boot_img="$WORK/boot.vfat"
 root_img="$WORK/root.ext4"
 
 # The FAT partition, filled with mtools (no mount needed).
-mkfs.vfat -F 32 -n OUTPOST_BOOT -C "$boot_img" $((boot_mib * 1024)) >/dev/null
+mkfs.vfat -F 32 -n OUTPOSTBOOT -C "$boot_img" $((boot_mib * 1024)) >/dev/null
 mcopy -s -m -i "$boot_img" "${ROOTFS_DIR}"/boot/firmware/* ::/
 
 # The root, without the FAT partition's files (/boot/firmware is its mount

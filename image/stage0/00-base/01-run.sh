@@ -39,13 +39,13 @@ cat >"${ROOTFS_DIR}/etc/hosts" <<'HOSTS'
 ::1		localhost ip6-localhost ip6-loopback
 HOSTS
 
-# Both file systems by label, so the same card boots as /dev/mmcblk0 on a
+# Both file systems by label (FAT labels have at most 11 characters), so the same card boots as /dev/mmcblk0 on a
 # Pi and as /dev/vda in the emulator. noatime spares the SD card a write
 # per read. The FAT partition is where the owner edits outpost-setup.txt;
 # fsck at boot (pass 2) repairs it after a card was pulled from a laptop
 # without ejecting.
 cat >"${ROOTFS_DIR}/etc/fstab" <<'FSTAB'
 LABEL=OUTPOST_ROOT  /              ext4  defaults,noatime,commit=30  0  1
-LABEL=OUTPOST_BOOT  /boot/firmware vfat  defaults,noatime,umask=0077  0  2
+LABEL=OUTPOSTBOOT  /boot/firmware vfat  defaults,noatime,umask=0077  0  2
 FSTAB
 install -d "${ROOTFS_DIR}/boot/firmware"
