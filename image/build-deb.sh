@@ -10,7 +10,10 @@
 #
 # It prints the path of the .deb on its last line. The package is for the
 # architecture it is built on (better-sqlite3 is a native module), so build
-# the arm64 package on a Pi or an arm64 machine.
+# the arm64 package on a Pi or an arm64 machine, or as the image build does
+# (image/stage2): OUTPOST_DEB_ARCH=arm64 with OUTPOST_DEB_NODE_MODULES=DIR,
+# a production node_modules installed by npm on arm64, packed instead of
+# the checkout's.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,7 +21,7 @@ out="${1:-$root/image/out}"
 cd "$root"
 
 version="$(node -p 'require("./package.json").version')"
-arch="$(dpkg --print-architecture)"
+arch="${OUTPOST_DEB_ARCH:-$(dpkg --print-architecture)}"
 stage="$(mktemp -d "${TMPDIR:-/tmp}/outpost-deb.XXXXXX")"
 trap 'rm -rf "$stage"' EXIT
 pkg="$stage/outpost_${version}_${arch}"
@@ -39,8 +42,13 @@ cp -a server/db/migrations "$app/server/db/"
 # Production dependencies: the checkout's node_modules (built for this
 # machine's Node and architecture), with the development ones pruned.
 # No network is needed, and what was tested is what is packed.
-cp -a node_modules "$app/"
-(cd "$app" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline >&2)
+if [ -n "${OUTPOST_DEB_NODE_MODULES:-}" ]; then
+  # Already production-only, built for the package's architecture.
+  cp -a "$OUTPOST_DEB_NODE_MODULES" "$app/node_modules"
+else
+  cp -a node_modules "$app/"
+  (cd "$app" && npm prune --omit=dev --ignore-scripts --no-audit --no-fund --offline >&2)
+fi
 # The Delta Chat core is an optional dependency only so that the tests find
 # the build for their platform; the node itself never runs it.
 rm -rf "$app/node_modules/@deltachat"

@@ -56,6 +56,9 @@ Appliance (the box's USB port, LED, button and hotspot)
   usb offload DIR                      import from and export to the stick mounted at DIR, sync it, record the outcome (the LED shows it)
   appliance run                        own the LED and button: show the USB offload on the LED; short press syncs the stick, long press powers off
   hotspot apply                        as root: write the hostapd, dnsmasq and avahi files from [hotspot] and restart what changed
+  setup-file apply [--file F] [--host IP] [--authorized-keys F] [--hostname-file F]
+                                       as root, at boot of the Pi image: apply outpost-setup.txt (default /boot/firmware/outpost-setup.txt),
+                                       making the node on first boot; secrets are removed from the file and a note of what was applied is left
 Transports (carriers of bundles to a peer, each on its own schedule)
   transport add PEER KIND [--schedule CRON] [--set KEY=VALUE]...   add a carrier (kinds: folder, ...; see transport help)
   transport list                       carriers with their schedule and last result
@@ -403,6 +406,20 @@ export async function run(argv: string[]): Promise<number> {
         if (sub !== 'apply') throw new UsageError(`unknown hotspot command "${sub ?? ''}" (apply)`)
         if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
         return await (await import('../appliance/cli.js')).cmdHotspotApply(values.data)
+      }
+      case 'setup-file': {
+        const { values, positionals } = parse(rest, { file: { type: 'string' }, host: { type: 'string' }, 'authorized-keys': { type: 'string' }, 'hostname-file': { type: 'string' } })
+        const [sub, ...args] = positionals
+        if (sub !== 'apply') throw new UsageError(`unknown setup-file command "${sub ?? ''}" (apply)`)
+        if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+        return await (await import('../appliance/setup-file-apply.js')).applySetupFile({
+          file: (values.file as string | undefined) ?? '/boot/firmware/outpost-setup.txt',
+          data: resolveDataDir(values.data as string | undefined),
+          // The hotspot's fixed address (the [hotspot] default): phones reach the box there.
+          host: (values.host as string | undefined) ?? '10.42.0.1',
+          authorizedKeys: (values['authorized-keys'] as string | undefined) ?? '/root/.ssh/authorized_keys',
+          hostnameFile: (values['hostname-file'] as string | undefined) ?? '/etc/hostname',
+        })
       }
       case 'transport': {
         const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })
