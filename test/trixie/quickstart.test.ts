@@ -12,7 +12,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { request } from 'node:https'
@@ -20,6 +20,7 @@ import { ImapFlow } from 'imapflow'
 import { freePort } from '../helpers/ports.js'
 import { smtpClient } from '../helpers/mail.js'
 import { SmtpDialogue } from '../helpers/smtp-dialogue.js'
+import { tearDownRoot } from '../helpers/chroot.js'
 
 const REPO = new URL('../../', import.meta.url).pathname
 const DOMAIN = 'camp.test'
@@ -34,24 +35,6 @@ function run(file: string, args: string[], timeoutMs = 10 * 60_000): Promise<str
       else resolve(stdout)
     })
   })
-}
-
-function processesIn(root: string): number[] {
-  const pids: number[] = []
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      const r = readlinkSync(`/proc/${p}/root`)
-      if (r === root || r.startsWith(`${root}/`)) pids.push(Number(p))
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return pids
-}
-
-function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === root || m.startsWith(`${root}/`))
 }
 
 function getJson(port: number, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -101,21 +84,7 @@ describe('./quickstart.sh on a fresh Debian trixie', { timeout: READY_MS + 10 * 
   })
 
   after(async () => {
-    if (node && node.exitCode === null && node.signalCode === null) {
-      node.kill('SIGTERM')
-      await new Promise((r) => setTimeout(r, 3000))
-    }
-    for (const pid of processesIn(root)) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        /* already gone */
-      }
-    }
-    for (const m of mountsUnder(root).reverse()) await run('umount', ['-l', m]).catch(() => undefined)
-    const left = mountsUnder(root)
-    if (left.length) throw new Error(`not deleting ${root}: still mounted: ${left.join(', ')}`)
-    rmSync(work, { recursive: true, force: true })
+    await tearDownRoot(root, work, node)
   })
 
   it('installs from Debian and npm alone and prints the ready line', async () => {

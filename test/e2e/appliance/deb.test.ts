@@ -18,12 +18,13 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, readdirSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:https'
 import { freePort } from '../../helpers/ports.js'
 import { Phone, secureJoin } from '../../helpers/deltachat.js'
+import { processesIn, tearDownRoot } from '../../helpers/chroot.js'
 
 const REPO = new URL('../../../', import.meta.url).pathname
 const MIRROR = process.env.OUTPOST_TEST_DEBIAN_MIRROR ?? 'http://deb.debian.org/debian'
@@ -39,21 +40,6 @@ function run(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; time
   })
 }
 
-/** Processes whose root directory is inside `root` (what chroot started). */
-function processesIn(root: string): number[] {
-  const pids: number[] = []
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue
-    try {
-      const r = readlinkSync(`/proc/${p}/root`)
-      if (r === root || r.startsWith(`${root}/`)) pids.push(Number(p))
-    } catch {
-      /* gone, or not ours to read */
-    }
-  }
-  return pids
-}
-
 /** A symlink in the fresh root: its target is absolute inside that root, so existsSync from here would follow it out of it. */
 function linkIn(root: string, path: string): boolean {
   try {
@@ -61,10 +47,6 @@ function linkIn(root: string, path: string): boolean {
   } catch {
     return false
   }
-}
-
-function mountsUnder(root: string): string[] {
-  return readFileSync('/proc/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m === root || m.startsWith(`${root}/`))
 }
 
 /** A nodejs package holding this machine's node binary, standing in for NodeSource's in the fresh root. */
@@ -172,24 +154,7 @@ for (const suite of ['trixie', 'bookworm'] as const) describe(`the .deb installs
 
   after(async () => {
     await Promise.allSettled(phones.map((p) => p.close()))
-    if (node && node.exitCode === null && node.signalCode === null) {
-      node.kill('SIGTERM')
-      await new Promise((r) => setTimeout(r, 3000))
-    }
-    // Anything still running from the fresh root (a Dovecot or Haraka child
-    // that outlived the node) is ended before the root goes.
-    for (const pid of processesIn(root)) {
-      try {
-        process.kill(pid, 'SIGKILL')
-      } catch {
-        /* already gone */
-      }
-    }
-    for (const m of mountsUnder(root).reverse()) await run('umount', ['-l', m]).catch(() => undefined)
-    const left = mountsUnder(root)
-    // Never delete through a mount that is still there (it could be the host's /proc).
-    if (left.length) throw new Error(`not deleting ${root}: still mounted: ${left.join(', ')}`)
-    rmSync(work, { recursive: true, force: true })
+    await tearDownRoot(root, work, node)
   })
 
   it('is a well-formed package: control fields, maintainer scripts, files owned by root and not writable by others', async () => {
