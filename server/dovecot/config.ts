@@ -259,33 +259,7 @@ ssl_key = <${p.key}
 ssl_min_protocol = TLSv1.2
 
 # --- Listeners ------------------------------------------------------------
-service imap-login {
-  # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
-  inet_listener imap {
-    address = ${address}
-    port = ${imapPort}
-  }
-  # Implicit TLS, for clients that prefer it.
-  inet_listener imaps {
-    address = ${address}
-    port = ${imapsPort}
-    ssl = yes
-  }${root ? '' : `
-  # chroot needs root.
-  chroot =`}
-}
-
-service lmtp {
-  # Haraka delivers here. A Unix socket instead of TCP: only local processes
-  # that can open the data dir reach it, and no port can clash.
-  unix_listener ${lmtpListener} {
-    mode = 0600
-    user = ${name}
-  }${root ? `
-  # Dovecot's default would run LMTP as root; every mailbox belongs to one
-  # user, so LMTP needs nothing more than that user's rights.
-  user = ${name}` : ''}
-}
+${listenerSections('address', { address, imapPort, imapsPort, root, lmtpListener, name })}
 
 # --- Accounts -------------------------------------------------------------
 # Outpost's own database is the one list of accounts: Dovecot reads the
@@ -464,33 +438,7 @@ ssl_min_protocol = TLSv1.2
 
 # --- Listeners ------------------------------------------------------------
 # ${DOCS_24}/core/config/service.html
-service imap-login {
-  # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
-  inet_listener imap {
-    listen = ${address}
-    port = ${imapPort}
-  }
-  # Implicit TLS, for clients that prefer it.
-  inet_listener imaps {
-    listen = ${address}
-    port = ${imapsPort}
-    ssl = yes
-  }${root ? '' : `
-  # chroot needs root.
-  chroot =`}
-}
-
-service lmtp {
-  # Haraka delivers here. A Unix socket instead of TCP: only local processes
-  # that can open the data dir reach it, and no port can clash.
-  unix_listener ${lmtpListener} {
-    mode = 0600
-    user = ${name}
-  }${root ? `
-  # Dovecot's default would run LMTP as root; every mailbox belongs to one
-  # user, so LMTP needs nothing more than that user's rights.
-  user = ${name}` : ''}
-}
+${listenerSections('listen', { address, imapPort, imapsPort, root, lmtpListener, name })}
 
 # --- Accounts -------------------------------------------------------------
 # Outpost's own database is the one list of accounts: Dovecot reads the
@@ -636,4 +584,42 @@ service imap-urlauth-login {
   chroot =
 }
 `
+}
+
+/**
+ * IMAP's listeners and LMTP's socket, the same on 2.3 and 2.4 but for the
+ * name of the listener's address setting (2.4 renamed `address` to `listen`).
+ */
+function listenerSections(
+  addressKey: 'address' | 'listen',
+  o: { address: string; imapPort: number; imapsPort: number; root: boolean; lmtpListener: string; name: string },
+): string {
+  const { address, imapPort, imapsPort, root, lmtpListener, name } = o
+  return `service imap-login {
+  # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
+  inet_listener imap {
+    ${addressKey} = ${address}
+    port = ${imapPort}
+  }
+  # Implicit TLS, for clients that prefer it.
+  inet_listener imaps {
+    ${addressKey} = ${address}
+    port = ${imapsPort}
+    ssl = yes
+  }${root ? '' : `
+  # chroot needs root.
+  chroot =`}
+}
+
+service lmtp {
+  # Haraka delivers here. A Unix socket instead of TCP: only local processes
+  # that can open the data dir reach it, and no port can clash.
+  unix_listener ${lmtpListener} {
+    mode = 0600
+    user = ${name}
+  }${root ? `
+  # Dovecot's default would run LMTP as root; every mailbox belongs to one
+  # user, so LMTP needs nothing more than that user's rights.
+  user = ${name}` : ''}
+}`
 }
