@@ -13,17 +13,8 @@ import { startNode, type TestNode } from '../../helpers/node.js'
 import { freePort } from '../../helpers/ports.js'
 import { smtpClient, maildirFiles } from '../../helpers/mail.js'
 import { canRunProvider, startProvider, type Provider } from '../../helpers/provider.js'
+import { waitFor } from '../../helpers/wait.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(300)
-  }
-}
 
 describe('an ordinary email account as the uplink', { skip: canRunProvider(), timeout: 5 * 60_000 }, () => {
   let provider: Provider
@@ -64,13 +55,19 @@ describe('an ordinary email account as the uplink', { skip: canRunProvider(), ti
     // whichever of the two sent it.
     const run = await camp.cli(['uplink', 'account', 'run'])
     assert.equal(run.code, 0, run.stderr)
-    const got = await until("the friend's mailbox to have it", () => maildirFiles(provider.node.data, friend.address).map((f) => readFileSync(f, 'latin1')).find((m) => m.includes(subject)))
+    const got = await waitFor("the friend's mailbox to have it", () => maildirFiles(provider.node.data, friend.address).map((f) => readFileSync(f, 'latin1')).find((m) => m.includes(subject)))
     const head = got.split(/\r?\n\r?\n/)[0]!
     assert.match(head, /^From: "alice@camp\.test" <group@elsewhere\.test>$/m)
     assert.match(head, /^Reply-To: <group\+alice@elsewhere\.test>$/m)
     assert.match(head, /^X-Original-From: <alice@camp\.test>$/m)
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
-    await sleep(1000)
+    // A second message takes the same way after it; once that one is in the
+    // friend's mailbox, a second copy of the first would be there too.
+    const marker = `After the first, through the account ${Date.now()}`
+    await smtpClient(camp.ports.submission, alice).sendMail({ from: alice.address, to: friend.address, subject: marker, text: 'Second.' })
+    const again = await camp.cli(['uplink', 'account', 'run'])
+    assert.equal(again.code, 0, again.stderr)
+    await waitFor("the friend's mailbox to have the second", () => maildirFiles(provider.node.data, friend.address).some((f) => readFileSync(f, 'latin1').includes(marker)))
     assert.equal(maildirFiles(provider.node.data, friend.address).filter((f) => readFileSync(f, 'latin1').includes(subject)).length, 1, 'sent once')
   })
 
@@ -78,7 +75,7 @@ describe('an ordinary email account as the uplink', { skip: canRunProvider(), ti
     const subject = `Back through the account ${Date.now()}`
     await smtpClient(provider.smtpPort, friend).sendMail({ from: friend.address, to: 'group+alice@elsewhere.test', subject, text: 'Hello camp.' })
     await smtpClient(provider.smtpPort, friend).sendMail({ from: friend.address, to: 'group+nobody@elsewhere.test', subject: `${subject} (stray)`, text: '?' })
-    await until("the account's INBOX to have both", () => maildirFiles(provider.node.data, group.address).length >= 2 || undefined)
+    await waitFor("the account's INBOX to have both", () => maildirFiles(provider.node.data, group.address).length >= 2 || undefined)
     const run = await camp.cli(['uplink', 'account', 'run'])
     assert.equal(run.code, 0, run.stderr)
     assert.match(run.stdout, /fetched 2: 1 delivered here or queued for peers, 1 to quarantine/)
