@@ -24,6 +24,7 @@ import { checkDovecotInstalled, dovecotSpawnArgs, prepareDovecotDirs, stopStaleD
 import { freePort } from '../helpers/ports.js'
 import { isAlive, processTree, waitAllGone } from '../helpers/procs.js'
 import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
+import { waitFor } from '../helpers/wait.js'
 
 const DOMAIN = 'camp.test'
 const ALICE = { address: `alice@${DOMAIN}`, password: 'alice-password-1' }
@@ -185,14 +186,6 @@ function queueFiles(): string[] {
   return readdirSync(node.paths.harakaQueue)
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms
-  while (Date.now() < until) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
 
 async function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -498,6 +491,8 @@ test('too many recipients get 452 4.5.3', async () => {
 // Last: it breaks the database on purpose.
 test('when delivery throws (ledger table gone) the client gets 4xx and Haraka queues nothing', async () => {
   node.db.$client.exec('DROP TABLE deliveries')
+  const disconnects = () => (node.harakaOutput.match(/\bdisconnect ip=/g) ?? []).length
+  const before = disconnects()
   const s = await session(ALICE)
   try {
     const m = message(ALICE.address, BOB.address)
@@ -510,8 +505,8 @@ test('when delivery throws (ledger table gone) the client gets 4xx and Haraka qu
   } finally {
     s.close()
   }
-  // Give a wrongly queued message time to appear before looking.
-  await new Promise((r) => setTimeout(r, 300))
+  // Haraka logs the session's end after everything it did with the message.
+  await waitFor("Haraka's end of the session", () => disconnects() > before, { explain: () => node.harakaOutput.slice(-2000) })
   assert.deepEqual(queueFiles(), [])
   assert.match(node.harakaOutput, /deliver_local failed, answering DENYSOFT.*no such table: deliveries/s)
 })
