@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { openDb } from '../../../server/db/index.js'
 import { EventBus, EventLog } from '../../../server/events/log.js'
 import type { OutpostEvent } from '../../../server/events/types.js'
+import { waitFor } from '../../helpers/wait.js'
 
 test('events written by one process reach another through the table, progress only through the bus', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-events-'))
@@ -16,10 +17,12 @@ test('events written by one process reach another through the table, progress on
     const seen: OutpostEvent[] = []
     readerBus.on((ev) => seen.push(ev))
     const stop = reader.tail(readerBus, 20)
-    writer.record('message.accepted', { messageId: '<a@x>', from: 'a@camp.test', to: ['b@camp.test'], size: 10 })
     writer.record('transport.run', { transportId: 1, peer: 'town', kind: 'http', phase: 'progress', done: 1, total: 2 })
+    writer.record('message.accepted', { messageId: '<a@x>', from: 'a@camp.test', to: ['b@camp.test'], size: 10 })
     reader.record('transport.run', { transportId: 1, peer: 'town', kind: 'http', phase: 'progress', done: 2, total: 2 })
-    await new Promise((r) => setTimeout(r, 120))
+    // The accepted event was written after the writer's progress: once it is
+    // through, that progress would have been too, had it gone into the table.
+    await waitFor('the accepted event through the table', () => seen.some((e) => e.kind === 'message.accepted'), { timeoutMs: 10_000, everyMs: 10 })
     stop()
     assert.deepEqual(
       seen.map((e) => [e.kind, e.id > 0]),

@@ -74,8 +74,10 @@ test('the websocket is refused without a session, and does not keep one alive', 
     f.clock.now = lastClick + 20 * 60 * 1000
     const ws = await f.app.injectWS('/api/ws', { headers: { cookie: s.cookie } })
     const ended = closed(ws)
-    // The server's handler subscribes right after the upgrade.
-    await new Promise((r) => setTimeout(r, 50))
+    // An event while the session lives comes through: the handler has subscribed.
+    const first = nextMessage(ws)
+    f.services.bus.emit({ id: 0, at: f.clock.now, kind: 'error', data: { source: 'test', message: 'still live' } })
+    assert.equal((await first).kind, 'error')
     f.clock.now = lastClick + 31 * 60 * 1000
     // The next event finds the session over and closes the socket instead of sending it.
     f.services.bus.emit({ id: 0, at: f.clock.now, kind: 'error', data: { source: 'test', message: 'x' } })
