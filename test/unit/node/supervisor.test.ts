@@ -7,14 +7,8 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Supervisor } from '../../../server/node/supervisor.js'
+import { waitFor } from '../../helpers/wait.js'
 
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 test('restart stops the child with SIGTERM, runs before() while it is down, and starts it again at once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'op-sup-'))
@@ -27,11 +21,11 @@ test('restart stops the child with SIGTERM, runs before() while it is down, and 
   try {
     appendFileSync(trace, '')
     sup.start({ name: 'child', command: process.execPath, args: ['-e', script] })
-    await until('the first start', () => read().includes('start'))
+    await waitFor('the first start', () => read().includes('start'))
     const first = sup.pid('child')
     const t0 = Date.now()
     sup.restart('child', () => appendFileSync(trace, 'before\n'))
-    await until('the second start', () => read().filter((l) => l === 'start').length === 2)
+    await waitFor('the second start', () => read().filter((l) => l === 'start').length === 2)
     assert.deepEqual(read(), ['start', 'term', 'before', 'start'], 'term, then before(), then the new child')
     assert.ok(Date.now() - t0 < 5000, 'no back-off')
     assert.notEqual(sup.pid('child'), first)

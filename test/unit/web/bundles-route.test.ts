@@ -14,14 +14,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { waitFor } from '../../helpers/wait.js'
 
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
 
 const camp = generateKeyPairSync('ed25519')
 const header = { v: 1, id: 'b1', kind: 'mail', origin: 'camp', destination: 'town', created: 0, expires: 1, hops: 0, hopLimit: 16, count: 1 } as unknown as BundleHeader
