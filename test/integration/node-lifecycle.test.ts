@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { request } from 'node:https'
 import { startNode } from '../helpers/node.js'
 import { processTree, waitAllGone, cmdline, isAlive } from '../helpers/procs.js'
+import { waitFor } from '../helpers/wait.js'
 
 function getHealth(port: number): Promise<{ status: number; body: Record<string, { ok: boolean }> }> {
   return new Promise((resolve, reject) => {
@@ -19,13 +20,12 @@ function getHealth(port: number): Promise<{ status: number; body: Record<string,
 }
 
 async function waitHealthy(port: number, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const h = await getHealth(port).catch(() => undefined)
-    if (h?.status === 200) return h
-    if (Date.now() > deadline) throw new Error(`not healthy: ${JSON.stringify(h?.body)}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
+  let last: unknown
+  return waitFor('the node to report healthy', async () => {
+    const h = await getHealth(port).catch((err: Error) => err.message)
+    last = typeof h === 'string' ? h : h.body
+    return typeof h !== 'string' && h.status === 200 ? h : undefined
+  }, { timeoutMs, everyMs: 250, explain: () => `health said ${JSON.stringify(last)}` })
 }
 
 test('start: ready line, health over TLS, child restart, clean stop, no orphans after kill -9', { timeout: 180_000 }, async () => {
@@ -40,10 +40,12 @@ test('start: ready line, health over TLS, child restart, clean stop, no orphans 
 
     // A child that dies is restarted and logged.
     const tree = processTree(node.pid()!)
-    const dovecot = tree.find((p) => /dovecot -F/.test(cmdline(p)) || /^dovecot\b/.test(cmdline(p)) && /-c /.test(cmdline(p)))
+    const isDovecotMaster = (p: number) => /dovecot -F/.test(cmdline(p)) || /^dovecot\b/.test(cmdline(p)) && /-c /.test(cmdline(p))
+    const dovecot = tree.find(isDovecotMaster)
     assert.ok(dovecot, `dovecot among ${tree.map(cmdline).join(' | ')}`)
     process.kill(dovecot, 'SIGKILL')
-    await new Promise((r) => setTimeout(r, 1500))
+    // Healthy again only counts once a new Dovecot master runs in place of the killed one.
+    await waitFor('a new Dovecot master', () => processTree(node.pid()!).some((p) => p !== dovecot && isDovecotMaster(p)))
     await waitHealthy(node.ports.web)
     assert.match(node.output(), /dovecot exited \(SIGKILL\); restarting/)
 
