@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { startNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts, maildirFiles } from '../helpers/mail.js'
 import { processTree, cmdline } from '../helpers/procs.js'
+import { waitFor } from '../helpers/wait.js'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -100,7 +101,19 @@ for (const victim of ['node', 'haraka'] as const) {
       }
       const first = await sending.done
       if (victim === 'node') await node.restart()
-      else await new Promise((r) => setTimeout(r, 3000))
+      else {
+        // The supervisor starts a new Haraka; wait until it takes a login again.
+        await waitFor('Haraka to take logins again', async () => {
+          const c = smtpClient(node.ports.submission, alice)
+          try {
+            return await c.verify()
+          } catch {
+            return false
+          } finally {
+            c.close()
+          }
+        })
+      }
 
       let counts = messageIdCounts(node.data, bob.address)
       for (const id of first.got250) assert.equal(counts.get(id), 1, `${id} got 250 and is stored once`)
