@@ -72,10 +72,27 @@ const rogue = box('rogue', 'SHA256:short', 7000)
 // Junk on the mDNS port, as a broken device on a LAN might send.
 const junk = createSocket({ type: 'udp4', reuseAddr: true })
 junk.send(Buffer.from('not a dns packet at all'), 5353, '224.0.0.251', () => junk.close())
+// A listener on the LAN counts each box's answers (responses naming it).
+const answers = { camp: 0, town: 0 }
+const ear = createSocket({ type: 'udp4', reuseAddr: true })
+ear.on('message', (m) => {
+  if (m.length < 12 || !(m[2] & 0x80)) return
+  for (const name of ['camp', 'town']) if (m.includes(Buffer.from('\\x04' + name, 'latin1'))) answers[name]++
+})
+await new Promise((r) => ear.bind(5353, r))
+ear.addMembership('224.0.0.251', '127.0.0.1')
 const deadline = Date.now() + 8000
 while (Date.now() < deadline && !(seen.camp.length && seen.town.length)) await new Promise((r) => setTimeout(r, 100))
-// Let a few more queries and answers pass, to see that nothing is told twice.
-await new Promise((r) => setTimeout(r, 2500))
+// Two more answers from each box after both have been seen: the first of
+// them has surely been handled by the other box when the second comes, so
+// anything told twice would be in "seen" by then.
+const after = { ...answers }
+const more = Date.now() + 15000
+while (!(answers.camp >= after.camp + 2 && answers.town >= after.town + 2)) {
+  if (Date.now() > more) throw new Error('no further answers from the boxes: ' + JSON.stringify({ after, answers }))
+  await new Promise((r) => setTimeout(r, 100))
+}
+ear.close()
 const t0 = Date.now()
 await Promise.all([camp.stop(), town.stop(), rogue.stop()])
 // A second stop is harmless.
