@@ -26,6 +26,7 @@ import {
   endDovecotStragglers,
   expungeExpired,
 } from '../../server/dovecot/process.js'
+import { waitFor } from '../helpers/wait.js'
 
 const DOMAIN = 'camp.test'
 const ALICE = { address: `alice@${DOMAIN}`, password: 'correct-horse-battery' }
@@ -42,14 +43,6 @@ async function freePort(): Promise<number> {
   })
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 10_000, explain?: () => Promise<string>): Promise<void> {
-  const until = Date.now() + ms
-  while (Date.now() < until) {
-    if (await check()) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`timed out waiting for ${what}${explain ? ': ' + (await explain()) : ''}`)
-}
 
 const canConnect = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -376,7 +369,7 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
       await waitFor('the orphan to listen', () => canConnect(config.ports.imap))
       const { master } = await stopStaleDovecot(paths)
       assert.equal(master, orphan.pid)
-      await waitFor('Dovecot processes to exit', async () => (await pgrep(dovecotInstanceName(paths))) === '', 5000, () => pgrep(dovecotInstanceName(paths)))
+      await waitFor('Dovecot processes to exit', async () => (await pgrep(dovecotInstanceName(paths))) === '', { timeoutMs: 5000, explain: () => pgrep(dovecotInstanceName(paths)) })
       assert.equal(await pgrep(paths.dovecotConf), '')
       assert.equal(await canConnect(config.ports.imap), false, 'the IMAP port is free again')
     })
