@@ -6,14 +6,8 @@ import assert from 'node:assert/strict'
 import type { TestNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 import { campAndTown } from '../helpers/stick.js'
+import { waitFor } from '../helpers/wait.js'
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 const outboxEmpty = async (n: TestNode) => /the outbox is empty/.test((await n.cli(['queue'])).stdout)
 
@@ -33,7 +27,7 @@ test('multi-path: a folder and HTTP to the same peer deliver once, and either ac
     const run = await camp.cli(['transport', 'run', '1'])
     assert.equal(run.code, 0, run.stderr)
     assert.equal(messageIdCounts(town.data, bob.address).get('<twoways@camp.test>'), 1)
-    await until('the ack over HTTP', () => outboxEmpty(camp))
+    await waitFor('the ack over HTTP', () => outboxEmpty(camp))
 
     // The stick arrives later with the second copy: recognised, not delivered again, acked again.
     const imp = await town.cli(['import', stick])
@@ -41,7 +35,7 @@ test('multi-path: a folder and HTTP to the same peer deliver once, and either ac
     assert.match(imp.stdout, /0 delivered here, 0 forwarded, 1 already had/)
     assert.equal(messageIdCounts(town.data, bob.address).get('<twoways@camp.test>'), 1, 'exactly once')
     // town's event transport sends that ack too; nothing is left owed or queued anywhere.
-    await until('town owes nothing', async () => /acks owed: 0/.test((await town.cli(['status'])).stdout))
+    await waitFor('town owes nothing', async () => /acks owed: 0/.test((await town.cli(['status'])).stdout))
     assert.ok(await outboxEmpty(camp))
     assert.ok(await outboxEmpty(town))
   } finally {

@@ -14,14 +14,8 @@ import { loadIdentity } from '../../server/identity/keys.js'
 import { nodePaths } from '../../server/paths.js'
 import { signRequest, REPLAY_WINDOW_MS } from '../../server/transports/http-auth.js'
 import { postBundle, type PostResult } from '../../server/transports/http.js'
+import { waitFor } from '../helpers/wait.js'
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, every = 25): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, every))
-  }
-}
 
 /** The reason a refusal gives. */
 function answer(r: PostResult): string {
@@ -106,7 +100,7 @@ test('http transport: delivery on event within 2 s, acks come back, unsigned and
     assert.equal(cli.code, 0, cli.stderr)
 
     // The ack town owes for the hand-carried message goes back on its own.
-    await waitFor('camp to hear the ack for <h0>', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), 20_000, 200)
+    await waitFor('camp to hear the ack for <h0>', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), { timeoutMs: 20_000, everyMs: 200 })
 
     // Mail leaves at once: in bob's Maildir within 2 s of the 250, with no CLI call.
     const c = smtpClient(camp.ports.submission, alice)
@@ -119,7 +113,7 @@ test('http transport: delivery on event within 2 s, acks come back, unsigned and
     assert.ok(took < 2000, `delivery took ${took} ms`)
 
     // The ack comes back by town's own http transport, and camp's outbox empties.
-    await waitFor('camp outbox to empty', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), 20_000, 200)
+    await waitFor('camp outbox to empty', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), { timeoutMs: 20_000, everyMs: 200 })
     assert.match((await camp.cli(['transport', 'list'])).stdout, /^1\ttown\thttp\t"event".*last run ok/m)
     assert.match((await town.cli(['transport', 'list'])).stdout, /^1\tcamp\thttp\t"event".*last run ok/m)
     assert.deepEqual(quarantined(town), [])
