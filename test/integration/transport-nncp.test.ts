@@ -17,6 +17,7 @@ import { befriend } from '../helpers/stick.js'
 import { freePort } from '../helpers/ports.js'
 import { cmdline, isAlive, waitAllGone } from '../helpers/procs.js'
 import { renderNncpExecSnippet } from '../../server/transports/nncp-config.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface NncpKeys {
   id: string
@@ -87,13 +88,6 @@ function writeNncpConfig(o: { dir: string; self: NncpKeys; neighName: string; ne
   return cfg
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 function listening(port: number): Promise<boolean> {
   return new Promise((resolve) => {

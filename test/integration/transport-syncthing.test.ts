@@ -12,6 +12,7 @@ import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 import { befriend } from '../helpers/stick.js'
 import { freePort } from '../helpers/ports.js'
 import { syncthingFolderState } from '../../server/transports/syncthing.js'
+import { waitFor } from '../helpers/wait.js'
 
 interface Syncthing {
   home: string
@@ -122,15 +123,6 @@ async function link(a: Syncthing, b: Syncthing, id: string, folders: [string, st
   }
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 250))
-  }
-}
 
 async function run(node: TestNode): Promise<string> {
   const r = await node.cli(['transport', 'run', '1'])
