@@ -20,18 +20,12 @@ import type { TestNode } from '../helpers/node.js'
 import { nodePaths } from '../../server/paths.js'
 import { loadIdentity } from '../../server/identity/keys.js'
 import { signFingerprint } from '../../server/identity/card.js'
+import { waitFor } from '../helpers/wait.js'
 
 const isRoot = process.getuid?.() === 0
 // Where the cards say the nodes are. Nothing answers there.
 const WRONG_HOST = '10.77.0.99'
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, every = 50): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, every))
-  }
-}
 
 /** The stranger: an HTTPS server with its own key that writes down every TLS session and request, and an mDNS announcement as `name`. */
 function stranger(lan: Lan, opts: { name: string; fingerprint: string; port: number; key: string; cert: string }): { proc: ChildProcess; output: () => string; quiet: () => Promise<void> } {
@@ -110,7 +104,7 @@ t.close()
     // The real town comes onto the LAN (the stranger stops announcing, its server stays up).
     await rogue.quiet()
     await town.restart()
-    await waitFor(`${id} in bob's Maildir`, () => messageIdCounts(town.data, bob.address).get(id) === 1, 30_000, 100)
+    await waitFor(`${id} in bob's Maildir`, () => messageIdCounts(town.data, bob.address).get(id) === 1, { timeoutMs: 30_000, everyMs: 100 })
     // By now anything sent to the stranger would have arrived there.
     assert.doesNotMatch(rogue.output(), /^request /m, `the stranger got a request:\n${rogue.output()}`)
   } finally {
