@@ -16,19 +16,13 @@ import { messageIdCounts } from '../helpers/mail.js'
 import { befriend } from '../helpers/stick.js'
 import { processTree, waitAllGone, cmdline } from '../helpers/procs.js'
 import type { TestNode } from '../helpers/node.js'
+import { waitFor } from '../helpers/wait.js'
 
 const isRoot = process.getuid?.() === 0
 // Where the cards say the nodes are. Nothing answers there: a node that
 // reaches its peer at all found it by mDNS.
 const WRONG_HOST = '10.77.0.99'
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, every = 25): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, every))
-  }
-}
 
 /**
  * Sends one message by SMTP submission from inside the namespace (the only
@@ -116,7 +110,7 @@ test('two nodes with wrong addresses on their cards find each other by mDNS and 
     assert.ok(took < 3000, `delivery took ${took} ms`)
 
     // The ack comes back by town's transport, to where town saw camp.
-    await waitFor('camp outbox to empty', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), 20_000, 200)
+    await waitFor('camp outbox to empty', async () => /the outbox is empty/.test((await camp.cli(['queue'])).stdout), { timeoutMs: 20_000, everyMs: 200 })
     assert.match((await camp.cli(['transport', 'list'])).stdout, /^1\ttown\thttp\t"event".*last run ok/m)
     assert.match((await town.cli(['transport', 'list'])).stdout, /^1\tcamp\thttp\t"event".*last run ok/m)
     // Every run went to the address mDNS told; the card's was never tried.
@@ -150,13 +144,13 @@ test('mail that waits for a peer leaves within seconds of the peer turning up on
     await camp.restart()
     const id = '<mdns-2@camp.test>'
     await sendInside(lan, camp.ports.submission, alice, bob.address, id)
-    await waitFor('camp to fail to reach town at the card address', () => / transport 1 \(http → town\) failed: cannot reach town/.test(camp.output()), 30_000, 100)
+    await waitFor('camp to fail to reach town at the card address', () => / transport 1 \(http → town\) failed: cannot reach town/.test(camp.output()), { timeoutMs: 30_000, everyMs: 100 })
 
     // town comes onto the LAN; camp sees it and sends at once.
     await town.restart()
     const townUp = Date.now()
     try {
-      await waitFor(`${id} in bob's Maildir`, () => messageIdCounts(town.data, bob.address).get(id) === 1, 5000, 100)
+      await waitFor(`${id} in bob's Maildir`, () => messageIdCounts(town.data, bob.address).get(id) === 1, { timeoutMs: 5000, everyMs: 100 })
     } catch (err) {
       throw new Error(`${(err as Error).message} after town came up; camp's log:\n${camp.output()}`)
     }
