@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
 import { startNode } from '../helpers/node.js'
 import { smtpClient, maildirFiles } from '../helpers/mail.js'
+import { waitFor } from '../helpers/wait.js'
 
 function imap(port: number, who: { address: string; password: string }): ImapFlow {
   return new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: true, auth: { user: who.address, pass: who.password }, tls: { rejectUnauthorized: false }, logger: false })
@@ -35,7 +36,7 @@ test('account remove archives the mail out of the mail dir; a re-created account
     const smtp = smtpClient(node.ports.submission, bob)
     await smtp.sendMail({ from: bob.address, to: alice.address, subject: 'for the first alice only', text: 'private' })
     smtp.close()
-    for (let i = 0; i < 100 && maildirFiles(node.data, alice.address).length === 0; i++) await new Promise((r) => setTimeout(r, 100))
+    await waitFor("the message in alice's Maildir", () => maildirFiles(node.data, alice.address).length > 0, 10_000)
     assert.deepEqual(await inboxSubjects(node.ports.imap, alice), ['for the first alice only'])
 
     // The first alice's phone is still logged in when she is removed.

@@ -15,6 +15,7 @@ import { newBundleId, sealBundle } from '../../server/bundle/format.js'
 import { signRequest } from '../../server/transports/http-auth.js'
 import { postBundle } from '../../server/transports/http.js'
 import { PEER_LEAD_LIMIT_MS } from '../../server/node/clock.js'
+import { waitFor } from '../helpers/wait.js'
 
 const DAY = 86_400_000
 
@@ -66,12 +67,11 @@ test("a peer's bundles move a running node's floor at most a bounded lead ahead,
     const reset = await camp.cli(['clock', 'reset'])
     assert.equal(reset.code, 0, reset.stderr)
     assert.match(reset.stdout, /set by a reset at/)
-    const deadline = Date.now() + 20_000
     let answer = await honest()
-    while (answer.status !== 200 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 250))
+    await waitFor('an honest request to go through after the reset', async () => {
       answer = await honest()
-    }
+      return answer.status === 200
+    }, { timeoutMs: 20_000, everyMs: 250, explain: () => `the node answered ${answer.status}: ${answer.body.toString()}` })
     assert.equal(answer.status, 200, `an honest request goes through after the reset: ${answer.body.toString()}`)
   } finally {
     await scene.destroy()

@@ -16,18 +16,17 @@ import { exec } from '../../server/exec.js'
 import { loadIdentity } from '../../server/identity/keys.js'
 import { cardText, makeCard } from '../../server/identity/card.js'
 import type { OutpostEvent } from '../../server/events/types.js'
+import { waitFor } from '../helpers/wait.js'
 
 async function eventsOf(data: string, want: number): Promise<OutpostEvent[]> {
   const db = openDb(nodePaths(data).db, { migrate: false })
   try {
     const log = new EventLog(db)
     // Written just after the 250, on the next turn of Haraka's event loop.
-    const deadline = Date.now() + 10_000
-    for (;;) {
+    return await waitFor(`${want} events`, () => {
       const all = log.recent().reverse()
-      if (all.length >= want || Date.now() > deadline) return all
-      await new Promise((r) => setTimeout(r, 100))
-    }
+      return all.length >= want ? all : undefined
+    }, 10_000)
   } finally {
     db.$client.close()
   }

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { startNode } from '../helpers/node.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 import { befriend } from '../helpers/stick.js'
+import { waitFor } from '../helpers/wait.js'
 
 test('folder transport: add, run, list; the scheduler sends on event; bad settings are refused', { timeout: 300_000 }, async () => {
   const camp = await startNode({ domain: 'camp.test' })
@@ -40,18 +41,14 @@ test('folder transport: add, run, list; the scheduler sends on event; bad settin
     const c = smtpClient(camp.ports.submission, alice)
     await c.sendMail({ from: alice.address, to: bob.address, subject: 'by folder', text: 'hello\n', messageId: '<f1@camp.test>' })
     c.close()
-    const deadline = Date.now() + 30_000
     const folder = join(shared, 'outpost', 'town')
-    while (Date.now() < deadline) {
-      let names: string[] = []
+    await waitFor('a bundle in the shared folder', () => {
       try {
-        names = readdirSync(folder).filter((n) => n.endsWith('.obundle'))
+        return readdirSync(folder).some((n) => n.endsWith('.obundle'))
       } catch {
-        /* not yet */
+        return false // not made yet
       }
-      if (names.length) break
-      await new Promise((res) => setTimeout(res, 250))
-    }
+    }, { timeoutMs: 30_000, everyMs: 250 })
     assert.ok(readdirSync(folder).some((n) => n.endsWith('.obundle')), 'the scheduler exported without being asked')
 
     r = await town.cli(['transport', 'run', '1'])

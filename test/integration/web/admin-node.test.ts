@@ -13,6 +13,7 @@ import { setupCodeOf } from '../../helpers/web-admin.js'
 import { smtpClient, maildirFiles } from '../../helpers/mail.js'
 import { openDb } from '../../../server/db/index.js'
 import { EventLog } from '../../../server/events/log.js'
+import { waitFor } from '../../helpers/wait.js'
 
 interface Answer {
   status: number
@@ -78,7 +79,7 @@ test('outpost start serves the admin over TLS: first run, an account that sends 
     const smtp = smtpClient(node.ports.submission, alice)
     await smtp.sendMail({ from: alice.address, to: alice.address, subject: 'hi', text: 'from the web admin' })
     smtp.close()
-    for (let i = 0; i < 50 && maildirFiles(node.data, alice.address).length === 0; i++) await new Promise((res) => setTimeout(res, 100))
+    await waitFor("the message in alice's Maildir", () => maildirFiles(node.data, alice.address).length > 0, 5000)
     assert.equal(maildirFiles(node.data, alice.address).length, 1)
 
     // Live events: another process records, the node's tail pushes it over the TLS websocket.
