@@ -11,10 +11,9 @@ import type { TestNode } from '../../helpers/node.js'
 import { openNode } from '../../../server/node/context.js'
 import { Exchange } from '../../../server/exchange/exchange.js'
 import { SimulatedLed } from '../../../server/appliance/gpio.js'
-import { LedPatterns, WORKING_HALF_PERIOD_MS } from '../../../server/appliance/led.js'
+import { LedPatterns } from '../../../server/appliance/led.js'
 import { offload, type OffloadResult, type StickExchange } from '../../../server/appliance/usb.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { waitFor } from '../../helpers/wait.js'
 
 /** Plugs the stick into a node: the same `offload` the unit runs, in this process, with a simulated LED on the real clock. */
 async function plug(node: TestNode, stick: string, opts: { slow?: boolean; onExportProgress?: () => void } = {}): Promise<{ result: OffloadResult; led: SimulatedLed; patterns: LedPatterns }> {
@@ -25,8 +24,8 @@ async function plug(node: TestNode, stick: string, opts: { slow?: boolean; onExp
     const x = new Exchange(ctx)
     const exchange: StickExchange = {
       importFrom: (d, p) => x.importFrom(d, p),
-      // A slow stick: long enough for the LED to blink a few times.
-      exportTo: async (d, p) => (opts.slow ? await sleep(4 * WORKING_HALF_PERIOD_MS) : undefined, x.exportTo(d, p)),
+      // A slow stick: it takes until the LED has blinked a few times.
+      exportTo: async (d, p) => (opts.slow ? await waitFor('the LED to blink a few times', () => led.timeline.length >= 4, 30_000) : undefined, x.exportTo(d, p)),
     }
     const result = await offload(stick, {
       exchange,
