@@ -145,6 +145,12 @@ export async function startNode(opts: NodeOptions = {}): Promise<TestNode> {
       rmSync(data, { recursive: true, force: true })
     },
   }
-  if (opts.start !== false) await launch()
+  if (opts.start !== false) {
+    // A node that does not get ready is stopped, so a failed start leaves no process behind.
+    await launch().catch(async (err: unknown) => {
+      await node.destroy()
+      throw err
+    })
+  }
   return node
 }

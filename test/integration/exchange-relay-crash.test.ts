@@ -20,11 +20,17 @@ async function sendMany(node: TestNode, from: { address: string; password: strin
 }
 
 test('camp → stick → hub → stick → town: hub holds no accounts, messages arrive once, acks empty every queue', { timeout: 300_000 }, async () => {
-  const camp = await startNode({ domain: 'camp.test' })
-  const hub = await startNode({ domain: 'hub.test' })
-  const town = await startNode({ domain: 'town.test' })
+  const started: TestNode[] = []
+  const start = async (domain: string) => {
+    const n = await startNode({ domain })
+    started.push(n)
+    return n
+  }
   const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
   try {
+    const camp = await start('camp.test')
+    const hub = await start('hub.test')
+    const town = await start('town.test')
     await befriend(camp, hub)
     await befriend(hub, town)
     // camp and town never meet: each reaches the other's domain through hub.
@@ -47,7 +53,7 @@ test('camp → stick → hub → stick → town: hub holds no accounts, messages
     for (const n of [camp, hub, town]) assert.match((await n.cli(['queue'])).stdout, /the outbox is empty/, n.domain)
   } finally {
     rmSync(stick, { recursive: true, force: true })
-    await Promise.all([camp.destroy(), hub.destroy(), town.destroy()])
+    await Promise.all(started.map((n) => n.destroy()))
   }
 })
 
@@ -79,9 +85,10 @@ function crashAtEveryStep(args: string[], maxRuns = 400): Promise<string[]> {
 }
 
 test('kill -9 after every write step of export and import: every message is delivered exactly once', { timeout: 900_000 }, async () => {
-  const scene = await campAndTown({ campEnv: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
-  const { camp, town, stick, alice, bob } = scene
+  let scene: Awaited<ReturnType<typeof campAndTown>> | undefined
   try {
+    scene = await campAndTown({ campEnv: { OUTPOST_LIMITS_SEND_BURST: '1000', OUTPOST_LIMITS_SEND_PER_MINUTE: '10000' } })
+    const { camp, town, stick, alice, bob } = scene
     const ids = Array.from({ length: 40 }, (_, i) => `<crash${i}@camp.test>`)
     await sendMany(camp, alice, bob.address, ids)
 
@@ -109,17 +116,23 @@ test('kill -9 after every write step of export and import: every message is deli
     for (const id of ids) assert.equal(counts.get(id), 1, `${id} delivered exactly once`)
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
   } finally {
-    await scene.destroy()
+    await scene?.destroy()
   }
 })
 
 test('a stick carries a bundle for another node: a neighbour that knows both ends takes it over unopened; a stranger leaves it', { timeout: 300_000 }, async () => {
-  const camp = await startNode({ domain: 'camp.test' })
-  const hub = await startNode({ domain: 'hub.test' })
-  const town = await startNode({ domain: 'town.test' })
-  const lone = await startNode({ domain: 'lone.test' })
+  const started: TestNode[] = []
+  const start = async (domain: string) => {
+    const n = await startNode({ domain })
+    started.push(n)
+    return n
+  }
   const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
   try {
+    const camp = await start('camp.test')
+    const hub = await start('hub.test')
+    const town = await start('town.test')
+    const lone = await start('lone.test')
     await befriend(camp, town)
     await befriend(camp, hub)
     await befriend(hub, town)
@@ -149,6 +162,6 @@ test('a stick carries a bundle for another node: a neighbour that knows both end
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
   } finally {
     rmSync(stick, { recursive: true, force: true })
-    await Promise.all([camp.destroy(), hub.destroy(), town.destroy(), lone.destroy()])
+    await Promise.all(started.map((n) => n.destroy()))
   }
 })
