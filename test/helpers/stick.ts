@@ -29,8 +29,9 @@ export async function shuttleUntil<T>(stick: string, a: TestNode, b: TestNode, d
   for (let i = 0; i < rounds && !settled; i++) {
     await carry(stick, a, b)
     await carry(stick, b, a)
-    // Give the phones a moment to fetch what arrived and to answer it.
-    await new Promise((r) => setTimeout(r, 1000))
+    // Give the phones a moment to fetch what arrived and to answer it; no
+    // more carrying once `done` has settled.
+    await Promise.race([watched.catch(() => undefined), new Promise((r) => setTimeout(r, 1000))])
   }
   return watched
 }
