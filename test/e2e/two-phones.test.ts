@@ -8,6 +8,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startNode, type TestNode } from '../helpers/node.js'
 import { Phone, secureJoin, type JoinedChat } from '../helpers/deltachat.js'
+import { waitFor } from '../helpers/wait.js'
 
 const DOMAIN = 'camp.test'
 const WAIT_MS = 60_000
@@ -111,8 +112,7 @@ async function waitForNewFile(
   match: (content: string) => boolean,
   timeoutMs: number,
 ): Promise<{ path: string; content: string }> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
+  return waitFor(`a new matching message in ${maildir}`, async () => {
     for (const path of await maildirFiles(maildir)) {
       if (known.has(path)) continue
       let content: string
@@ -126,9 +126,8 @@ async function waitForNewFile(
       if (match(content)) return { path, content }
       known.add(path)
     }
-    if (Date.now() > deadline) throw new Error(`no new matching message appeared in ${maildir} within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+    return undefined
+  }, { timeoutMs, everyMs: 50 })
 }
 
 /** An unfolded header value from a raw message (name matched case-insensitively); '' when absent. */

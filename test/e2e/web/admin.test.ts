@@ -20,6 +20,7 @@ import { Phone, secureJoin, type JoinedChat } from '../../helpers/deltachat.js'
 import { smtpClient } from '../../helpers/mail.js'
 import { setupCodeOf } from '../../helpers/web-admin.js'
 import { DESKTOP, PHONE, launchChromium, launchChromiumWithCamera, newContext, qrVideo, readQr, screenshot, sidewaysOverflow, unnamedControls, watchCsp } from '../../helpers/browser.js'
+import { waitFor } from '../../helpers/wait.js'
 
 const PASSWORD = 'purple lantern over the ridge'
 const WAIT_MS = 60_000
@@ -158,7 +159,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await alice.sendText(chat.inviterChatId, text)
     const got = await bob.waitForIncoming((m) => m.text === text, WAIT_MS)
     assert.equal(got.message.sender.address, 'alice@camp.test')
-    await waitUntil(async () => (await log.getByText('Message delivered to bob@camp.test').count()) > before, 'the delivery to bob to appear in the activity log')
+    await waitFor('the delivery to bob to appear in the activity log', async () => (await log.getByText('Message delivered to bob@camp.test').count()) > before, 30_000)
     assert.equal(await page.evaluate(() => (window as unknown as { loadMark?: number }).loadMark), 42, 'the log should update without a reload')
     await screenshot(page, 'activity')
 
@@ -166,7 +167,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await bob.sendText(chat.joinerChatId, reply)
     const back = await alice.waitForIncoming((m) => m.text === reply, WAIT_MS)
     assert.equal(back.message.showPadlock, true)
-    await waitUntil(async () => (await log.getByText('Message delivered to alice@camp.test').count()) > 0, 'the delivery to alice to appear in the activity log')
+    await waitFor('the delivery to alice to appear in the activity log', async () => (await log.getByText('Message delivered to alice@camp.test').count()) > 0, 30_000)
   })
 
   it('the activity log filters by kind', async () => {
@@ -350,7 +351,7 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     assert.equal(await items.count(), 3, 'Cancel must not discard')
     await items.first().getByRole('button', { name: 'Discard' }).click()
     await page.getByRole('alertdialog').getByRole('button', { name: 'Discard message' }).click()
-    await waitUntil(async () => (await items.count()) === 2, 'the discarded message to leave the queue')
+    await waitFor('the discarded message to leave the queue', async () => (await items.count()) === 2, 30_000)
     await town.getByRole('button', { name: 'Retry now' }).click()
     await page.getByRole('status').filter({ hasText: 'will go again' }).waitFor()
   })
@@ -433,12 +434,4 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await page.getByRole('heading', { level: 1, name: heading }).first().waitFor()
   }
 
-  async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-    const end = Date.now() + timeoutMs
-    while (Date.now() < end) {
-      if (await check()) return
-      await new Promise((r) => setTimeout(r, 250))
-    }
-    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-  }
 })
