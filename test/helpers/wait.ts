@@ -1,6 +1,6 @@
-// Waiting in tests: for a condition to hold, or for an emitter's event, always
-// with a bound. A test waits on the thing it needs, never for a fixed time:
-// a fixed sleep is too short on a slow machine and wasted on a fast one.
+// Waiting in tests: for a condition to hold, always with a bound. A test
+// waits on the thing it needs, never for a fixed time: a fixed sleep is too
+// short on a slow machine and wasted on a fast one.
 import { inspect } from 'node:util'
 
 export interface WaitOptions {
@@ -38,24 +38,4 @@ export async function waitFor<T>(what: string, probe: Probe<T>, opts: WaitOption
     }
     await new Promise((r) => setTimeout(r, o.everyMs ?? 100))
   }
-}
-
-interface Emitter {
-  once(event: string, listener: (...args: unknown[]) => void): unknown
-  removeListener(event: string, listener: (...args: unknown[]) => void): unknown
-}
-
-/** The arguments of the emitter's next `event`; throws after timeoutMs naming what was awaited. */
-export function nextEvent(what: string, emitter: Emitter, event: string, timeoutMs = 60_000): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    const listener = (...args: unknown[]) => {
-      clearTimeout(timer)
-      resolve(args)
-    }
-    const timer = setTimeout(() => {
-      emitter.removeListener(event, listener)
-      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (event '${event}')`))
-    }, timeoutMs)
-    emitter.once(event, listener)
-  })
 }
