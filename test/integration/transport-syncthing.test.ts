@@ -80,16 +80,19 @@ async function startSyncthing(home: string): Promise<Syncthing> {
       clearTimeout(timer)
     },
   }
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      const r = await fetch(`${api}/rest/system/ping`, { headers: { 'X-API-Key': apiKey } })
-      if (r.ok) break
-    } catch {
-      /* not listening yet */
-    }
-    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`syncthing did not start:\n${out}`)
-    await new Promise((r) => setTimeout(r, 200))
+  try {
+    await waitFor("Syncthing's API to answer", async () => {
+      if (proc.exitCode !== null) throw new Error(`syncthing exited (${proc.exitCode}) before it answered:\n${out}`)
+      try {
+        return (await fetch(`${api}/rest/system/ping`, { headers: { 'X-API-Key': apiKey } })).ok
+      } catch {
+        return false // not listening yet
+      }
+    }, { timeoutMs: 30_000, everyMs: 200, explain: () => `syncthing said:\n${out}` })
+  } catch (err) {
+    // A Syncthing that did not start is stopped here: the caller never gets it to stop.
+    await st.stop()
+    throw err
   }
   return st
 }
