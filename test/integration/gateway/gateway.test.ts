@@ -236,6 +236,8 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     const pwFile = join(mkdtempSync(join(tmpdir(), 'op-pw-')), 'pw')
     writeFileSync(pwFile, `${password}\n`, { mode: 0o600 })
     const before = (town.output().match(/restarting Haraka so that it requires TLS there/g) ?? []).length
+    const relaunched = () => (town.output().match(/\bharaka restarted\b/g) ?? []).length
+    const relaunchedBefore = relaunched()
     const set = await town.cli(['uplink', 'smarthost', 'set', `127.0.0.1:${port}`, '--user', user, '--password-file', pwFile])
     rmSync(pwFile)
     assert.equal(set.code, 0, set.stderr)
@@ -243,6 +245,8 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     // Only a new host needs the restart: every smarthost here is 127.0.0.1.
     if (!/force_tls_hosts=127\.0\.0\.1$/m.test(readFileSync(join(town.data, 'haraka', 'config', 'tls.ini'), 'utf8'))) {
       await waitFor('the gateway to restart Haraka for the smarthost', () => (town.output().match(/restarting Haraka so that it requires TLS there/g) ?? []).length > before)
+      // The old Haraka may still answer until it has stopped; only then is the new one started.
+      await waitFor('the old Haraka to stop and the new one to start', () => relaunched() > relaunchedBefore)
     }
     await waitFor('Haraka to answer again', async () => {
       try {
@@ -273,7 +277,7 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
           await waitFor(`Haraka to try the relay with ${what}`, () => relay.lines.some((l) => /^EHLO /i.test(l)))
           // Haraka gives up on it, and says so in its log: after that line it sends the relay nothing more.
           // The impostor's certificate fails Node's check in the handshake.
-          const gaveUp = starttls ? /connection failed to 127\.0\.0\.1:\d+ : Error: self-signed certificate/ : /No TLS available but required by configuration/
+          const gaveUp = starttls ? new RegExp(`connection failed to 127\\.0\\.0\\.1:${relay.port} : Error: self-signed certificate`) : /No TLS available but required by configuration/
           await waitFor(`Haraka to give up on the relay with ${what}`, () => gaveUp.test(readFileSync(logFile, 'utf8').slice(logFrom)))
           const said = relay.lines.join(' | ')
           assert.ok(!relay.lines.some((l) => /^(tls:)?(AUTH|MAIL|RCPT|DATA)\b/i.test(l)), `the relay with ${what} was sent only: ${said}`)
