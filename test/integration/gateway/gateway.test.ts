@@ -239,7 +239,7 @@ describe('a gateway between the group and the Internet', { skip, timeout: 10 * 6
     const relaunched = () => (town.output().match(/\bharaka restarted\b/g) ?? []).length
     const relaunchedBefore = relaunched()
     const set = await town.cli(['uplink', 'smarthost', 'set', `127.0.0.1:${port}`, '--user', user, '--password-file', pwFile])
-    rmSync(pwFile)
+    rmSync(join(pwFile, '..'), { recursive: true, force: true })
     assert.equal(set.code, 0, set.stderr)
     assert.match(set.stdout, /must offer STARTTLS with a certificate a CA vouches for/)
     // Only a new host needs the restart: every smarthost here is 127.0.0.1.
