@@ -24,6 +24,8 @@ export class Live {
   /** True while the socket is open: the pages show "live" or "reconnecting…". */
   connected = $state(false)
   private ws: WebSocket | undefined
+  // The handlers are bookkeeping, not state: no page renders them, so plain collections.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
   private handlers = new Map<EventKind | '*', Set<AnyHandler>>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private delay: number
@@ -65,6 +67,7 @@ export class Live {
 
   private add(key: EventKind | '*', fn: AnyHandler): () => void {
     let set = this.handlers.get(key)
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, as the map above
     if (!set) this.handlers.set(key, (set = new Set()))
     set.add(fn)
     return () => set.delete(fn)

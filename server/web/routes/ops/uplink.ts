@@ -5,7 +5,6 @@
 // back: answers say `passwordSet`, and the response schemas carry no field
 // a password could leak through (Fastify drops what a schema does not name).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { UplinkError, UplinkService, UPLINK_KINDS, type UplinkView } from '../../../gateway/uplink.js'
 import { DkimError, dkimDnsRecord, dkimTxtValue, ensureDkimKey, listDkimKeys, type DkimKey } from '../../../gateway/dkim.js'
 import { SecretError } from '../../../gateway/secrets.js'
