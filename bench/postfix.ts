@@ -154,7 +154,7 @@ export async function startPostfix(o: PostfixOptions): Promise<PostfixBaseline> 
     const log = await readFile(join(dir, 'log', 'maillog'), 'utf8').catch(() => '(no maillog written)')
     await run('postfix', ['-c', conf, 'stop']).catch(() => undefined)
     await cleanup()
-    throw new Error(`the private Postfix in ${dir} did not start: ${(err as Error).message}\n${log.split('\n').slice(-15).join('\n')}`)
+    throw new Error(`the private Postfix in ${dir} did not start: ${(err as Error).message}\n${log.split('\n').slice(-15).join('\n')}`, { cause: err })
   }
 
   return {

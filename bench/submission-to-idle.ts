@@ -80,7 +80,7 @@ export class IdleWatcher {
       box = await client.mailboxOpen('INBOX')
     } catch (err) {
       const e = err as Error & { responseText?: string; executedCommand?: string }
-      throw new Error(`IMAP watcher for ${login.address} on 127.0.0.1:${port}: ${e.message}${e.executedCommand ? ` (${e.executedCommand.trim()})` : ''}${e.responseText ? `: ${e.responseText}` : ''}`)
+      throw new Error(`IMAP watcher for ${login.address} on 127.0.0.1:${port}: ${e.message}${e.executedCommand ? ` (${e.executedCommand.trim()})` : ''}${e.responseText ? `: ${e.responseText}` : ''}`, { cause: err })
     }
     const w = new IdleWatcher(client)
     w.count = box.exists

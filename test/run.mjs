@@ -35,7 +35,7 @@ for (const t of wanted) if (!TIERS.includes(t)) {
 
 function find(dir) {
   const out = []
-  let names = []
+  let names
   try { names = readdirSync(dir) } catch { return out }
   for (const n of names.sort()) {
     const p = join(dir, n)

@@ -102,7 +102,7 @@ export async function detectGpiodVersion(run: Exec): Promise<GpiodVersion> {
   try {
     r = await run('gpioset', ['--version'])
   } catch (err) {
-    throw new Error(`the LED and button need libgpiod's tools: ${(err as Error).message}. Install them (apt-get install gpiod), or set [gpio] enabled = false.`)
+    throw new Error(`the LED and button need libgpiod's tools: ${(err as Error).message}. Install them (apt-get install gpiod), or set [gpio] enabled = false.`, { cause: err })
   }
   const m = /libgpiod\)?\s+v?(\d+)\./.exec(r.stdout + r.stderr)
   if (r.code !== 0 || !m) throw new Error(`cannot tell libgpiod's version from \`gpioset --version\` (exit ${r.code}): ${(r.stdout + r.stderr).trim().split('\n')[0] ?? ''}`)

@@ -50,7 +50,7 @@ export interface HotspotPlan {
 export function checkSsid(ssid: string): void {
   const ssidBytes = Buffer.byteLength(ssid, 'utf8')
   if (ssidBytes < 1 || ssidBytes > 32) throw new HotspotError(`[hotspot] ssid: must be 1 to 32 bytes (UTF-8), "${ssid}" has ${ssidBytes}`)
-  // eslint-disable-next-line no-control-regex
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\u0000-\u001f\u007f]/.test(ssid)) throw new HotspotError('[hotspot] ssid: must not contain control characters (a newline would end the setting)')
 }
 

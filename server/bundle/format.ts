@@ -238,7 +238,7 @@ export async function sealBundle(input: SealInput): Promise<Buffer> {
   try {
     encrypter.addRecipient(input.recipient)
   } catch (err) {
-    throw new Error(`cannot seal ${who(h)} for ${h.destination}: ${JSON.stringify(input.recipient)} is not an age recipient (${(err as Error).message}); check the peer's "age1…" key`)
+    throw new Error(`cannot seal ${who(h)} for ${h.destination}: ${JSON.stringify(input.recipient)} is not an age recipient (${(err as Error).message}); check the peer's "age1…" key`, { cause: err })
   }
   const ciphertext = await encrypter.encrypt(compressed)
   return assembleBundle(header, ciphertext, input.signKey)
@@ -421,7 +421,7 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
       } catch { /* an unusable identity is reported by the message below anyway */ }
       throw new BundleError('not-for-us', `${who(h)} names this node but is encrypted to another age key; "${h.origin}" has an old or wrong key for this node: give it this node's current recipient${ours}`, h)
     }
-    if (/unrecognized identity|invalid identity/.test(msg)) throw new Error(`this node's age identity is unusable (${msg}); check the node's key file`)
+    if (/unrecognized identity|invalid identity/.test(msg)) throw new Error(`this node's age identity is unusable (${msg}); check the node's key file`, { cause: err })
     throw new BundleError('corrupt', `${who(h)}: its signature is good but its age ciphertext does not decrypt (${msg}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
   }
 

@@ -112,7 +112,7 @@ export function listQuarantine(dir: string): QuarantineEntry[] {
     .filter((n) => !n.endsWith('.reason.txt') && !n.startsWith('.'))
     .sort()
     .map((n) => {
-      let reason = ''
+      let reason: string
       try {
         reason = readFileSync(join(dir, `${n}.reason.txt`), 'utf8').trim()
       } catch {

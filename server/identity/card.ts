@@ -118,6 +118,7 @@ export function checkCard(c: unknown): Card {
     const ro = r as Record<string, unknown>
     if (typeof r !== 'object' || r === null || typeof ro.kind !== 'string' || typeof ro.address !== 'string') throw fieldError('reach', 'a list of {kind, address} with string values', r)
     if (!KIND.test(ro.kind)) throw fieldError('reach.kind', 'a short lower-case word such as "https"', ro.kind)
+    // eslint-disable-next-line no-control-regex -- control characters are what this refuses
     if (ro.address.length === 0 || ro.address.length > 512 || /[\u0000-\u001f\u007f\s]/.test(ro.address)) throw fieldError('reach.address', 'an address without spaces, up to 512 characters', ro.address)
     if (ro.tls !== undefined && (typeof ro.tls !== 'string' || !TLS_PIN.test(ro.tls))) throw fieldError('reach.tls', 'a TLS key pin SHA256:… (43 base64 characters)', ro.tls)
     reach.push({ kind: ro.kind, address: ro.address, ...(ro.tls ? { tls: ro.tls as string } : {}) })

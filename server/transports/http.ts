@@ -203,7 +203,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
           r = await postBundle(endpoint, bytes, headers, { insecureTls, pin: t.pin })
         } catch (err) {
           if (err instanceof TlsPinError) throw err
-          throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`)
+          throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`, { cause: err })
         }
         // Anything but 2xx leaves the bundle's mail and acks waiting for the next run.
         if (r.status < 200 || r.status > 299) {
@@ -259,7 +259,7 @@ async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], ba
   try {
     r = await postBundle(u, body, headers, { insecureTls, pin })
   } catch (err) {
-    throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`)
+    throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`, { cause: err })
   }
   if (r.status !== 200) throw new Error(`${ctx.peer} at ${u.origin} refused the pickup (HTTP ${r.status}): ${answerText(r)}`)
   let bundles = 0

@@ -7,10 +7,10 @@ import { syncthingTransport } from './syncthing.js'
 import { nncpTransport } from './nncp.js'
 
 // Drivers take their own config type; the registry only hands them back by name.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each driver's config type differs; callers narrow by kind
 const DRIVERS: TransportDriver<any>[] = [folderTransport, nncpTransport, filespoolerTransport, syncthingTransport, httpTransport]
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as DRIVERS: the kind decides the config type
 export function driverFor(kind: string): TransportDriver<any> | undefined {
   return DRIVERS.find((d) => d.kind === kind)
 }

@@ -1,6 +1,6 @@
-// Builds the web app (API and, later, the admin pages). It never listens:
+// Builds the web app (the API and the admin pages). It never listens:
 // the node's start-up does, so tests can build it and use inject().
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
 import securityHeaders from './plugins/security-headers.js'
@@ -35,8 +35,8 @@ export interface AppOptions {
   web?: { root: string } | false
   /** The clock of sessions and rate limits (tests move it). */
   now?: () => number
-  /** Called for every route as it is added (tests list them to walk every one). */
-  onRoute?: (route: { method: string | string[]; url: string }) => void
+  /** Called for every route as it is added, with its schema (tests walk every one; docs/web-api.md is generated from them). */
+  onRoute?: (route: RouteOptions) => void
 }
 
 /** One schema error as a person reads it, naming the field (the default leaves out an unknown field's name). */

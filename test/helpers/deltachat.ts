@@ -129,7 +129,7 @@ export class Phone {
     try {
       await withTimeout(this.rpc.addTransportFromQr(this.accountId, uri), timeoutMs, `${this.name}: configuring from the dclogin: QR took over ${timeoutMs} ms`)
     } catch (err) {
-      throw new Error(`${this.name}: Delta Chat could not configure from the dclogin: QR: ${errorText(err)}${this.context(since)}`)
+      throw new Error(`${this.name}: Delta Chat could not configure from the dclogin: QR: ${errorText(err)}${this.context(since)}`, { cause: err })
     }
     await this.rpc.startIo(this.accountId)
     const addr = await this.rpc.getConfig(this.accountId, 'configured_addr')

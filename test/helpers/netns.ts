@@ -4,7 +4,6 @@
 // the namespace. Needs root (`ip netns add`).
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startNode, type CliResult, type TestNode } from './node.js'
 import { freshPort } from './ports.js'

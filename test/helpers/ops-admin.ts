@@ -4,7 +4,7 @@
 // server stands in for Dovecot on the node's own socket.
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { initNode } from '../../server/node/init.js'
 import { openNode, type NodeContext } from '../../server/node/context.js'
 import { exec } from '../../server/exec.js'
@@ -18,6 +18,9 @@ import type { OutpostEvent } from '../../server/events/types.js'
 import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
 import { ADMIN_PASSWORD, sessionFrom, setupCodeOf, type Session } from './web-admin.js'
 
+/** An injected request's answer; json() is as loosely typed as Fastify's, so each test says what it expects. */
+type Answer = Pick<LightMyRequestResponse, 'statusCode' | 'json' | 'body'>
+
 export interface OpsNode {
   node: NodeContext
   app: FastifyInstance
@@ -28,8 +31,8 @@ export interface OpsNode {
   lmtp?: FakeLmtp
   /** Resolves with the first pushed or recorded event that matches. */
   waitFor(match: (e: OutpostEvent) => boolean, timeoutMs?: number): Promise<OutpostEvent>
-  get(url: string): Promise<{ statusCode: number; json: () => any; body: string }>
-  send(method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<{ statusCode: number; json: () => any; body: string }>
+  get(url: string): Promise<Answer>
+  send(method: 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown): Promise<Answer>
   close(): Promise<void>
 }
 
@@ -48,7 +51,11 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
   const waiters = new Set<{ match: (e: OutpostEvent) => boolean; resolve: (e: OutpostEvent) => void }>()
   bus.on((e) => {
     pushed.push(e)
-    for (const w of waiters) if (w.match(e)) (waiters.delete(w), w.resolve(e))
+    for (const w of waiters) {
+      if (!w.match(e)) continue
+      waiters.delete(w)
+      w.resolve(e)
+    }
   })
   let lmtp: FakeLmtp | undefined
   if (opts.lmtp) {

@@ -122,7 +122,7 @@ export async function startProvider(o: { domain: string; relay: { host: string; 
     const log = await readFile(join(dir, 'log', 'maillog'), 'utf8').catch(() => '(no maillog)')
     await run('postfix', ['-c', conf, 'stop']).catch(() => undefined)
     await cleanup()
-    throw new Error(`the provider's Postfix did not start: ${(err as Error).message}\n${log}`)
+    throw new Error(`the provider's Postfix did not start: ${(err as Error).message}\n${log}`, { cause: err })
   }
   const archiveDir = join(paths.mail, o.domain, 'archive', 'Maildir')
   return {
@@ -137,7 +137,7 @@ export async function startProvider(o: { domain: string; relay: { host: string; 
     archived() {
       const out: Buffer[] = []
       for (const sub of ['new', 'cur']) {
-        let names: string[] = []
+        let names: string[]
         try {
           names = readdirSync(join(archiveDir, sub))
         } catch {

@@ -12,7 +12,7 @@ import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 
 function bundlesIn(dir: string): string[] {
   const out: string[] = []
-  let peers: string[] = []
+  let peers: string[]
   try {
     peers = readdirSync(join(dir, 'outpost'))
   } catch {

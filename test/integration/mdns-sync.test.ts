@@ -152,7 +152,7 @@ test('mail that waits for a peer leaves within seconds of the peer turning up on
     try {
       await waitFor(`${id} in bob's Maildir`, () => messageIdCounts(town.data, bob.address).get(id) === 1, { timeoutMs: 5000, everyMs: 100 })
     } catch (err) {
-      throw new Error(`${(err as Error).message} after town came up; camp's log:\n${camp.output()}`)
+      throw new Error(`${(err as Error).message} after town came up; camp's log:\n${camp.output()}`, { cause: err })
     }
     console.log(`# mdns: town ready → waiting mail in bob's Maildir in ${Date.now() - townUp} ms`)
   } finally {

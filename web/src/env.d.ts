@@ -1,5 +1,4 @@
-/// <reference types="svelte" />
-/// <reference types="vite/client" />
+// svelte's and Vite's client types come in through tsconfig.json's "types".
 declare module '*.svelte' {
   import type { Component } from 'svelte'
   const component: Component<Record<string, unknown>>

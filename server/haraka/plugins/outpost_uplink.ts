@@ -223,6 +223,6 @@ export const record_bounce = guardHook('record_bounce', function (this: HarakaPl
         },
       )
     if (hop.kind === 'peer') return done(Promise.resolve(new Outbox(db, s.spoolDir).enqueue({ messageId, sender: '', data, byPeer: new Map([[hop.peer, [sender]]]), hops: 0 })))
-    done(deliver({ db, lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs }, sender: '', recipients: [sender], message: data, mailDir: s.mailDir }))
+    void done(deliver({ db, lmtp: { socketPath: s.lmtpSocket, lhloName: s.hostname, timeoutMs: s.lmtpTimeoutMs }, sender: '', recipients: [sender], message: data, mailDir: s.mailDir }))
   })
 })

@@ -2,19 +2,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { accountCredentials, mailboxBytes, qrSvg } from '../../accounts/credentials.js'
-import { InviteService, type Invite } from '../../accounts/invites.js'
+import { InviteService, type Invite as StoredInvite } from '../../accounts/invites.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { removeAccount } from '../../accounts/mailbox.js'
 import { exec } from '../../exec.js'
 import { asBadRequest, HttpError } from '../errors.js'
-import { ErrorBody } from '../schemas.js'
+import { Account, Credentials, ErrorBody, Invite, NewAccount, NewInvite, AccountPassword } from '../schemas.js'
 import type { NodeConfig } from '../../config/schema.js'
 
-const AccountPassword = Type.String({ minLength: 9, maxLength: 256 })
-const Credentials = Type.Object({ address: Type.String(), password: Type.String(), dclogin: Type.String(), qrSvg: Type.String() })
 const AddressParams = Type.Object({ address: Type.String({ minLength: 3, maxLength: 320 }) })
-const InviteBody = Type.Object({ code: Type.String(), createdAt: Type.Number(), expiresAt: Type.Number(), maxUses: Type.Integer(), uses: Type.Integer(), url: Type.String() })
-
 /** Where a group member opens an invite: the landing page, with the code after # so it never reaches a server log. */
 export function inviteUrl(config: NodeConfig, code: string): string {
   return `https://${config.node.host}:${config.ports.web}/join#${code}`
@@ -23,11 +19,11 @@ export function inviteUrl(config: NodeConfig, code: string): string {
 const accounts: FastifyPluginAsyncTypebox = async (app) => {
   const { node } = app.outpost
   const invites = new InviteService(node.db, node.accounts, node.config.node.domain, app.adminAuth.now)
-  const withUrl = (i: Invite) => ({ ...i, url: inviteUrl(node.config, i.code) })
+  const withUrl = (i: StoredInvite) => ({ ...i, url: inviteUrl(node.config, i.code) })
 
   app.get(
     '/accounts',
-    { schema: { response: { 200: Type.Array(Type.Object({ address: Type.String(), createdAt: Type.Number(), quotaMb: Type.Union([Type.Integer(), Type.Null()]), usedBytes: Type.Number() })) } } },
+    { schema: { response: { 200: Type.Array(Account) } } },
     async () => node.accounts.list().map((a) => ({ ...a, usedBytes: mailboxBytes(node.paths, a.address) })),
   )
 
@@ -35,14 +31,7 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
     '/accounts',
     {
       schema: {
-        body: Type.Object(
-          {
-            name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'the part before @' })),
-            address: Type.Optional(Type.String({ minLength: 3, maxLength: 320 })),
-            password: Type.Optional(AccountPassword),
-          },
-          { additionalProperties: false },
-        ),
+        body: NewAccount,
         response: { 200: Credentials, 400: ErrorBody, 409: ErrorBody },
       },
     },
@@ -79,7 +68,7 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(204).send(null)
   })
 
-  app.get('/invites', { schema: { response: { 200: Type.Array(InviteBody) } } }, async () => {
+  app.get('/invites', { schema: { response: { 200: Type.Array(Invite) } } }, async () => {
     invites.prune()
     return invites.list().map(withUrl)
   })
@@ -89,7 +78,7 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: Type.Object({ expiresInHours: Type.Number({ exclusiveMinimum: 0, maximum: 24 * 90 }), maxUses: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
-        response: { 200: Type.Intersect([InviteBody, Type.Object({ qrSvg: Type.String() })]) },
+        response: { 200: NewInvite },
       },
     },
     async (req) => {

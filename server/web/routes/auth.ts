@@ -4,10 +4,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AdminAuthError, MIN_ADMIN_PASSWORD, WRONG_SETUP_CODE } from '../../admin/auth.js'
 import { SESSION_COOKIE } from '../plugins/auth.js'
-import { ErrorBody } from '../schemas.js'
+import { AuthState, CsrfAnswer as Csrf, ErrorBody } from '../schemas.js'
 import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'
 
-const Csrf = Type.Object({ csrf: Type.String() })
 const Password = Type.String({ minLength: MIN_ADMIN_PASSWORD, maxLength: 256 })
 
 const auth: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,7 +14,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/state',
-    { schema: { response: { 200: Type.Object({ setup: Type.Boolean(), loggedIn: Type.Boolean(), csrf: Type.Optional(Type.String()) }) } } },
+    { schema: { response: { 200: AuthState } } },
     async (req) => {
       // Looking does not extend the session: the page asks this on every load.
       const s = adminAuth.session(req.cookies[SESSION_COOKIE], { touch: false })

@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox'
 import { accountCredentials } from '../../accounts/credentials.js'
 import { firstLoginEnabled, InviteError, InviteService } from '../../accounts/invites.js'
 import { FailureLimiter, LOGIN_LIMIT } from '../../admin/rate-limit.js'
-import { ErrorBody } from '../schemas.js'
+import { Credentials, ErrorBody, PublicInfo } from '../schemas.js'
 import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'
 
 const publicRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -15,7 +15,7 @@ const publicRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const invites = new InviteService(node.db, node.accounts, node.config.node.domain, app.adminAuth.now)
   const limiter = new FailureLimiter(LOGIN_LIMIT, app.adminAuth.now)
 
-  app.get('/info', { schema: { response: { 200: Type.Object({ name: Type.String(), domain: Type.String(), firstLogin: Type.Boolean() }) } } }, async () => ({
+  app.get('/info', { schema: { response: { 200: PublicInfo } } }, async () => ({
     name: node.config.node.name,
     domain: node.config.node.domain,
     firstLogin: firstLoginEnabled(node.db),
@@ -27,7 +27,7 @@ const publicRoutes: FastifyPluginAsyncTypebox = async (app) => {
       config: { rateLimit: OPEN_ROUTE_LIMIT },
       schema: {
         body: Type.Object({ code: Type.String({ minLength: 1, maxLength: 64 }), name: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ address: Type.String(), password: Type.String(), dclogin: Type.String(), qrSvg: Type.String() }), 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },
+        response: { 200: Credentials, 403: ErrorBody, 409: ErrorBody, 429: ErrorBody },
       },
     },
     async (req, reply) => {

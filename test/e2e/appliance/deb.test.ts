@@ -169,7 +169,7 @@ for (const suite of ['trixie', 'bookworm'] as const) describe(`the .deb installs
     const depends = /^ Depends: (.*)$/m.exec(info)?.[1] ?? ''
     for (const d of ['nodejs (>= 20.19)', 'dovecot-core', 'dovecot-imapd', 'dovecot-lmtpd', 'dovecot-sqlite', 'openssl', 'util-linux']) assert.ok(depends.includes(d), `Depends has ${d}: ${depends}`)
     // A description with a short line and a long one, as dpkg and apt show them.
-    assert.match(info, /^ Description: .{10,80}\n  \S/m)
+    assert.match(info, /^ Description: .{10,80}\n {2}\S/m)
     for (const s of ['postinst', 'prerm', 'postrm']) {
       const text = (await run('dpkg-deb', ['--info', deb, s])).stdout
       assert.match(text, /^#!\/bin\/sh\n/, `${s} is a sh script`)

@@ -334,6 +334,8 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     await after.getByText('OK').first().waitFor()
     await after.getByText('Past runs').click()
     await after.locator('details li').filter({ hasText: /OK, .* out/ }).waitFor()
+    // And what the run carried, in the carrier's words.
+    await after.locator('details li .detail').filter({ hasText: /^sent [1-9]\d* messages and \d+ acks in [1-9]\d* bundles; imported 0 of 0 bundles$/ }).waitFor()
   })
 
   it('the queue shows what waits for town; discarding one asks first', async () => {

@@ -108,9 +108,14 @@ test('at most LMTP_SESSIONS sessions run at once per socket; the rest wait their
         buf = buf.slice(i + 2)
         if (inData) {
           // Dovecot takes its time to store; sessions pile up meanwhile.
-          if (line === '.') (inData = false), setTimeout(() => s.write('250 2.0.0 Saved\r\n'), 30)
-        } else if (line === 'DATA') (inData = true), s.write('354 go\r\n')
-        else if (line === 'QUIT') s.end('221 bye\r\n')
+          if (line === '.') {
+            inData = false
+            setTimeout(() => s.write('250 2.0.0 Saved\r\n'), 30)
+          }
+        } else if (line === 'DATA') {
+          inData = true
+          s.write('354 go\r\n')
+        } else if (line === 'QUIT') s.end('221 bye\r\n')
         else s.write('250 ok\r\n')
       }
     })

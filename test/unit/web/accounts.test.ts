@@ -5,7 +5,6 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import jsQRModule from 'jsqr'
 import { adminFixture } from '../../helpers/web-admin.js'
-import { verifyPassword } from '../../../server/accounts/password.js'
 
 test('creating an account gives its password, dclogin: URI and a QR code of it; reset and remove work', async () => {
   const f = await adminFixture()

@@ -1,256 +1,55 @@
 // The one typed API module: every request the pages make goes through here,
-// with the types of docs/web-api.md. It adds the CSRF header to changes, marks
-// polling as background (so it does not keep a session alive), and sends the
-// person to the login page when the session has gone.
+// typed by the server's own schemas (docs/web-api.md is generated from them
+// too). It adds the CSRF header to changes, marks polling as background (so
+// it does not keep a session alive), and sends the person to the login page
+// when the session has gone.
 import type { OutpostEvent, OutpostEvents, EventKind } from '../../../server/events/types.ts'
 
 export type { OutpostEvent, OutpostEvents, EventKind }
 
-// ---- shared shapes ----
-export interface Check {
-  ok: boolean
-  detail: string
-}
-export interface Run {
-  id: number
-  startedAt: number
-  finishedAt: number | null
-  ok: boolean | null
-  error: string | null
-  bytesOut: number
-  bytesIn: number
-}
-export interface TransportSummary {
-  id: number
-  peer: string
-  kind: string
-  schedule: string
-  lastRun: Run | null
-  nextRun: number | null
-}
+// The types come from the server's own schemas (server/web/schemas.ts), as
+// the event map does: type-only imports, so no server code enters the bundle.
+import type {
+  Account,
+  AccountUplinkInput,
+  AnyEvent,
+  AuthState,
+  ClockReport,
+  Credentials,
+  CsrfAnswer,
+  Dashboard,
+  DkimAnswer,
+  DkimRequest,
+  Ejected,
+  Invite,
+  NewAccount,
+  NewTransport,
+  Peer,
+  PeerAdded,
+  PeerRemoved,
+  PublicInfo,
+  Queue,
+  Retried,
+  Route,
+  RouteAdded,
+  Run,
+  SchedulePreview,
+  SelfCard,
+  Settings,
+  SettingsPatch,
+  SettingsSaved,
+  SmarthostInput,
+  Started,
+  Traffic,
+  Transport,
+  TransportKind,
+  Uplink,
+  UplinkPatch,
+  Usb,
+} from '../../../server/web/schemas.ts'
 
-// ---- auth ----
-export interface AuthState {
-  setup: boolean
-  loggedIn: boolean
-  csrf?: string
-}
-export interface CsrfAnswer {
-  csrf: string
-}
-
-// ---- clock ----
-export interface ClockReport {
-  now: number
-  wall: number
-  floor: number
-  vouched: number
-  behindMs: number
-  peerLeadMs: number
-  leadLimitMs: number
-  source: { kind: 'evidence' | 'peer' | 'reset'; peer?: string; at: number } | null
-}
-
-// ---- dashboard ----
-export interface Dashboard {
-  node: { name: string; domain: string; version: string }
-  health: {
-    smtp: Check
-    imap: Check
-    disk: Check & { freeBytes: number; totalBytes: number }
-    queue: Check & { messages: number; bytes: number; oldestAt: number | null }
-  }
-  transports: TransportSummary[]
-  clock: ClockReport
-}
-export interface TrafficDay {
-  day: string
-  received: number
-  sent: number
-  local: number
-}
-export interface Traffic {
-  days: TrafficDay[]
-}
-
-// ---- accounts ----
-export interface Account {
-  address: string
-  createdAt: number
-  quotaMb: number | null
-  usedBytes: number
-}
-export interface NewAccount {
-  name?: string
-  address?: string
-  password?: string
-}
-export interface Credentials {
-  address: string
-  password: string
-  dclogin: string
-  qrSvg: string
-}
-export interface Invite {
-  code: string
-  createdAt: number
-  expiresAt: number
-  maxUses: number
-  uses: number
-  url: string
-  qrSvg?: string
-}
-
-// ---- public ----
-export interface PublicInfo {
-  name: string
-  domain: string
-  firstLogin: boolean
-}
-
-// ---- peers and routes ----
-export interface SelfCard {
-  name: string
-  domain: string
-  card: string
-  qrSvg: string
-}
-export interface Peer {
-  name: string
-  domains: string[]
-  /** Where the peer says it can be reached, e.g. {kind: "https", address: "10.0.0.2:8443"}. */
-  reach: Array<{ kind: string; address: string } | string> | string | null
-  fingerprint: string
-  addedAt: number
-}
-export interface PeerAdded {
-  status: 'added' | 'unchanged' | 'updated' | 'replaced'
-  peer: Peer
-}
-export interface Route {
-  domain: string
-  peer: string
-  source: 'manual' | 'card'
-}
-
-// ---- transports ----
-export interface Transport {
-  id: number
-  peer: string
-  kind: string
-  schedule: string
-  options: Record<string, string>
-  lastRun: Run | null
-  nextRuns: number[]
-  running: boolean
-}
-export interface TransportKind {
-  kind: string
-  summary: string
-  options: Array<{ name: string; required: boolean; secret: boolean; help: string }>
-}
-export interface NewTransport {
-  peer: string
-  kind: string
-  options: Record<string, string>
-  schedule?: string
-}
-export interface SchedulePreview {
-  valid: boolean
-  error?: string
-  text?: string
-  next: number[]
-}
-
-// ---- queue ----
-export interface QueuedMessage {
-  /** The node's stable id of the message (a hash), not its Message-ID header. */
-  messageId: string
-  size: number
-  queuedAt: number
-  bundleId: string | null
-  exportedAt: number | null
-}
-export interface Queue {
-  peers: Array<{ peer: string; messages: QueuedMessage[] }>
-  totals: { messages: number; bytes: number }
-}
-
-// ---- USB ----
-export interface Stick {
-  path: string
-  label: string
-  bundles: number
-  freeBytes: number
-}
-export interface Usb {
-  sticks: Stick[]
-  offloading: string | null
-}
-
-// ---- settings ----
-export interface Settings {
-  node: { name: string; domain: string }
-  limits: { messageBytes: number; perMinute: number; burst: number }
-  retention: { days: number; largeDays: number }
-  firstLogin: { enabled: boolean }
-  hotspot: { ssid: string; passphraseSet: boolean; channel: number }
-}
-export interface SettingsPatch {
-  node?: Partial<Settings['node']>
-  limits?: Partial<Settings['limits']>
-  retention?: Partial<Settings['retention']>
-  firstLogin?: Partial<Settings['firstLogin']>
-  hotspot?: Partial<{ ssid: string; passphrase: string; channel: number }>
-}
-
-// ---- Internet uplink ----
-export type UplinkKind = 'none' | 'gateway' | 'account'
-export interface DkimRecord {
-  domain: string
-  selector: string
-  /** Where the record goes: SELECTOR._domainkey.DOMAIN */
-  name: string
-  /** The TXT value as one string (what a DNS provider's form takes). */
-  value: string
-  /** The zone-file line, as `outpost dkim` prints it. */
-  record: string
-}
-export interface Uplink {
-  /** This box is a gateway ([gateway] enabled in outpost.toml). */
-  gateway: boolean
-  kind: UplinkKind
-  peer: string | null
-  probeSeconds: number
-  /** What the last probe found; null: not probed yet. */
-  online: boolean | null
-  lastOnline: number | null
-  /** The password is never sent back: only whether one is stored. */
-  smarthost: { host: string; port: number; user: string; passwordSet: boolean } | null
-  account: { address: string; smtpHost: string; smtpPort: number; imapHost: string; imapPort: number; user: string; insecureTls: boolean; passwordSet: boolean } | null
-  dkim: DkimRecord[]
-}
-export interface UplinkPatch {
-  kind?: UplinkKind
-  peer?: string
-  probeSeconds?: number
-}
-export interface SmarthostInput {
-  host: string
-  port: number
-  user: string
-  password: string
-}
-export interface AccountUplinkInput {
-  address: string
-  smtpHost: string
-  smtpPort: number
-  imapHost: string
-  imapPort: number
-  user?: string
-  password: string
-  insecureTls?: boolean
-}
+// Every shape of the contract, for the pages (Run, Transport, Uplink, …).
+export type * from '../../../server/web/schemas.ts'
 
 /** An answer that was not 2xx, with the server's own message (`{error}`) when it gave one. */
 export class ApiError extends Error {
@@ -413,13 +212,13 @@ export class Api {
     return this.request<PeerAdded>('POST', '/api/peers', replace ? { card, replace } : { card })
   }
   removePeer(name: string) {
-    return this.request<{ routes: string[] }>('DELETE', `/api/peers/${enc(name)}`)
+    return this.request<PeerRemoved>('DELETE', `/api/peers/${enc(name)}`)
   }
   routes(opts?: RequestOptions) {
     return this.get<Route[]>('/api/routes', opts)
   }
   addRoute(domain: string, peer: string) {
-    return this.request<{ domain: string; previous?: string }>('POST', '/api/routes', { domain, peer })
+    return this.request<RouteAdded>('POST', '/api/routes', { domain, peer })
   }
   removeRoute(domain: string) {
     return this.request<void>('DELETE', `/api/routes/${enc(domain)}`)
@@ -442,7 +241,7 @@ export class Api {
     return this.request<void>('DELETE', `/api/transports/${id}`)
   }
   runTransport(id: number) {
-    return this.request<{ started: true }>('POST', `/api/transports/${id}/run`)
+    return this.request<Started>('POST', `/api/transports/${id}/run`)
   }
   transportRuns(id: number) {
     return this.get<Run[]>(`/api/transports/${id}/runs`)
@@ -456,7 +255,7 @@ export class Api {
     return this.get<Queue>('/api/queue', opts)
   }
   retryPeer(peer: string) {
-    return this.request<{ messages: number }>('POST', `/api/queue/${enc(peer)}/retry`)
+    return this.request<Retried>('POST', `/api/queue/${enc(peer)}/retry`)
   }
   discard(peer: string, messageId: string) {
     return this.request<void>('DELETE', `/api/queue/${enc(peer)}/${enc(messageId)}`)
@@ -467,10 +266,10 @@ export class Api {
     return this.get<Usb>('/api/usb', opts)
   }
   offload(path: string) {
-    return this.request<{ started: true }>('POST', '/api/usb/offload', { path })
+    return this.request<Started>('POST', '/api/usb/offload', { path })
   }
   eject(path: string) {
-    return this.request<{ safe: boolean }>('POST', '/api/usb/eject', { path })
+    return this.request<Ejected>('POST', '/api/usb/eject', { path })
   }
 
   // ---- activity ----
@@ -480,7 +279,7 @@ export class Api {
     if (q.kinds?.length) p.set('kinds', q.kinds.join(','))
     if (q.limit) p.set('limit', String(q.limit))
     const qs = p.toString()
-    return this.get<OutpostEvent[]>(`/api/events${qs ? `?${qs}` : ''}`)
+    return this.get<AnyEvent[]>(`/api/events${qs ? `?${qs}` : ''}`)
   }
 
   // ---- Internet uplink ----
@@ -502,8 +301,8 @@ export class Api {
   clearUplinkAccount() {
     return this.request<Uplink>('DELETE', '/api/uplink/account')
   }
-  dkim(opts: { domain?: string; rotate?: boolean; selector?: string } = {}) {
-    return this.request<{ created: boolean; key: DkimRecord }>('POST', '/api/dkim', opts)
+  dkim(opts: DkimRequest = {}) {
+    return this.request<DkimAnswer>('POST', '/api/dkim', opts)
   }
 
   // ---- settings ----
@@ -511,7 +310,7 @@ export class Api {
     return this.get<Settings>('/api/settings')
   }
   saveSettings(patch: SettingsPatch) {
-    return this.request<Settings & { restartNeeded: string[] }>('PATCH', '/api/settings', patch)
+    return this.request<SettingsSaved>('PATCH', '/api/settings', patch)
   }
 }
 

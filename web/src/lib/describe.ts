@@ -1,5 +1,6 @@
-// One line of plain language per event, for the activity log.
-import type { EventKind, OutpostEvent, OutpostEvents } from './api.ts'
+// One line of plain language per event, for the activity log. Switching on
+// the kind narrows the data to that kind's fields (the shared event map).
+import type { AnyEvent, EventKind } from './api.ts'
 
 export interface Described {
   text: string
@@ -8,77 +9,79 @@ export interface Described {
 
 const s = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`
 
-export function describe(e: OutpostEvent): Described {
-  const d = e.data as OutpostEvents[EventKind]
+export function describe(e: AnyEvent): Described {
   switch (e.kind) {
     case 'message.accepted': {
-      const x = d as OutpostEvents['message.accepted']
+      const x = e.data
       return { text: `Message from ${x.from} to ${x.to.join(', ')} accepted (${Math.ceil(x.size / 1024)} KB)`, tone: 'plain' }
     }
     case 'message.delivered': {
-      const x = d as OutpostEvents['message.delivered']
+      const x = e.data
       return { text: `Message delivered to ${x.recipient}${x.via === 'smtp' ? '' : ` (arrived by ${x.via})`}`, tone: 'good' }
     }
     case 'message.queued': {
-      const x = d as OutpostEvents['message.queued']
+      const x = e.data
       return { text: `Message queued for ${x.peer}`, tone: 'plain' }
     }
     case 'message.sent': {
-      const x = d as OutpostEvents['message.sent']
+      const x = e.data
       return { text: `Message sent to ${x.recipient} by ${x.via}`, tone: 'good' }
     }
     case 'bundle.exported': {
-      const x = d as OutpostEvents['bundle.exported']
+      const x = e.data
       return { text: `Bundle to ${x.peer} written by ${x.via}: ${s(x.messages, 'message')}, ${Math.ceil(x.bytes / 1024)} KB`, tone: 'plain' }
     }
     case 'bundle.imported': {
-      const x = d as OutpostEvents['bundle.imported']
+      const x = e.data
       return { text: `Bundle from ${x.peer} imported by ${x.via}: ${s(x.messages, 'message')}${x.duplicates ? `, ${x.duplicates} already here` : ''}`, tone: 'good' }
     }
     case 'bundle.quarantined': {
-      const x = d as OutpostEvents['bundle.quarantined']
+      const x = e.data
       return { text: `Bundle ${x.file} put aside (${x.via}): ${x.reason}`, tone: 'error' }
     }
     case 'bundle.skipped': {
-      const x = d as OutpostEvents['bundle.skipped']
+      const x = e.data
       return { text: `Left alone on the stick (${x.via}): ${x.reason}`, tone: 'error' }
     }
     case 'ack.received': {
-      const x = d as OutpostEvents['ack.received']
+      const x = e.data
       return { text: `${x.peer} confirmed ${s(x.messages, 'message')}`, tone: 'good' }
     }
     case 'transport.run': {
-      const x = d as OutpostEvents['transport.run']
+      const x = e.data
       const what = `${x.kind} run to ${x.peer}`
       if (x.phase === 'error') return { text: `${what} failed: ${x.error ?? 'unknown error'}`, tone: 'error' }
       if (x.phase === 'done') return { text: `${what} done`, tone: 'good' }
       return { text: `${what} ${x.phase === 'start' ? 'started' : `at ${x.done ?? 0} of ${x.total ?? '?'}`}`, tone: 'plain' }
     }
     case 'usb.inserted':
-      return { text: `USB stick plugged in at ${(d as OutpostEvents['usb.inserted']).path}`, tone: 'plain' }
+      return { text: `USB stick plugged in at ${e.data.path}`, tone: 'plain' }
     case 'usb.offload': {
-      const x = d as OutpostEvents['usb.offload']
+      const x = e.data
       if (x.phase === 'error') return { text: `USB offload at ${x.path} failed: ${x.error ?? ''}`, tone: 'error' }
       return { text: `USB offload at ${x.path} ${x.phase === 'done' ? 'done' : x.phase === 'start' ? 'started' : 'running'}`, tone: x.phase === 'done' ? 'good' : 'plain' }
     }
     case 'usb.removed': {
-      const x = d as OutpostEvents['usb.removed']
+      const x = e.data
       return { text: `USB stick at ${x.path} removed${x.safe ? '' : ' before it was safe'}`, tone: x.safe ? 'plain' : 'error' }
     }
     case 'uplink.online': {
-      const x = d as OutpostEvents['uplink.online']
+      const x = e.data
       return { text: `Link up: ${x.kind}${x.peer ? ` to ${x.peer}` : ''}`, tone: 'good' }
     }
     case 'uplink.offline': {
-      const x = d as OutpostEvents['uplink.offline']
+      const x = e.data
       return { text: `Link down: ${x.kind}${x.peer ? ` to ${x.peer}` : ''}`, tone: 'plain' }
     }
     case 'error': {
-      const x = d as OutpostEvents['error']
+      const x = e.data
       return { text: `${x.source}: ${x.message}`, tone: 'error' }
     }
-    default:
-      return { text: `${e.kind} ${JSON.stringify(e.data)}`, tone: 'plain' }
+    default: {
+      // A kind this page does not know yet (a newer box): shown as it came.
+      const other = e as { kind: string; data: unknown }
+      return { text: `${other.kind} ${JSON.stringify(other.data)}`, tone: 'plain' }
+    }
   }
 }
 

@@ -1,10 +1,11 @@
 // The one websocket client: /api/ws pushes each new OutpostEvent as a JSON
 // frame. It reconnects with a growing delay when the box restarts or the
 // phone's Wi-Fi blinks, and hands each event to the handlers of its kind.
-import type { EventKind, OutpostEvent } from './api.ts'
+import type { AnyEvent, EventKind, OutpostEvent } from './api.ts'
 
 type Handler<K extends EventKind> = (e: OutpostEvent<K>) => void
-type AnyHandler = (e: OutpostEvent) => void
+/** Gets any kind; switching on `e.kind` narrows `e.data` to that kind's fields. */
+type AnyHandler = (e: AnyEvent) => void
 
 export interface LiveOptions {
   url?: string
@@ -23,6 +24,8 @@ export class Live {
   /** True while the socket is open: the pages show "live" or "reconnecting…". */
   connected = $state(false)
   private ws: WebSocket | undefined
+  // The handlers are bookkeeping, not state: no page renders them, so plain collections.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- see above
   private handlers = new Map<EventKind | '*', Set<AnyHandler>>()
   private timer: ReturnType<typeof setTimeout> | undefined
   private delay: number
@@ -64,13 +67,14 @@ export class Live {
 
   private add(key: EventKind | '*', fn: AnyHandler): () => void {
     let set = this.handlers.get(key)
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, as the map above
     if (!set) this.handlers.set(key, (set = new Set()))
     set.add(fn)
     return () => set.delete(fn)
   }
 
   /** Hands one event to its handlers; also used by tests and by pages that replay history. */
-  dispatch(e: OutpostEvent): void {
+  dispatch(e: AnyEvent): void {
     for (const key of [e.kind, '*'] as const) {
       for (const fn of this.handlers.get(key) ?? []) {
         try {
@@ -106,9 +110,10 @@ export class Live {
     }
     ws.onmessage = (m: MessageEvent) => {
       if (this.ws !== ws) return
-      let e: OutpostEvent
+      let e: AnyEvent
       try {
-        e = JSON.parse(String(m.data)) as OutpostEvent
+        // The server sends what its bus emits, typed by the same event map.
+        e = JSON.parse(String(m.data)) as AnyEvent
       } catch {
         console.error('the box sent a frame that is not JSON', m.data)
         return

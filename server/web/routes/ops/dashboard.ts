@@ -6,23 +6,7 @@ import { join } from 'node:path'
 import { appRoot } from '../../../app-root.js'
 import { queueHealth } from '../../../outbox/outbox.js'
 import { dailyTraffic } from '../../../events/traffic.js'
-import { Check, ClockReport, TransportSummary } from './schemas.js'
-
-const Dashboard = Type.Object({
-  node: Type.Object({ name: Type.String(), domain: Type.String(), version: Type.String() }),
-  health: Type.Object({
-    smtp: Check,
-    imap: Check,
-    disk: Type.Intersect([Check, Type.Object({ freeBytes: Type.Number(), totalBytes: Type.Number() })]),
-    queue: Type.Intersect([Check, Type.Object({ messages: Type.Integer(), bytes: Type.Number(), oldestAt: Type.Union([Type.Number(), Type.Null()]) })]),
-  }),
-  transports: Type.Array(TransportSummary),
-  clock: ClockReport,
-})
-
-const Traffic = Type.Object({
-  days: Type.Array(Type.Object({ day: Type.String(), received: Type.Integer(), sent: Type.Integer(), local: Type.Integer() })),
-})
+import { Dashboard, Traffic } from '../../schemas.js'
 
 const dashboard: FastifyPluginAsyncTypebox = async (app) => {
   const { node, transports, outbox } = app.outpost

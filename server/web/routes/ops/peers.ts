@@ -8,15 +8,8 @@ import type { Peer } from '../../../peers/service.js'
 import { qrSvg } from '../../../accounts/credentials.js'
 import { HttpError } from '../../errors.js'
 import { asked, ErrorBody } from './schemas.js'
+import { Peer as PeerView, PeerAdded, PeerRemoved, Route, RouteAdded, SelfCard } from '../../schemas.js'
 
-const PeerView = Type.Object({
-  name: Type.String(),
-  domains: Type.Array(Type.String()),
-  reach: Type.Array(Type.Object({ kind: Type.String(), address: Type.String(), tls: Type.Optional(Type.String({ description: 'the pin of the TLS key its web server must answer with' })) })),
-  fingerprint: Type.String({ description: "the signing key's fingerprint, to compare with `outpost card` on that node" }),
-  addedAt: Type.Number(),
-})
-const Route = Type.Object({ domain: Type.String(), peer: Type.String(), source: Type.Union([Type.Literal('manual'), Type.Literal('card')]) })
 const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) })
 const Domain = Type.String({ minLength: 1, maxLength: 253 })
 
@@ -25,7 +18,7 @@ const view = (p: Peer) => ({ name: p.name, domains: p.domains, reach: p.reach, f
 const peers: FastifyPluginAsyncTypebox = async (app) => {
   const { node, exchange, peers } = app.outpost
 
-  app.get('/self', { schema: { response: { 200: Type.Object({ name: Type.String(), domain: Type.String(), card: Type.String(), qrSvg: Type.String() }) } } }, async () => {
+  app.get('/self', { schema: { response: { 200: SelfCard } } }, async () => {
     const card = cardText(makeCard({ config: node.config, identity: exchange.identity, tlsPin: spkiPinOfFile(node.paths.tlsCert) }), exchange.identity.signPrivate)
     return { name: node.config.node.name, domain: node.config.node.domain, card, qrSvg: await qrSvg(card) }
   })
@@ -37,7 +30,7 @@ const peers: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: Type.Object({ card: Type.String({ minLength: 1, maxLength: 8192, description: 'the outpost-card: text' }), replace: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ status: Type.Union([Type.Literal('added'), Type.Literal('unchanged'), Type.Literal('updated'), Type.Literal('replaced')]), peer: PeerView }), 400: ErrorBody },
+        response: { 200: PeerAdded, 400: ErrorBody },
       },
     },
     async (req) => {
@@ -48,7 +41,7 @@ const peers: FastifyPluginAsyncTypebox = async (app) => {
     },
   )
 
-  app.delete('/peers/:name', { schema: { params: Name, response: { 200: Type.Object({ routes: Type.Array(Type.String()) }), 404: ErrorBody } } }, async (req) => {
+  app.delete('/peers/:name', { schema: { params: Name, response: { 200: PeerRemoved, 404: ErrorBody } } }, async (req) => {
     if (!peers.get(req.params.name)) throw new HttpError(404, `no peer named "${req.params.name}"`)
     const r = peers.remove(req.params.name)
     app.outpost.log(`web admin: peer ${req.params.name} removed`)
@@ -67,7 +60,7 @@ const peers: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         body: Type.Object({ domain: Domain, peer: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ domain: Type.String(), previous: Type.Optional(Type.String()) }), 400: ErrorBody },
+        response: { 200: RouteAdded, 400: ErrorBody },
       },
     },
     async (req) => asked(() => peers.addRoute(req.body.domain, req.body.peer)),

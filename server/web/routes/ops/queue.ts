@@ -4,19 +4,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../errors.js'
 import { ErrorBody } from './schemas.js'
+import { Queue, Retried } from '../../schemas.js'
 
-const Waiting = Type.Object({
-  messageId: Type.String(),
-  size: Type.Integer(),
-  queuedAt: Type.Number(),
-  /** The bundle that last carried it; null while it was never exported. */
-  bundleId: Type.Union([Type.String(), Type.Null()]),
-  exportedAt: Type.Union([Type.Number(), Type.Null()]),
-})
-const Queue = Type.Object({
-  peers: Type.Array(Type.Object({ peer: Type.String(), messages: Type.Array(Waiting) })),
-  totals: Type.Object({ messages: Type.Integer(), bytes: Type.Number() }),
-})
 const Peer = Type.String({ minLength: 1, maxLength: 64 })
 
 const queue: FastifyPluginAsyncTypebox = async (app) => {
@@ -33,7 +22,7 @@ const queue: FastifyPluginAsyncTypebox = async (app) => {
     return { peers, totals: { messages: all.length, bytes: all.reduce((n, e) => n + e.size, 0) } }
   })
 
-  app.post('/queue/:peer/retry', { schema: { params: Type.Object({ peer: Peer }), response: { 200: Type.Object({ messages: Type.Integer() }), 404: ErrorBody } } }, async (req) => {
+  app.post('/queue/:peer/retry', { schema: { params: Type.Object({ peer: Peer }), response: { 200: Retried, 404: ErrorBody } } }, async (req) => {
     const { peer } = req.params
     if (!app.outpost.peers.get(peer) && !outbox.waiting(peer).length) throw new HttpError(404, `no peer named "${peer}" and nothing queued for it`)
     const messages = outbox.resend(peer)

@@ -10,19 +10,12 @@ import { scheduleText } from '../../../transports/schedule-text.js'
 import { TransportConfigError } from '../../../transports/transport.js'
 import { HttpError } from '../../errors.js'
 import { asked, ErrorBody, Run } from './schemas.js'
+import { NewTransport, Schedule, SchedulePreview, SECRET_SHOWN_AS, Started, Transport, TransportKind } from '../../schemas.js'
 
-const Transport = Type.Object({
-  id: Type.Integer(),
-  peer: Type.String(),
-  kind: Type.String(),
-  schedule: Type.String(),
-  options: Type.Record(Type.String(), Type.String(), { description: `settings; passwords and API keys are shown as "${SECRET_MASK}"` }),
-  lastRun: Type.Union([Run, Type.Null()]),
-  nextRuns: Type.Array(Type.Number()),
-  running: Type.Boolean(),
-})
+// The contract's description of masked secrets says what the service shows.
+const _maskAgrees: typeof SECRET_SHOWN_AS = SECRET_MASK
+
 const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) })
-const Schedule = Type.String({ minLength: 1, maxLength: 200, description: 'a cron expression (node-cron: five fields, or six with seconds first), or "event"' })
 
 const transports: FastifyPluginAsyncTypebox = async (app) => {
   const { transports: service } = app.outpost
@@ -40,14 +33,7 @@ const transports: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         response: {
-          200: Type.Array(
-            Type.Object({
-              kind: Type.String(),
-              summary: Type.String(),
-              defaultSchedule: Type.String(),
-              options: Type.Array(Type.Object({ name: Type.String(), required: Type.Boolean(), secret: Type.Boolean(), help: Type.String(), default: Type.Optional(Type.String()) })),
-            }),
-          ),
+          200: Type.Array(TransportKind),
         },
       },
     },
@@ -67,10 +53,7 @@ const transports: FastifyPluginAsyncTypebox = async (app) => {
     '/transports',
     {
       schema: {
-        body: Type.Object(
-          { peer: Type.String({ minLength: 1, maxLength: 64 }), kind: Type.String({ minLength: 1, maxLength: 32 }), options: Type.Record(Type.String(), Type.String({ maxLength: 4096 })), schedule: Type.Optional(Schedule) },
-          { additionalProperties: false },
-        ),
+        body: NewTransport,
         response: { 200: Transport, 400: ErrorBody },
       },
     },
@@ -101,7 +84,7 @@ const transports: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/transports/:id/run',
-    { schema: { params: Id, response: { 202: Type.Object({ started: Type.Literal(true) }), 404: ErrorBody, 409: ErrorBody, 503: ErrorBody } } },
+    { schema: { params: Id, response: { 202: Started, 404: ErrorBody, 409: ErrorBody, 503: ErrorBody } } },
     async (req, reply) => {
       const t = byId(req.params.id)
       const scheduler = app.outpost.scheduler
@@ -124,7 +107,7 @@ const transports: FastifyPluginAsyncTypebox = async (app) => {
     {
       schema: {
         querystring: Type.Object({ schedule: Schedule }),
-        response: { 200: Type.Object({ valid: Type.Boolean(), error: Type.Optional(Type.String()), text: Type.Optional(Type.String()), next: Type.Array(Type.Number()) }) },
+        response: { 200: SchedulePreview },
       },
     },
     async (req) => {

@@ -5,52 +5,15 @@
 // back: answers say `passwordSet`, and the response schemas carry no field
 // a password could leak through (Fastify drops what a schema does not name).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { Type } from '@sinclair/typebox'
 import { UplinkError, UplinkService, UPLINK_KINDS, type UplinkView } from '../../../gateway/uplink.js'
 import { DkimError, dkimDnsRecord, dkimTxtValue, ensureDkimKey, listDkimKeys, type DkimKey } from '../../../gateway/dkim.js'
 import { SecretError } from '../../../gateway/secrets.js'
 import { HttpError } from '../../errors.js'
 import { ErrorBody } from './schemas.js'
+import { AccountUplinkInput, DkimAnswer, DkimRequest, SmarthostInput, Uplink, UplinkPatch, type UplinkKind } from '../../schemas.js'
 
-const Kind = Type.Union(UPLINK_KINDS.map((k) => Type.Literal(k)))
-const Host = Type.String({ minLength: 1, maxLength: 253 })
-const Port = Type.Integer({ minimum: 1, maximum: 65535 })
-const Password = Type.String({ minLength: 1, maxLength: 1024 })
-
-const Dkim = Type.Object({
-  domain: Type.String(),
-  selector: Type.String(),
-  /** Where the record goes: SELECTOR._domainkey.DOMAIN */
-  name: Type.String(),
-  /** The TXT value as one string (what a DNS provider's form takes). */
-  value: Type.String(),
-  /** The zone-file line, exactly as `outpost dkim` prints it. */
-  record: Type.String(),
-})
-
-const Uplink = Type.Object({
-  gateway: Type.Boolean({ description: 'this node is a gateway ([gateway] enabled in outpost.toml)' }),
-  kind: Kind,
-  peer: Type.Union([Type.String(), Type.Null()]),
-  probeSeconds: Type.Integer(),
-  online: Type.Union([Type.Boolean(), Type.Null()], { description: 'what the last probe found; null: not probed yet' }),
-  lastOnline: Type.Union([Type.Number(), Type.Null()]),
-  smarthost: Type.Union([Type.Object({ host: Type.String(), port: Type.Integer(), user: Type.String(), passwordSet: Type.Boolean() }), Type.Null()]),
-  account: Type.Union([
-    Type.Object({
-      address: Type.String(),
-      smtpHost: Type.String(),
-      smtpPort: Type.Integer(),
-      imapHost: Type.String(),
-      imapPort: Type.Integer(),
-      user: Type.String(),
-      insecureTls: Type.Boolean(),
-      passwordSet: Type.Boolean(),
-    }),
-    Type.Null(),
-  ]),
-  dkim: Type.Array(Dkim),
-})
+// The contract lists the kinds by hand (it may import no server code); this says it lists them all.
+const _kindsAgree: readonly UplinkKind[] = UPLINK_KINDS
 
 const dkimView = (k: DkimKey) => ({ domain: k.domain, selector: k.selector, name: `${k.selector}._domainkey.${k.domain}`, value: dkimTxtValue(k), record: dkimDnsRecord(k) })
 
@@ -88,10 +51,7 @@ const uplink: FastifyPluginAsyncTypebox = async (app) => {
     '/uplink',
     {
       schema: {
-        body: Type.Object(
-          { kind: Type.Optional(Kind), peer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), probeSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400 })) },
-          { additionalProperties: false, minProperties: 1 },
-        ),
+        body: UplinkPatch,
         response: { 200: Uplink, 400: ErrorBody },
       },
     },
@@ -106,7 +66,7 @@ const uplink: FastifyPluginAsyncTypebox = async (app) => {
     '/uplink/smarthost',
     {
       schema: {
-        body: Type.Object({ host: Host, port: Port, user: Type.String({ minLength: 1, maxLength: 320 }), password: Password }, { additionalProperties: false }),
+        body: SmarthostInput,
         response: { 200: Uplink, 400: ErrorBody },
       },
     },
@@ -127,19 +87,7 @@ const uplink: FastifyPluginAsyncTypebox = async (app) => {
     '/uplink/account',
     {
       schema: {
-        body: Type.Object(
-          {
-            address: Type.String({ minLength: 3, maxLength: 320 }),
-            smtpHost: Host,
-            smtpPort: Port,
-            imapHost: Host,
-            imapPort: Port,
-            user: Type.Optional(Type.String({ maxLength: 320 })),
-            password: Password,
-            insecureTls: Type.Optional(Type.Boolean()),
-          },
-          { additionalProperties: false },
-        ),
+        body: AccountUplinkInput,
         response: { 200: Uplink, 400: ErrorBody },
       },
     },
@@ -161,15 +109,8 @@ const uplink: FastifyPluginAsyncTypebox = async (app) => {
     '/dkim',
     {
       schema: {
-        body: Type.Object(
-          {
-            domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253, description: "default: the node's domain" })),
-            rotate: Type.Optional(Type.Boolean()),
-            selector: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
-          },
-          { additionalProperties: false },
-        ),
-        response: { 200: Type.Object({ created: Type.Boolean(), key: Dkim }), 400: ErrorBody },
+        body: DkimRequest,
+        response: { 200: DkimAnswer, 400: ErrorBody },
       },
     },
     async (req) => {

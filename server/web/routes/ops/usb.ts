@@ -5,6 +5,7 @@ import { Type } from '@sinclair/typebox'
 import { StickService } from '../../../appliance/sticks.js'
 import { exec } from '../../../exec.js'
 import { asked, ErrorBody } from './schemas.js'
+import { Ejected, Started, Usb } from '../../schemas.js'
 
 const Path = Type.Object({ path: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false })
 
@@ -17,22 +18,9 @@ const usb: FastifyPluginAsyncTypebox = async (app) => {
     await running.catch(() => undefined)
   })
 
-  app.get(
-    '/usb',
-    {
-      schema: {
-        response: {
-          200: Type.Object({
-            sticks: Type.Array(Type.Object({ path: Type.String(), label: Type.String(), bundles: Type.Integer(), freeBytes: Type.Number() })),
-            offloading: Type.Union([Type.String(), Type.Null()]),
-          }),
-        },
-      },
-    },
-    async () => ({ sticks: await sticks.list(), offloading: sticks.offloading }),
-  )
+  app.get('/usb', { schema: { response: { 200: Usb } } }, async () => ({ sticks: await sticks.list(), offloading: sticks.offloading }))
 
-  app.post('/usb/offload', { schema: { body: Path, response: { 202: Type.Object({ started: Type.Literal(true) }), 404: ErrorBody, 409: ErrorBody } } }, async (req, reply) => {
+  app.post('/usb/offload', { schema: { body: Path, response: { 202: Started, 404: ErrorBody, 409: ErrorBody } } }, async (req, reply) => {
     // Wrapped so that `asked` maps a bad path to its 4xx without waiting for the offload itself.
     const { run } = await asked(() => ({ run: sticks.startOffload(req.body.path) }))
     running = run
@@ -42,7 +30,7 @@ const usb: FastifyPluginAsyncTypebox = async (app) => {
     return reply.code(202).send({ started: true })
   })
 
-  app.post('/usb/eject', { schema: { body: Path, response: { 200: Type.Object({ safe: Type.Boolean() }), 404: ErrorBody, 409: ErrorBody } } }, async (req) =>
+  app.post('/usb/eject', { schema: { body: Path, response: { 200: Ejected, 404: ErrorBody, 409: ErrorBody } } }, async (req) =>
     asked(() => sticks.eject(req.body.path)),
   )
 }
