@@ -491,7 +491,7 @@ test('too many recipients get 452 4.5.3', async () => {
 // Last: it breaks the database on purpose.
 test('when delivery throws (ledger table gone) the client gets 4xx and Haraka queues nothing', async () => {
   node.db.$client.exec('DROP TABLE deliveries')
-  let uuid = ''
+  let uuid: string
   const s = await session(ALICE)
   try {
     const m = message(ALICE.address, BOB.address)

@@ -28,8 +28,6 @@ import { bundleFileName, newBundleId, sealBundle, stickFolder } from '../../../s
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { waitFor } from '../../helpers/wait.js'
 
-const WAIT_MS = 60_000
-
 
 function message(from: string, to: string, subject: string): string {
   return [`From: <${from}>`, `To: <${to}>`, `Subject: ${subject}`, `Message-ID: <${subject.replace(/\W+/g, '.')}@test>`, `Date: ${new Date().toUTCString()}`, '', `Body of ${subject}.`, ''].join('\r\n')
