@@ -166,14 +166,29 @@ export interface SchedulePreview {
 export interface QueuedMessage {
   /** The node's stable id of the message (a hash), not its Message-ID header. */
   messageId: string
+  peer: string
   size: number
   queuedAt: number
+  /** How often it left, by any carrier. */
+  exports: number
   bundleId: string | null
+  /** When it last left (0: marked to go again); null while it never left. */
   exportedAt: number | null
+  /** The carrier it last left by. */
+  via: string | null
 }
 export interface Queue {
-  peers: Array<{ peer: string; messages: QueuedMessage[] }>
+  peers: Array<{ peer: string; messages: number; bytes: number; oldestAt: number }>
   totals: { messages: number; bytes: number }
+  /** One page, oldest first. */
+  items: QueuedMessage[]
+  /** The cursor of the next page; null on the last. */
+  next: string | null
+}
+export interface QueueParams {
+  peer?: string
+  after?: string
+  limit?: number
 }
 
 // ---- USB ----
@@ -452,8 +467,10 @@ export class Api {
   }
 
   // ---- queue ----
-  queue(opts?: RequestOptions) {
-    return this.get<Queue>('/api/queue', opts)
+  queue(params: QueueParams = {}, opts?: RequestOptions) {
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v))
+    return this.get<Queue>(`/api/queue${q.size ? `?${q}` : ''}`, opts)
   }
   retryPeer(peer: string) {
     return this.request<{ messages: number }>('POST', `/api/queue/${enc(peer)}/retry`)
