@@ -3,7 +3,7 @@
 // one transaction instead of one fsync'd commit per message. What differs
 // is only durability during the seeding: the files are not fsync'd.
 import { createHash } from 'node:crypto'
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../../server/db/index.js'
 import { DEFAULT_MESSAGE_LIFETIME_MS } from '../../server/outbox/outbox.js'
@@ -42,6 +42,8 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
     'INSERT INTO outbox (message_id, peer, sender, recipients, size, hops, queued_at, expires_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING',
   )
   const ids: string[] = []
+  // Made by the node on its first start; a node that never ran has none yet.
+  if (o.spool) mkdirSync(o.spool, { recursive: true, mode: 0o700 })
   db.$client.transaction(() => {
     for (let n = 0; n < o.messages; n++) {
       const i = offset + n
