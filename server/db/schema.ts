@@ -109,6 +109,18 @@ export const outbox = sqliteTable(
   ],
 )
 
+/**
+ * What waits for each peer, kept by triggers on `outbox` (migration 0008)
+ * in the same transaction as every row that comes or goes, so `status`,
+ * the dashboard and the queue's headings read one row per peer, not one
+ * per message. A peer with nothing waiting has no row.
+ */
+export const outboxPeerTotals = sqliteTable('outbox_peer_totals', {
+  peer: text('peer').primaryKey(),
+  messages: integer('messages', { mode: 'number' }).notNull(),
+  bytes: integer('bytes', { mode: 'number' }).notNull(),
+})
+
 /** Acks this node owes its peers: messages it took over, to be reported on the next exchange. */
 export const acksOwed = sqliteTable(
   'acks_owed',
