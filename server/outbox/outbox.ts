@@ -12,7 +12,7 @@ import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../durable.js'
 import { isMessageId } from '../bundle/message-id.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
-import { markDeparted, peersDue, peersWithMail } from './queue-query.js'
+import { markDeparted, outboxTotals, peersDue, peersWithMail, peerTotals } from './queue-query.js'
 
 /** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
 export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
@@ -148,11 +148,8 @@ export class Outbox {
   }
 
   summary(): OutboxSummary {
-    const r = this.db
-      .select({ messages: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${outbox.size}), 0)`, oldestAt: sql<number | null>`min(${outbox.queuedAt})` })
-      .from(outbox)
-      .get()
-    return { messages: r?.messages ?? 0, bytes: r?.bytes ?? 0, oldestAt: r?.oldestAt ?? null }
+    // From the totals the outbox's triggers keep: a row per peer, not a read of every message.
+    return outboxTotals(peerTotals(this.db))
   }
 
   /**

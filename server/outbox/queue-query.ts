@@ -70,8 +70,12 @@ const COLUMNS = `message_id AS messageId, peer, sender, recipients, size, hops, 
  * each one, and the functions below run exactly these texts.
  */
 export const QUEUE_SQL = {
-  /** `status`, the dashboard and the queue views' headings: one index scan that never reads a row of the table. */
-  peerTotals: `SELECT peer, count(*) AS messages, coalesce(sum(size), 0) AS bytes, min(queued_at) AS oldestAt FROM outbox GROUP BY peer ORDER BY peer`,
+  /**
+   * `status`, the dashboard and the queue views' headings: the counts and
+   * sums the outbox's triggers keep (outbox_peer_totals), and each peer's
+   * oldest message from one index seek: a row per peer, not per message.
+   */
+  peerTotals: `SELECT t.peer, t.messages, t.bytes, (SELECT min(queued_at) FROM outbox WHERE peer = t.peer) AS oldestAt FROM outbox_peer_totals t ORDER BY t.peer`,
   peerCount: `SELECT count(*) AS n FROM outbox WHERE peer = ?`,
   /** The peers with mail, by skipping through the index: a step per peer, not per message. */
   peersWithMail: `WITH RECURSIVE p(peer) AS (SELECT min(peer) FROM outbox UNION ALL SELECT (SELECT min(peer) FROM outbox WHERE peer > p.peer) FROM p WHERE p.peer IS NOT NULL) SELECT peer FROM p WHERE peer IS NOT NULL`,

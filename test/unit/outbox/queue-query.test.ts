@@ -148,3 +148,20 @@ test('an online carrier exports once, then only what its timeout made due; a sto
   assert.deepEqual([shown.exports, shown.lastExportAt, shown.lastVia, shown.lastBundleId], [1, t0, 'http', 'bundle-1'])
   assert.equal(outboxTotals(peerTotals(db)).messages, N, 'still all there until acked')
 })
+
+test('the per-peer totals kept by triggers always equal a recount, through enqueue, duplicate, ack and discard', () => {
+  const recount = () => db.$client.prepare('SELECT peer, count(*) AS messages, sum(size) AS bytes, min(queued_at) AS oldestAt FROM outbox GROUP BY peer ORDER BY peer').all()
+  const box = new Outbox(db, dir)
+  assert.deepEqual(peerTotals(db), recount())
+  seedOutbox(db, { messages: 30, peers: ['peer03', 'newpeer'], offset: 20_000_000, bodyBytes: 50 })
+  seedOutbox(db, { messages: 30, peers: ['peer03', 'newpeer'], offset: 20_000_000, bodyBytes: 50 }) // the same again: ignored
+  assert.deepEqual(peerTotals(db), recount())
+  assert.equal(peerTotals(db).find((t) => t.peer === 'newpeer')!.messages, 15)
+  const newIds = queuePage(db, { peer: 'newpeer', limit: 1000 }).items.map((m) => m.messageId)
+  box.acknowledge('newpeer', newIds.slice(0, 5))
+  box.discard('peer03', queuePage(db, { peer: 'peer03', limit: 1 }).items[0]!.messageId)
+  assert.deepEqual(peerTotals(db), recount())
+  box.acknowledge('newpeer', newIds)
+  assert.ok(!peerTotals(db).some((t) => t.peer === 'newpeer'), 'a peer with nothing waiting has no totals')
+  assert.deepEqual(peerTotals(db), recount())
+})
