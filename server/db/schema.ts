@@ -105,7 +105,7 @@ export const outbox = sqliteTable(
     // The queue across all peers, oldest first, and the oldest message's age.
     index('outbox_queued').on(t.queuedAt, t.peer, t.messageId),
     // "Has this peer anything due?", asked by the scheduler every half second.
-    index('outbox_peer_due').on(t.peer, t.dueAt),
+    index('outbox_peer_due').on(t.peer, t.dueAt, t.lastExportAt),
   ],
 )
 

@@ -8,7 +8,7 @@
 // it; a message queued after a page was read sorts after it, and none is
 // shown twice or skipped.
 import type { Db } from '../db/index.js'
-import { dueCondition, nextDueSql, type ResendPolicy } from './resend-policy.js'
+import { dueCondition, EVENT_HOLD_MS, nextDueSql, type ResendPolicy } from './resend-policy.js'
 
 /** What waits for one peer, in a line. */
 export interface PeerTotals {
@@ -79,7 +79,8 @@ export const QUEUE_SQL = {
   peerCount: `SELECT count(*) AS n FROM outbox WHERE peer = ?`,
   /** The peers with mail, by skipping through the index: a step per peer, not per message. */
   peersWithMail: `WITH RECURSIVE p(peer) AS (SELECT min(peer) FROM outbox UNION ALL SELECT (SELECT min(peer) FROM outbox WHERE peer > p.peer) FROM p WHERE p.peer IS NOT NULL) SELECT peer FROM p WHERE peer IS NOT NULL`,
-  peerHasDue: `SELECT 1 AS due FROM outbox WHERE peer = ? AND due_at <= ? LIMIT 1`,
+  /** Due for an online carrier, and not just taken by any carrier (EVENT_HOLD_MS): an index-only seek. */
+  peerHasDue: `SELECT 1 AS due FROM outbox WHERE peer = ? AND due_at <= ? AND (last_export_at IS NULL OR last_export_at <= ?) LIMIT 1`,
   firstPage: `SELECT ${COLUMNS} FROM outbox ORDER BY queued_at, peer, message_id LIMIT ?`,
   pageAfter: `SELECT ${COLUMNS} FROM outbox WHERE (queued_at, peer, message_id) > (?, ?, ?) ORDER BY queued_at, peer, message_id LIMIT ?`,
   peerFirstPage: `SELECT ${COLUMNS} FROM outbox WHERE peer = ? ORDER BY queued_at, message_id LIMIT ?`,
@@ -154,10 +155,14 @@ export function peersWithMail(db: Db): string[] {
   return (db.$client.prepare(QUEUE_SQL.peersWithMail).all() as { peer: string }[]).map((r) => r.peer)
 }
 
-/** Peers with a message an online carrier may send now: one index seek per peer. */
+/**
+ * What `event` transports run for: peers with a message an online carrier
+ * may send now that no carrier took in the last EVENT_HOLD_MS (a retry's
+ * mark passes at once). One index seek per peer.
+ */
 export function peersDue(db: Db, now: number): string[] {
   const has = db.$client.prepare(QUEUE_SQL.peerHasDue)
-  return peersWithMail(db).filter((p) => has.get(p, now) !== undefined)
+  return peersWithMail(db).filter((p) => has.get(p, now, now - EVENT_HOLD_MS) !== undefined)
 }
 
 /** One page of the queue, oldest first; of one peer, or of all. */

@@ -10,7 +10,7 @@
 //   after compression.
 // - An online or narrow carrier (HTTP, NNCP, the radio to come) sends a
 //   message once, then again only when its retransmit timeout has passed
-//   since the last time it left (by any carrier). The timeout starts at the
+//   since it last left by an online carrier. The timeout starts at the
 //   carrier's expected round trip (the bundle out and the ack back on the
 //   next exchange) and doubles with every try, up to a cap, as TCP's RTO
 //   does: a peer that is away for days is not sent the same mail every few
@@ -69,20 +69,22 @@ export function retransmitTimeout(policy: Extract<ResendPolicy, { kind: 'backoff
 }
 
 /**
- * The policy whose timeout holds a message back after it left by `via`:
- * the carrier's own when it is an online one (its round trip is what the
- * ack needs), HTTP's after a store carrier, so an online carrier beside a
- * stick does not send at once what the stick just took.
+ * When an online carrier may send a message again that just left by `via`
+ * for the `tries`-th time (any carrier's departures count as tries); null
+ * when a store carrier took it: a copy on a stick in a drawer does not hold
+ * an online carrier back, which sends the message once at its next run.
  */
-export function timeoutPolicyAfter(via: string): Extract<ResendPolicy, { kind: 'backoff' }> {
+export function nextDueAt(via: string, tries: number, now: number): number | null {
   const p = resendPolicyFor(via)
-  return p.kind === 'backoff' ? p : (ONLINE_POLICIES.http as Extract<ResendPolicy, { kind: 'backoff' }>)
+  return p.kind === 'backoff' ? now + retransmitTimeout(p, tries) : null
 }
 
-/** When an online carrier may send a message again that just left by `via` for the `tries`-th time. */
-export function nextDueAt(via: string, tries: number, now: number): number {
-  return now + retransmitTimeout(timeoutPolicyAfter(via), tries)
-}
+/**
+ * How long an `event` transport waits after any departure before it runs
+ * for the same peer again: without it, a store carrier on `event` (whose
+ * departures leave the message due) would run every time the scheduler looks.
+ */
+export const EVENT_HOLD_MS = 10 * MINUTE
 
 /** Whether an export run under `policy` at `now` writes a message due at `dueAt` (0: never left, or a retry). */
 export function isDue(policy: ResendPolicy, dueAt: number, now: number): boolean {
@@ -99,11 +101,13 @@ export function dueCondition(policy: ResendPolicy, now: number): { sql: string; 
 }
 
 /**
- * The SQL expression for `nextDueAt(via, exports + 1, now)` on a row whose
- * `exports` column still holds the count before this departure; the shift
- * is capped as in `retransmitTimeout`, and a unit test holds both to agree.
+ * The SQL expression for the new due_at after a departure by `via`, on a row
+ * whose `exports` column still holds the count before it: as `nextDueAt`,
+ * with the shift capped as in `retransmitTimeout` (a unit test holds both
+ * to agree), and due_at unchanged after a store carrier.
  */
 export function nextDueSql(via: string, now: number): { sql: string; params: number[] } {
-  const p = timeoutPolicyAfter(via)
+  const p = resendPolicyFor(via)
+  if (p.kind === 'every-run') return { sql: 'due_at', params: [] }
   return { sql: `? + min(? << min(exports, ${MAX_DOUBLINGS}), ?)`, params: [now, p.baseMs, p.maxMs] }
 }

@@ -54,6 +54,7 @@ test('every hot query of the outbox goes through an index, never a scan of its r
     dueForExport: 'SELECT message_id FROM outbox WHERE peer = ? AND (queued_at, message_id) > (?, ?) AND due_at <= ? ORDER BY queued_at, message_id LIMIT ?',
     countDue: 'SELECT count(*) AS n FROM outbox WHERE peer = ? AND due_at <= ?',
     markDeparted: 'UPDATE outbox SET due_at = ? + min(? << min(exports, 30), ?), exports = exports + 1 WHERE peer = ? AND message_id = ?',
+    peerHasDue: QUEUE_SQL.peerHasDue,
     acknowledge: 'DELETE FROM outbox WHERE peer = ? AND message_id IN (?, ?)',
   }
   for (const [name, sql] of Object.entries(hot)) {
@@ -143,6 +144,11 @@ test('an online carrier exports once, then only what its timeout made due; a sto
   assert.equal(countDue(db, peer, http, t0 + 60_000), 0, 'just sent: nothing due')
   assert.equal([...dueForExport(db, peer, resendPolicyFor('usb'), t0 + 60_000)].length, waiting, 'a stick takes it all')
   assert.deepEqual(peersDue(db, t0 + 60_000).includes(peer), false)
+  // A stick takes a page of another peer: HTTP would still send those once, but an event run waits the hold.
+  const other = queuePage(db, { peer: 'peer12', limit: 10 }).items.map((m) => m.messageId)
+  markDeparted(db, 'peer12', other, 'bundle-2', 'usb', t0)
+  assert.equal(countDue(db, 'peer12', http, t0 + 1), waiting, 'the stick\'s copy holds no online carrier back')
+  assert.ok(peersDue(db, t0 + 1).includes('peer12'), 'other mail of peer12 was never sent')
   assert.equal(countDue(db, peer, http, t0 + 10 * 60_000), waiting, 'due again after the first timeout')
   const shown = queuePage(db, { peer, limit: 1 }).items[0]!
   assert.deepEqual([shown.exports, shown.lastExportAt, shown.lastVia, shown.lastBundleId], [1, t0, 'http', 'bundle-1'])

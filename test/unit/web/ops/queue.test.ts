@@ -40,7 +40,8 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
     q = (await camp.get('/api/queue')).json()
     const flying = q.items
     assert.ok(flying.every((m: { bundleId: string; exportedAt: number; via: string; exports: number }) => m.bundleId && m.exportedAt > 0 && m.via === 'folder' && m.exports === 1), 'in flight until town acks, by the folder carrier')
-    assert.equal(camp.services.exchange.peersWithUnsentWork().length, 0, 'just sent: not due again yet')
+    assert.equal(camp.services.exchange.peersWithUnsentWork().length, 0, 'just taken: event transports hold off for a while')
+    assert.equal(q.items.filter((m: { via: string }) => m.via === 'folder').length, 2)
 
     // Retry: due again at once, and the transport runs now.
     rmSync(join(shared, 'outpost'), { recursive: true })
