@@ -14,6 +14,7 @@ import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
+import { benchScale } from './scale.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -229,6 +230,9 @@ try {
   out()
   out('f. Web admin download (dist/web, gzip -9)')
   benchWebSize(out)
+  out()
+  out('g. Scale (500 accounts, 50 peers, 1k / 10k / 100k messages waiting)')
+  await benchScale()
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -47,7 +47,9 @@ Routes (which peer mail for a domain goes to; a peer's card domains are routed t
 Exchange (bundles of mail and acks between nodes)
   export DIR                           write bundles for every peer with mail or acks waiting into DIR/outpost/<peer>/
   import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
-  queue                                mail waiting per peer, with age, size and export count
+  queue [--peer P] [--limit N] [--after CURSOR] [--all]
+                                       mail waiting per peer (count, size, oldest), then each
+                                       peer's oldest messages with export count and carrier
   status                               a summary of the node
   clock [show]                         the node's time, its floor and what set it (a peer's bundle, a reset, its own evidence)
   clock reset                          the floor back to this node's own time, forgetting what peers' bundles added
@@ -95,6 +97,15 @@ function parse(args: string[], options: Options) {
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
+}
+
+const QUEUE_FLAGS: Options = { peer: { type: 'string' }, after: { type: 'string' }, limit: { type: 'string' }, all: { type: 'boolean' } }
+
+function queueOptions(v: Record<string, unknown>): { peer?: string; after?: string; limit?: number; all?: boolean } {
+  const limit = v.limit === undefined ? undefined : Number(v.limit)
+  if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 1000)) throw new UsageError(`--limit takes a number of messages from 1 to 1000, not "${String(v.limit)}"`)
+  if (v.after !== undefined && v.peer === undefined) throw new UsageError('--after continues one peer\'s queue: give --peer too')
+  return { peer: v.peer as string | undefined, after: v.after as string | undefined, limit, all: v.all === true }
 }
 
 function portFlag(v: unknown, flag: string): number | undefined {
@@ -369,11 +380,11 @@ export async function run(argv: string[]): Promise<number> {
       case 'import':
       case 'queue':
       case 'status': {
-        const { values, positionals } = parse(rest, {})
+        const { values, positionals } = parse(rest, cmd === 'queue' ? QUEUE_FLAGS : {})
         const x = await import('./exchange.js')
         if (cmd === 'queue' || cmd === 'status') {
           if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`)
-          return cmd === 'queue' ? await x.cmdQueue(values.data) : await x.cmdStatus(values.data)
+          return cmd === 'queue' ? await x.cmdQueue(values.data, queueOptions(values)) : await x.cmdStatus(values.data)
         }
         if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
         return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)

@@ -87,9 +87,39 @@ export const outbox = sqliteTable(
     exports: integer('exports', { mode: 'number' }).notNull().default(0),
     lastExportAt: integer('last_export_at', { mode: 'number' }),
     lastBundleId: text('last_bundle_id'),
+    /** The carrier the message last left by (`folder`, `usb`, `http`, `nncp`, …); null while it never left. */
+    lastVia: text('last_via'),
+    /**
+     * When an online carrier may send the message again (resend-policy.ts):
+     * 0 while it never left, or after a retry; set at every departure from
+     * the retransmit timeout of the carrier it left by.
+     */
+    dueAt: integer('due_at', { mode: 'number' }).notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.messageId, t.peer] }), index('outbox_peer').on(t.peer)],
+  (t) => [
+    primaryKey({ columns: [t.messageId, t.peer] }),
+    // A peer's page of the queue, oldest first, is a seek in this index; with
+    // size at its end it also covers the per-peer counts and sums, so those
+    // never touch the table's rows (server/outbox/queue-query.ts).
+    index('outbox_peer_queued').on(t.peer, t.queuedAt, t.messageId, t.size),
+    // The queue across all peers, oldest first, and the oldest message's age.
+    index('outbox_queued').on(t.queuedAt, t.peer, t.messageId),
+    // "Has this peer anything due?", asked by the scheduler every half second.
+    index('outbox_peer_due').on(t.peer, t.dueAt, t.lastExportAt),
+  ],
 )
+
+/**
+ * What waits for each peer, kept by triggers on `outbox` (migration 0008)
+ * in the same transaction as every row that comes or goes, so `status`,
+ * the dashboard and the queue's headings read one row per peer, not one
+ * per message. A peer with nothing waiting has no row.
+ */
+export const outboxPeerTotals = sqliteTable('outbox_peer_totals', {
+  peer: text('peer').primaryKey(),
+  messages: integer('messages', { mode: 'number' }).notNull(),
+  bytes: integer('bytes', { mode: 'number' }).notNull(),
+})
 
 /** Acks this node owes its peers: messages it took over, to be reported on the next exchange. */
 export const acksOwed = sqliteTable(

@@ -14,6 +14,8 @@ import type { NodeClock } from '../node/clock.js'
 import { loadIdentity, type NodeIdentity } from '../identity/keys.js'
 import { PeerService } from '../peers/service.js'
 import { Outbox, type OutboxEntry } from '../outbox/outbox.js'
+import { countWaiting, dueForExport } from '../outbox/queue-query.js'
+import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
@@ -67,7 +69,7 @@ export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
 /** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
 export const REFUSED_SUFFIX = '.refused'
-/** An exported message not acked within this time is sent again by `event` transports. */
+/** HTTP's first retransmit timeout (outbox/resend-policy.ts has each carrier's). */
 export const RESEND_AFTER_MS = 10 * 60 * 1000
 
 export type Progress = (done: number, total: number, what: string) => void
@@ -175,10 +177,10 @@ export class Exchange {
    * mail exported long ago and still not acked (the copy may have been
    * lost on the way), or acks owed.
    */
-  peersWithUnsentWork(now = this.clock.now(), resendAfterMs = RESEND_AFTER_MS): string[] {
+  peersWithUnsentWork(now = this.clock.now()): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    // Polled every half second by the scheduler: asked in SQL, not by reading every waiting message.
-    return [...new Set([...this.outbox.peersDue(now - resendAfterMs), ...owed])]
+    // Polled every half second by the scheduler: an index seek per peer, not a read of every waiting message.
+    return [...new Set([...this.outbox.peersDue(now), ...owed])]
   }
 
   /** Peers with mail, acks or relayed bundles waiting, by name. */
@@ -199,7 +201,7 @@ export class Exchange {
     const via = opts.via ?? 'folder'
     if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
     const targets = this.peersWithWork()
-    const total = targets.reduce((n, p) => n + this.outbox.waiting(p).length, 0)
+    const total = targets.reduce((n, p) => n + countWaiting(this.node.db, p), 0)
     let done = 0
     const results: ExportResult[] = []
     for (const peer of targets) {
@@ -235,13 +237,15 @@ export class Exchange {
       if (where) r.files.push(where)
       sent(relayed.header.id, 0, relayed.bytes.length)
     }
-    for (const chunk of chunks(this.outbox.waiting(peerName))) {
-      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
+    // Read a page at a time, and only what the carrier's resend policy makes due.
+    const due = dueForExport(this.node.db, peerName, resendPolicyFor(via), now)
+    for (const chunk of chunks(due)) {
+      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: this.outbox.read(e.messageId) }))
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
       const bytes = await sealBundle({ header, payload: { messages }, signKey: this.identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.mail-written')
-      this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
+      this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
       r.bundles++
       r.messages += chunk.length
       r.bytes += bytes.length
@@ -647,8 +651,8 @@ export class Exchange {
   }
 }
 
-function* chunks(entries: OutboxEntry[]): Generator<OutboxEntry[]> {
-  let cur: OutboxEntry[] = []
+function* chunks<E extends { size: number }>(entries: Iterable<E>): Generator<E[]> {
+  let cur: E[] = []
   let bytes = 0
   for (const e of entries) {
     if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {

@@ -29,8 +29,7 @@
 //
 // Mail expiry is the one destructive decision, so it gets its own, slower
 // time (see expiryNow): it never jumps forward with the wall clock.
-import { readdirSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { statSync } from 'node:fs'
 import { eq } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { settings } from '../db/schema.js'
@@ -331,7 +330,7 @@ export function describeClock(r: ClockReport): string[] {
   return lines
 }
 
-/** The newest modification time of the database and the spool, 0 when there are none. */
+/** The newest modification time of the database and the spool folder, 0 when there are none. */
 export function dataDirMtime(paths: Pick<NodePaths, 'db' | 'spool'>): number {
   let newest = 0
   const see = (file: string) => {
@@ -341,12 +340,11 @@ export function dataDirMtime(paths: Pick<NodePaths, 'db' | 'spool'>): number {
       /* not there */
     }
   }
-  for (const f of [paths.db, `${paths.db}-wal`]) see(f)
-  try {
-    for (const name of readdirSync(paths.spool)) see(join(paths.spool, name))
-  } catch {
-    /* no spool yet */
-  }
+  // The spool folder itself, not each file in it: every message file is
+  // renamed into place and never changed after, so the folder's mtime is at
+  // least the newest file's, and opening a node costs the same with 100 000
+  // messages waiting as with none (every CLI command opens one).
+  for (const f of [paths.db, `${paths.db}-wal`, paths.spool]) see(f)
   return Math.floor(newest)
 }
 

@@ -4,7 +4,7 @@
 // spool (tmp → fsync → rename → fsync dir) and its rows are committed with
 // synchronous=FULL. Haraka answers 250 only after that. A row leaves only
 // when the peer acknowledges the message; the file leaves with its last row.
-import { and, asc, eq, inArray, lt, or, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql } from 'drizzle-orm'
 import { existsSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../db/index.js'
@@ -12,6 +12,7 @@ import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../durable.js'
 import { isMessageId } from '../bundle/message-id.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
+import { markDeparted, outboxTotals, peersDue, peersWithMail, peerTotals } from './queue-query.js'
 
 /** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
 export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
@@ -28,6 +29,8 @@ export interface OutboxEntry {
   exports: number
   lastExportAt: number | null
   lastBundleId: string | null
+  lastVia: string | null
+  dueAt: number
 }
 
 /** What waits, in a line: the dashboard's queue check and `outpost status`. */
@@ -111,26 +114,17 @@ export class Outbox {
   }
 
   peersWithMail(): string[] {
-    return this.db.selectDistinct({ peer: outbox.peer }).from(outbox).all().map((r) => r.peer)
+    return peersWithMail(this.db)
   }
 
-  /** Peers with mail never exported, or last exported before `cutoff`: one query, no rows read. */
-  peersDue(cutoff: number): string[] {
-    return this.db
-      .selectDistinct({ peer: outbox.peer })
-      .from(outbox)
-      .where(or(eq(outbox.exports, 0), lt(outbox.lastExportAt, cutoff)))
-      .all()
-      .map((r) => r.peer)
+  /** Peers with mail an online carrier may send now (never sent, due again, or retried): an index seek per peer. */
+  peersDue(now: number): string[] {
+    return peersDue(this.db, now)
   }
 
-  markExported(peer: string, messageIds: string[], bundleId: string, now = Date.now()): void {
-    if (!messageIds.length) return
-    this.db
-      .update(outbox)
-      .set({ exports: sql`${outbox.exports} + 1`, lastExportAt: now, lastBundleId: bundleId })
-      .where(and(eq(outbox.peer, peer), inArray(outbox.messageId, messageIds)))
-      .run()
+  /** Records a departure by carrier `via`: counted, and held back from online carriers by its retransmit timeout (resend-policy.ts). */
+  markExported(peer: string, messageIds: string[], bundleId: string, now = Date.now(), via = 'folder'): void {
+    markDeparted(this.db, peer, messageIds, bundleId, via, now)
   }
 
   /** The peer has the messages: drop its rows, and each file no other peer still waits for. Returns how many rows went. */
@@ -154,21 +148,18 @@ export class Outbox {
   }
 
   summary(): OutboxSummary {
-    const r = this.db
-      .select({ messages: sql<number>`count(*)`, bytes: sql<number>`coalesce(sum(${outbox.size}), 0)`, oldestAt: sql<number | null>`min(${outbox.queuedAt})` })
-      .from(outbox)
-      .get()
-    return { messages: r?.messages ?? 0, bytes: r?.bytes ?? 0, oldestAt: r?.oldestAt ?? null }
+    // From the totals the outbox's triggers keep: a row per peer, not a read of every message.
+    return outboxTotals(peerTotals(this.db))
   }
 
   /**
    * Marks a peer's exported but unacked messages as due again (the web
-   * admin's "retry"): an `event` transport sends them at once instead of
-   * after RESEND_AFTER_MS. Every export sends all that waits anyway, so a
-   * scheduled transport needs no mark. Returns how many were marked.
+   * admin's "retry"): an online carrier sends them at once instead of
+   * after their retransmit timeout. A store carrier sends all that waits
+   * anyway. Returns how many were marked.
    */
   resend(peer: string): number {
-    return this.db.update(outbox).set({ lastExportAt: 0 }).where(and(eq(outbox.peer, peer), sql`${outbox.exports} > 0`)).run().changes
+    return this.db.update(outbox).set({ lastExportAt: 0, dueAt: 0 }).where(and(eq(outbox.peer, peer), sql`${outbox.exports} > 0`)).run().changes
   }
 
   /** Drops a waiting message for a peer by hand (the web admin's "discard"). */

@@ -6,6 +6,8 @@
 import type { Exchange, Progress } from '../exchange/exchange.js'
 import type { NodeContext } from '../node/context.js'
 import type { Exec } from '../exec.js'
+import { countDue } from '../outbox/queue-query.js'
+import { resendPolicyFor } from '../outbox/resend-policy.js'
 
 export class TransportConfigError extends Error {
   override name = 'TransportConfigError'
@@ -68,12 +70,13 @@ export function checkConfigKeys(driver: Pick<TransportDriver, 'kind' | 'configKe
 
 /**
  * What a driver passes to `exportPeer`: the carrier's name for the events,
- * and progress as messages sent of those waiting when the run began.
+ * and progress as messages sent of those due under its resend policy when
+ * the run began.
  */
 export function sendOptions(ctx: TransportRunContext, via: string): { via: string; onMessages?: (n: number) => void } {
   const progress = ctx.progress
   if (!progress) return { via }
-  const total = ctx.exchange.outbox.waiting(ctx.peer).length
+  const total = countDue(ctx.node.db, ctx.peer, resendPolicyFor(via), ctx.exchange.clock.now())
   let done = 0
   return { via, onMessages: (n) => progress((done += n), total, `sent to ${ctx.peer}`) }
 }

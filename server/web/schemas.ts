@@ -158,18 +158,36 @@ export type Started = Static<typeof Started>
 // ---- queue ----
 export const QueuedMessage = Type.Object({
   messageId: Type.String({ description: "the node's stable id of the message (a hash), not its Message-ID header" }),
+  peer: Type.String(),
   size: Type.Integer(),
   queuedAt: Type.Number(),
+  /** How often it left, by any carrier. */
+  exports: Type.Integer(),
   /** The bundle that last carried it; null while it was never exported. */
   bundleId: Type.Union([Type.String(), Type.Null()]),
+  /** When it last left (0: a retry marked it due again); null while it never left. */
   exportedAt: Type.Union([Type.Number(), Type.Null()]),
+  /** The carrier it last left by: folder, usb, http, nncp, …; null while it never left. */
+  via: Type.Union([Type.String(), Type.Null()]),
 })
 export type QueuedMessage = Static<typeof QueuedMessage>
 export const Queue = Type.Object({
-  peers: Type.Array(Type.Object({ peer: Type.String(), messages: Type.Array(QueuedMessage) })),
+  /** What waits for each peer: SQL aggregates, whatever the page. */
+  peers: Type.Array(Type.Object({ peer: Type.String(), messages: Type.Integer(), bytes: Type.Number(), oldestAt: Type.Number() })),
   totals: Type.Object({ messages: Type.Integer(), bytes: Type.Number() }),
+  /** One page of the waiting messages, oldest first: of `peer` when given, else of all peers. */
+  items: Type.Array(QueuedMessage),
+  /** Pass as `after` for the next page; null on the last. */
+  next: Type.Union([Type.String(), Type.Null()]),
 })
 export type Queue = Static<typeof Queue>
+/** A page is 100 messages unless asked otherwise, and at most 1000 (the outbox's DEFAULT_PAGE and MAX_PAGE). */
+export const QueueParams = Type.Object({
+  peer: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+})
+export type QueueParams = Static<typeof QueueParams>
 export const Retried = Type.Object({ messages: Type.Integer() })
 export type Retried = Static<typeof Retried>
 

@@ -78,8 +78,9 @@ export function exchangeInbox(exchange: Exchange, uploadDir: string): BundleInbo
       const out: PickedUp[] = []
       // Counted as exported (and the acks as sent) once sealed into the
       // answer; if the answer is lost, the mail stays in the outbox until
-      // acked and goes again with the next pickup, and lost acks make the
-      // peer send its copy again, which is acked anew.
+      // acked and goes again with a pickup once HTTP's retransmit timeout
+      // has passed (outbox/resend-policy.ts), and lost acks make the peer
+      // send its copy again, which is acked anew.
       await exchange.exportPeer(
         peer,
         async (name, bytes) => {

@@ -29,6 +29,7 @@ import type {
   PeerRemoved,
   PublicInfo,
   Queue,
+  QueueParams,
   Retried,
   Route,
   RouteAdded,
@@ -251,8 +252,10 @@ export class Api {
   }
 
   // ---- queue ----
-  queue(opts?: RequestOptions) {
-    return this.get<Queue>('/api/queue', opts)
+  queue(params: QueueParams = {}, opts?: RequestOptions) {
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v))
+    return this.get<Queue>(`/api/queue${q.size ? `?${q}` : ''}`, opts)
   }
   retryPeer(peer: string) {
     return this.request<Retried>('POST', `/api/queue/${enc(peer)}/retry`)

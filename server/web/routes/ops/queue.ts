@@ -1,30 +1,39 @@
-// /api/queue: mail waiting for each peer, bundles in flight, retry and
-// discard. The same Outbox as `outpost queue`.
+// /api/queue: mail waiting for each peer (counts and sums from SQL), the
+// waiting messages a page at a time with a cursor, retry and discard. The
+// same queries as `outpost queue`.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../errors.js'
 import { ErrorBody } from './schemas.js'
-import { Queue, Retried } from '../../schemas.js'
+import { Queue, QueueParams, Retried } from '../../schemas.js'
+import { countWaiting, CursorError, DEFAULT_PAGE, MAX_PAGE, outboxTotals, peerTotals, queuePage } from '../../../outbox/queue-query.js'
 
+// The contract's page bounds are the outbox's own.
+if (QueueParams.properties.limit.maximum !== MAX_PAGE || QueueParams.properties.limit.default !== DEFAULT_PAGE) {
+  throw new Error('the queue page bounds of the API contract and of the outbox differ')
+}
 const Peer = Type.String({ minLength: 1, maxLength: 64 })
 
 const queue: FastifyPluginAsyncTypebox = async (app) => {
-  const { exchange, outbox, transports } = app.outpost
+  const { outbox, transports } = app.outpost
 
-  app.get('/queue', { schema: { response: { 200: Queue } } }, async () => {
-    const byPeer = exchange.queue()
-    const peers = [...byPeer].map(([peer, entries]) => ({
-      peer,
-      // lastExportAt 0 is a retry's mark: in flight, due again now.
-      messages: entries.map((e) => ({ messageId: e.messageId, size: e.size, queuedAt: e.queuedAt, bundleId: e.lastBundleId, exportedAt: e.exports ? e.lastExportAt : null })),
-    }))
-    const all = [...byPeer.values()].flat()
-    return { peers, totals: { messages: all.length, bytes: all.reduce((n, e) => n + e.size, 0) } }
+  app.get('/queue', { schema: { querystring: QueueParams, response: { 200: Queue, 400: ErrorBody } } }, async (req) => {
+    const perPeer = peerTotals(app.outpost.node.db)
+    const totals = outboxTotals(perPeer)
+    let page
+    try {
+      page = queuePage(app.outpost.node.db, req.query)
+    } catch (err) {
+      if (err instanceof CursorError) throw new HttpError(400, err.message)
+      throw err
+    }
+    const items = page.items.map((e) => ({ messageId: e.messageId, peer: e.peer, size: e.size, queuedAt: e.queuedAt, exports: e.exports, bundleId: e.lastBundleId, exportedAt: e.lastExportAt, via: e.lastVia }))
+    return { peers: perPeer, totals: { messages: totals.messages, bytes: totals.bytes }, items, next: page.next }
   })
 
   app.post('/queue/:peer/retry', { schema: { params: Type.Object({ peer: Peer }), response: { 200: Retried, 404: ErrorBody } } }, async (req) => {
     const { peer } = req.params
-    if (!app.outpost.peers.get(peer) && !outbox.waiting(peer).length) throw new HttpError(404, `no peer named "${peer}" and nothing queued for it`)
+    if (!app.outpost.peers.get(peer) && !countWaiting(app.outpost.node.db, peer)) throw new HttpError(404, `no peer named "${peer}" and nothing queued for it`)
     const messages = outbox.resend(peer)
     const scheduler = app.outpost.scheduler
     for (const t of transports.list(peer)) {

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { opsNode } from '../../../helpers/ops-admin.js'
 import { stableMessageId } from '../../../../server/bundle/message-id.js'
 import type { OutpostEvent } from '../../../../server/events/types.js'
+import { seedOutbox } from '../../../helpers/outbox-seed.js'
 
 test('queue lists waiting mail per peer; retry re-sends what is in flight and runs the transport; discard drops one message', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'op-webq-'))
@@ -17,7 +18,7 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
   const town = await opsNode(join(dir, 'town'), 'town.test')
   try {
     assert.equal((await camp.send('POST', '/api/peers', { card: (await town.get('/api/self')).json().card })).statusCode, 200)
-    assert.deepEqual((await camp.get('/api/queue')).json(), { peers: [], totals: { messages: 0, bytes: 0 } })
+    assert.deepEqual((await camp.get('/api/queue')).json(), { peers: [], totals: { messages: 0, bytes: 0 }, items: [], next: null })
     const ids: string[] = []
     let bytes = 0
     for (const n of [1, 2]) {
@@ -28,8 +29,8 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
     }
     let q = (await camp.get('/api/queue')).json()
     assert.deepEqual(q.totals, { messages: 2, bytes })
-    assert.deepEqual(q.peers.map((p: { peer: string; messages: unknown[] }) => [p.peer, p.messages.length]), [['town', 2]])
-    assert.deepEqual(q.peers[0].messages.map((m: { bundleId: null; exportedAt: null }) => [m.bundleId, m.exportedAt]), [[null, null], [null, null]], 'not exported yet')
+    assert.deepEqual(q.peers.map((p: { peer: string; messages: number; bytes: number }) => [p.peer, p.messages, p.bytes]), [['town', 2, bytes]])
+    assert.deepEqual(q.items.map((m: { bundleId: null; exportedAt: null; via: null }) => [m.bundleId, m.exportedAt, m.via]), [[null, null, null], [null, null, null]], 'not exported yet')
 
     // An export puts them in flight: each shows the bundle that carries it.
     const t = (await camp.send('POST', '/api/transports', { peer: 'town', kind: 'folder', options: { path: shared }, schedule: '0 6 * * *' })).json()
@@ -37,9 +38,10 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
     const isDone = (e: OutpostEvent) => e.kind === 'transport.run' && (e as OutpostEvent<'transport.run'>).data.phase === 'done'
     await camp.waitFor(isDone)
     q = (await camp.get('/api/queue')).json()
-    const flying = q.peers[0].messages
-    assert.ok(flying.every((m: { bundleId: string; exportedAt: number }) => m.bundleId && m.exportedAt > 0), 'in flight until town acks')
-    assert.equal(camp.services.exchange.peersWithUnsentWork().length, 0, 'just sent: not due again yet')
+    const flying = q.items
+    assert.ok(flying.every((m: { bundleId: string; exportedAt: number; via: string; exports: number }) => m.bundleId && m.exportedAt > 0 && m.via === 'folder' && m.exports === 1), 'in flight until town acks, by the folder carrier')
+    assert.equal(camp.services.exchange.peersWithUnsentWork().length, 0, 'just taken: event transports hold off for a while')
+    assert.equal(q.items.filter((m: { via: string }) => m.via === 'folder').length, 2)
 
     // Retry: due again at once, and the transport runs now.
     rmSync(join(shared, 'outpost'), { recursive: true })
@@ -55,7 +57,7 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
     r = await camp.send('DELETE', `/api/queue/town/${ids[0]}`)
     assert.equal(r.statusCode, 204)
     q = (await camp.get('/api/queue')).json()
-    assert.deepEqual(q.peers[0].messages.map((m: { messageId: string }) => m.messageId), [ids[1]])
+    assert.deepEqual(q.items.map((m: { messageId: string }) => m.messageId), [ids[1]])
     r = await camp.send('DELETE', `/api/queue/town/${ids[0]}`)
     assert.equal(r.statusCode, 404)
     r = await camp.send('DELETE', '/api/queue/town/not-an-id')
@@ -63,6 +65,50 @@ test('queue lists waiting mail per peer; retry re-sends what is in flight and ru
     assert.match(r.json().error, /messageId must match/)
   } finally {
     await Promise.all([camp.close(), town.close()])
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a large queue comes a page at a time: the cursor walks every message once, per peer or across all', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-webq-big-'))
+  const camp = await opsNode(join(dir, 'camp'), 'camp.test')
+  try {
+    const peers = Array.from({ length: 50 }, (_, i) => `p${i}`)
+    const n = 20_000
+    seedOutbox(camp.node.db, { messages: n, peers, bodyBytes: 100 })
+    let r = await camp.get('/api/queue')
+    assert.equal(r.statusCode, 200)
+    let q = r.json()
+    assert.equal(q.totals.messages, n)
+    assert.equal(q.peers.length, 50)
+    assert.ok(q.peers.every((p: { messages: number }) => p.messages === n / 50))
+    assert.equal(q.items.length, 100, 'the first page, not the whole outbox')
+    assert.ok(r.body.length < 40_000, `the first page is small: ${r.body.length} bytes`)
+    const seen = new Set<string>()
+    let pages = 0
+    for (let after: string | null = ''; after !== null; pages++) {
+      r = await camp.get(`/api/queue?limit=1000${after ? `&after=${after}` : ''}`)
+      q = r.json()
+      assert.ok(q.items.length === 1000 || q.next === null)
+      for (const m of q.items) {
+        assert.ok(!seen.has(`${m.peer}/${m.messageId}`), 'no message twice')
+        seen.add(`${m.peer}/${m.messageId}`)
+      }
+      after = q.next
+    }
+    assert.equal(seen.size, n)
+    assert.equal(pages, 20)
+    const one = (await camp.get('/api/queue?peer=p7&limit=250')).json()
+    assert.equal(one.items.length, 250)
+    assert.ok(one.items.every((m: { peer: string }) => m.peer === 'p7'))
+    const rest = (await camp.get(`/api/queue?peer=p7&limit=1000&after=${one.next}`)).json()
+    assert.equal(rest.items.length, n / 50 - 250)
+    assert.equal(rest.next, null)
+    assert.equal((await camp.get(`/api/queue?peer=p8&after=${one.next}`)).statusCode, 400, 'a cursor of another peer')
+    assert.equal((await camp.get('/api/queue?after=garbage')).statusCode, 400)
+    assert.equal((await camp.get('/api/queue?limit=5000')).statusCode, 400, 'a page is at most 1000')
+  } finally {
+    await camp.close()
     rmSync(dir, { recursive: true, force: true })
   }
 })
