@@ -3,7 +3,7 @@
 // parse the file, decide what to apply against what the box has now, and
 // render the file as it is written back (secrets removed, a note of what
 // was applied). Reading and writing the card, outpost.toml and the system
-// happen at the edge, in setup-file-apply.ts.
+// happen at the edge, in cli/setup-file.ts.
 //
 // The format is deliberately the plainest a text editor on any computer
 // keeps intact: `key = value` lines, `#` comments, blank lines. A value is

@@ -3,11 +3,11 @@
 // it. Dedup and acks are keyed on it, so it must not change when a node
 // re-bundles the message or adds its own trace headers.
 //
-// It is the delivery ledger's message key (server/haraka/lib/delivery.ts),
+// It is the delivery ledger's message key (server/delivery/deliver.ts),
 // imported rather than written a second time: a message that arrives in a
 // bundle and one that arrives over SMTP are then the same row in the ledger,
 // and the two definitions cannot drift apart.
-import { messageKey } from '../haraka/lib/delivery.js'
+import { messageKey } from '../delivery/deliver.js'
 
 /** 64 lower-case hex digits. */
 export type MessageId = string

@@ -4,18 +4,18 @@
 // Shared flag: --data DIR (any position; default $OUTPOST_DATA, then /var/lib/outpost).
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import QRCode from 'qrcode'
-import { resolveDataDir } from '../paths.js'
+import { resolveDataDir } from '../base/paths.js'
 import { initNode } from '../node/init.js'
 import { formatSetupCode } from '../admin/setup-code.js'
-import { openNode } from '../node/context.js'
+import { openNode } from '../context/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
 import { removeAccount } from '../accounts/mailbox.js'
-import { exec } from '../exec.js'
+import { exec } from '../base/exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
 import { spkiPinOfFile } from '../tls/pin.js'
 import { DEFAULT_ROUTE, PeerService, type Peer } from '../peers/service.js'
-import type { NodeContext } from '../node/context.js'
+import type { NodeContext } from '../context/context.js'
 
 const USAGE = `usage: outpost COMMAND [--data DIR] ...
 
@@ -389,14 +389,14 @@ export async function run(argv: string[]): Promise<number> {
         const [sub, ...args] = positionals
         if (sub !== 'offload') throw new UsageError(`unknown usb command "${sub ?? ''}" (offload)`)
         if (args.length !== 1) throw new UsageError('usb offload needs one DIR (the mount point of the stick)')
-        return await (await import('../appliance/cli.js')).cmdUsbOffload(args[0]!, values.data)
+        return await (await import('./appliance.js')).cmdUsbOffload(args[0]!, values.data)
       }
       case 'appliance': {
         const { values, positionals } = parse(rest, {})
         const [sub, ...args] = positionals
         if (sub === 'run') {
           if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-          return await (await import('../appliance/cli.js')).cmdApplianceRun(values.data)
+          return await (await import('./appliance.js')).cmdApplianceRun(values.data)
         }
         throw new UsageError(`unknown appliance command "${sub ?? ''}" (run)`)
       }
@@ -405,14 +405,14 @@ export async function run(argv: string[]): Promise<number> {
         const [sub, ...args] = positionals
         if (sub !== 'apply') throw new UsageError(`unknown hotspot command "${sub ?? ''}" (apply)`)
         if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-        return await (await import('../appliance/cli.js')).cmdHotspotApply(values.data)
+        return await (await import('./appliance.js')).cmdHotspotApply(values.data)
       }
       case 'setup-file': {
         const { values, positionals } = parse(rest, { file: { type: 'string' }, host: { type: 'string' }, 'authorized-keys': { type: 'string' }, 'hostname-file': { type: 'string' } })
         const [sub, ...args] = positionals
         if (sub !== 'apply') throw new UsageError(`unknown setup-file command "${sub ?? ''}" (apply)`)
         if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-        return await (await import('../appliance/setup-file-apply.js')).applySetupFile({
+        return await (await import('./setup-file.js')).applySetupFile({
           file: (values.file as string | undefined) ?? '/boot/firmware/outpost-setup.txt',
           data: resolveDataDir(values.data as string | undefined),
           // The hotspot's fixed address (the [hotspot] default): phones reach the box there.

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs'
 import { parse } from 'smol-toml'
 import { SPEC, defaults, type KeySpec, type NodeConfig } from './schema.js'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
 
 export class ConfigError extends Error {
   override name = 'ConfigError'

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodePaths } from '../paths.js'
+import type { NodePaths } from '../base/paths.js'
 import { splitAddress } from '../accounts/address.js'
 
 export interface DovecotUser {

@@ -11,17 +11,17 @@
 // nodemailer and imapflow are loaded when a run needs them: most nodes never
 // use an account uplink, and the two cost a running node about 9 MB.
 import { eq } from 'drizzle-orm'
-import type { NodeContext } from '../node/context.js'
+import type { NodeContext } from '../context/context.js'
 import { Outbox } from '../outbox/outbox.js'
 import { PeerService } from '../peers/service.js'
 import { accounts } from '../db/schema.js'
 import { EventLog } from '../events/log.js'
-import { deliver } from '../haraka/lib/delivery.js'
-import { quarantine } from '../exchange/quarantine.js'
+import { deliver } from '../delivery/deliver.js'
+import { quarantine } from '../base/quarantine.js'
 import { stableMessageId } from '../bundle/message-id.js'
-import { INTERNET, nextHop } from './route.js'
+import { INTERNET, nextHop } from '../routing/route.js'
 import type { AccountUplink } from './uplink.js'
-import { waitRunLock } from '../node/run-lock.js'
+import { waitRunLock } from '../base/run-lock.js'
 
 export interface AccountRunResult {
   sent: number

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
 
 const VERSION = 'v1'
 const KEY_BYTES = 32

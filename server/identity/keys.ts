@@ -6,8 +6,8 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { fsyncDir, writeFileDurable } from '../durable.js'
-import type { NodePaths } from '../paths.js'
+import { fsyncDir, writeFileDurable } from '../base/durable.js'
+import type { NodePaths } from '../base/paths.js'
 
 export class IdentityError extends Error {
   override name = 'IdentityError'

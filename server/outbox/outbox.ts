@@ -9,7 +9,7 @@ import { existsSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
 import { isMessageId } from '../bundle/message-id.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 

@@ -3,7 +3,7 @@
 // server, one request per bundle, signed with the node key (see
 // http-auth.ts and docs/transports/http.md). It only sends: the peer's own
 // HTTP transport pushes what it has for us into our /api/peer/bundles.
-import { freshSighting } from './sightings.js'
+import { freshSighting } from './discovery/sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'

@@ -4,8 +4,8 @@
 // node by themselves (NNCP's exec handler, an HTTP POST from the peer) call
 // `outpost import -` or the import API, and their run() only sends.
 import type { Exchange, Progress } from '../exchange/exchange.js'
-import type { NodeContext } from '../node/context.js'
-import type { Exec } from '../exec.js'
+import type { NodeContext } from '../context/context.js'
+import type { Exec } from '../base/exec.js'
 
 export class TransportConfigError extends Error {
   override name = 'TransportConfigError'

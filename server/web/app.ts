@@ -20,7 +20,7 @@ import publicRoutes from './routes/public.js'
 import settingsRoutes from './routes/settings.js'
 import eventRoutes from './routes/events.js'
 import webApp from './plugins/web-app.js'
-import { appRoot } from '../app-root.js'
+import { appRoot } from '../base/app-root.js'
 import { join } from 'node:path'
 
 export interface AppOptions {

@@ -1,21 +1,21 @@
-// Delivers accepted mail to Dovecot over LMTP (lib/delivery.ts). It hooks
+// Delivers accepted mail to Dovecot over LMTP (delivery/deliver.ts). It hooks
 // queue_outbound, where Haraka sends every authenticated sender's mail, and
 // queue for completeness; whatever happens, it answers, so nothing falls
 // through to Haraka's own outbound queue.
 import constants from 'haraka-constants'
 import type { Connection, HarakaPlugin, Next } from '../lib/haraka-api.js'
-import { CLIENT_RETRY_WINDOW_MS, deliver, readMessage } from '../lib/delivery.js'
+import { CLIENT_RETRY_WINDOW_MS, deliver, readMessage } from '../../delivery/deliver.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { Outbox } from '../../outbox/outbox.js'
 import { stableMessageId } from '../../bundle/message-id.js'
 import { domainOf } from '../../routing/router.js'
-import { INTERNET, nextHop } from '../../gateway/route.js'
+import { INTERNET, nextHop } from '../../routing/route.js'
 import { UplinkService } from '../../gateway/uplink.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
-import { belowFloor } from '../../disk-floor.js'
+import { belowFloor } from '../../base/disk-floor.js'
 import { dirname } from 'node:path'
 import type { OutpostSettings } from '../lib/settings.js'
 import { DeferredEvents, deliveryEvents } from '../lib/events.js'

@@ -6,7 +6,7 @@
 // The one exception is a gateway's inbound port, where the Internet
 // delivers without AUTH: any sender but the group's own (in the envelope and
 // in From:), at a bounded rate per client address, and only to the group's
-// domains (gateway/route.ts inboundAccepts), so the gateway is never an
+// domains (routing/route.ts inboundAccepts), so the gateway is never an
 // open relay.
 //
 // For every client, a header must parse line by line, and a message without
@@ -17,12 +17,12 @@ import { eq } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { domainOf } from '../../routing/router.js'
-import { inboundAccepts, nextHop } from '../../gateway/route.js'
+import { inboundAccepts, nextHop } from '../../routing/route.js'
 import { UplinkService } from '../../gateway/uplink.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
-import { authorOf } from '../lib/author.js'
+import { authorOf } from '../../routing/author.js'
 import { authUser, isInbound as isInboundClient } from '../lib/inbound.js'
-import { fromDomains } from '../../exchange/sender-origin.js'
+import { fromDomains } from '../../routing/sender-origin.js'
 import { firstBadHeaderLine } from '../lib/header-lines.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'

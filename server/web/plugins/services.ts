@@ -2,7 +2,7 @@
 // The routes stay thin: every change goes through the same services the CLI
 // uses, so the two never disagree.
 import fp from 'fastify-plugin'
-import type { NodeContext } from '../../node/context.js'
+import type { NodeContext } from '../../context/context.js'
 import { EventBus, EventLog } from '../../events/log.js'
 import type { PeerService } from '../../peers/service.js'
 import { TransportService } from '../../transports/service.js'

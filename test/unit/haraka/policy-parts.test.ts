@@ -2,11 +2,11 @@
 // routing, login cache, spawn arguments.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { authorOf } from '../../../server/haraka/lib/author.js'
+import { authorOf } from '../../../server/routing/author.js'
 import { LoginCache } from '../../../server/haraka/lib/login-cache.js'
 import { resolveRecipient } from '../../../server/routing/router.js'
 import { harakaSpawnArgs, isOurHaraka } from '../../../server/haraka/process.js'
-import { nodePaths } from '../../../server/paths.js'
+import { nodePaths } from '../../../server/base/paths.js'
 
 test('authorOf finds the one address in From:, whatever the display name says', () => {
   assert.deepEqual(authorOf(['Alice <Alice@Camp.test>']), { ok: true, address: 'alice@camp.test' })

@@ -11,7 +11,7 @@ export { ErrorBody } from '../../schemas.js'
 
 export const Check = Type.Object({ ok: Type.Boolean(), detail: Type.String() })
 
-/** The node's clock (node/clock.ts ClockReport): times in ms since the epoch. */
+/** The node's clock (base/clock.ts ClockReport): times in ms since the epoch. */
 export const ClockReport = Type.Object({
   now: Type.Number(),
   wall: Type.Number(),
