@@ -12,7 +12,7 @@ import { ConfigError, configFromObject, loadConfig, saveConfig } from '../config
 import type { NodeConfig } from '../config/schema.js'
 import type { NodeContext } from '../context/context.js'
 import { firstLoginEnabled, setFirstLogin } from '../accounts/invites.js'
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from '../identity/name.js'
 import { splitAddress } from '../accounts/address.js'
 import { channelMode, checkPassphrase, checkSsid, HotspotError, planHotspot } from '../appliance/hotspot.js'
 

@@ -11,8 +11,8 @@
 // removed (so a passphrase may hold a `#`). Windows line endings and a
 // UTF-8 byte-order mark (Notepad) are accepted.
 import { checkPassphrase, checkSsid } from './hotspot.js'
-import { isNodeName } from '../bundle/format.js'
-import { MIN_ADMIN_PASSWORD } from '../admin/auth.js'
+import { isNodeName } from '../identity/name.js'
+import { MIN_ADMIN_PASSWORD } from '../accounts/password.js'
 
 export const SETUP_KEYS = ['name', 'domain', 'wifi_ssid', 'wifi_passphrase', 'wifi_country', 'admin_password', 'ssh_authorized_key'] as const
 export type SetupKey = (typeof SETUP_KEYS)[number]

@@ -31,9 +31,6 @@
 // time (see expiryNow): it never jumps forward with the wall clock.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { eq } from 'drizzle-orm'
-import type { Db } from '../db/index.js'
-import { settings } from '../db/schema.js'
 import type { NodePaths } from './paths.js'
 
 /** What the rest of the node sees: one number, never below the floor. */
@@ -82,48 +79,6 @@ export interface FloorStore {
   set(key: string, value: number): void
   getText(key: string): string | undefined
   setText(key: string, value: string): void
-}
-
-export function settingsFloorStore(db: Db): FloorStore {
-  const read = (key: string): unknown => {
-    const row = db.select().from(settings).where(eq(settings.key, key)).get()
-    return row ? (JSON.parse(row.value) as unknown) : undefined
-  }
-  const write = (key: string, value: unknown) => {
-    const now = Date.now()
-    db.insert(settings)
-      .values({ key, value: JSON.stringify(value), updatedAt: now })
-      .onConflictDoUpdate({ target: settings.key, set: { value: JSON.stringify(value), updatedAt: now } })
-      .run()
-  }
-  return {
-    get(key) {
-      const v = read(key)
-      return typeof v === 'number' && Number.isFinite(v) ? v : undefined
-    },
-    set: write,
-    getText(key) {
-      const v = read(key)
-      return typeof v === 'string' ? v : undefined
-    },
-    setText: write,
-  }
-}
-
-export function memoryFloorStore(init: Record<string, number> = {}): FloorStore {
-  const m = new Map<string, number | string>(Object.entries(init))
-  return {
-    get: (k) => {
-      const v = m.get(k)
-      return typeof v === 'number' ? v : undefined
-    },
-    set: (k, v) => void m.set(k, v),
-    getText: (k) => {
-      const v = m.get(k)
-      return typeof v === 'string' ? v : undefined
-    },
-    setText: (k, v) => void m.set(k, v),
-  }
 }
 
 /** What the admin is shown: the times, and what set the floor. */
@@ -349,6 +304,3 @@ export function dataDirMtime(paths: Pick<NodePaths, 'db' | 'spool'>): number {
   }
   return Math.floor(newest)
 }
-
-/** A clock that is just the wall clock, for code that has no node (tests of pure parts). */
-export const wallClock: NodeClock = { now: () => Date.now() }

@@ -21,6 +21,7 @@ const age = () => import('age-encryption')
 import { decryptAgePayload, splitAgeFile } from './age-payload.js'
 import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
+import { isNodeName, MAX_NODE_NAME } from '../identity/name.js'
 
 const compress = promisify(brotliCompress)
 const decompress = promisify(brotliDecompress)
@@ -112,16 +113,9 @@ export class BundleError extends Error {
   }
 }
 
-const NODE_NAME = /^[a-z0-9]+(?:[.-][a-z0-9]+)*$/
-const MAX_NODE_NAME = 63
 const BUNDLE_ID = /^[0-9a-f]{32}$/
 /** A message routed more often than this is looping, whatever the header says. */
 export const MAX_HOP_LIMIT = 255
-
-/** Node names become folder and file names on FAT sticks, and `--` separates the parts of a file name. */
-export function isNodeName(s: unknown): s is string {
-  return typeof s === 'string' && s.length <= MAX_NODE_NAME && NODE_NAME.test(s)
-}
 
 export function newBundleId(): string {
   return randomBytes(16).toString('hex')

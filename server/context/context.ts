@@ -8,7 +8,8 @@ import { AccountService } from '../accounts/service.js'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { appRoot } from '../base/app-root.js'
-import { dataDirMtime, FloorClock, settingsFloorStore } from '../base/clock.js'
+import { dataDirMtime, FloorClock } from '../base/clock.js'
+import { settingsFloorStore } from '../db/settings.js'
 import { ConfigError } from '../config/file.js'
 
 export interface NodeContext {

@@ -5,15 +5,13 @@
 // before it the client keeps the message and retries; after it only Dovecot
 // and the ledger stand between the message and loss. So 250 is given only
 // when every recipient's mailbox has the message.
-import { createHash } from 'node:crypto'
-import { Writable } from 'node:stream'
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
-import type { MessageStream } from '../haraka/lib/haraka-api.js'
+import { messageKey } from '../bundle/message-id.js'
 
 export type Verdict =
   /** Every recipient has it: answer OK (250). */
@@ -90,96 +88,6 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
     }
   }
   return false
-}
-
-/** Reads the whole message once (Haraka's stream cannot be piped twice at once), refusing more than maxBytes. */
-export function readMessage(stream: MessageStream, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = []
-    let size = 0
-    let failed = false
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        size += chunk.length
-        if (size > maxBytes) {
-          failed = true
-          done(new Error(`the message is larger than the ${maxBytes}-byte limit while being read for delivery`))
-          return
-        }
-        chunks.push(chunk)
-        done()
-      },
-    })
-    sink.once('finish', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size))
-    })
-    sink.once('error', (err) => {
-      failed = true
-      stream.unpipe?.()
-      reject(err)
-    })
-    stream.pipe(sink, { line_endings: '\r\n' })
-  })
-}
-
-function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex')
-}
-
-/** Splits at the first empty line; a message without one is all header. */
-export function splitMessage(message: Buffer): { header: string; body: Buffer } {
-  const crlf = message.indexOf('\r\n\r\n')
-  const lf = message.indexOf('\n\n')
-  if (crlf === -1 && lf === -1) return { header: message.toString('latin1'), body: Buffer.alloc(0) }
-  const [at, sepLen] = crlf !== -1 && (lf === -1 || crlf < lf) ? [crlf, 4] : [lf, 2]
-  return { header: message.subarray(0, at).toString('latin1'), body: message.subarray(at + sepLen) }
-}
-
-export function messageIdOf(header: string): string {
-  const unfolded = header.replace(/\r?\n[ \t]+/g, ' ')
-  const m = /^message-id[ \t]*:[ \t]*(.*)$/im.exec(unfolded)
-  return m ? m[1]!.trim() : ''
-}
-
-/**
- * Header fields that differ between two attempts at the same message: what
- * a hop adds or rewrites (Haraka's Received and Authentication-Results, with
- * the time and session of each attempt, our own X-Outpost-* trace lines,
- * what a delivering MTA adds), and Date, which a client that builds the
- * message anew for its retry (nodemailer does) sets to the time of the
- * retry. Everything else in the header is the author's, and the same on
- * every retry.
- */
-const TRACE_FIELD = /^(date|received|return-path|delivered-to|x-outpost-[a-z-]*|authentication-results|original-authentication-results|received-spf|arc-[a-z-]*)$/i
-
-/** The header as its author wrote it: unfolded fields without the trace fields, in their order, names in lower case. */
-export function authoredHeader(header: string): string {
-  const fields: string[] = []
-  for (const line of header.split(/\r?\n/)) {
-    if (/^[ \t]/.test(line) && fields.length) fields[fields.length - 1] += ` ${line.trim()}`
-    else fields.push(line)
-  }
-  const named = fields.map((f) => {
-    const colon = f.indexOf(':')
-    return { name: colon === -1 ? '' : f.slice(0, colon).trim().toLowerCase(), field: f }
-  })
-  // Names in lower case, as they compare; values as written.
-  return named.filter((f) => !TRACE_FIELD.test(f.name)).map((f) => (f.name ? `${f.name}:${f.field.slice(f.field.indexOf(':') + 1)}` : f.field)).join('\n')
-}
-
-/**
- * The ledger key of a message: the same message retried by its client gets
- * the same key, and two different messages never do. The header is hashed
- * without its trace fields because Haraka adds a Received header with the
- * time and session id to each attempt. Message-ID, envelope sender, the
- * rest of the header (Date, Subject, To, …) and the body together tell apart
- * two messages whose bodies happen to be equal; a message that came without
- * a Message-ID got a unique one at submission (outpost_policy), so even two
- * byte-identical scripted messages differ.
- */
-export function messageKey(message: Buffer, sender: string): string {
-  const { header, body } = splitMessage(message)
-  return sha256(`${messageIdOf(header)}\0${sender.toLowerCase()}\0${sha256(authoredHeader(header))}\0${sha256(body)}`)
 }
 
 /**

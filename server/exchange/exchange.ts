@@ -43,8 +43,8 @@ import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
-import { INTERNET, nextHop, senderRoutesTo } from '../routing/route.js'
-import { UplinkService } from '../gateway/uplink.js'
+import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
+import { reachesInternet } from '../routing/internet.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -514,7 +514,7 @@ export class Exchange {
 
   /** The Internet is the way out on a gateway, and on a node whose uplink is an email account. */
   private isGateway(): boolean {
-    return this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+    return reachesInternet(this.node.config.gateway.enabled, this.node.db)
   }
 
   private isLocal(address: string): boolean {
@@ -579,18 +579,19 @@ export class Exchange {
         // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
         const gateway = this.isGateway()
         const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
-        for (const r of remote) {
-          const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })
-          if (hop.kind === 'internet') {
+        const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
+        // A remote address of one of our domains has no account here: no route either.
+        for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)
+        for (const [to, rs] of hops.byPeer) {
+          if (to === INTERNET) {
             // The gateway sends to the world only in the names of the domains
             // the origin is trusted for: otherwise one peer could mail the
             // Internet as another peer's users, or as ours.
             const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
-            if (!senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
-            else byPeer.set(INTERNET, [...(byPeer.get(INTERNET) ?? []), r])
-          } else if (hop.kind !== 'peer') problems.push(`no route for ${r}`)
-          else if (hop.peer === origin && header.hops > 0) problems.push(`${r} would go back to ${origin}, where it came from`)
-          else byPeer.set(hop.peer, [...(byPeer.get(hop.peer) ?? []), r])
+            if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
+            else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
+          } else if (to === origin && header.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
+          else byPeer.set(to, rs)
         }
         if (header.hops + 1 > header.hopLimit) {
           problems.push(`hop limit ${header.hopLimit} reached`)

@@ -19,7 +19,7 @@ import { EventLog } from '../events/log.js'
 import { deliver } from '../delivery/deliver.js'
 import { quarantine } from '../base/quarantine.js'
 import { stableMessageId } from '../bundle/message-id.js'
-import { INTERNET, nextHop } from '../routing/route.js'
+import { groupByHop, INTERNET } from '../routing/route.js'
 import type { AccountUplink } from './uplink.js'
 import { waitRunLock } from '../base/run-lock.js'
 
@@ -201,11 +201,12 @@ export class AccountUplinkRunner {
           const sender = envelopeSender(source)
           const targets = groupRecipients(source, acct.address, domain)
           const local = targets.filter((t) => t.endsWith(`@${domain}`) && db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, t)).get())
-          const byPeer = new Map<string, string[]>()
-          for (const t of targets.filter((x) => !x.endsWith(`@${domain}`))) {
-            const hop = nextHop(t.slice(t.lastIndexOf('@') + 1), { domains: [domain], gateway: false, resolve: (d, o) => peers.resolveDomain(d, { ...o, useDefault: false }) })
-            if (hop.kind === 'peer') byPeer.set(hop.peer, [...(byPeer.get(hop.peer) ?? []), t])
-          }
+          // Only a peer named for the domain takes it: never the default route, never the Internet.
+          const { byPeer } = groupByHop(
+            targets.filter((x) => !x.endsWith(`@${domain}`)),
+            { domains: [domain], gateway: false, resolve: (d, o) => peers.resolveDomain(d, { ...o, useDefault: false }) },
+            (t) => t.slice(t.lastIndexOf('@') + 1),
+          )
           if (!local.length && !byPeer.size) {
             quarantine(paths.quarantine, `account-${msg.uid}.eml`, source, `fetched from ${acct.address}: no plus-address of it names a user of this node or of a peer (To: ${targets.join(', ') || 'none'})`)
             r.quarantined++

@@ -14,6 +14,7 @@
 import { eq } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { settings } from '../db/schema.js'
+import { sendsThroughAccount } from '../routing/internet.js'
 import { openSecret, sealSecret, secretsKey } from './secrets.js'
 
 export type UplinkKind = 'none' | 'gateway' | 'account'
@@ -124,7 +125,7 @@ export class UplinkService {
 
   /** Whether mail for domains no peer is named for leaves through an email account. */
   sendsThroughAccount(): boolean {
-    return this.get<UplinkKind>('uplink.kind') === 'account' && this.get<AccountSetting>('uplink.account') !== undefined
+    return sendsThroughAccount(this.db)
   }
 
   setAccount(opts: Omit<AccountSetting, 'password'> & { password: string }): UplinkView {

@@ -10,7 +10,7 @@
 // Trust comes from how the card reached you (a QR code scanned from the
 // other box in person, a file handed over on a stick you know), which is
 // why `outpost card` shows key fingerprints to compare.
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from './name.js'
 import { createHash, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'

@@ -1,11 +1,14 @@
-// Where mail goes on a gateway, and what a gateway takes from the Internet.
-// Pure: the peer lookups come in as functions, so Haraka's plugins, the
-// bundle import and the tests all ask the same rules.
+// Where mail goes next, and what a gateway takes from the Internet. Every
+// step that routes asks these functions: Haraka's plugins (at RCPT and when
+// the message is queued), the bundle import, and the email-account uplink.
+// Pure: the peer lookups come in as functions.
 //
 // On a gateway the Internet is the default route: mail for a domain that
 // no explicit route and no peer's card names goes out by MX (or the
 // smarthost). A `*` route is not used there; the gateway is where the
 // group's default route ends.
+
+import { normaliseAddress } from '../accounts/address.js'
 
 /** The outbox's name for "the Internet": not a node name (those never start with @), so no peer can take it. */
 export const INTERNET = '@internet'
@@ -35,12 +38,35 @@ export function nextHop(domain: string, ctx: HopContext): NextHop {
   return { kind: 'none', reason: `relaying to ${d} is not possible from this node` }
 }
 
-/** A comma- or space-separated list of domains, lower-cased, empty entries dropped. */
-export function parseDomainList(text: string): string[] {
-  return text
-    .split(/[,\s]+/)
-    .map((d) => d.trim().toLowerCase())
-    .filter(Boolean)
+/** The domain of an address, lower-cased; empty when it has none. */
+export function domainOf(address: string): string {
+  const a = normaliseAddress(address)
+  const at = a.lastIndexOf('@')
+  return at === -1 ? '' : a.slice(at + 1)
+}
+
+/** Recipients grouped by their next hop. */
+export interface HopGroups {
+  local: string[]
+  /** By peer name, or INTERNET, in the order the recipients came. */
+  byPeer: Map<string, string[]>
+  /** Recipients nothing routes, each with the reason. */
+  none: { recipient: string; reason: string }[]
+}
+
+/** Groups recipients by nextHop of their domain; `domain` says how a recipient's domain is read. */
+export function groupByHop(recipients: readonly string[], ctx: HopContext, domain: (recipient: string) => string = domainOf): HopGroups {
+  const out: HopGroups = { local: [], byPeer: new Map(), none: [] }
+  for (const r of recipients) {
+    const hop = nextHop(domain(r), ctx)
+    if (hop.kind === 'local') out.local.push(r)
+    else if (hop.kind === 'none') out.none.push({ recipient: r, reason: hop.reason })
+    else {
+      const to = hop.kind === 'peer' ? hop.peer : INTERNET
+      out.byPeer.set(to, [...(out.byPeer.get(to) ?? []), r])
+    }
+  }
+  return out
 }
 
 export interface InboundContext {

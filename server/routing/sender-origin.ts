@@ -10,7 +10,7 @@
 // node's own domains. The envelope sender and every address in From: are
 // held to it; the null sender of a bounce is allowed in the envelope, and
 // its From: is held to the same rule.
-import { splitMessage } from '../delivery/deliver.js'
+import { splitMessage } from '../bundle/message-id.js'
 import { stripPhrases } from './author.js'
 
 export interface OriginContext {

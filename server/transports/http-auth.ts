@@ -21,7 +21,7 @@
 // before within that window (a recorded request sent again). Everything
 // here is pure: the keys and the clock come from the caller.
 import { createHash, sign, verify, type KeyObject } from 'node:crypto'
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from '../identity/name.js'
 
 export const BUNDLES_PATH = '/api/peer/bundles'
 /** Where a peer that cannot be reached fetches the bundles waiting for it (signed like a POST of an empty body). */

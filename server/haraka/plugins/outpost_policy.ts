@@ -16,9 +16,8 @@ import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
-import { domainOf } from '../../routing/router.js'
-import { inboundAccepts, nextHop } from '../../routing/route.js'
-import { UplinkService } from '../../gateway/uplink.js'
+import { domainOf, inboundAccepts, nextHop } from '../../routing/route.js'
+import { reachesInternet } from '../../routing/internet.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
 import { authorOf } from '../../routing/author.js'
 import { authUser, isInbound as isInboundClient } from '../lib/inbound.js'
@@ -123,7 +122,7 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
       return next(constants.deny, smtpReply(550, '5.7.1', `Relaying denied: this server takes mail only for its own domains, not for ${domain || address}`))
     }
   }
-  const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled || new UplinkService(db, '').sendsThroughAccount(), resolve })
+  const hop = nextHop(domain, { domains: s.domains, gateway: reachesInternet(s.gateway.enabled, db), resolve })
   if (hop.kind === 'local') {
     if (accountExists(address)) return next(constants.ok)
     return next(constants.deny, smtpReply(550, '5.1.1', `${address}: no such user here`))

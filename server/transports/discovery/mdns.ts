@@ -20,7 +20,7 @@ import { createHash } from 'node:crypto'
 import { isIP, isIPv4 } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import makeMdns from 'multicast-dns'
-import { isNodeName } from '../../bundle/format.js'
+import { isNodeName } from '../../identity/name.js'
 
 export const SERVICE_TYPE = '_outpost._tcp.local'
 const SERVICE_ENUMERATION = '_services._dns-sd._udp.local'

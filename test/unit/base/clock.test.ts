@@ -3,9 +3,18 @@
 // the date by hand to the wrong year.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { EXPIRY_CATCH_UP_MS, EXPIRY_KEY, FLOOR_KEY, FloorClock, PEER_LEAD_LIMIT_MS, memoryFloorStore } from '../../../server/base/clock.js'
+import { EXPIRY_CATCH_UP_MS, EXPIRY_KEY, FLOOR_KEY, FloorClock, PEER_LEAD_LIMIT_MS } from '../../../server/base/clock.js'
+import { openDb } from '../../../server/db/index.js'
+import { settingsFloorStore } from '../../../server/db/settings.js'
 import { certDays, CERT_DAYS } from '../../../server/tls/selfsigned.js'
 import { savedBefore } from '../../../server/dovecot/process.js'
+
+/** The store the node uses, on a fresh database, holding `init`. */
+function floorStore(init: Record<string, number> = {}) {
+  const store = settingsFloorStore(openDb(':memory:'))
+  for (const [key, value] of Object.entries(init)) store.set(key, value)
+  return store
+}
 
 const DAY = 86_400_000
 const T = Date.UTC(2026, 10, 25, 12, 0, 0)
@@ -18,7 +27,7 @@ function clocks(wallAt: number) {
 
 test('a box that boots at 1970 keeps counting from the floor it stored, and the floor moves with real seconds', () => {
   const k = clocks(0)
-  const store = memoryFloorStore({ [FLOOR_KEY]: T })
+  const store = floorStore({ [FLOOR_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
   assert.equal(clock.now(), T, 'never below the stored floor')
   assert.equal(clock.behind(), T)
@@ -34,18 +43,18 @@ test('a box that boots at 1970 keeps counting from the floor it stored, and the 
 
 test('without a stored floor, the data dir and the software build time are the evidence; once stored, the data dir is not', () => {
   const k = clocks(0)
-  const fresh = new FloorClock({ store: memoryFloorStore(), evidence: { dataDirMtime: T, buildTime: T - 30 * DAY }, wall: k.wall, monotonic: k.monotonic })
+  const fresh = new FloorClock({ store: floorStore(), evidence: { dataDirMtime: T, buildTime: T - 30 * DAY }, wall: k.wall, monotonic: k.monotonic })
   assert.equal(fresh.now(), T)
   // An mtime written while the clock was wrong far ahead must not undo a
   // floor that is stored (the person has since set the clock right).
-  const stored = new FloorClock({ store: memoryFloorStore({ [FLOOR_KEY]: T }), evidence: { dataDirMtime: T + 3650 * DAY, buildTime: T - 30 * DAY }, wall: k.wall, monotonic: k.monotonic })
+  const stored = new FloorClock({ store: floorStore({ [FLOOR_KEY]: T }), evidence: { dataDirMtime: T + 3650 * DAY, buildTime: T - 30 * DAY }, wall: k.wall, monotonic: k.monotonic })
   assert.equal(stored.now(), T)
 })
 
 test("a trusted peer's bundle time moves the floor forward, but a peer far in the future does not", () => {
   const k = clocks(0)
   const lines: string[] = []
-  const store = memoryFloorStore({ [FLOOR_KEY]: T })
+  const store = floorStore({ [FLOOR_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic, log: (l) => lines.push(l) })
   assert.equal(clock.observePeerTime(T + DAY, 'town'), true)
   assert.equal(clock.now(), T + DAY)
@@ -59,7 +68,7 @@ test("a trusted peer's bundle time moves the floor forward, but a peer far in th
 
 test('a rogue peer cannot ratchet the floor: many bundles, each at the limit, move it at most the lead ahead of vouched time', () => {
   const k = clocks(T)
-  const store = memoryFloorStore({ [FLOOR_KEY]: T })
+  const store = floorStore({ [FLOOR_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
   // Twenty tiny ack bundles, each dated as far ahead as the node takes.
   for (let i = 0; i < 20; i++) {
@@ -86,14 +95,14 @@ test('a rogue peer cannot ratchet the floor: many bundles, each at the limit, mo
 
 test('a box at 1970 without a vouched time stored (made before it was kept) still vouches for its stored floor', () => {
   const k = clocks(0)
-  const clock = new FloorClock({ store: memoryFloorStore({ [FLOOR_KEY]: T }), wall: k.wall, monotonic: k.monotonic })
+  const clock = new FloorClock({ store: floorStore({ [FLOOR_KEY]: T }), wall: k.wall, monotonic: k.monotonic })
   assert.equal(clock.vouched(), T)
   assert.equal(clock.observePeerTime(T + DAY, 'town'), true, 'a day off: the first stick sets the time')
 })
 
 test('expiry never deletes because of a jump backwards, and a jump a year ahead deletes at most an hour more per hour', () => {
   const k = clocks(T)
-  const store = memoryFloorStore({ [FLOOR_KEY]: T, [EXPIRY_KEY]: T })
+  const store = floorStore({ [FLOOR_KEY]: T, [EXPIRY_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
   k.pass(60 * 60_000)
   assert.equal(clock.expiryNow(), T + 60 * 60_000, 'a steady clock: expiry follows it')
@@ -113,7 +122,7 @@ test('expiry never deletes because of a jump backwards, and a jump a year ahead 
 
 test('after time off, expiry catches up at twice the speed of real time', () => {
   const k = clocks(T + 2 * DAY)
-  const store = memoryFloorStore({ [FLOOR_KEY]: T, [EXPIRY_KEY]: T })
+  const store = floorStore({ [FLOOR_KEY]: T, [EXPIRY_KEY]: T })
   const clock = new FloorClock({ store, wall: k.wall, monotonic: k.monotonic })
   let t = clock.expiryNow()
   assert.equal(t, T + EXPIRY_CATCH_UP_MS)

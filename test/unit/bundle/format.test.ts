@@ -21,7 +21,7 @@ import {
   MAX_ACK_IDS,
 } from '../../../server/bundle/format.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
-import { messageKey } from '../../../server/delivery/deliver.js'
+import { messageKey } from '../../../server/bundle/message-id.js'
 import type { BsmtpMessage } from '../../../server/bundle/bsmtp.js'
 
 const T0 = Date.UTC(2025, 2, 3, 10, 0, 0)

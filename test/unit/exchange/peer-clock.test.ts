@@ -12,7 +12,9 @@ import { exec } from '../../../server/base/exec.js'
 import { Exchange } from '../../../server/exchange/exchange.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
-import { FLOOR_KEY, FloorClock, memoryFloorStore, settingsFloorStore } from '../../../server/base/clock.js'
+import { FLOOR_KEY, FloorClock } from '../../../server/base/clock.js'
+import { settingsFloorStore } from '../../../server/db/settings.js'
+import { openDb } from '../../../server/db/index.js'
 
 const DAY = 86_400_000
 
@@ -75,7 +77,7 @@ test('without its floor, a box at 1970 makes bundles that arrive expired: what t
     const campNode = openNode(camp!.paths.data)
     const townNode = openNode(town!.paths.data)
     try {
-      campNode.clock = new FloorClock({ store: memoryFloorStore(), wall: () => 0 })
+      campNode.clock = new FloorClock({ store: settingsFloorStore(openDb(':memory:')), wall: () => 0 })
       const cx = new Exchange(campNode)
       const tx = new Exchange(townNode)
       cx.peers.add(makeCard({ config: town!.config, identity: loadIdentity(town!.paths) }))
