@@ -15,8 +15,9 @@ import { firstLoginEnabled, setFirstLogin } from '../accounts/invites.js'
 import { isNodeName } from '../identity/name.js'
 import { splitAddress } from '../accounts/address.js'
 import { channelMode, checkPassphrase, checkSsid, HotspotError, planHotspot } from '../appliance/hotspot.js'
+import { OutpostError } from '../base/errors.js'
 
-export class SettingsError extends Error {
+export class SettingsError extends OutpostError {
   override name = 'SettingsError'
   constructor(
     message: string,

@@ -15,11 +15,12 @@ import { execOk, type Exec } from '../base/exec.js'
 import { offload, type OffloadResult, type StickExchange } from './usb.js'
 import { LedPatterns } from './led.js'
 import { SimulatedLed } from './gpio.js'
+import { OutpostError } from '../base/errors.js'
 
 export const DEFAULT_STICK_ROOT = '/run/outpost/usb'
 export const STICK_ROOT_SETTING = 'usb.mountRoot'
 
-export class StickError extends Error {
+export class StickError extends OutpostError {
   override name = 'StickError'
   constructor(
     message: string,

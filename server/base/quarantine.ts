@@ -4,6 +4,7 @@ import { join, basename } from 'node:path'
 import { createHash } from 'node:crypto'
 import { lstatSync, readdirSync, readFileSync } from 'node:fs'
 import { writeFileDurable } from './durable.js'
+import { OutpostError } from './errors.js'
 
 export interface QuarantineEntry {
   file: string
@@ -37,7 +38,7 @@ export function quarantineLimits(storage: { quarantine_max_mb: number; quarantin
 }
 
 /** The quarantine cannot take even the short form of an item: a person must look at it and empty it. */
-export class QuarantineFullError extends Error {
+export class QuarantineFullError extends OutpostError {
   override name = 'QuarantineFullError'
 }
 

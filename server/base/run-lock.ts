@@ -3,8 +3,9 @@
 // The transports' runner and the account uplink both take theirs here.
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
+import { OutpostError } from './errors.js'
 
-export class RunLockBusyError extends Error {
+export class RunLockBusyError extends OutpostError {
   override name = 'RunLockBusyError'
 }
 

@@ -22,6 +22,7 @@ import { decryptAgePayload, splitAgeFile } from './age-payload.js'
 import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
 import { isNodeName, MAX_NODE_NAME } from '../identity/name.js'
+import { OutpostError } from '../base/errors.js'
 
 const compress = promisify(brotliCompress)
 const decompress = promisify(brotliDecompress)
@@ -101,7 +102,7 @@ export type BundleErrorReason =
   | 'not-for-us'
   | 'malformed'
 
-export class BundleError extends Error {
+export class BundleError extends OutpostError {
   override name = 'BundleError'
   constructor(
     readonly reason: BundleErrorReason,

@@ -9,8 +9,9 @@ import { ensureIdentity } from '../identity/keys.js'
 import { UplinkService, type UplinkView } from '../gateway/uplink.js'
 import { dkimDnsRecord, ensureDkimKey, listDkimKeys, type DkimKey } from '../gateway/dkim.js'
 import { formatAge } from './progress.js'
+import { OutpostError } from '../base/errors.js'
 
-export class UplinkCliError extends Error {
+export class UplinkCliError extends OutpostError {
   override name = 'UplinkCliError'
 }
 

@@ -2,6 +2,7 @@
 // Dovecot. Unlike SMTP, LMTP answers the final dot once per accepted
 // recipient, so one transaction tells us exactly who has the message.
 import { createConnection, type Socket } from 'node:net'
+import { OutpostError } from '../base/errors.js'
 
 export interface LmtpTarget {
   /** Dovecot's LMTP unix socket. */
@@ -31,7 +32,7 @@ export interface LmtpRecipientResult {
 }
 
 /** The LMTP server could not be reached or broke the protocol: nothing is known to be delivered. */
-export class LmtpError extends Error {
+export class LmtpError extends OutpostError {
   override name = 'LmtpError'
   /** True when the session broke after the message was sent: Dovecot may have stored it for some recipients. */
   afterData = false

@@ -10,10 +10,11 @@ import type { NodePaths } from '../base/paths.js'
 import { processAlive, processArgv, waitProcessGone } from '../base/process-table.js'
 import { writeFileDurable } from '../base/durable.js'
 import { dovecotStateDir, dovecotInstanceName, SQL_CONF_NAME, SUPPORTED_DOVECOT_VERSIONS, type DovecotFiles, type DovecotVersion } from './config.js'
+import { OutpostError } from '../base/errors.js'
 
 const INSTALL_HINT = 'apt-get install dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite'
 
-export class DovecotError extends Error {
+export class DovecotError extends OutpostError {
   override name = 'DovecotError'
 }
 

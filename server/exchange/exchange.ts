@@ -45,6 +45,7 @@ import { recordSafely, type EventRecorder } from '../events/record.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
 import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
 import { reachesInternet } from '../routing/internet.js'
+import { OutpostError } from '../base/errors.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -116,7 +117,7 @@ export interface ImportResult {
   outcome: ImportOutcome
 }
 
-export class ExchangeError extends Error {
+export class ExchangeError extends OutpostError {
   override name = 'ExchangeError'
 }
 

@@ -8,8 +8,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileDurable } from '../base/durable.js'
 import { DOMAIN } from '../identity/card.js'
+import { OutpostError } from '../base/errors.js'
 
-export class DkimError extends Error {
+export class DkimError extends OutpostError {
   override name = 'DkimError'
 }
 

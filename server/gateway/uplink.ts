@@ -16,12 +16,13 @@ import type { Db } from '../db/index.js'
 import { settings } from '../db/schema.js'
 import { sendsThroughAccount } from '../routing/internet.js'
 import { openSecret, sealSecret, secretsKey } from './secrets.js'
+import { OutpostError } from '../base/errors.js'
 
 export type UplinkKind = 'none' | 'gateway' | 'account'
 export const UPLINK_KINDS: readonly UplinkKind[] = ['none', 'gateway', 'account']
 export const DEFAULT_PROBE_SECONDS = 30
 
-export class UplinkError extends Error {
+export class UplinkError extends OutpostError {
   override name = 'UplinkError'
 }
 

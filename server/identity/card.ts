@@ -16,8 +16,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'
 import { signPublicFromB64, type NodeIdentity } from './keys.js'
 import { TLS_PIN } from '../tls/pin.js'
+import { OutpostError } from '../base/errors.js'
 
-export class CardError extends Error {
+export class CardError extends OutpostError {
   override name = 'CardError'
 }
 

@@ -8,8 +8,9 @@ import { basename, dirname, join } from 'node:path'
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
 import { fsyncDir, writeFileDurable } from '../base/durable.js'
 import type { NodePaths } from '../base/paths.js'
+import { OutpostError } from '../base/errors.js'
 
-export class IdentityError extends Error {
+export class IdentityError extends OutpostError {
   override name = 'IdentityError'
 }
 

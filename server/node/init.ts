@@ -16,8 +16,9 @@ import { settingsFloorStore } from '../db/settings.js'
 import { buildTime } from '../context/context.js'
 import { ensureDkimKey } from '../gateway/dkim.js'
 import { SetupCodeFile } from '../admin/setup-code.js'
+import { OutpostError } from '../base/errors.js'
 
-export class InitError extends Error {
+export class InitError extends OutpostError {
   override name = 'InitError'
 }
 

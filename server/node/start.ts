@@ -41,8 +41,9 @@ import { UplinkMonitor } from '../gateway/monitor.js'
 import { UplinkService } from '../gateway/uplink.js'
 import { pruneActivity } from '../events/retention.js'
 import { AccountUplinkRunner } from '../gateway/account-uplink.js'
+import { OutpostError } from '../base/errors.js'
 
-export class StartError extends Error {
+export class StartError extends OutpostError {
   override name = 'StartError'
 }
 

@@ -9,6 +9,7 @@
 // group's default route ends.
 
 import { normaliseAddress } from '../accounts/address.js'
+import { OutpostError } from '../base/errors.js'
 
 /** The outbox's name for "the Internet": not a node name (those never start with @), so no peer can take it. */
 export const INTERNET = '@internet'
@@ -107,7 +108,7 @@ export interface MxTarget {
   port: number
 }
 
-export class StaticMxError extends Error {
+export class StaticMxError extends OutpostError {
   override name = 'StaticMxError'
 }
 

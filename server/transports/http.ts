@@ -12,6 +12,7 @@ import { unframeBundles } from './pickup.js'
 import type { Peer } from '../peers/service.js'
 import type { TLSSocket } from 'node:tls'
 import { spkiPin } from '../tls/pin.js'
+import { OutpostError } from '../base/errors.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
 export interface HttpConfig {
@@ -89,7 +90,7 @@ export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
 }
 
 /** The server answered with another TLS key than the peer's card pins: nothing was sent. */
-export class TlsPinError extends Error {
+export class TlsPinError extends OutpostError {
   override name = 'TlsPinError'
 }
 

@@ -8,10 +8,11 @@
 // framing needs no integrity of its own: a cut answer loses only the last
 // bundle, which is sent again with the next pickup.
 import { isFinishedBundleName } from '../bundle/format.js'
+import { OutpostError } from '../base/errors.js'
 
 export const PICKUP_CONTENT_TYPE = 'application/x-outpost-bundles'
 
-export class PickupFormatError extends Error {
+export class PickupFormatError extends OutpostError {
   override name = 'PickupFormatError'
 }
 

@@ -10,8 +10,9 @@ import { driverFor } from './registry.js'
 import type { TransportService } from './service.js'
 import type { RunReport } from './transport.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
+import { OutpostError } from '../base/errors.js'
 
-export class TransportBusyError extends Error {
+export class TransportBusyError extends OutpostError {
   override name = 'TransportBusyError'
 }
 

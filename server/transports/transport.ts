@@ -6,8 +6,9 @@
 import type { Exchange, Progress } from '../exchange/exchange.js'
 import type { NodeContext } from '../context/context.js'
 import type { Exec } from '../base/exec.js'
+import { OutpostError } from '../base/errors.js'
 
-export class TransportConfigError extends Error {
+export class TransportConfigError extends OutpostError {
   override name = 'TransportConfigError'
 }
 

@@ -128,3 +128,31 @@ test('start explains what is wrong: uninitialised dir, bad config, missing Dovec
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('an error meant for people is one plain line without a stack trace: a bad hotspot SSID, a data dir Dovecot cannot take', async () => {
+  const dir = tmp()
+  const spaced = mkdtempSync(join(tmpdir(), 'op cli '))
+  try {
+    assert.equal((await runCli(['init', '--data', dir, '--domain', 'camp.test', '--host', '127.0.0.1'])).code, 0)
+    const conf = join(dir, 'outpost.toml')
+    const ssid = 'a'.repeat(33)
+    const [before, hotspotSection] = readFileSync(conf, 'utf8').split(/^\[hotspot\]$/m)
+    writeFileSync(conf, `${before}[hotspot]${hotspotSection!.replace(/^enabled = false$/m, 'enabled = true').replace(/^ssid = .*$/m, `ssid = "${ssid}"`)}`)
+    const hotspot = await runCli(['hotspot', 'apply', '--data', dir])
+    assert.equal(hotspot.code, 1)
+    assert.equal(hotspot.stderr.trim(), `outpost: [hotspot] ssid: must be 1 to 32 bytes (UTF-8), "${ssid}" has 33`)
+
+    const ports = ['--smtp-port', '--smtps-port', '--imap-port', '--imaps-port', '--web-port']
+    const portArgs: string[] = []
+    for (const p of ports) portArgs.push(p, String(await freePort()))
+    assert.equal((await runCli(['init', '--data', spaced, '--domain', 'camp.test', '--host', '127.0.0.1', '--listen', '127.0.0.1', ...portArgs])).code, 0)
+    const start = await runCli(['start', '--data', spaced])
+    assert.equal(start.code, 1)
+    const lines = start.stderr.trim().split('\n').filter((l) => l.startsWith('outpost: '))
+    assert.deepEqual(lines, [`outpost: paths.dovecotBase "${join(spaced, 'run', 'dovecot')}" cannot be written into dovecot.conf: use a data directory whose path has only letters, digits and . _ - + @ / in it`])
+    assert.doesNotMatch(start.stderr, /^\s+at /m, 'no stack trace')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+    rmSync(spaced, { recursive: true, force: true })
+  }
+})
