@@ -1,6 +1,5 @@
 // Where everything of one node lives inside its data directory.
 import { join, resolve } from 'node:path'
-import { existsSync } from 'node:fs'
 
 export interface NodePaths {
   data: string
@@ -72,8 +71,4 @@ export function nodePaths(data: string): NodePaths {
     ageKey: join(d, 'keys', 'age.key'),
     ageRecipient: join(d, 'keys', 'age.pub'),
   }
-}
-
-export function isInitialised(p: NodePaths): boolean {
-  return existsSync(p.config) && existsSync(p.db)
 }

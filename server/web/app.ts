@@ -1,5 +1,6 @@
-// Builds the web app (API and, later, the admin pages). It never listens:
-// the node's start-up does, so tests can build it and use inject().
+// Builds the web app: the API and the admin pages (the Svelte app in
+// dist/web, served by plugins/web-app.ts). It never listens: the node's
+// start-up does, so tests can build it and use inject().
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
