@@ -8,7 +8,7 @@
 import { openNode } from '../context/context.js'
 import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange } from '../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { EventLog } from '../events/log.js'
 import { progressBar } from './progress.js'
 import { openGpiod, SimulatedButton, SimulatedLed, type Button, type Led } from '../appliance/gpio.js'
@@ -25,7 +25,7 @@ export async function cmdUsbOffload(dir: string, data: unknown): Promise<number>
   const patterns = new LedPatterns(new SimulatedLed())
   try {
     await ensureIdentity(node.paths)
-    const exchange = new Exchange(node)
+    const exchange = new Exchange(node, exchangeServices(node))
     // Into the events table: the running node's web admin and the appliance
     // daemon (the LED) follow how the offload went.
     const r = await offloadAndRecord(dir, {

@@ -6,7 +6,7 @@ import { openNode } from '../context/context.js'
 import { describeClock } from '../base/clock.js'
 import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
+import { Exchange, exchangeServices, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
 import { listQuarantine, quarantine, quarantineLimits, QuarantineFullError } from '../base/quarantine.js'
 import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
@@ -17,7 +17,7 @@ async function withExchange<T>(data: unknown, work: (x: Exchange, node: ReturnTy
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     await ensureIdentity(node.paths)
-    return await work(new Exchange(node), node)
+    return await work(new Exchange(node, exchangeServices(node)), node)
   } finally {
     node.close()
   }

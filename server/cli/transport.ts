@@ -2,7 +2,7 @@
 import { openNode, type NodeContext } from '../context/context.js'
 import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange } from '../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { maskSecrets, nextRuns, TransportService } from '../transports/service.js'
 import { runTransport } from '../transports/runner.js'
 import { driverFor, driverKinds } from '../transports/registry.js'
@@ -25,7 +25,7 @@ export async function cmdTransport(sub: string | undefined, args: string[], valu
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     await ensureIdentity(node.paths)
-    const exchange = new Exchange(node)
+    const exchange = new Exchange(node, exchangeServices(node))
     const service = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     switch (sub) {
       case 'add': {

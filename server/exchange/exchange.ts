@@ -6,7 +6,7 @@
 // peer acknowledges it. Import makes each message ours (delivered locally
 // through LMTP, or durably in the outbox for its next hop) before it records
 // the ack it owes; a bundle file is removed from the folder only after that.
-import { readdirSync, readFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
+import { renameSync, unlinkSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { and, count, eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
@@ -25,7 +25,6 @@ import {
   sealBundle,
   stickFolder,
   STICK_FOLDER,
-  verifyBundle,
   type BundleHeader,
   FRAME_BYTES,
   MAX_ACK_IDS,
@@ -46,6 +45,7 @@ import type { EventKind, OutpostEvents } from '../events/types.js'
 import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
 import { reachesInternet } from '../routing/internet.js'
 import { OutpostError } from '../base/errors.js'
+import { Carry } from './carry.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -134,6 +134,30 @@ export interface CarrierOptions {
   now?: number
 }
 
+/** What an exchange works with; made once by whoever starts the node, or a command. */
+export interface ExchangeServices {
+  identity: NodeIdentity
+  peers: PeerService
+  outbox: Outbox
+  events: EventRecorder
+  log: (line: string) => void
+}
+
+/** The services for an exchange on `node`: its identity, its peers, its outbox and where events go. */
+export function exchangeServices(node: NodeContext, deps: ExchangeDeps = {}): ExchangeServices {
+  const identity = loadIdentity(node.paths)
+  // Every process that moves bundles (the node, the CLI, the USB offload)
+  // reports into the one table the running node tails.
+  const events = deps.events ?? new EventLog(node.db)
+  return {
+    identity,
+    peers: new PeerService(node.db, { domains: [node.config.node.domain], signPublicB64: identity.signPublicB64 }),
+    outbox: new Outbox(node.db, node.paths.spool, events),
+    events,
+    log: deps.log ?? ((line) => console.error(line)),
+  }
+}
+
 export class Exchange {
   readonly identity: NodeIdentity
   readonly peers: PeerService
@@ -144,21 +168,21 @@ export class Exchange {
   private readonly self: string
   private readonly domains: string[]
   private readonly log: (line: string) => void
+  private readonly carry: Carry
 
   constructor(
     private readonly node: NodeContext,
-    deps: ExchangeDeps = {},
+    services: ExchangeServices,
   ) {
-    this.identity = loadIdentity(node.paths)
+    this.identity = services.identity
     this.domains = [node.config.node.domain]
-    // Every process that moves bundles (the node, the CLI, the USB offload)
-    // reports into the one table the running node tails.
-    this.events = deps.events ?? new EventLog(node.db)
-    this.log = deps.log ?? ((line) => console.error(line))
-    this.peers = new PeerService(node.db, { domains: this.domains, signPublicB64: this.identity.signPublicB64 })
-    this.outbox = new Outbox(node.db, node.paths.spool, this.events)
+    this.events = services.events
+    this.log = services.log
+    this.peers = services.peers
+    this.outbox = services.outbox
     this.self = node.config.node.name
     this.clock = node.clock
+    this.carry = new Carry({ node, peers: this.peers, maxFileBytes: MAX_BUNDLE_FILE_BYTES })
   }
 
   private get quarantineLimits(): QuarantineLimits {
@@ -185,13 +209,7 @@ export class Exchange {
   /** Peers with mail, acks or relayed bundles waiting, by name. */
   peersWithWork(): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    let relayed: string[] = []
-    try {
-      relayed = readdirSync(this.node.paths.relay).filter((p) => readdirSync(join(this.node.paths.relay, p)).some(isFinishedBundleName))
-    } catch {
-      /* nothing relayed yet */
-    }
-    return [...new Set([...this.outbox.peersWithMail(), ...owed, ...relayed])].sort()
+    return [...new Set([...this.outbox.peersWithMail(), ...owed, ...this.carry.peersWithRelayed()])].sort()
   }
 
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
@@ -226,7 +244,7 @@ export class Exchange {
     const peer = this.peers.get(peerName)
     // A removed peer's mail stays in the outbox until it is re-added or discarded.
     if (!peer) return r
-    for (const relayed of this.relayedFor(peerName)) {
+    for (const relayed of this.carry.relayedFor(peerName)) {
       const where = await send(relayed.name, relayed.bytes, relayed.header)
       // Handed on: the next node dedups it by bundle id if it comes twice.
       unlinkSync(relayed.file)
@@ -371,82 +389,15 @@ export class Exchange {
 
   /**
    * A stick also carries bundles for nodes other than the one it is plugged
-   * into. When such a bundle's destination is one of our peers and its origin
-   * is a peer whose signature checks out, we take it over, unopened, and
-   * carry it on with our next export to that peer; otherwise it stays on
-   * the stick. The origin keeps its messages until their destination acks
-   * them, so taking over never makes a message depend on us alone.
+   * into; the carry step (carry.ts) takes over those for our peers.
    */
   private takeOverForNeighbours(dir: string, via: string): ImportResult[] {
     const results: ImportResult[] = []
-    const top = join(dir, STICK_FOLDER)
-    let listing
-    try {
-      listing = listStickFolder(top)
-    } catch (err) {
-      throw new ExchangeError((err as Error).message)
-    }
-    if (listing.kind === 'absent') return results
-    if (listing.kind === 'not-a-folder') return [this.skipped(top, `${top} is a ${listing.what} where the stick's outpost folder should be; it was left alone`, via)]
-    for (const dest of listing.names.sort()) {
-      if (dest === this.self || !this.peers.get(dest)) continue
-      const folder = join(top, dest)
-      let inside
-      try {
-        inside = listStickFolder(folder)
-      } catch (err) {
-        results.push(this.skipped(folder, (err as Error).message, via))
-        continue
-      }
-      if (inside.kind === 'absent') continue
-      if (inside.kind === 'not-a-folder') {
-        results.push(this.skipped(folder, `${folder} is a ${inside.what} where the folder of bundles for ${dest} should be; it was left alone`, via))
-        continue
-      }
-      for (const name of inside.names.filter(isFinishedBundleName).sort()) {
-        const file = join(folder, name)
-        try {
-          const bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
-          const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
-          if (header.destination !== dest || header.origin === dest || header.expires < this.clock.now()) continue
-          this.node.clock.observePeerTime(header.created, header.origin)
-          // Kept under its bundle name (header-made, short), not the stick's.
-          writeFileDurable(join(this.node.paths.relay, dest, bundleFileName(header)), bytes, 0o600)
-          unlinkSync(file)
-          results.push({ file, outcome: { kind: 'relayed', header } })
-        } catch (err) {
-          // Not ours to judge: a bundle we cannot verify stays where it is.
-          if (err instanceof BundleError) continue
-          // No plain file, or unreadable: say so, leave it, and carry on.
-          if (err instanceof StickFileError) results.push(this.skipped(file, err.message, via))
-          else throw err
-        }
-      }
+    for (const e of this.carry.takeOverFrom(dir)) {
+      if (e.kind === 'unreadable') throw new ExchangeError(e.reason)
+      results.push(e.kind === 'relayed' ? { file: e.file, outcome: { kind: 'relayed', header: e.header } } : this.skipped(e.file, e.reason, via))
     }
     return results
-  }
-
-  /** Bundles taken over for `peer`, still valid; expired ones are dropped (their origin has the messages). */
-  private relayedFor(peer: string): { file: string; name: string; bytes: Buffer; header: BundleHeader }[] {
-    const folder = join(this.node.paths.relay, peer)
-    let names: string[]
-    try {
-      names = readdirSync(folder).filter(isFinishedBundleName).sort()
-    } catch {
-      return []
-    }
-    const out = []
-    for (const name of names) {
-      const file = join(folder, name)
-      const bytes = readFileSync(file)
-      const header = readBundleHeader(bytes)
-      if (header.expires < this.clock.now()) {
-        unlinkSync(file)
-        continue
-      }
-      out.push({ file, name, bytes, header })
-    }
-    return out
   }
 
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */

@@ -27,7 +27,7 @@ import {
   writeDovecotConf,
 } from '../dovecot/process.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange } from '../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
 import { TransportScheduler } from '../transports/scheduler.js'
 import { startDiscovery } from '../transports/discovery/mdns.js'
@@ -163,7 +163,7 @@ export async function startNode(data: string): Promise<number> {
 
     // The exchange exists before the web app: peers POST bundles to it (the HTTP transport).
     await ensureIdentity(paths)
-    const exchange = new Exchange(node, { events, log })
+    const exchange = new Exchange(node, exchangeServices(node, { events, log }))
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     // Made now so the web admin can "run now"; it starts its schedule once
     // the node is ready. It stops after the web app, which can start runs.

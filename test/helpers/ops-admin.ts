@@ -11,7 +11,7 @@ import { exec } from '../../server/base/exec.js'
 import { buildApp } from '../../server/web/app.js'
 import { createWebServices, type WebServices } from '../../server/web/plugins/services.js'
 import { EventBus, EventLog } from '../../server/events/log.js'
-import { Exchange } from '../../server/exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../server/exchange/exchange.js'
 import { TransportService } from '../../server/transports/service.js'
 import { TransportScheduler } from '../../server/transports/scheduler.js'
 import type { OutpostEvent } from '../../server/events/types.js'
@@ -39,7 +39,7 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
   const bus = new EventBus()
   const events = new EventLog(node.db, bus)
   const log = () => undefined
-  const exchange = new Exchange(node, { events, log })
+  const exchange = new Exchange(node, exchangeServices(node, { events, log }))
   const service = new TransportService(node.db, (n) => exchange.peers.get(n) !== undefined)
   const scheduler = new TransportScheduler({ node, exchange, service, exec, log, events }, service)
   const services = createWebServices(node, { exchange, transports: service, scheduler, bus, log })

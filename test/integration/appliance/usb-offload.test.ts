@@ -9,7 +9,7 @@ import { campAndTown } from '../../helpers/stick.js'
 import { smtpClient, messageIdCounts } from '../../helpers/mail.js'
 import type { TestNode } from '../../helpers/node.js'
 import { openNode } from '../../../server/context/context.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { SimulatedLed } from '../../../server/appliance/gpio.js'
 import { LedPatterns, WORKING_HALF_PERIOD_MS } from '../../../server/appliance/led.js'
 import { offload, type OffloadResult, type StickExchange } from '../../../server/appliance/usb.js'
@@ -22,7 +22,7 @@ async function plug(node: TestNode, stick: string, opts: { slow?: boolean; onExp
   const led = new SimulatedLed()
   const patterns = new LedPatterns(led)
   try {
-    const x = new Exchange(ctx)
+    const x = new Exchange(ctx, exchangeServices(ctx))
     const exchange: StickExchange = {
       importFrom: (d, p) => x.importFrom(d, p),
       // A slow stick: long enough for the LED to blink a few times.

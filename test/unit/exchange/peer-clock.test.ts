@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
 import { openNode } from '../../../server/context/context.js'
 import { exec } from '../../../server/base/exec.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
 import { FLOOR_KEY, FloorClock } from '../../../server/base/clock.js'
@@ -34,8 +34,8 @@ test('a box that rebooted to 1970 still makes bundles its peer accepts, and lear
       campNode.clock = new FloorClock({ store: settingsFloorStore(campNode.db), wall: () => 0 })
       assert.ok(campNode.clock.now() >= lastRun)
 
-      const cx = new Exchange(campNode)
-      const tx = new Exchange(townNode)
+      const cx = new Exchange(campNode, exchangeServices(campNode))
+      const tx = new Exchange(townNode, exchangeServices(townNode))
       cx.peers.add(makeCard({ config: town!.config, identity: loadIdentity(town!.paths) }))
       tx.peers.add(makeCard({ config: camp!.config, identity: loadIdentity(camp!.paths) }))
       tx.peers.add(makeCard({ config: city!.config, identity: loadIdentity(city!.paths) }))
@@ -78,8 +78,8 @@ test('without its floor, a box at 1970 makes bundles that arrive expired: what t
     const townNode = openNode(town!.paths.data)
     try {
       campNode.clock = new FloorClock({ store: settingsFloorStore(openDb(':memory:')), wall: () => 0 })
-      const cx = new Exchange(campNode)
-      const tx = new Exchange(townNode)
+      const cx = new Exchange(campNode, exchangeServices(campNode))
+      const tx = new Exchange(townNode, exchangeServices(townNode))
       cx.peers.add(makeCard({ config: town!.config, identity: loadIdentity(town!.paths) }))
       tx.peers.add(makeCard({ config: camp!.config, identity: loadIdentity(camp!.paths) }))
       cx.outbox.enqueue({ messageId: 'd'.repeat(64), sender: 'alice@camp.test', data: Buffer.from('Subject: hi\r\n\r\nhello\r\n'), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0 })
