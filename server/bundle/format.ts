@@ -12,7 +12,6 @@
 // This module does no I/O: callers hand it bytes and write what it returns
 // with writeFileDurable (tmp → fsync → rename → fsync dir).
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } from 'node:zlib'
 // age-encryption (with its post-quantum code) costs about 16 MB of memory
@@ -37,9 +36,6 @@ export const SIGNATURE_BYTES = 64
 /** A header is a few hundred bytes; anything near this is damage, not a header. */
 export const MAX_HEADER_BYTES = 64 * 1024
 export const FILE_SUFFIX = '.obundle'
-/** The folder at the root of a stick (or any shared folder) that holds bundles. */
-export const STICK_FOLDER = 'outpost'
-
 /**
  * Brotli at quality 3 on a 4 MiB window. On Delta Chat traffic (OpenPGP
  * armored bodies, the same Autocrypt keys repeated in headers) every brotli
@@ -472,19 +468,4 @@ function isoBasic(ms: number): string {
  */
 export function bundleFileName(header: Pick<BundleHeader, 'origin' | 'destination' | 'created' | 'id'>): string {
   return `${header.origin}--${header.destination}--${isoBasic(header.created)}--${header.id}${FILE_SUFFIX}`
-}
-
-/** Where a bundle for `destination` goes on a stick mounted at `stickRoot`. */
-export function stickFolder(stickRoot: string, destination: string): string {
-  if (!isNodeName(destination)) throw new Error(`cannot make a stick folder for ${JSON.stringify(destination)}: not a node name`)
-  return join(stickRoot, STICK_FOLDER, destination)
-}
-
-/**
- * Whether a file name in a stick folder is a finished bundle. Names that
- * start with "." or end in ".tmp" are writes still in progress (or cut short
- * by a pulled stick) and never count.
- */
-export function isFinishedBundleName(name: string): boolean {
-  return !name.startsWith('.') && !name.endsWith('.tmp') && name.endsWith(FILE_SUFFIX)
 }

@@ -18,18 +18,16 @@ import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
   bundleFileName,
-  isFinishedBundleName,
   newBundleId,
   openBundle,
   readBundleHeader,
   sealBundle,
-  stickFolder,
-  STICK_FOLDER,
   type BundleHeader,
   FRAME_BYTES,
   MAX_ACK_IDS,
   MAX_HEADER_BYTES,
 } from '../bundle/format.js'
+import { isFinishedBundleName, stickFolder, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../base/durable.js'

@@ -5,7 +5,7 @@
 // bundle. After writing, the run asks Syncthing to rescan through its REST
 // API: its file watcher would wait about 10 s before it even looks.
 import { existsSync, statSync } from 'node:fs'
-import { STICK_FOLDER } from '../bundle/format.js'
+import { STICK_FOLDER } from '../bundle/stick-layout.js'
 import { stickSink } from '../exchange/exchange.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { OutpostError } from '../base/errors.js'

@@ -24,7 +24,8 @@ import { startFakeRelay } from '../../helpers/fake-relay.js'
 import { canRunProvider, dkimRecords, dkimVerify, startProvider, type Provider } from '../../helpers/provider.js'
 import { nodePaths } from '../../../server/base/paths.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
-import { bundleFileName, newBundleId, sealBundle, stickFolder } from '../../../server/bundle/format.js'
+import { bundleFileName, newBundleId, sealBundle } from '../../../server/bundle/format.js'
+import { stickFolder } from '../../../server/bundle/stick-layout.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 
 const WAIT_MS = 60_000

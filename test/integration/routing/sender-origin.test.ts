@@ -15,7 +15,8 @@ import { startNode } from '../../helpers/node.js'
 import { maildirFiles } from '../../helpers/mail.js'
 import { nodePaths } from '../../../server/base/paths.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
-import { bundleFileName, newBundleId, sealBundle, stickFolder } from '../../../server/bundle/format.js'
+import { bundleFileName, newBundleId, sealBundle } from '../../../server/bundle/format.js'
+import { stickFolder } from '../../../server/bundle/stick-layout.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 
 function mail(envelope: string, from: string, to: string, subject: string) {

@@ -8,18 +8,17 @@ import {
   FRAME_BYTES,
   assembleBundle,
   bundleFileName,
-  isFinishedBundleName,
   newBundleId,
   openBundle,
   readBundleHeader,
   sealBundle,
-  stickFolder,
   verifyBundle,
   type BundleErrorReason,
   type BundleHeader,
   type OpenOptions,
   MAX_ACK_IDS,
 } from '../../../server/bundle/format.js'
+import { isFinishedBundleName, stickFolder } from '../../../server/bundle/stick-layout.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { messageKey } from '../../../server/bundle/message-id.js'
 import type { BsmtpMessage } from '../../../server/bundle/bsmtp.js'
