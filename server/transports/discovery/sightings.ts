@@ -22,7 +22,3 @@ export function freshSighting(peer: string, now = Date.now()): Sighting | undefi
   const s = seen.get(peer)
   return s && now - s.at <= SIGHTING_FRESH_MS ? s : undefined
 }
-
-export function forgetSightings(): void {
-  seen.clear()
-}
