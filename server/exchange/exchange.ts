@@ -8,7 +8,7 @@
 // the ack it owes; a bundle file is removed from the folder only after that.
 import { renameSync, unlinkSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { and, count, eq, inArray } from 'drizzle-orm'
+import { and, count, eq } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
 import type { NodeClock } from '../base/clock.js'
 import { loadIdentity, type NodeIdentity } from '../identity/keys.js'
@@ -17,20 +17,15 @@ import { Outbox, type OutboxEntry } from '../outbox/outbox.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
-  bundleFileName,
-  newBundleId,
   openBundle,
   readBundleHeader,
-  sealBundle,
   type BundleHeader,
   FRAME_BYTES,
-  MAX_ACK_IDS,
   MAX_HEADER_BYTES,
 } from '../bundle/format.js'
-import { isFinishedBundleName, stickFolder, STICK_FOLDER } from '../bundle/stick-layout.js'
+import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
-import { writeFileDurable } from '../base/durable.js'
 import { crashPoint } from '../base/crash-point.js'
 import { deliver } from '../delivery/deliver.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
@@ -44,14 +39,8 @@ import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
 import { reachesInternet } from '../routing/internet.js'
 import { OutpostError } from '../base/errors.js'
 import { Carry } from './carry.js'
+import { BundleExport, stickSink, type BundleSink, type ExportResult } from './export.js'
 
-/** A bundle stays valid this long after it was made; a stick can be slow. */
-export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
-/** How many nodes a message may pass through; a routing loop ends here. */
-export const HOP_LIMIT = 16
-/** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
-export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
-export const MAX_MESSAGES_PER_BUNDLE = 5000
 /**
  * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
  * of mail, or one message alone when it is larger; a message is at most
@@ -70,34 +59,6 @@ export const REFUSED_SUFFIX = '.refused'
 export const RESEND_AFTER_MS = 10 * 60 * 1000
 
 export type Progress = (done: number, total: number, what: string) => void
-
-/** Delivers one sealed bundle to a peer by some carrier; returns where it went (a path, a packet id), if anything. */
-export type BundleSink = (name: string, bytes: Buffer, header: Omit<BundleHeader, 'v' | 'count'>) => Promise<string | void>
-
-/**
- * Writes bundles for `peer` into the stick layout under `dir`
- * (DIR/outpost/<peer>/), as the folder, USB and Syncthing carriers do.
- * tmp → fsync → rename → fsync dir: a stick pulled halfway (or a sync tool
- * that copies mid-write) leaves only a dot-file that no importer counts.
- */
-export function stickSink(dir: string, peer: string): BundleSink {
-  return async (name, bytes) => {
-    const file = join(stickFolder(dir, peer), name)
-    writeFileDurable(file, bytes, 0o644)
-    return file
-  }
-}
-
-export interface ExportResult {
-  peer: string
-  bundles: number
-  messages: number
-  acks: number
-  /** Bundles of other nodes carried on unopened. */
-  relayed: number
-  bytes: number
-  files: string[]
-}
 
 export type ImportOutcome =
   | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
@@ -167,6 +128,7 @@ export class Exchange {
   private readonly domains: string[]
   private readonly log: (line: string) => void
   private readonly carry: Carry
+  private readonly export: BundleExport
 
   constructor(
     private readonly node: NodeContext,
@@ -181,6 +143,7 @@ export class Exchange {
     this.self = node.config.node.name
     this.clock = node.clock
     this.carry = new Carry({ node, peers: this.peers, maxFileBytes: MAX_BUNDLE_FILE_BYTES })
+    this.export = new BundleExport({ node, identity: this.identity, peers: this.peers, outbox: this.outbox, carry: this.carry, report: (kind, data) => this.report(kind, data) })
   }
 
   private get quarantineLimits(): QuarantineLimits {
@@ -229,64 +192,10 @@ export class Exchange {
 
   /**
    * Seals what waits for one peer (mail, then acks) and hands each bundle to
-   * `send`, the one step every transport provides: a file on a stick, an
-   * nncp-exec, an HTTP POST. Only after `send` returns are the messages
-   * counted as exported and the acks as sent; a failed send leaves both
-   * waiting for the next run.
+   * `send` (export.ts says how).
    */
-  async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
-    const now = opts.now ?? this.clock.now()
-    const via = opts.via ?? 'folder'
-    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
-    const sent = (bundleId: string, messages: number, bytes: number) => this.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
-    const peer = this.peers.get(peerName)
-    // A removed peer's mail stays in the outbox until it is re-added or discarded.
-    if (!peer) return r
-    for (const relayed of this.carry.relayedFor(peerName)) {
-      const where = await send(relayed.name, relayed.bytes, relayed.header)
-      // Handed on: the next node dedups it by bundle id if it comes twice.
-      unlinkSync(relayed.file)
-      r.bundles++
-      r.relayed++
-      r.bytes += relayed.bytes.length
-      if (where) r.files.push(where)
-      sent(relayed.header.id, 0, relayed.bytes.length)
-    }
-    for (const chunk of chunks(this.outbox.waiting(peerName))) {
-      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: e.recipients, data: this.outbox.read(e.messageId) }))
-      const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
-      const bytes = await sealBundle({ header, payload: { messages }, signKey: this.identity.signPrivate, recipient: peer.age })
-      const where = await send(bundleFileName(header), bytes, header)
-      crashPoint('export.mail-written')
-      this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now)
-      r.bundles++
-      r.messages += chunk.length
-      r.bytes += bytes.length
-      if (where) r.files.push(where)
-      sent(header.id, chunk.length, bytes.length)
-      opts.onMessages?.(chunk.length)
-    }
-    const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
-    for (let i = 0; i < ackIds.length; i += MAX_ACK_IDS) {
-      const ids = ackIds.slice(i, i + MAX_ACK_IDS)
-      const header = this.header('ack', peerName, 0, now)
-      const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
-      const where = await send(bundleFileName(header), bytes, header)
-      crashPoint('export.ack-written')
-      // The ack is on its way; if it gets lost, the peer sends the message
-      // again, and that copy is acked again.
-      this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
-      r.bundles++
-      r.acks += ids.length
-      r.bytes += bytes.length
-      if (where) r.files.push(where)
-      sent(header.id, 0, bytes.length)
-    }
-    return r
-  }
-
-  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
-    return { id: newBundleId(), kind, origin: this.self, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
+  exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+    return this.export.exportPeer(peerName, send, opts)
   }
 
   // ---- import -------------------------------------------------------------
@@ -596,19 +505,4 @@ export class Exchange {
   acksOwedCount(): number {
     return this.node.db.select({ n: count() }).from(acksOwed).get()?.n ?? 0
   }
-}
-
-function* chunks(entries: OutboxEntry[]): Generator<OutboxEntry[]> {
-  let cur: OutboxEntry[] = []
-  let bytes = 0
-  for (const e of entries) {
-    if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
-      yield cur
-      cur = []
-      bytes = 0
-    }
-    cur.push(e)
-    bytes += e.size
-  }
-  if (cur.length) yield cur
 }

@@ -6,7 +6,7 @@
 // API: its file watcher would wait about 10 s before it even looks.
 import { existsSync, statSync } from 'node:fs'
 import { STICK_FOLDER } from '../bundle/stick-layout.js'
-import { stickSink } from '../exchange/exchange.js'
+import { stickSink } from '../exchange/export.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { OutpostError } from '../base/errors.js'
 
