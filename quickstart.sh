@@ -92,5 +92,5 @@ echo "                       node bin/outpost.mjs account qr NAME@$DOMAIN --data
 if code=$(outpost admin setup-code 2>/dev/null); then
   echo "Web admin setup code: $code  (the web admin's first visit asks for it; node bin/outpost.mjs admin setup-code --data $DATA shows it again)"
 fi
-# The same V8 flags as the systemd unit (server/node/v8-flags.ts says why).
+# The same V8 flags as the systemd unit (server/base/v8-flags.ts says why).
 exec node --max-semi-space-size=2 bin/outpost.mjs start --data "$DATA"

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { befriend } from '../test/helpers/stick.js'
 import { smtpClient } from '../test/helpers/mail.js'
-import { nodePaths } from '../server/paths.js'
+import { nodePaths } from '../server/base/paths.js'
 import { chatLatency, chatPair } from './deltachat-latency.js'
 import { ms, ratio, summarize, type Summary } from './percentiles.js'
 

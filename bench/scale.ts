@@ -27,8 +27,8 @@ import { fileURLToPath } from 'node:url'
 import { opsNode, type OpsNode } from '../test/helpers/ops-admin.js'
 import { seedOutbox } from '../test/helpers/outbox-seed.js'
 import { hashPassword } from '../server/accounts/password.js'
-import { openNode } from '../server/node/context.js'
-import { Exchange } from '../server/exchange/exchange.js'
+import { openNode } from '../server/context/context.js'
+import { Exchange, exchangeServices } from '../server/exchange/exchange.js'
 import { ms } from './percentiles.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
@@ -104,7 +104,7 @@ async function exportInChild(data: string, out: string): Promise<ExportFigures> 
 
 async function exportChild(data: string, out: string): Promise<void> {
   const node = openNode(data)
-  const x = new Exchange(node, { log: () => undefined })
+  const x = new Exchange(node, exchangeServices(node, { log: () => undefined }))
   global.gc?.()
   const idle = process.memoryUsage().rss
   let peak = idle

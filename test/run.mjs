@@ -21,10 +21,10 @@ const TIERS = ['unit', 'integration', 'e2e', 'fuzz', 'trixie']
 const TRIXIE_FILES = [
   'test/unit/build/engines.test.ts',
   'test/unit/dovecot/config.test.ts',
-  'test/integration/dovecot.test.ts',
-  'test/integration/cli.test.ts',
-  'test/integration/node-lifecycle.test.ts',
-  'test/integration/haraka-smtp.test.ts',
+  'test/integration/dovecot/dovecot.test.ts',
+  'test/integration/cli/cli.test.ts',
+  'test/integration/node/lifecycle.test.ts',
+  'test/integration/haraka/smtp.test.ts',
   'test/e2e/two-phones.test.ts',
 ]
 const wanted = process.argv.slice(2)

@@ -1,5 +1,6 @@
 // Mail addresses as Outpost accepts them for its own accounts.
-export class AddressError extends Error {
+import { OutpostError } from '../base/errors.js'
+export class AddressError extends OutpostError {
   override name = 'AddressError'
 }
 

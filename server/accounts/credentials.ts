@@ -5,7 +5,7 @@ import QRCode from 'qrcode'
 import { lstatSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodePaths } from '../paths.js'
+import type { NodePaths } from '../base/paths.js'
 import { dcloginUri } from './dclogin.js'
 import { splitAddress } from './address.js'
 

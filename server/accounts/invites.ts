@@ -11,11 +11,12 @@ import { getSetting, setSetting } from '../db/settings.js'
 import type { AccountService } from './service.js'
 import { AccountError } from './service.js'
 import { AddressError } from './address.js'
+import { OutpostError } from '../base/errors.js'
 
 /** Settings key: may group members create their own account with an invite code? */
 export const FIRST_LOGIN_KEY = 'accounts.firstLogin'
 
-export class InviteError extends Error {
+export class InviteError extends OutpostError {
   override name = 'InviteError'
   constructor(
     message: string,

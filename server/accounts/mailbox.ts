@@ -9,11 +9,11 @@
 // say where it went.
 import { existsSync, mkdirSync, renameSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import type { NodePaths } from '../paths.js'
-import type { Exec } from '../exec.js'
+import type { NodePaths } from '../base/paths.js'
+import type { Exec } from '../base/exec.js'
 import type { AccountService } from './service.js'
 import { splitAddress, normaliseAddress } from './address.js'
-import { fsyncDir } from '../durable.js'
+import { fsyncDir } from '../base/durable.js'
 
 export function archiveDir(paths: NodePaths): string {
   return join(paths.data, 'archive')

@@ -7,6 +7,8 @@ const wasm = () => import('hash-wasm')
 import { randomBytes } from 'node:crypto'
 
 const PREFIX = '{ARGON2ID}'
+/** The web admin's password: the setup file and the web admin both ask for at least this many characters. */
+export const MIN_ADMIN_PASSWORD = 10
 export const ARGON2_PARAMS = { memorySize: 19456, iterations: 2, parallelism: 1, hashLength: 32 } as const
 
 export async function hashPassword(password: string): Promise<string> {

@@ -4,8 +4,9 @@ import type { Db } from '../db/index.js'
 import { accounts } from '../db/schema.js'
 import { hashPassword, randomPassword, verifyPassword } from './password.js'
 import { AddressError, normaliseAddress, splitAddress } from './address.js'
+import { OutpostError } from '../base/errors.js'
 
-export class AccountError extends Error {
+export class AccountError extends OutpostError {
   override name = 'AccountError'
 }
 

@@ -8,20 +8,20 @@ import { eq, lt, or, ne, and } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { sessions } from '../db/schema.js'
 import { getSetting, setSetting, setSettingOnce } from '../db/settings.js'
-import { hashPassword, verifyPassword } from '../accounts/password.js'
+import { hashPassword, MIN_ADMIN_PASSWORD, verifyPassword } from '../accounts/password.js'
 import { normaliseSetupCode, type SetupCodeFile } from './setup-code.js'
+import { OutpostError } from '../base/errors.js'
 
 export const PASSWORD_KEY = 'admin.passwordHash'
 /** A person away from the screen this long must log in again. */
 export const IDLE_MS = 30 * 60 * 1000
 /** However active, a session ends after this long. */
 export const ABSOLUTE_MS = 12 * 60 * 60 * 1000
-export const MIN_ADMIN_PASSWORD = 10
 
 export const WRONG_SETUP_CODE =
   'wrong setup code. It was printed when the node was set up, and is in the start log; on the box, `outpost admin setup-code` shows it'
 
-export class AdminAuthError extends Error {
+export class AdminAuthError extends OutpostError {
   override name = 'AdminAuthError'
   constructor(
     message: string,

@@ -10,13 +10,14 @@ import { readFileSync } from 'node:fs'
 import { parse } from 'smol-toml'
 import { ConfigError, configFromObject, loadConfig, saveConfig } from '../config/file.js'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodeContext } from '../node/context.js'
+import type { NodeContext } from '../context/context.js'
 import { firstLoginEnabled, setFirstLogin } from '../accounts/invites.js'
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from '../identity/name.js'
 import { splitAddress } from '../accounts/address.js'
 import { channelMode, checkPassphrase, checkSsid, HotspotError, planHotspot } from '../appliance/hotspot.js'
+import { OutpostError } from '../base/errors.js'
 
-export class SettingsError extends Error {
+export class SettingsError extends OutpostError {
   override name = 'SettingsError'
   constructor(
     message: string,

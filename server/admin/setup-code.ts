@@ -13,7 +13,7 @@
 import { chownSync, existsSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { randomBytes } from 'node:crypto'
 import { dirname } from 'node:path'
-import { writeFileDurable, fsyncDir } from '../durable.js'
+import { writeFileDurable, fsyncDir } from '../base/durable.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567'
 const LENGTH = 16

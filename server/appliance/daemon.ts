@@ -12,7 +12,7 @@
 // power the box off.
 import { existsSync } from 'node:fs'
 import { basename } from 'node:path'
-import type { Exec } from '../exec.js'
+import type { Exec } from '../base/exec.js'
 import type { OutpostEvent } from '../events/types.js'
 import type { Button, PressKind } from './gpio.js'
 import type { LedPatterns } from './led.js'

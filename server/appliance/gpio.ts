@@ -6,7 +6,7 @@
 // `Led` and `Button`.
 import { spawn as nodeSpawn, type ChildProcess } from 'node:child_process'
 import { createInterface } from 'node:readline'
-import type { Exec } from '../exec.js'
+import type { Exec } from '../base/exec.js'
 
 export interface Led {
   set(on: boolean): void

@@ -10,8 +10,8 @@
 // config edit elsewhere in outpost.toml does not drop the phones' Wi-Fi.
 import { existsSync, readFileSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'
-import { execOk, type Exec } from '../exec.js'
-import { writeFileDurable } from '../durable.js'
+import { execOk, type Exec } from '../base/exec.js'
+import { writeFileDurable } from '../base/durable.js'
 import { planHotspot, renderDnsmasqConf, renderHostapdConf } from './hotspot.js'
 
 /** Where apply writes; tests point these into a temp dir. */

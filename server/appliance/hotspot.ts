@@ -10,10 +10,11 @@
 // reference. dnsmasq has one (`dnsmasq --test -C FILE`); the test uses it
 // when dnsmasq is installed.
 import type { NodeConfig } from '../config/schema.js'
+import { OutpostError } from '../base/errors.js'
 
 export type HotspotSettings = NodeConfig['hotspot']
 
-export class HotspotError extends Error {
+export class HotspotError extends OutpostError {
   override name = 'HotspotError'
 }
 

@@ -3,7 +3,7 @@
 // parse the file, decide what to apply against what the box has now, and
 // render the file as it is written back (secrets removed, a note of what
 // was applied). Reading and writing the card, outpost.toml and the system
-// happen at the edge, in setup-file-apply.ts.
+// happen at the edge, in cli/setup-file.ts.
 //
 // The format is deliberately the plainest a text editor on any computer
 // keeps intact: `key = value` lines, `#` comments, blank lines. A value is
@@ -11,8 +11,8 @@
 // removed (so a passphrase may hold a `#`). Windows line endings and a
 // UTF-8 byte-order mark (Notepad) are accepted.
 import { checkPassphrase, checkSsid } from './hotspot.js'
-import { isNodeName } from '../bundle/format.js'
-import { MIN_ADMIN_PASSWORD } from '../admin/auth.js'
+import { isNodeName } from '../identity/name.js'
+import { MIN_ADMIN_PASSWORD } from '../accounts/password.js'
 
 export const SETUP_KEYS = ['name', 'domain', 'wifi_ssid', 'wifi_passphrase', 'wifi_country', 'admin_password', 'ssh_authorized_key'] as const
 export type SetupKey = (typeof SETUP_KEYS)[number]

@@ -8,18 +8,19 @@ import { statfs } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import type { Db } from '../db/index.js'
 import { getSetting } from '../db/settings.js'
-import { isFinishedBundleName, STICK_FOLDER } from '../bundle/format.js'
+import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder } from '../bundle/stick-file.js'
 import type { EventRecorder } from '../events/record.js'
-import { execOk, type Exec } from '../exec.js'
+import { execOk, type Exec } from '../base/exec.js'
 import { offload, type OffloadResult, type StickExchange } from './usb.js'
 import { LedPatterns } from './led.js'
 import { SimulatedLed } from './gpio.js'
+import { OutpostError } from '../base/errors.js'
 
 export const DEFAULT_STICK_ROOT = '/run/outpost/usb'
 export const STICK_ROOT_SETTING = 'usb.mountRoot'
 
-export class StickError extends Error {
+export class StickError extends OutpostError {
   override name = 'StickError'
   constructor(
     message: string,

@@ -5,8 +5,9 @@
 // rules (a bundle counts only once renamed into place; a message leaves the
 // outbox only when its peer acks it) make a stick pulled at any moment safe.
 import { statSync } from 'node:fs'
-import { exec as realExec, execOk, type Exec } from '../exec.js'
-import type { CarrierOptions, ExportResult, ImportResult, Progress } from '../exchange/exchange.js'
+import { exec as realExec, execOk, type Exec } from '../base/exec.js'
+import type { CarrierOptions, ImportResult, Progress } from '../exchange/exchange.js'
+import type { ExportResult } from '../exchange/export.js'
 import type { EventLog } from '../events/log.js'
 import type { LedPatterns } from './led.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'

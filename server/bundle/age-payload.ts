@@ -11,12 +11,13 @@
 // No construction of our own: the same steps as the library, with the
 // platform's cipher.
 import { createDecipheriv, hkdfSync } from 'node:crypto'
+import { OutpostError } from '../base/errors.js'
 
 const CHUNK = 64 * 1024
 const TAG = 16
 const HEADER_END = Buffer.from('\n--- ', 'latin1')
 
-export class AgePayloadError extends Error {
+export class AgePayloadError extends OutpostError {
   override name = 'AgePayloadError'
 }
 

@@ -15,6 +15,7 @@
 // parameter on MAIL FROM would be refused by `exim -bS`, which announces no
 // extensions in batch mode; see docs/bundle-format.md.)
 import { MESSAGE_ID_PATTERN } from './message-id.js'
+import { OutpostError } from '../base/errors.js'
 
 export interface BsmtpMessage {
   /** Envelope sender without angle brackets; '' for a bounce (`MAIL FROM:<>`). */
@@ -43,7 +44,7 @@ export const DEFAULT_BSMTP_LIMITS: BsmtpLimits = {
 
 export const ID_HEADER = 'X-Outpost-Id'
 
-export class BsmtpError extends Error {
+export class BsmtpError extends OutpostError {
   override name = 'BsmtpError'
   constructor(
     /** 'too-large' when a limit was hit, 'malformed' for everything else. */

@@ -12,7 +12,6 @@
 // This module does no I/O: callers hand it bytes and write what it returns
 // with writeFileDurable (tmp → fsync → rename → fsync dir).
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } from 'node:zlib'
 // age-encryption (with its post-quantum code) costs about 16 MB of memory
@@ -21,6 +20,8 @@ const age = () => import('age-encryption')
 import { decryptAgePayload, splitAgeFile } from './age-payload.js'
 import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
+import { isNodeName, MAX_NODE_NAME } from '../identity/name.js'
+import { OutpostError } from '../base/errors.js'
 
 const compress = promisify(brotliCompress)
 const decompress = promisify(brotliDecompress)
@@ -35,9 +36,6 @@ export const SIGNATURE_BYTES = 64
 /** A header is a few hundred bytes; anything near this is damage, not a header. */
 export const MAX_HEADER_BYTES = 64 * 1024
 export const FILE_SUFFIX = '.obundle'
-/** The folder at the root of a stick (or any shared folder) that holds bundles. */
-export const STICK_FOLDER = 'outpost'
-
 /**
  * Brotli at quality 3 on a 4 MiB window. On Delta Chat traffic (OpenPGP
  * armored bodies, the same Autocrypt keys repeated in headers) every brotli
@@ -100,7 +98,7 @@ export type BundleErrorReason =
   | 'not-for-us'
   | 'malformed'
 
-export class BundleError extends Error {
+export class BundleError extends OutpostError {
   override name = 'BundleError'
   constructor(
     readonly reason: BundleErrorReason,
@@ -112,16 +110,9 @@ export class BundleError extends Error {
   }
 }
 
-const NODE_NAME = /^[a-z0-9]+(?:[.-][a-z0-9]+)*$/
-const MAX_NODE_NAME = 63
 const BUNDLE_ID = /^[0-9a-f]{32}$/
 /** A message routed more often than this is looping, whatever the header says. */
 export const MAX_HOP_LIMIT = 255
-
-/** Node names become folder and file names on FAT sticks, and `--` separates the parts of a file name. */
-export function isNodeName(s: unknown): s is string {
-  return typeof s === 'string' && s.length <= MAX_NODE_NAME && NODE_NAME.test(s)
-}
 
 export function newBundleId(): string {
   return randomBytes(16).toString('hex')
@@ -477,19 +468,4 @@ function isoBasic(ms: number): string {
  */
 export function bundleFileName(header: Pick<BundleHeader, 'origin' | 'destination' | 'created' | 'id'>): string {
   return `${header.origin}--${header.destination}--${isoBasic(header.created)}--${header.id}${FILE_SUFFIX}`
-}
-
-/** Where a bundle for `destination` goes on a stick mounted at `stickRoot`. */
-export function stickFolder(stickRoot: string, destination: string): string {
-  if (!isNodeName(destination)) throw new Error(`cannot make a stick folder for ${JSON.stringify(destination)}: not a node name`)
-  return join(stickRoot, STICK_FOLDER, destination)
-}
-
-/**
- * Whether a file name in a stick folder is a finished bundle. Names that
- * start with "." or end in ".tmp" are writes still in progress (or cut short
- * by a pulled stick) and never count.
- */
-export function isFinishedBundleName(name: string): boolean {
-  return !name.startsWith('.') && !name.endsWith('.tmp') && name.endsWith(FILE_SUFFIX)
 }

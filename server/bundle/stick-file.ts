@@ -12,10 +12,11 @@
 // reading, and a link to /dev/zero was read until allocation failed.
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readSync, type Stats } from 'node:fs'
 import { createHash } from 'node:crypto'
+import { OutpostError } from '../base/errors.js'
 
 export type StickFileProblem = 'not-a-file' | 'too-large' | 'unreadable'
 
-export class StickFileError extends Error {
+export class StickFileError extends OutpostError {
   override name = 'StickFileError'
   constructor(
     readonly problem: StickFileProblem,

@@ -4,8 +4,8 @@
 // `outpost admin setup-code`: shows the one-time code that claims an
 // unclaimed box on the first-run page (server/admin/setup-code.ts).
 import { createInterface } from 'node:readline'
-import { openNode } from '../node/context.js'
-import { resolveDataDir } from '../paths.js'
+import { openNode } from '../context/context.js'
+import { resolveDataDir } from '../base/paths.js'
 import { AdminAuth } from '../admin/auth.js'
 import { formatSetupCode, SetupCodeFile } from '../admin/setup-code.js'
 

@@ -2,15 +2,15 @@
 // the command line. A USB stick, a Syncthing folder or any carrier's staging
 // folder is just DIR; `import -` takes one bundle on stdin for carriers that
 // pipe (NNCP's exec handler, Filespooler's queue-process).
-import { openNode } from '../node/context.js'
-import { describeClock } from '../node/clock.js'
-import { resolveDataDir } from '../paths.js'
+import { openNode } from '../context/context.js'
+import { describeClock } from '../base/clock.js'
+import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
-import { listQuarantine, quarantine, quarantineLimits, QuarantineFullError } from '../exchange/quarantine.js'
+import { Exchange, exchangeServices, MAX_BUNDLE_FILE_BYTES, type ImportResult } from '../exchange/exchange.js'
+import { listQuarantine, quarantine, quarantineLimits, QuarantineFullError } from '../base/quarantine.js'
 import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../transports/yggdrasil.js'
-import { formatAge, formatBytes, progressBar } from './progress.js'
+import { formatBytes, progressBar } from './progress.js'
 import { printQueue, type QueueViewOptions } from './queue-view.js'
 import { outboxTotals, peerTotals } from '../outbox/queue-query.js'
 
@@ -19,7 +19,7 @@ async function withExchange<T>(data: unknown, work: (x: Exchange, node: ReturnTy
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     await ensureIdentity(node.paths)
-    return await work(new Exchange(node), node)
+    return await work(new Exchange(node, exchangeServices(node)), node)
   } finally {
     node.close()
   }

@@ -4,18 +4,19 @@
 // Shared flag: --data DIR (any position; default $OUTPOST_DATA, then /var/lib/outpost).
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import QRCode from 'qrcode'
-import { resolveDataDir } from '../paths.js'
+import { resolveDataDir } from '../base/paths.js'
 import { initNode } from '../node/init.js'
 import { formatSetupCode } from '../admin/setup-code.js'
-import { openNode } from '../node/context.js'
+import { openNode } from '../context/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
 import { removeAccount } from '../accounts/mailbox.js'
-import { exec } from '../exec.js'
+import { exec } from '../base/exec.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { ageFingerprint, cardText, makeCard, readCard, signFingerprint } from '../identity/card.js'
 import { spkiPinOfFile } from '../tls/pin.js'
 import { DEFAULT_ROUTE, PeerService, type Peer } from '../peers/service.js'
-import type { NodeContext } from '../node/context.js'
+import type { NodeContext } from '../context/context.js'
+import { OutpostError } from '../base/errors.js'
 
 const USAGE = `usage: outpost COMMAND [--data DIR] ...
 
@@ -84,7 +85,7 @@ Internet (docs/gateway.md, docs/uplink.md)
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
 
-export class UsageError extends Error {
+export class UsageError extends OutpostError {
   override name = 'UsageError'
 }
 
@@ -353,135 +354,154 @@ async function cmdRoute(args: string[]): Promise<number> {
   }
 }
 
+async function cmdAdmin(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { 'password-stdin': { type: 'boolean' } })
+  const admin = await import('./admin.js')
+  if (positionals.length === 1 && positionals[0] === 'setup-code') return admin.cmdAdminSetupCode({ data: values.data as string | undefined })
+  if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password, setup-code)`)
+  return await admin.cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
+}
+
+/** export, import, queue, status and clock: bundles in and out, and what waits. */
+async function cmdExchange(rest: string[], cmd: string): Promise<number> {
+  const { values, positionals } = parse(rest, cmd === 'queue' ? QUEUE_FLAGS : {})
+  const x = await import('./exchange.js')
+  if (cmd === 'clock') {
+    const [sub = 'show', ...args] = positionals
+    if (args.length || (sub !== 'show' && sub !== 'reset')) throw new UsageError(`unknown clock command "${positionals.join(' ')}" (show, reset)`)
+    return await x.cmdClock(sub, values.data)
+  }
+  if (cmd === 'queue' || cmd === 'status') {
+    if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`)
+    return cmd === 'queue' ? await x.cmdQueue(values.data, queueOptions(values)) : await x.cmdStatus(values.data)
+  }
+  if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
+  return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+}
+
+/** usb, appliance, hotspot: the box's own hardware and network. */
+async function cmdBox(rest: string[], cmd: string): Promise<number> {
+  const { values, positionals } = parse(rest, {})
+  const [sub, ...args] = positionals
+  const box = await import('./appliance.js')
+  if (cmd === 'usb') {
+    if (sub !== 'offload') throw new UsageError(`unknown usb command "${sub ?? ''}" (offload)`)
+    if (args.length !== 1) throw new UsageError('usb offload needs one DIR (the mount point of the stick)')
+    return await box.cmdUsbOffload(args[0]!, values.data)
+  }
+  if (cmd === 'appliance') {
+    if (sub !== 'run') throw new UsageError(`unknown appliance command "${sub ?? ''}" (run)`)
+    if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+    return await box.cmdApplianceRun(values.data)
+  }
+  if (sub !== 'apply') throw new UsageError(`unknown hotspot command "${sub ?? ''}" (apply)`)
+  if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+  return await box.cmdHotspotApply(values.data)
+}
+
+async function cmdSetupFile(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { file: { type: 'string' }, host: { type: 'string' }, 'authorized-keys': { type: 'string' }, 'hostname-file': { type: 'string' } })
+  const [sub, ...args] = positionals
+  if (sub !== 'apply') throw new UsageError(`unknown setup-file command "${sub ?? ''}" (apply)`)
+  if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+  return await (await import('./setup-file.js')).applySetupFile({
+    file: (values.file as string | undefined) ?? '/boot/firmware/outpost-setup.txt',
+    data: resolveDataDir(values.data as string | undefined),
+    // The hotspot's fixed address (the [hotspot] default): phones reach the box there.
+    host: (values.host as string | undefined) ?? '10.42.0.1',
+    authorizedKeys: (values['authorized-keys'] as string | undefined) ?? '/root/.ssh/authorized_keys',
+    hostnameFile: (values['hostname-file'] as string | undefined) ?? '/etc/hostname',
+  })
+}
+
+async function cmdCarrier(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })
+  const [sub, ...args] = positionals
+  const { cmdTransport, transportHelp } = await import('./transport.js')
+  if (sub === 'help') {
+    console.log(transportHelp())
+    return 0
+  }
+  if (sub === 'nncp-snippet') return await (await import('./nncp.js')).cmdNncpSnippet(args, values)
+  return await cmdTransport(sub, args, values)
+}
+
+/** uplink and dkim: the way to the Internet. */
+async function cmdGateway(rest: string[], cmd: string): Promise<number> {
+  const uplink = await import('./uplink.js')
+  if (cmd === 'dkim') {
+    const { values, positionals } = parse(rest, { selector: { type: 'string' }, rotate: { type: 'boolean' } })
+    return await uplink.cmdDkim(positionals, values)
+  }
+  const { values, positionals } = parse(rest, {
+    kind: { type: 'string' },
+    peer: { type: 'string' },
+    'probe-seconds': { type: 'string' },
+    user: { type: 'string' },
+    'password-stdin': { type: 'boolean' },
+    'password-file': { type: 'string' },
+    smtp: { type: 'string' },
+    imap: { type: 'string' },
+    'insecure-tls': { type: 'boolean' },
+  })
+  const [sub, ...args] = positionals
+  return await uplink.cmdUplink(sub, args, values)
+}
+
+/** The commands, grouped by life cycle as USAGE lists them. */
+const COMMANDS: Record<string, (rest: string[], cmd: string) => Promise<number>> = {
+  // the node and its people
+  init: cmdInit,
+  start: cmdStart,
+  account: cmdAccount,
+  admin: cmdAdmin,
+  // peers and routes
+  card: cmdCard,
+  peer: cmdPeer,
+  route: cmdRoute,
+  // bundles
+  export: cmdExchange,
+  import: cmdExchange,
+  queue: cmdExchange,
+  status: cmdExchange,
+  clock: cmdExchange,
+  // the box
+  usb: cmdBox,
+  appliance: cmdBox,
+  hotspot: cmdBox,
+  'setup-file': cmdSetupFile,
+  // carriers and the Internet
+  transport: cmdCarrier,
+  uplink: cmdGateway,
+  dkim: cmdGateway,
+}
+
 export async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
   try {
-    switch (cmd) {
-      case 'init':
-        return await cmdInit(rest)
-      case 'start':
-        return await cmdStart(rest)
-      case 'account':
-        return await cmdAccount(rest)
-      case 'admin': {
-        const { values, positionals } = parse(rest, { 'password-stdin': { type: 'boolean' } })
-        const admin = await import('./admin.js')
-        if (positionals.length === 1 && positionals[0] === 'setup-code') return admin.cmdAdminSetupCode({ data: values.data as string | undefined })
-        if (positionals[0] !== 'password' || positionals.length !== 1) throw new UsageError(`unknown admin command "${positionals.join(' ')}" (password, setup-code)`)
-        return await admin.cmdAdminPassword({ data: values.data as string | undefined, passwordStdin: values['password-stdin'] === true })
-      }
-      case 'card':
-        return await cmdCard(rest)
-      case 'peer':
-        return await cmdPeer(rest)
-      case 'route':
-        return await cmdRoute(rest)
-      case 'export':
-      case 'import':
-      case 'queue':
-      case 'status': {
-        const { values, positionals } = parse(rest, cmd === 'queue' ? QUEUE_FLAGS : {})
-        const x = await import('./exchange.js')
-        if (cmd === 'queue' || cmd === 'status') {
-          if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`)
-          return cmd === 'queue' ? await x.cmdQueue(values.data, queueOptions(values)) : await x.cmdStatus(values.data)
-        }
-        if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
-        return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
-      }
-      case 'clock': {
-        const { values, positionals } = parse(rest, {})
-        const [sub = 'show', ...args] = positionals
-        if (args.length || (sub !== 'show' && sub !== 'reset')) throw new UsageError(`unknown clock command "${positionals.join(' ')}" (show, reset)`)
-        return await (await import('./exchange.js')).cmdClock(sub, values.data)
-      }
-      case 'usb': {
-        const { values, positionals } = parse(rest, {})
-        const [sub, ...args] = positionals
-        if (sub !== 'offload') throw new UsageError(`unknown usb command "${sub ?? ''}" (offload)`)
-        if (args.length !== 1) throw new UsageError('usb offload needs one DIR (the mount point of the stick)')
-        return await (await import('../appliance/cli.js')).cmdUsbOffload(args[0]!, values.data)
-      }
-      case 'appliance': {
-        const { values, positionals } = parse(rest, {})
-        const [sub, ...args] = positionals
-        if (sub === 'run') {
-          if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-          return await (await import('../appliance/cli.js')).cmdApplianceRun(values.data)
-        }
-        throw new UsageError(`unknown appliance command "${sub ?? ''}" (run)`)
-      }
-      case 'hotspot': {
-        const { values, positionals } = parse(rest, {})
-        const [sub, ...args] = positionals
-        if (sub !== 'apply') throw new UsageError(`unknown hotspot command "${sub ?? ''}" (apply)`)
-        if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-        return await (await import('../appliance/cli.js')).cmdHotspotApply(values.data)
-      }
-      case 'setup-file': {
-        const { values, positionals } = parse(rest, { file: { type: 'string' }, host: { type: 'string' }, 'authorized-keys': { type: 'string' }, 'hostname-file': { type: 'string' } })
-        const [sub, ...args] = positionals
-        if (sub !== 'apply') throw new UsageError(`unknown setup-file command "${sub ?? ''}" (apply)`)
-        if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
-        return await (await import('../appliance/setup-file-apply.js')).applySetupFile({
-          file: (values.file as string | undefined) ?? '/boot/firmware/outpost-setup.txt',
-          data: resolveDataDir(values.data as string | undefined),
-          // The hotspot's fixed address (the [hotspot] default): phones reach the box there.
-          host: (values.host as string | undefined) ?? '10.42.0.1',
-          authorizedKeys: (values['authorized-keys'] as string | undefined) ?? '/root/.ssh/authorized_keys',
-          hostnameFile: (values['hostname-file'] as string | undefined) ?? '/etc/hostname',
-        })
-      }
-      case 'transport': {
-        const { values, positionals } = parse(rest, { schedule: { type: 'string' }, set: { type: 'string', multiple: true } })
-        const [sub, ...args] = positionals
-        const { cmdTransport, transportHelp } = await import('./transport.js')
-        if (sub === 'help') {
-          console.log(transportHelp())
-          return 0
-        }
-        if (sub === 'nncp-snippet') return await (await import('./nncp.js')).cmdNncpSnippet(args, values)
-        return await cmdTransport(sub, args, values)
-      }
-      case 'uplink': {
-        const { values, positionals } = parse(rest, {
-          kind: { type: 'string' },
-          peer: { type: 'string' },
-          'probe-seconds': { type: 'string' },
-          user: { type: 'string' },
-          'password-stdin': { type: 'boolean' },
-          'password-file': { type: 'string' },
-          smtp: { type: 'string' },
-          imap: { type: 'string' },
-          'insecure-tls': { type: 'boolean' },
-        })
-        const [sub, ...args] = positionals
-        return await (await import('./uplink.js')).cmdUplink(sub, args, values)
-      }
-      case 'dkim': {
-        const { values, positionals } = parse(rest, { selector: { type: 'string' }, rotate: { type: 'boolean' } })
-        return await (await import('./uplink.js')).cmdDkim(positionals, values)
-      }
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        console.log(USAGE)
-        return cmd === undefined ? 2 : 0
-      default:
-        throw new UsageError(`unknown command "${cmd}"`)
+    if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+      console.log(USAGE)
+      return cmd === undefined ? 2 : 0
     }
+    const command = Object.hasOwn(COMMANDS, cmd) ? COMMANDS[cmd] : undefined
+    if (!command) throw new UsageError(`unknown command "${cmd}"`)
+    return await command(rest, cmd)
   } catch (err) {
-    const e = err as Error
-    if (e instanceof UsageError) {
-      console.error(`outpost: ${e.message}\n\n${USAGE}`)
-      return 2
-    }
-    if (['ConfigError', 'InitError', 'AccountError', 'AddressError', 'StartError', 'DovecotError', 'IdentityError', 'CardError', 'PeerError', 'ExchangeError', 'TransportConfigError', 'TransportBusyError', 'UplinkError', 'UplinkCliError', 'RunLockBusyError', 'DkimError', 'SecretError', 'StaticMxError', 'AdminAuthError'].includes(e.name)) {
-      console.error(`outpost: ${e.message}`)
-      return 1
-    }
-    console.error(`outpost: ${e.stack ?? e.message}`)
+    return printError(err)
+  }
+}
+
+/** A usage error shows the usage; an error meant for people (OutpostError) its message; anything else is a bug, with its stack. */
+function printError(err: unknown): number {
+  if (err instanceof UsageError) {
+    console.error(`outpost: ${err.message}\n\n${USAGE}`)
+    return 2
+  }
+  if (err instanceof OutpostError) {
+    console.error(`outpost: ${err.message}`)
     return 1
   }
+  const e = err as Error
+  console.error(`outpost: ${e.stack ?? e.message}`)
+  return 1
 }

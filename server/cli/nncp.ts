@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { resolveDataDir, nodePaths } from '../paths.js'
+import { resolveDataDir, nodePaths } from '../base/paths.js'
 import { renderNncpExecSnippet } from '../transports/nncp-config.js'
 import { TransportConfigError } from '../transports/transport.js'
 

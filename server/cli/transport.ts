@@ -1,13 +1,13 @@
 // `outpost transport add|list|remove|run`: the carriers that reach each peer.
-import { openNode, type NodeContext } from '../node/context.js'
-import { resolveDataDir } from '../paths.js'
+import { openNode, type NodeContext } from '../context/context.js'
+import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange } from '../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { maskSecrets, nextRuns, TransportService } from '../transports/service.js'
 import { runTransport } from '../transports/runner.js'
 import { driverFor, driverKinds } from '../transports/registry.js'
 import { TransportConfigError } from '../transports/transport.js'
-import { exec } from '../exec.js'
+import { exec } from '../base/exec.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
 
 export function transportHelp(): string {
@@ -25,7 +25,7 @@ export async function cmdTransport(sub: string | undefined, args: string[], valu
   for (const w of node.warnings) console.error(`warning: ${w}`)
   try {
     await ensureIdentity(node.paths)
-    const exchange = new Exchange(node)
+    const exchange = new Exchange(node, exchangeServices(node))
     const service = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
     switch (sub) {
       case 'add': {

@@ -2,15 +2,16 @@
 // Internet, and the DKIM keys a gateway signs with. The logic is in
 // server/gateway/; this file only reads flags and prints.
 import { readFileSync } from 'node:fs'
-import { openNode, type NodeContext } from '../node/context.js'
-import { resolveDataDir } from '../paths.js'
+import { openNode, type NodeContext } from '../context/context.js'
+import { resolveDataDir } from '../base/paths.js'
 import { PeerService } from '../peers/service.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { UplinkService, type UplinkView } from '../gateway/uplink.js'
 import { dkimDnsRecord, ensureDkimKey, listDkimKeys, type DkimKey } from '../gateway/dkim.js'
 import { formatAge } from './progress.js'
+import { OutpostError } from '../base/errors.js'
 
-export class UplinkCliError extends Error {
+export class UplinkCliError extends OutpostError {
   override name = 'UplinkCliError'
 }
 

@@ -4,9 +4,10 @@
 import { readFileSync } from 'node:fs'
 import { parse } from 'smol-toml'
 import { SPEC, defaults, type KeySpec, type NodeConfig } from './schema.js'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
+import { OutpostError } from '../base/errors.js'
 
-export class ConfigError extends Error {
+export class ConfigError extends OutpostError {
   override name = 'ConfigError'
 }
 

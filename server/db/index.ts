@@ -6,7 +6,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
 import { join } from 'node:path'
 import * as schema from './schema.js'
-import { appRoot } from '../app-root.js'
+import { appRoot } from '../base/app-root.js'
 
 export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database }
 

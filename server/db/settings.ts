@@ -3,6 +3,7 @@
 import { eq } from 'drizzle-orm'
 import type { Db } from './index.js'
 import { settings } from './schema.js'
+import type { FloorStore } from '../base/clock.js'
 
 export function getSetting<T>(db: Db, key: string): T | undefined {
   const row = db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get()
@@ -17,4 +18,20 @@ export function setSetting(db: Db, key: string, value: unknown, now = Date.now()
 /** Sets the key only when it has no value yet; true when this call set it. */
 export function setSettingOnce(db: Db, key: string, value: unknown, now = Date.now()): boolean {
   return db.insert(settings).values({ key, value: JSON.stringify(value), updatedAt: now }).onConflictDoNothing().run().changes === 1
+}
+
+/** The clock's floor and expiry times, kept in this table (see base/clock.ts). */
+export function settingsFloorStore(db: Db): FloorStore {
+  return {
+    get(key) {
+      const v = getSetting<unknown>(db, key)
+      return typeof v === 'number' && Number.isFinite(v) ? v : undefined
+    },
+    set: (key, value) => setSetting(db, key, value),
+    getText(key) {
+      const v = getSetting<unknown>(db, key)
+      return typeof v === 'string' ? v : undefined
+    },
+    setText: (key, value) => setSetting(db, key, value),
+  }
 }

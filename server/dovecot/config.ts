@@ -16,8 +16,9 @@ import { createHash } from 'node:crypto'
 import { isIP } from 'node:net'
 import { join } from 'node:path'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodePaths } from '../paths.js'
+import type { NodePaths } from '../base/paths.js'
 import { splitAddress } from '../accounts/address.js'
+import { OutpostError } from '../base/errors.js'
 
 export interface DovecotUser {
   /** The account every mail process runs as, and (not as root) the one Dovecot itself runs as. */
@@ -55,7 +56,7 @@ export interface DovecotFiles {
 
 export const SQL_CONF_NAME = 'dovecot-sql.conf.ext'
 
-export class DovecotConfigError extends Error {
+export class DovecotConfigError extends OutpostError {
   override name = 'DovecotConfigError'
 }
 

@@ -3,17 +3,18 @@
 // the daily expiry. Every system binary goes through the Exec seam.
 import { existsSync, mkdirSync, chownSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { Exec } from '../exec.js'
-import { execOk } from '../exec.js'
+import type { Exec } from '../base/exec.js'
+import { execOk } from '../base/exec.js'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodePaths } from '../paths.js'
-import { processAlive, processArgv, waitProcessGone } from '../node/process-table.js'
-import { writeFileDurable } from '../durable.js'
+import type { NodePaths } from '../base/paths.js'
+import { processAlive, processArgv, waitProcessGone } from '../base/process-table.js'
+import { writeFileDurable } from '../base/durable.js'
 import { dovecotStateDir, dovecotInstanceName, SQL_CONF_NAME, SUPPORTED_DOVECOT_VERSIONS, type DovecotFiles, type DovecotVersion } from './config.js'
+import { OutpostError } from '../base/errors.js'
 
 const INSTALL_HINT = 'apt-get install dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite'
 
-export class DovecotError extends Error {
+export class DovecotError extends OutpostError {
   override name = 'DovecotError'
 }
 

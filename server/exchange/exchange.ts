@@ -6,55 +6,42 @@
 // peer acknowledges it. Import makes each message ours (delivered locally
 // through LMTP, or durably in the outbox for its next hop) before it records
 // the ack it owes; a bundle file is removed from the folder only after that.
-import { readdirSync, readFileSync, renameSync, unlinkSync, existsSync } from 'node:fs'
+import { renameSync, unlinkSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
-import { and, count, eq, inArray } from 'drizzle-orm'
-import type { NodeContext } from '../node/context.js'
-import type { NodeClock } from '../node/clock.js'
+import { count, eq } from 'drizzle-orm'
+import type { NodeContext } from '../context/context.js'
+import type { NodeClock } from '../base/clock.js'
 import { loadIdentity, type NodeIdentity } from '../identity/keys.js'
 import { PeerService } from '../peers/service.js'
 import { Outbox, type OutboxEntry } from '../outbox/outbox.js'
-import { countWaiting, dueForExport } from '../outbox/queue-query.js'
-import { resendPolicyFor } from '../outbox/resend-policy.js'
+import { countWaiting } from '../outbox/queue-query.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
-  bundleFileName,
-  isFinishedBundleName,
-  newBundleId,
   openBundle,
   readBundleHeader,
-  sealBundle,
-  stickFolder,
-  STICK_FOLDER,
-  verifyBundle,
   type BundleHeader,
   FRAME_BYTES,
-  MAX_ACK_IDS,
   MAX_HEADER_BYTES,
 } from '../bundle/format.js'
+import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
-import { writeFileDurable } from '../durable.js'
-import { crashPoint } from '../crash-point.js'
-import { deliver } from '../haraka/lib/delivery.js'
-import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from './quarantine.js'
-import { belowFloor } from '../disk-floor.js'
-import { foreignSender } from './sender-origin.js'
+import { crashPoint } from '../base/crash-point.js'
+import { deliver } from '../delivery/deliver.js'
+import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
+import { belowFloor } from '../base/disk-floor.js'
+import { foreignSender } from '../routing/sender-origin.js'
 import { splitAddress } from '../accounts/address.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
-import { INTERNET, nextHop, senderRoutesTo } from '../gateway/route.js'
-import { UplinkService } from '../gateway/uplink.js'
+import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
+import { reachesInternet } from '../routing/internet.js'
+import { OutpostError } from '../base/errors.js'
+import { Carry } from './carry.js'
+import { BundleExport, stickSink, type BundleSink, type ExportResult } from './export.js'
 
-/** A bundle stays valid this long after it was made; a stick can be slow. */
-export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
-/** How many nodes a message may pass through; a routing loop ends here. */
-export const HOP_LIMIT = 16
-/** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
-export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
-export const MAX_MESSAGES_PER_BUNDLE = 5000
 /**
  * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
  * of mail, or one message alone when it is larger; a message is at most
@@ -74,34 +61,6 @@ export const RESEND_AFTER_MS = 10 * 60 * 1000
 
 export type Progress = (done: number, total: number, what: string) => void
 
-/** Delivers one sealed bundle to a peer by some carrier; returns where it went (a path, a packet id), if anything. */
-export type BundleSink = (name: string, bytes: Buffer, header: Omit<BundleHeader, 'v' | 'count'>) => Promise<string | void>
-
-/**
- * Writes bundles for `peer` into the stick layout under `dir`
- * (DIR/outpost/<peer>/), as the folder, USB and Syncthing carriers do.
- * tmp → fsync → rename → fsync dir: a stick pulled halfway (or a sync tool
- * that copies mid-write) leaves only a dot-file that no importer counts.
- */
-export function stickSink(dir: string, peer: string): BundleSink {
-  return async (name, bytes) => {
-    const file = join(stickFolder(dir, peer), name)
-    writeFileDurable(file, bytes, 0o644)
-    return file
-  }
-}
-
-export interface ExportResult {
-  peer: string
-  bundles: number
-  messages: number
-  acks: number
-  /** Bundles of other nodes carried on unopened. */
-  relayed: number
-  bytes: number
-  files: string[]
-}
-
 export type ImportOutcome =
   | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
   | { kind: 'duplicate'; header: BundleHeader }
@@ -118,7 +77,7 @@ export interface ImportResult {
   outcome: ImportOutcome
 }
 
-export class ExchangeError extends Error {
+export class ExchangeError extends OutpostError {
   override name = 'ExchangeError'
 }
 
@@ -135,6 +94,30 @@ export interface CarrierOptions {
   now?: number
 }
 
+/** What an exchange works with; made once by whoever starts the node, or a command. */
+export interface ExchangeServices {
+  identity: NodeIdentity
+  peers: PeerService
+  outbox: Outbox
+  events: EventRecorder
+  log: (line: string) => void
+}
+
+/** The services for an exchange on `node`: its identity, its peers, its outbox and where events go. */
+export function exchangeServices(node: NodeContext, deps: ExchangeDeps = {}): ExchangeServices {
+  const identity = loadIdentity(node.paths)
+  // Every process that moves bundles (the node, the CLI, the USB offload)
+  // reports into the one table the running node tails.
+  const events = deps.events ?? new EventLog(node.db)
+  return {
+    identity,
+    peers: new PeerService(node.db, { domains: [node.config.node.domain], signPublicB64: identity.signPublicB64 }),
+    outbox: new Outbox(node.db, node.paths.spool, events),
+    events,
+    log: deps.log ?? ((line) => console.error(line)),
+  }
+}
+
 export class Exchange {
   readonly identity: NodeIdentity
   readonly peers: PeerService
@@ -145,21 +128,23 @@ export class Exchange {
   private readonly self: string
   private readonly domains: string[]
   private readonly log: (line: string) => void
+  private readonly carry: Carry
+  private readonly export: BundleExport
 
   constructor(
     private readonly node: NodeContext,
-    deps: ExchangeDeps = {},
+    services: ExchangeServices,
   ) {
-    this.identity = loadIdentity(node.paths)
+    this.identity = services.identity
     this.domains = [node.config.node.domain]
-    // Every process that moves bundles (the node, the CLI, the USB offload)
-    // reports into the one table the running node tails.
-    this.events = deps.events ?? new EventLog(node.db)
-    this.log = deps.log ?? ((line) => console.error(line))
-    this.peers = new PeerService(node.db, { domains: this.domains, signPublicB64: this.identity.signPublicB64 })
-    this.outbox = new Outbox(node.db, node.paths.spool, this.events)
+    this.events = services.events
+    this.log = services.log
+    this.peers = services.peers
+    this.outbox = services.outbox
     this.self = node.config.node.name
     this.clock = node.clock
+    this.carry = new Carry({ node, peers: this.peers, maxFileBytes: MAX_BUNDLE_FILE_BYTES })
+    this.export = new BundleExport({ node, identity: this.identity, peers: this.peers, outbox: this.outbox, carry: this.carry, report: (kind, data) => this.report(kind, data) })
   }
 
   private get quarantineLimits(): QuarantineLimits {
@@ -186,13 +171,7 @@ export class Exchange {
   /** Peers with mail, acks or relayed bundles waiting, by name. */
   peersWithWork(): string[] {
     const owed = this.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
-    let relayed: string[] = []
-    try {
-      relayed = readdirSync(this.node.paths.relay).filter((p) => readdirSync(join(this.node.paths.relay, p)).some(isFinishedBundleName))
-    } catch {
-      /* nothing relayed yet */
-    }
-    return [...new Set([...this.outbox.peersWithMail(), ...owed, ...relayed])].sort()
+    return [...new Set([...this.outbox.peersWithMail(), ...owed, ...this.carry.peersWithRelayed()])].sort()
   }
 
   /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
@@ -214,66 +193,10 @@ export class Exchange {
 
   /**
    * Seals what waits for one peer (mail, then acks) and hands each bundle to
-   * `send`, the one step every transport provides: a file on a stick, an
-   * nncp-exec, an HTTP POST. Only after `send` returns are the messages
-   * counted as exported and the acks as sent; a failed send leaves both
-   * waiting for the next run.
+   * `send` (export.ts says how).
    */
-  async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
-    const now = opts.now ?? this.clock.now()
-    const via = opts.via ?? 'folder'
-    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
-    const sent = (bundleId: string, messages: number, bytes: number) => this.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
-    const peer = this.peers.get(peerName)
-    // A removed peer's mail stays in the outbox until it is re-added or discarded.
-    if (!peer) return r
-    for (const relayed of this.relayedFor(peerName)) {
-      const where = await send(relayed.name, relayed.bytes, relayed.header)
-      // Handed on: the next node dedups it by bundle id if it comes twice.
-      unlinkSync(relayed.file)
-      r.bundles++
-      r.relayed++
-      r.bytes += relayed.bytes.length
-      if (where) r.files.push(where)
-      sent(relayed.header.id, 0, relayed.bytes.length)
-    }
-    // Read a page at a time, and only what the carrier's resend policy makes due.
-    const due = dueForExport(this.node.db, peerName, resendPolicyFor(via), now)
-    for (const chunk of chunks(due)) {
-      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: this.outbox.read(e.messageId) }))
-      const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
-      const bytes = await sealBundle({ header, payload: { messages }, signKey: this.identity.signPrivate, recipient: peer.age })
-      const where = await send(bundleFileName(header), bytes, header)
-      crashPoint('export.mail-written')
-      this.outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
-      r.bundles++
-      r.messages += chunk.length
-      r.bytes += bytes.length
-      if (where) r.files.push(where)
-      sent(header.id, chunk.length, bytes.length)
-      opts.onMessages?.(chunk.length)
-    }
-    const ackIds = this.node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
-    for (let i = 0; i < ackIds.length; i += MAX_ACK_IDS) {
-      const ids = ackIds.slice(i, i + MAX_ACK_IDS)
-      const header = this.header('ack', peerName, 0, now)
-      const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: this.identity.signPrivate, recipient: peer.age })
-      const where = await send(bundleFileName(header), bytes, header)
-      crashPoint('export.ack-written')
-      // The ack is on its way; if it gets lost, the peer sends the message
-      // again, and that copy is acked again.
-      this.node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
-      r.bundles++
-      r.acks += ids.length
-      r.bytes += bytes.length
-      if (where) r.files.push(where)
-      sent(header.id, 0, bytes.length)
-    }
-    return r
-  }
-
-  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
-    return { id: newBundleId(), kind, origin: this.self, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
+  exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+    return this.export.exportPeer(peerName, send, opts)
   }
 
   // ---- import -------------------------------------------------------------
@@ -374,82 +297,15 @@ export class Exchange {
 
   /**
    * A stick also carries bundles for nodes other than the one it is plugged
-   * into. When such a bundle's destination is one of our peers and its origin
-   * is a peer whose signature checks out, we take it over, unopened, and
-   * carry it on with our next export to that peer; otherwise it stays on
-   * the stick. The origin keeps its messages until their destination acks
-   * them, so taking over never makes a message depend on us alone.
+   * into; the carry step (carry.ts) takes over those for our peers.
    */
   private takeOverForNeighbours(dir: string, via: string): ImportResult[] {
     const results: ImportResult[] = []
-    const top = join(dir, STICK_FOLDER)
-    let listing
-    try {
-      listing = listStickFolder(top)
-    } catch (err) {
-      throw new ExchangeError((err as Error).message)
-    }
-    if (listing.kind === 'absent') return results
-    if (listing.kind === 'not-a-folder') return [this.skipped(top, `${top} is a ${listing.what} where the stick's outpost folder should be; it was left alone`, via)]
-    for (const dest of listing.names.sort()) {
-      if (dest === this.self || !this.peers.get(dest)) continue
-      const folder = join(top, dest)
-      let inside
-      try {
-        inside = listStickFolder(folder)
-      } catch (err) {
-        results.push(this.skipped(folder, (err as Error).message, via))
-        continue
-      }
-      if (inside.kind === 'absent') continue
-      if (inside.kind === 'not-a-folder') {
-        results.push(this.skipped(folder, `${folder} is a ${inside.what} where the folder of bundles for ${dest} should be; it was left alone`, via))
-        continue
-      }
-      for (const name of inside.names.filter(isFinishedBundleName).sort()) {
-        const file = join(folder, name)
-        try {
-          const bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
-          const header = verifyBundle(bytes, (origin) => this.peers.signerFor(origin))
-          if (header.destination !== dest || header.origin === dest || header.expires < this.clock.now()) continue
-          this.node.clock.observePeerTime(header.created, header.origin)
-          // Kept under its bundle name (header-made, short), not the stick's.
-          writeFileDurable(join(this.node.paths.relay, dest, bundleFileName(header)), bytes, 0o600)
-          unlinkSync(file)
-          results.push({ file, outcome: { kind: 'relayed', header } })
-        } catch (err) {
-          // Not ours to judge: a bundle we cannot verify stays where it is.
-          if (err instanceof BundleError) continue
-          // No plain file, or unreadable: say so, leave it, and carry on.
-          if (err instanceof StickFileError) results.push(this.skipped(file, err.message, via))
-          else throw err
-        }
-      }
+    for (const e of this.carry.takeOverFrom(dir)) {
+      if (e.kind === 'unreadable') throw new ExchangeError(e.reason)
+      results.push(e.kind === 'relayed' ? { file: e.file, outcome: { kind: 'relayed', header: e.header } } : this.skipped(e.file, e.reason, via))
     }
     return results
-  }
-
-  /** Bundles taken over for `peer`, still valid; expired ones are dropped (their origin has the messages). */
-  private relayedFor(peer: string): { file: string; name: string; bytes: Buffer; header: BundleHeader }[] {
-    const folder = join(this.node.paths.relay, peer)
-    let names: string[]
-    try {
-      names = readdirSync(folder).filter(isFinishedBundleName).sort()
-    } catch {
-      return []
-    }
-    const out = []
-    for (const name of names) {
-      const file = join(folder, name)
-      const bytes = readFileSync(file)
-      const header = readBundleHeader(bytes)
-      if (header.expires < this.clock.now()) {
-        unlinkSync(file)
-        continue
-      }
-      out.push({ file, name, bytes, header })
-    }
-    return out
   }
 
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
@@ -518,7 +374,7 @@ export class Exchange {
 
   /** The Internet is the way out on a gateway, and on a node whose uplink is an email account. */
   private isGateway(): boolean {
-    return this.node.config.gateway.enabled || new UplinkService(this.node.db, this.node.paths.keysDir).sendsThroughAccount()
+    return reachesInternet(this.node.config.gateway.enabled, this.node.db)
   }
 
   private isLocal(address: string): boolean {
@@ -583,18 +439,19 @@ export class Exchange {
         // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
         const gateway = this.isGateway()
         const resolve = (d: string, o: { useDefault?: boolean }) => this.peers.resolveDomain(d, o)
-        for (const r of remote) {
-          const hop = nextHop(splitAddress(r).domain, { domains: this.domains, gateway, resolve })
-          if (hop.kind === 'internet') {
+        const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
+        // A remote address of one of our domains has no account here: no route either.
+        for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)
+        for (const [to, rs] of hops.byPeer) {
+          if (to === INTERNET) {
             // The gateway sends to the world only in the names of the domains
             // the origin is trusted for: otherwise one peer could mail the
             // Internet as another peer's users, or as ours.
             const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
-            if (!senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
-            else byPeer.set(INTERNET, [...(byPeer.get(INTERNET) ?? []), r])
-          } else if (hop.kind !== 'peer') problems.push(`no route for ${r}`)
-          else if (hop.peer === origin && header.hops > 0) problems.push(`${r} would go back to ${origin}, where it came from`)
-          else byPeer.set(hop.peer, [...(byPeer.get(hop.peer) ?? []), r])
+            if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
+            else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
+          } else if (to === origin && header.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
+          else byPeer.set(to, rs)
         }
         if (header.hops + 1 > header.hopLimit) {
           problems.push(`hop limit ${header.hopLimit} reached`)
@@ -649,19 +506,4 @@ export class Exchange {
   acksOwedCount(): number {
     return this.node.db.select({ n: count() }).from(acksOwed).get()?.n ?? 0
   }
-}
-
-function* chunks<E extends { size: number }>(entries: Iterable<E>): Generator<E[]> {
-  let cur: E[] = []
-  let bytes = 0
-  for (const e of entries) {
-    if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
-      yield cur
-      cur = []
-      bytes = 0
-    }
-    cur.push(e)
-    bytes += e.size
-  }
-  if (cur.length) yield cur
 }

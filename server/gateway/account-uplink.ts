@@ -11,17 +11,17 @@
 // nodemailer and imapflow are loaded when a run needs them: most nodes never
 // use an account uplink, and the two cost a running node about 9 MB.
 import { eq } from 'drizzle-orm'
-import type { NodeContext } from '../node/context.js'
+import type { NodeContext } from '../context/context.js'
 import { Outbox } from '../outbox/outbox.js'
 import { PeerService } from '../peers/service.js'
 import { accounts } from '../db/schema.js'
 import { EventLog } from '../events/log.js'
-import { deliver } from '../haraka/lib/delivery.js'
-import { quarantine } from '../exchange/quarantine.js'
+import { deliver } from '../delivery/deliver.js'
+import { quarantine } from '../base/quarantine.js'
 import { stableMessageId } from '../bundle/message-id.js'
-import { INTERNET, nextHop } from './route.js'
+import { groupByHop, INTERNET } from '../routing/route.js'
 import type { AccountUplink } from './uplink.js'
-import { waitRunLock } from '../node/run-lock.js'
+import { waitRunLock } from '../base/run-lock.js'
 
 export interface AccountRunResult {
   sent: number
@@ -201,11 +201,12 @@ export class AccountUplinkRunner {
           const sender = envelopeSender(source)
           const targets = groupRecipients(source, acct.address, domain)
           const local = targets.filter((t) => t.endsWith(`@${domain}`) && db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, t)).get())
-          const byPeer = new Map<string, string[]>()
-          for (const t of targets.filter((x) => !x.endsWith(`@${domain}`))) {
-            const hop = nextHop(t.slice(t.lastIndexOf('@') + 1), { domains: [domain], gateway: false, resolve: (d, o) => peers.resolveDomain(d, { ...o, useDefault: false }) })
-            if (hop.kind === 'peer') byPeer.set(hop.peer, [...(byPeer.get(hop.peer) ?? []), t])
-          }
+          // Only a peer named for the domain takes it: never the default route, never the Internet.
+          const { byPeer } = groupByHop(
+            targets.filter((x) => !x.endsWith(`@${domain}`)),
+            { domains: [domain], gateway: false, resolve: (d, o) => peers.resolveDomain(d, { ...o, useDefault: false }) },
+            (t) => t.slice(t.lastIndexOf('@') + 1),
+          )
           if (!local.length && !byPeer.size) {
             quarantine(paths.quarantine, `account-${msg.uid}.eml`, source, `fetched from ${acct.address}: no plus-address of it names a user of this node or of a peer (To: ${targets.join(', ') || 'none'})`)
             r.quarantined++

@@ -6,10 +6,11 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
 import { DOMAIN } from '../identity/card.js'
+import { OutpostError } from '../base/errors.js'
 
-export class DkimError extends Error {
+export class DkimError extends OutpostError {
   override name = 'DkimError'
 }
 

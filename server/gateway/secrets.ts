@@ -5,13 +5,14 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { writeFileDurable } from '../durable.js'
+import { writeFileDurable } from '../base/durable.js'
+import { OutpostError } from '../base/errors.js'
 
 const VERSION = 'v1'
 const KEY_BYTES = 32
 const IV_BYTES = 12
 
-export class SecretError extends Error {
+export class SecretError extends OutpostError {
   override name = 'SecretError'
 }
 

@@ -14,13 +14,15 @@
 import { eq } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { settings } from '../db/schema.js'
+import { sendsThroughAccount } from '../routing/internet.js'
 import { openSecret, sealSecret, secretsKey } from './secrets.js'
+import { OutpostError } from '../base/errors.js'
 
 export type UplinkKind = 'none' | 'gateway' | 'account'
 export const UPLINK_KINDS: readonly UplinkKind[] = ['none', 'gateway', 'account']
 export const DEFAULT_PROBE_SECONDS = 30
 
-export class UplinkError extends Error {
+export class UplinkError extends OutpostError {
   override name = 'UplinkError'
 }
 
@@ -124,7 +126,7 @@ export class UplinkService {
 
   /** Whether mail for domains no peer is named for leaves through an email account. */
   sendsThroughAccount(): boolean {
-    return this.get<UplinkKind>('uplink.kind') === 'account' && this.get<AccountSetting>('uplink.account') !== undefined
+    return sendsThroughAccount(this.db)
   }
 
   setAccount(opts: Omit<AccountSetting, 'password'> & { password: string }): UplinkView {

@@ -5,8 +5,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeConfig } from '../config/schema.js'
-import type { NodePaths } from '../paths.js'
-import { writeFileDurable } from '../durable.js'
+import type { NodePaths } from '../base/paths.js'
+import { writeFileDurable } from '../base/durable.js'
 import type { DkimKey } from '../gateway/dkim.js'
 
 export interface HarakaConfigInput {

@@ -9,10 +9,10 @@
 // message is either answered 250 after Dovecot stored it, or not at all).
 import { readFileSync, readdirSync, unlinkSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import type { NodePaths } from '../paths.js'
-import { processAlive, processArgv } from '../node/process-table.js'
+import type { NodePaths } from '../base/paths.js'
+import { processAlive, processArgv } from '../base/process-table.js'
 import { harakaPidFile } from './config.js'
-import { NODE_FLAGS } from '../node/v8-flags.js'
+import { NODE_FLAGS } from '../base/v8-flags.js'
 
 export { renderHarakaConfig, writeHarakaConfig, harakaPidFile, OUTPOST_PLUGINS, type HarakaConfigInput } from './config.js'
 

@@ -10,14 +10,15 @@
 // Trust comes from how the card reached you (a QR code scanned from the
 // other box in person, a file handed over on a stick you know), which is
 // why `outpost card` shows key fingerprints to compare.
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from './name.js'
 import { createHash, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import type { NodeConfig } from '../config/schema.js'
 import { signPublicFromB64, type NodeIdentity } from './keys.js'
 import { TLS_PIN } from '../tls/pin.js'
+import { OutpostError } from '../base/errors.js'
 
-export class CardError extends Error {
+export class CardError extends OutpostError {
   override name = 'CardError'
 }
 

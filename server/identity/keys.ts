@@ -6,10 +6,11 @@
 import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { fsyncDir, writeFileDurable } from '../durable.js'
-import type { NodePaths } from '../paths.js'
+import { fsyncDir, writeFileDurable } from '../base/durable.js'
+import type { NodePaths } from '../base/paths.js'
+import { OutpostError } from '../base/errors.js'
 
-export class IdentityError extends Error {
+export class IdentityError extends OutpostError {
   override name = 'IdentityError'
 }
 

@@ -4,19 +4,21 @@ import type { NodeConfig } from '../config/schema.js'
 import { defaults } from '../config/schema.js'
 import { configFromObject, renderConfig, saveConfig } from '../config/file.js'
 import { parse } from 'smol-toml'
-import { nodePaths, type NodePaths } from '../paths.js'
+import { nodePaths, type NodePaths } from '../base/paths.js'
 import { openDb } from '../db/index.js'
 import { makeSelfSignedCert } from '../tls/selfsigned.js'
-import type { Exec } from '../exec.js'
+import type { Exec } from '../base/exec.js'
 import { splitAddress } from '../accounts/address.js'
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from '../identity/name.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { FloorClock, settingsFloorStore } from './clock.js'
-import { buildTime } from './context.js'
+import { FloorClock } from '../base/clock.js'
+import { settingsFloorStore } from '../db/settings.js'
+import { buildTime } from '../context/context.js'
 import { ensureDkimKey } from '../gateway/dkim.js'
 import { SetupCodeFile } from '../admin/setup-code.js'
+import { OutpostError } from '../base/errors.js'
 
-export class InitError extends Error {
+export class InitError extends OutpostError {
   override name = 'InitError'
 }
 

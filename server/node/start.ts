@@ -6,10 +6,10 @@ import { chmodSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { userInfo } from 'node:os'
 import { join } from 'node:path'
-import { openNode, type NodeContext } from './context.js'
+import { openNode, type NodeContext } from '../context/context.js'
 import { Supervisor } from './supervisor.js'
-import { exec } from '../exec.js'
-import { appRoot } from '../app-root.js'
+import { exec } from '../base/exec.js'
+import { appRoot } from '../base/app-root.js'
 import { buildApp } from '../web/app.js'
 import { AdminAuth } from '../admin/auth.js'
 import { formatSetupCode, SetupCodeFile } from '../admin/setup-code.js'
@@ -27,11 +27,11 @@ import {
   writeDovecotConf,
 } from '../dovecot/process.js'
 import { ensureIdentity } from '../identity/keys.js'
-import { Exchange } from '../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
 import { TransportScheduler } from '../transports/scheduler.js'
-import { startDiscovery } from '../transports/mdns.js'
-import { rememberSighting } from '../transports/sightings.js'
+import { startDiscovery } from '../transports/discovery/mdns.js'
+import { rememberSighting } from '../transports/discovery/sightings.js'
 import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
 import { EventBus, EventLog } from '../events/log.js'
@@ -41,8 +41,9 @@ import { UplinkMonitor } from '../gateway/monitor.js'
 import { UplinkService } from '../gateway/uplink.js'
 import { pruneActivity } from '../events/retention.js'
 import { AccountUplinkRunner } from '../gateway/account-uplink.js'
+import { OutpostError } from '../base/errors.js'
 
-export class StartError extends Error {
+export class StartError extends OutpostError {
   override name = 'StartError'
 }
 
@@ -84,95 +85,71 @@ async function waitReady(node: NodeContext, stopped: () => boolean): Promise<voi
   }
 }
 
+/** One part of a running node, with the way to stop it. */
+interface RunningService {
+  name: string
+  stop(): unknown
+}
+
+/**
+ * The node's services in the order they started. Each is added where it
+ * starts, together with how it stops; stopAll stops them in reverse, so a
+ * service never outlives what it uses, and a start that fails half way stops
+ * exactly what had started.
+ */
+class Services {
+  private readonly running: RunningService[] = []
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  /** Records a started service (`it`) and how to stop it; returns `it`. */
+  add<T>(name: string, it: T, stop: (it: T) => unknown): T {
+    this.running.push({ name, stop: () => stop(it) })
+    return it
+  }
+
+  async stopAll(): Promise<void> {
+    for (let s = this.running.pop(); s; s = this.running.pop()) {
+      try {
+        await s.stop()
+      } catch (err) {
+        this.log(`stopping ${s.name} failed: ${(err as Error).message}`)
+      }
+    }
+  }
+}
+
+/** A timer that runs `fn` every `ms` and does not keep the process alive. */
+function every(ms: number, fn: () => void): NodeJS.Timeout {
+  const t = setInterval(fn, ms)
+  t.unref()
+  return t
+}
+
 export async function startNode(data: string): Promise<number> {
   const node = openNode(data)
   for (const w of node.warnings) log(`warning: ${w}`)
   const { config, paths } = node
+  const services = new Services(log)
+  services.add('database', node, (n) => n.close())
   let stopping = false
-  const sup = new Supervisor(paths.log, log)
-  let app: Awaited<ReturnType<typeof buildApp>> | undefined
-  let expiryTimer: NodeJS.Timeout | undefined
-  let pruneTimer: NodeJS.Timeout | undefined
-  let smarthostTimer: NodeJS.Timeout | undefined
-  let stopTail: (() => void) | undefined
-  let scheduler: TransportScheduler | undefined
-  let discovery: { stop(): Promise<void> } | undefined
-  let monitor: UplinkMonitor | undefined
-
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
     log(`stopping (${why})`)
-    if (expiryTimer) clearInterval(expiryTimer)
-    if (pruneTimer) clearInterval(pruneTimer)
-    if (smarthostTimer) clearInterval(smarthostTimer)
-    stopTail?.()
-    scheduler?.stop()
-    monitor?.stop()
-    await discovery?.stop().catch(() => undefined)
-    await app?.close().catch(() => undefined)
-    await sup.stop()
-    node.close()
+    await services.stopAll()
     log('stopped')
   }
 
   try {
-    // Once per start: the config below is written in this version's language.
-    const dovecot = await checkDovecotInstalled(exec)
-    // A node killed with -9 may have left children behind (pdeathsig covers
-    // most cases; an earlier crash of the machine's init does not).
-    await stopStaleHaraka(paths)
-    await stopStaleDovecot(paths)
-    const ports: [number, string][] = [
-      [config.ports.submission, 'submission'],
-      [config.ports.smtps, 'smtps'],
-      [config.ports.imap, 'imap'],
-      [config.ports.imaps, 'imaps'],
-      [config.ports.web, 'web'],
-      ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway inbound']] as [number, string][]) : []),
-    ]
-    for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
-
-    const root = process.getuid?.() === 0
-    const mailUser = root ? rootMailUser() : currentUser()
-    const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser })
-    prepareDovecotDirs(paths, root ? mailUser : undefined)
-    // As root, the mail user must be able to pass through the data dir to
-    // reach the mail dir below it; 0711 lets it traverse but not list or
-    // read (the database and TLS key keep their own 0600).
-    // The same holds for run/, where Dovecot's sockets live: LMTP, running
-    // as the mail user, asks the auth process through one of them.
-    if (root) for (const dir of [paths.data, paths.run]) chmodSync(dir, 0o711)
-    writeDovecotConf(paths, dovecotFiles)
-    await validateDovecotConf(exec, paths.dovecotConf)
-    if (config.gateway.enabled) {
-      // A gateway signs what it sends; its own domain gets a key on first start.
-      const { key, created } = ensureDkimKey(paths.keysDir, config.node.domain)
-      if (created) log(`gateway: made a DKIM key for ${key.domain}; publish this record: ${dkimDnsRecord(key)}`)
-    }
-    const uplinkService = new UplinkService(node.db, paths.keysDir)
-    // On a gateway, Haraka requires TLS for the smarthost it was started with.
-    const smarthostHost = (): string | undefined => (config.gateway.enabled ? uplinkService.describe().smarthost?.host : undefined)
-    let harakaSmarthost = smarthostHost()
-    const writeHaraka = (): void =>
-      writeHarakaConfig(
-        paths,
-        renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [], smarthostHost: harakaSmarthost }),
-      )
-    writeHaraka()
-
-    const dc = dovecotSpawnArgs(paths)
-    // A login process whose client is still connected outlives the master,
-    // and keeps auth, log and anvil alive with it; end those too.
-    sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterExit: () => void endDovecotStragglers(paths) })
-    const hk = harakaSpawnArgs(paths)
-    sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
+    const sup = services.add('Dovecot and Haraka', new Supervisor(paths.log, log), (s) => s.stop())
+    const mail = await startMailServers(node, sup)
 
     // The activity log: every process records into the events table; this
     // one tails it onto the bus the web admin's websocket listens to.
     const bus = new EventBus()
     const events = new EventLog(node.db, bus)
-    stopTail = events.tail(bus)
+    services.add('activity log', events.tail(bus), (stopTail) => stopTail())
     const pruneEvents = () => {
       try {
         const { removed, days } = pruneActivity(node.db, events)
@@ -182,24 +159,28 @@ export async function startNode(data: string): Promise<number> {
       }
     }
     pruneEvents()
-    pruneTimer = setInterval(pruneEvents, EVENT_PRUNE_INTERVAL_MS)
-    pruneTimer.unref()
+    services.add('activity log pruning', every(EVENT_PRUNE_INTERVAL_MS, pruneEvents), clearInterval)
 
     // The exchange exists before the web app: peers POST bundles to it (the HTTP transport).
     await ensureIdentity(paths)
-    const exchange = new Exchange(node, { events, log })
+    const exchange = new Exchange(node, exchangeServices(node, { events, log }))
     const transportService = new TransportService(node.db, (name) => exchange.peers.get(name) !== undefined)
-    // Made now so the web admin can "run now"; it starts its schedule once the node is ready.
-    scheduler = new TransportScheduler({ node, exchange, service: transportService, exec, log, events }, transportService, paths.spool)
+    // Made now so the web admin can "run now"; it starts its schedule once
+    // the node is ready. It stops after the web app, which can start runs.
+    const scheduler = services.add('transports', new TransportScheduler({ node, exchange, service: transportService, exec, log, events }, transportService, paths.spool), (s) => s.stop())
     // Until the web admin has a password, claiming it needs the setup code;
     // a node set up before setup codes existed gets one here.
     const setupCode = new AdminAuth(node.db).isSetUp() ? undefined : new SetupCodeFile(paths.setupCode).ensure().code
-    app = await buildApp({
-      probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
-      tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
-      inbox: exchangeInbox(exchange, join(paths.run, 'uploads')),
-      services: createWebServices(node, { exchange, transports: transportService, scheduler, bus, events, log }),
-    })
+    const app = services.add(
+      'web app',
+      await buildApp({
+        probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
+        tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
+        inbox: exchangeInbox(exchange, join(paths.run, 'uploads')),
+        services: createWebServices(node, { exchange, transports: transportService, scheduler, bus, events, log }),
+      }),
+      (a) => a.close(),
+    )
     await app.listen({ host: config.listen.address, port: config.ports.web })
 
     process.once('SIGINT', () => void shutdown('SIGINT').then(() => process.exit(0)))
@@ -214,34 +195,16 @@ export async function startNode(data: string): Promise<number> {
     }
     void runExpiry()
     scheduler.start()
-    const sched = scheduler
-    if (config.gateway.enabled) {
-      // A smarthost set or changed (by the CLI or the web admin) while the node
-      // runs: Haraka reads the hosts it must use TLS with only at start.
-      smarthostTimer = setInterval(() => {
-        let now: string | undefined
-        try {
-          now = smarthostHost()
-        } catch (err) {
-          // The database was busy or the row unreadable: look again next time.
-          log(`uplink: cannot read the smarthost setting: ${(err as Error).message}`)
-          return
-        }
-        // A cleared smarthost needs nothing: Haraka just stops being sent there.
-        if (!now || now === harakaSmarthost) return
-        harakaSmarthost = now
-        log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
-        sup.restart('haraka', writeHaraka)
-      }, SMARTHOST_CHECK_MS)
-      smarthostTimer.unref()
-    }
-    const accountRunner = new AccountUplinkRunner(node, () => uplinkService.accountForDelivery(), log)
-    monitor = new UplinkMonitor({
-      uplink: uplinkService,
+    // A smarthost set or changed (by the CLI or the web admin) while the node
+    // runs: Haraka reads the hosts it must use TLS with only at start.
+    if (config.gateway.enabled) services.add('smarthost watch', every(SMARTHOST_CHECK_MS, mail.restartHarakaOnNewSmarthost), clearInterval)
+    const accountRunner = new AccountUplinkRunner(node, () => mail.uplink.accountForDelivery(), log)
+    const monitor = new UplinkMonitor({
+      uplink: mail.uplink,
       peers: exchange.peers,
       transports: transportService,
       events,
-      runPeer: (peer) => sched.runPeer(peer),
+      runPeer: (peer) => scheduler.runPeer(peer),
       // A gateway sends through Haraka; only a node without one uses the account.
       runAccount: config.gateway.enabled
         ? undefined
@@ -253,10 +216,10 @@ export async function startNode(data: string): Promise<number> {
       log,
     })
     monitor.start()
+    services.add('uplink monitor', monitor, (m) => m.stop())
     // A node on loopback only is not on any LAN: nothing to announce there.
-    if (config.listen.mdns && !isLoopback(config.listen.address)) discovery = startLanDiscovery(node, exchange, scheduler, log)
-    expiryTimer = setInterval(runExpiry, EXPIRY_INTERVAL_MS)
-    expiryTimer.unref()
+    if (config.listen.mdns && !isLoopback(config.listen.address)) services.add('LAN discovery', startLanDiscovery(node, exchange, scheduler, log), (d) => d.stop())
+    services.add('mail expiry', every(EXPIRY_INTERVAL_MS, () => void runExpiry()), clearInterval)
 
     // The owner sees this console (or its journal); a stranger on the network does not.
     // Before the ready line, so whoever waits for that line has seen it.
@@ -274,6 +237,83 @@ export async function startNode(data: string): Promise<number> {
     await shutdown(`error: ${(err as Error).message}`)
     throw err
   }
+}
+
+/**
+ * Checks what Dovecot and Haraka need (Dovecot installed, no stale children,
+ * free ports), writes their configs from outpost.toml and starts both under
+ * the supervisor. Returns the uplink settings and the check that restarts
+ * Haraka when the smarthost changes.
+ */
+async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ uplink: UplinkService; restartHarakaOnNewSmarthost: () => void }> {
+  const { config, paths } = node
+  // Once per start: the config below is written in this version's language.
+  const dovecot = await checkDovecotInstalled(exec)
+  // A node killed with -9 may have left children behind (pdeathsig covers
+  // most cases; an earlier crash of the machine's init does not).
+  await stopStaleHaraka(paths)
+  await stopStaleDovecot(paths)
+  const ports: [number, string][] = [
+    [config.ports.submission, 'submission'],
+    [config.ports.smtps, 'smtps'],
+    [config.ports.imap, 'imap'],
+    [config.ports.imaps, 'imaps'],
+    [config.ports.web, 'web'],
+    ...(config.gateway.enabled ? ([[config.gateway.inbound_port, 'gateway inbound']] as [number, string][]) : []),
+  ]
+  for (const [port, what] of ports) await checkPortFree(config.listen.address, port, what)
+
+  const root = process.getuid?.() === 0
+  const mailUser = root ? rootMailUser() : currentUser()
+  const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser })
+  prepareDovecotDirs(paths, root ? mailUser : undefined)
+  // As root, the mail user must be able to pass through the data dir to
+  // reach the mail dir below it; 0711 lets it traverse but not list or
+  // read (the database and TLS key keep their own 0600).
+  // The same holds for run/, where Dovecot's sockets live: LMTP, running
+  // as the mail user, asks the auth process through one of them.
+  if (root) for (const dir of [paths.data, paths.run]) chmodSync(dir, 0o711)
+  writeDovecotConf(paths, dovecotFiles)
+  await validateDovecotConf(exec, paths.dovecotConf)
+  if (config.gateway.enabled) {
+    // A gateway signs what it sends; its own domain gets a key on first start.
+    const { key, created } = ensureDkimKey(paths.keysDir, config.node.domain)
+    if (created) log(`gateway: made a DKIM key for ${key.domain}; publish this record: ${dkimDnsRecord(key)}`)
+  }
+  const uplink = new UplinkService(node.db, paths.keysDir)
+  // On a gateway, Haraka requires TLS for the smarthost it was started with.
+  const smarthostHost = (): string | undefined => (config.gateway.enabled ? uplink.describe().smarthost?.host : undefined)
+  let harakaSmarthost = smarthostHost()
+  const writeHaraka = (): void =>
+    writeHarakaConfig(
+      paths,
+      renderHarakaConfig({ config, paths, pluginDir: join(appRoot(), 'dist/haraka-plugins'), dkimKeys: config.gateway.enabled ? listDkimKeys(paths.keysDir) : [], smarthostHost: harakaSmarthost }),
+    )
+  writeHaraka()
+
+  const dc = dovecotSpawnArgs(paths)
+  // A login process whose client is still connected outlives the master,
+  // and keeps auth, log and anvil alive with it; end those too.
+  sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterExit: () => void endDovecotStragglers(paths) })
+  const hk = harakaSpawnArgs(paths)
+  sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
+
+  const restartHarakaOnNewSmarthost = (): void => {
+    let now: string | undefined
+    try {
+      now = smarthostHost()
+    } catch (err) {
+      // The database was busy or the row unreadable: look again next time.
+      log(`uplink: cannot read the smarthost setting: ${(err as Error).message}`)
+      return
+    }
+    // A cleared smarthost needs nothing: Haraka just stops being sent there.
+    if (!now || now === harakaSmarthost) return
+    harakaSmarthost = now
+    log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
+    sup.restart('haraka', writeHaraka)
+  }
+  return { uplink, restartHarakaOnNewSmarthost }
 }
 
 /**

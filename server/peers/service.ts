@@ -11,8 +11,9 @@ import type { Db } from '../db/index.js'
 import { peers, routes } from '../db/schema.js'
 import { DOMAIN, signFingerprint, type Card, type Reach } from '../identity/card.js'
 import { signPublicFromB64 } from '../identity/keys.js'
+import { OutpostError } from '../base/errors.js'
 
-export class PeerError extends Error {
+export class PeerError extends OutpostError {
   override name = 'PeerError'
 }
 

@@ -2,8 +2,8 @@
 // it because the dclogin: QR carries ic=3 (accept invalid certificates).
 import { mkdirSync, chmodSync } from 'node:fs'
 import { isIP } from 'node:net'
-import type { Exec } from '../exec.js'
-import { execOk } from '../exec.js'
+import type { Exec } from '../base/exec.js'
+import { execOk } from '../base/exec.js'
 
 /** Ten years, because nobody renews a box in a tent. */
 export const CERT_DAYS = 3650

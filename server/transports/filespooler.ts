@@ -7,9 +7,9 @@
 // each. The on-disk contract is in docs/transports/filespooler.md.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { appRoot } from '../app-root.js'
-import { writeFileDurable, fsyncDir } from '../durable.js'
-import { execOk, type Exec } from '../exec.js'
+import { appRoot } from '../base/app-root.js'
+import { writeFileDurable, fsyncDir } from '../base/durable.js'
+import { execOk, type Exec } from '../base/exec.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver, type TransportRunContext } from './transport.js'
 
 export interface FilespoolerConfig {

@@ -2,7 +2,7 @@
 // directory both nodes can see in turn. It writes bundles for the peer into
 // DIR/outpost/<peer>/ and imports what DIR/outpost/<self>/ holds.
 import { existsSync, lstatSync, statSync } from 'node:fs'
-import { stickSink } from '../exchange/exchange.js'
+import { stickSink } from '../exchange/export.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 
 export interface FolderConfig {

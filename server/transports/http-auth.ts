@@ -21,7 +21,7 @@
 // before within that window (a recorded request sent again). Everything
 // here is pure: the keys and the clock come from the caller.
 import { createHash, sign, verify, type KeyObject } from 'node:crypto'
-import { isNodeName } from '../bundle/format.js'
+import { isNodeName } from '../identity/name.js'
 
 export const BUNDLES_PATH = '/api/peer/bundles'
 /** Where a peer that cannot be reached fetches the bundles waiting for it (signed like a POST of an empty body). */
@@ -116,15 +116,11 @@ export class ReplayCache {
   }
 }
 
-/** The check that needs the body: the signature over it, then the replay check. */
-export function verifyBody(h: AuthHeaders, body: Buffer, replay: ReplayCache, now = Date.now(), path = BUNDLES_PATH): { ok: true; peer: string } | AuthRefusal {
-  return verifyDigest(h, bodyDigest(body), replay, now, path)
-}
-
 /**
- * The same check given the body's sha256 (lower-case hex) instead of the
- * body: for a body that was streamed to disk while it was hashed, so that
- * nothing of it is held in memory before its sender is known.
+ * The check that needs the body: the signature over it, then the replay
+ * check. It takes the body's sha256 (lower-case hex, bodyDigest) rather than
+ * the body: a body is streamed to disk while it is hashed, so that nothing
+ * of it is held in memory before its sender is known.
  */
 export function verifyDigest(h: AuthHeaders, bodySha256Hex: string, replay: ReplayCache, now = Date.now(), path = BUNDLES_PATH): { ok: true; peer: string } | AuthRefusal {
   const ok = verify(null, Buffer.from(signingString('POST', path, h.date, bodySha256Hex)), h.key, Buffer.from(h.signature, 'base64url'))
@@ -133,14 +129,3 @@ export function verifyDigest(h: AuthHeaders, bodySha256Hex: string, replay: Repl
   return { ok: true, peer: h.peer }
 }
 
-/** Both steps at once, for callers that have the body already. */
-export function verifyRequest(
-  headers: Record<string, string | string[] | undefined>,
-  body: Buffer,
-  keyFor: (peer: string) => KeyObject | undefined,
-  replay: ReplayCache,
-  now = Date.now(),
-): { ok: true; peer: string } | AuthRefusal {
-  const h = checkHeaders(headers, keyFor, now)
-  return h.ok ? verifyBody(h, body, replay, now) : h
-}

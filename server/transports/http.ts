@@ -3,7 +3,7 @@
 // server, one request per bundle, signed with the node key (see
 // http-auth.ts and docs/transports/http.md). It only sends: the peer's own
 // HTTP transport pushes what it has for us into our /api/peer/bundles.
-import { freshSighting } from './sightings.js'
+import { freshSighting } from './discovery/sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
@@ -12,6 +12,7 @@ import { unframeBundles } from './pickup.js'
 import type { Peer } from '../peers/service.js'
 import type { TLSSocket } from 'node:tls'
 import { spkiPin } from '../tls/pin.js'
+import { OutpostError } from '../base/errors.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
 export interface HttpConfig {
@@ -89,7 +90,7 @@ export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
 }
 
 /** The server answered with another TLS key than the peer's card pins: nothing was sent. */
-export class TlsPinError extends Error {
+export class TlsPinError extends OutpostError {
   override name = 'TlsPinError'
 }
 

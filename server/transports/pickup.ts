@@ -7,11 +7,12 @@
 // nothing waits. Each bundle is signed and encrypted on its own, so the
 // framing needs no integrity of its own: a cut answer loses only the last
 // bundle, which is sent again with the next pickup.
-import { isFinishedBundleName } from '../bundle/format.js'
+import { isFinishedBundleName } from '../bundle/stick-layout.js'
+import { OutpostError } from '../base/errors.js'
 
 export const PICKUP_CONTENT_TYPE = 'application/x-outpost-bundles'
 
-export class PickupFormatError extends Error {
+export class PickupFormatError extends OutpostError {
   override name = 'PickupFormatError'
 }
 

@@ -1,17 +1,18 @@
 // Running a transport once: a lock so that runs never overlap (the CLI's
 // `transport run` and the scheduler in `outpost start` are two processes),
 // a row per run, and errors kept as values a person can read.
-import { RunLockBusyError, takeRunLock } from '../node/run-lock.js'
-import type { NodeContext } from '../node/context.js'
+import { RunLockBusyError, takeRunLock } from '../base/run-lock.js'
+import type { NodeContext } from '../context/context.js'
 import type { Exchange, Progress } from '../exchange/exchange.js'
 import type { OutpostEvents } from '../events/types.js'
-import type { Exec } from '../exec.js'
+import type { Exec } from '../base/exec.js'
 import { driverFor } from './registry.js'
 import type { TransportService } from './service.js'
 import type { RunReport } from './transport.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
+import { OutpostError } from '../base/errors.js'
 
-export class TransportBusyError extends Error {
+export class TransportBusyError extends OutpostError {
   override name = 'TransportBusyError'
 }
 

@@ -5,9 +5,10 @@
 // bundle. After writing, the run asks Syncthing to rescan through its REST
 // API: its file watcher would wait about 10 s before it even looks.
 import { existsSync, statSync } from 'node:fs'
-import { STICK_FOLDER } from '../bundle/format.js'
-import { stickSink } from '../exchange/exchange.js'
+import { STICK_FOLDER } from '../bundle/stick-layout.js'
+import { stickSink } from '../exchange/export.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
+import { OutpostError } from '../base/errors.js'
 
 // The keys are the settings' own names: the parsed config is what is stored
 // and parsed again before every run.
@@ -21,7 +22,7 @@ export interface SyncthingConfig {
 /** Syncthing answers on loopback at once or not at all; a scan of the outpost/ subfolder is quick. */
 const API_TIMEOUT_MS = 30_000
 
-export class SyncthingApiError extends Error {
+export class SyncthingApiError extends OutpostError {
   override name = 'SyncthingApiError'
 }
 

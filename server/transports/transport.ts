@@ -4,12 +4,13 @@
 // node by themselves (NNCP's exec handler, an HTTP POST from the peer) call
 // `outpost import -` or the import API, and their run() only sends.
 import type { Exchange, Progress } from '../exchange/exchange.js'
-import type { NodeContext } from '../node/context.js'
-import type { Exec } from '../exec.js'
+import type { NodeContext } from '../context/context.js'
+import type { Exec } from '../base/exec.js'
+import { OutpostError } from '../base/errors.js'
 import { countDue } from '../outbox/queue-query.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 
-export class TransportConfigError extends Error {
+export class TransportConfigError extends OutpostError {
   override name = 'TransportConfigError'
 }
 

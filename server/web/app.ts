@@ -1,5 +1,6 @@
-// Builds the web app (the API and the admin pages). It never listens:
-// the node's start-up does, so tests can build it and use inject().
+// Builds the web app: the API and the admin pages (the Svelte app in
+// dist/web, served by plugins/web-app.ts). It never listens: the node's
+// start-up does, so tests can build it and use inject().
 import Fastify, { type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import healthProbes, { type ProbeOptions } from './plugins/health-probes.js'
@@ -20,7 +21,7 @@ import publicRoutes from './routes/public.js'
 import settingsRoutes from './routes/settings.js'
 import eventRoutes from './routes/events.js'
 import webApp from './plugins/web-app.js'
-import { appRoot } from '../app-root.js'
+import { appRoot } from '../base/app-root.js'
 import { join } from 'node:path'
 
 export interface AppOptions {

@@ -23,7 +23,7 @@ export const CsrfAnswer = Type.Object({ csrf: Type.String() })
 export type CsrfAnswer = Static<typeof CsrfAnswer>
 
 // ---- clock ----
-/** The node's clock (node/clock.ts ClockReport): times in ms since the epoch. */
+/** The node's clock (base/clock.ts ClockReport): times in ms since the epoch. */
 export const ClockReport = Type.Object({
   now: Type.Number(),
   wall: Type.Number(),

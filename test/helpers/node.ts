@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './ports.js'
-import { NODE_FLAGS } from '../../server/node/v8-flags.js'
+import { NODE_FLAGS } from '../../server/base/v8-flags.js'
 
 export const OUTPOST_BIN = fileURLToPath(new URL('../../bin/outpost.mjs', import.meta.url))
 

@@ -6,16 +6,16 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { initNode } from '../../server/node/init.js'
-import { openNode, type NodeContext } from '../../server/node/context.js'
-import { exec } from '../../server/exec.js'
+import { openNode, type NodeContext } from '../../server/context/context.js'
+import { exec } from '../../server/base/exec.js'
 import { buildApp } from '../../server/web/app.js'
 import { createWebServices, type WebServices } from '../../server/web/plugins/services.js'
 import { EventBus, EventLog } from '../../server/events/log.js'
-import { Exchange } from '../../server/exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../server/exchange/exchange.js'
 import { TransportService } from '../../server/transports/service.js'
 import { TransportScheduler } from '../../server/transports/scheduler.js'
 import type { OutpostEvent } from '../../server/events/types.js'
-import { FakeLmtp } from '../unit/haraka/fake-lmtp.js'
+import { FakeLmtp } from './fake-lmtp.js'
 import { ADMIN_PASSWORD, sessionFrom, setupCodeOf, type Session } from './web-admin.js'
 
 /** An injected request's answer; json() is as loosely typed as Fastify's, so each test says what it expects. */
@@ -42,7 +42,7 @@ export async function opsNode(data: string, domain: string, opts: { lmtp?: boole
   const bus = new EventBus()
   const events = new EventLog(node.db, bus)
   const log = () => undefined
-  const exchange = new Exchange(node, { events, log })
+  const exchange = new Exchange(node, exchangeServices(node, { events, log }))
   const service = new TransportService(node.db, (n) => exchange.peers.get(n) !== undefined)
   const scheduler = new TransportScheduler({ node, exchange, service, exec, log, events }, service)
   const services = createWebServices(node, { exchange, transports: service, scheduler, bus, log })

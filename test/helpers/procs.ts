@@ -1,6 +1,6 @@
 // Process-tree helpers read from /proc, for "no orphan left behind" checks.
 import { readdirSync, readFileSync } from 'node:fs'
-import { processAlive, processArgv } from '../../server/node/process-table.js'
+import { processAlive, processArgv } from '../../server/base/process-table.js'
 
 function ppidOf(pid: number): number | undefined {
   try {

@@ -19,7 +19,7 @@ import { postfixMasterCf, relaySocket, waitForPort } from '../../bench/postfix.j
 import { processTree, waitAllGone } from './procs.js'
 import { startNode, type TestNode } from './node.js'
 import { freePort } from './ports.js'
-import { nodePaths } from '../../server/paths.js'
+import { nodePaths } from '../../server/base/paths.js'
 
 const run = promisify(execFile)
 

@@ -9,7 +9,7 @@ import { openDb, type Db } from '../../db/index.js'
 import { EventLog } from '../../events/log.js'
 import type { EventRecorder } from '../../events/record.js'
 import type { EventKind, OutpostEvents } from '../../events/types.js'
-import type { DeliveryOutcome } from './delivery.js'
+import type { DeliveryOutcome } from '../../delivery/deliver.js'
 
 /** How long an event write waits for the lock before it is dropped. */
 export const EVENT_BUSY_TIMEOUT_MS = 250

@@ -1,5 +1,6 @@
 // Our plugins' settings, read from config/outpost.ini (rendered by
 // ../config.ts). Plugins re-read them when the file changes.
+import { OutpostError } from '../../base/errors.js'
 export interface OutpostSettings {
   db: string
   domains: string[]
@@ -37,7 +38,7 @@ export interface GatewaySettings {
   authTimeoutMs: number
 }
 
-export class SettingsError extends Error {
+export class SettingsError extends OutpostError {
   override name = 'SettingsError'
 }
 

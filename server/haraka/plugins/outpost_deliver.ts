@@ -1,21 +1,21 @@
-// Delivers accepted mail to Dovecot over LMTP (lib/delivery.ts). It hooks
+// Delivers accepted mail to Dovecot over LMTP (delivery/deliver.ts). It hooks
 // queue_outbound, where Haraka sends every authenticated sender's mail, and
 // queue for completeness; whatever happens, it answers, so nothing falls
 // through to Haraka's own outbound queue.
 import constants from 'haraka-constants'
 import type { Connection, HarakaPlugin, Next } from '../lib/haraka-api.js'
-import { CLIENT_RETRY_WINDOW_MS, deliver, readMessage } from '../lib/delivery.js'
+import { CLIENT_RETRY_WINDOW_MS, deliver } from '../../delivery/deliver.js'
+import { readMessage } from '../lib/read-message.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'
 import { Outbox } from '../../outbox/outbox.js'
 import { stableMessageId } from '../../bundle/message-id.js'
-import { domainOf } from '../../routing/router.js'
-import { INTERNET, nextHop } from '../../gateway/route.js'
-import { UplinkService } from '../../gateway/uplink.js'
+import { domainOf, groupByHop } from '../../routing/route.js'
+import { reachesInternet } from '../../routing/internet.js'
 import { attachToSupervisor, trackDelivery } from '../lib/lifecycle.js'
 import { watchSettings } from '../lib/plugin-settings.js'
 import { smtpReply } from '../lib/reply.js'
-import { belowFloor } from '../../disk-floor.js'
+import { belowFloor } from '../../base/disk-floor.js'
 import { dirname } from 'node:path'
 import type { OutpostSettings } from '../lib/settings.js'
 import { DeferredEvents, deliveryEvents } from '../lib/events.js'
@@ -49,22 +49,15 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   }
   const db = nodeDb(s.db)
   const sender = txn.mail_from.address
-  const local: string[] = []
-  const byPeer = new Map<string, string[]>()
   const peers = routingPeers(db, s.domains)
-  for (const rcpt of txn.rcpt_to.map((r) => r.address.toLowerCase())) {
-    const domain = domainOf(rcpt)
-    const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled || new UplinkService(db, '').sendsThroughAccount(), resolve: (d, o) => peers.resolveDomain(d, o) })
-    if (hop.kind === 'local') {
-      local.push(rcpt)
-      continue
-    }
-    // The route went away between RCPT and now: let the client try again.
-    if (hop.kind === 'none') return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domain} any more; please try again later`))
-    // Mail for the Internet waits in the outbox like peer mail; outpost_uplink hands it to Haraka's outbound queue.
-    const to = hop.kind === 'peer' ? hop.peer : INTERNET
-    byPeer.set(to, [...(byPeer.get(to) ?? []), rcpt])
-  }
+  // Mail for the Internet waits in the outbox like peer mail (under
+  // INTERNET); outpost_uplink hands it to Haraka's outbound queue.
+  const { local, byPeer, none } = groupByHop(
+    txn.rcpt_to.map((r) => r.address.toLowerCase()),
+    { domains: s.domains, gateway: reachesInternet(s.gateway.enabled, db), resolve: (d, o) => peers.resolveDomain(d, o) },
+  )
+  // The route went away between RCPT and now: let the client try again.
+  if (none[0]) return next(constants.denysoft, smtpReply(451, '4.4.0', `No route to ${domainOf(none[0].recipient)} any more; please try again later`))
   const messageId = stableMessageId(message, sender)
   const outcome = await trackDelivery(async () => {
     // Into the outbox first: it is a local file and a row, so it rarely

@@ -6,7 +6,7 @@
 // The one exception is a gateway's inbound port, where the Internet
 // delivers without AUTH: any sender but the group's own (in the envelope and
 // in From:), at a bounded rate per client address, and only to the group's
-// domains (gateway/route.ts inboundAccepts), so the gateway is never an
+// domains (routing/route.ts inboundAccepts), so the gateway is never an
 // open relay.
 //
 // For every client, a header must parse line by line, and a message without
@@ -16,13 +16,12 @@ import { randomUUID } from 'node:crypto'
 import { eq } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
-import { domainOf } from '../../routing/router.js'
-import { inboundAccepts, nextHop } from '../../gateway/route.js'
-import { UplinkService } from '../../gateway/uplink.js'
+import { domainOf, inboundAccepts, nextHop } from '../../routing/route.js'
+import { reachesInternet } from '../../routing/internet.js'
 import type { Connection, HarakaAddress, HarakaPlugin, Next } from '../lib/haraka-api.js'
-import { authorOf } from '../lib/author.js'
+import { authorOf } from '../../routing/author.js'
 import { authUser, isInbound as isInboundClient } from '../lib/inbound.js'
-import { fromDomains } from '../../exchange/sender-origin.js'
+import { fromDomains } from '../../routing/sender-origin.js'
 import { firstBadHeaderLine } from '../lib/header-lines.js'
 import { guardHook } from '../lib/guard.js'
 import { nodeDb, routingPeers } from '../lib/node-db.js'
@@ -123,7 +122,7 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
       return next(constants.deny, smtpReply(550, '5.7.1', `Relaying denied: this server takes mail only for its own domains, not for ${domain || address}`))
     }
   }
-  const hop = nextHop(domain, { domains: s.domains, gateway: s.gateway.enabled || new UplinkService(db, '').sendsThroughAccount(), resolve })
+  const hop = nextHop(domain, { domains: s.domains, gateway: reachesInternet(s.gateway.enabled, db), resolve })
   if (hop.kind === 'local') {
     if (accountExists(address)) return next(constants.ok)
     return next(constants.deny, smtpReply(550, '5.1.1', `${address}: no such user here`))

@@ -2,13 +2,13 @@
 // The routes stay thin: every change goes through the same services the CLI
 // uses, so the two never disagree.
 import fp from 'fastify-plugin'
-import type { NodeContext } from '../../node/context.js'
+import type { NodeContext } from '../../context/context.js'
 import { EventBus, EventLog } from '../../events/log.js'
 import type { PeerService } from '../../peers/service.js'
 import { TransportService } from '../../transports/service.js'
 import type { TransportScheduler } from '../../transports/scheduler.js'
 import type { Outbox } from '../../outbox/outbox.js'
-import { Exchange } from '../../exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../exchange/exchange.js'
 
 export interface WebServices {
   node: NodeContext
@@ -47,7 +47,7 @@ export function createWebServices(
   const bus = opts.bus ?? new EventBus()
   const events = opts.events ?? new EventLog(node.db, bus)
   const log = opts.log ?? (() => undefined)
-  const exchange = opts.exchange ?? new Exchange(node, { events, log })
+  const exchange = opts.exchange ?? new Exchange(node, exchangeServices(node, { events, log }))
   return {
     node,
     events,

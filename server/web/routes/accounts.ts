@@ -5,7 +5,7 @@ import { accountCredentials, mailboxBytes, qrSvg } from '../../accounts/credenti
 import { InviteService, type Invite as StoredInvite } from '../../accounts/invites.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { removeAccount } from '../../accounts/mailbox.js'
-import { exec } from '../../exec.js'
+import { exec } from '../../base/exec.js'
 import { asBadRequest, HttpError } from '../errors.js'
 import { Account, Credentials, ErrorBody, Invite, NewAccount, NewInvite, AccountPassword } from '../schemas.js'
 import type { NodeConfig } from '../../config/schema.js'

@@ -2,7 +2,8 @@
 // login, logout and changing the admin password.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { AdminAuthError, MIN_ADMIN_PASSWORD, WRONG_SETUP_CODE } from '../../admin/auth.js'
+import { AdminAuthError, WRONG_SETUP_CODE } from '../../admin/auth.js'
+import { MIN_ADMIN_PASSWORD } from '../../accounts/password.js'
 import { SESSION_COOKIE } from '../plugins/auth.js'
 import { AuthState, CsrfAnswer as Csrf, ErrorBody } from '../schemas.js'
 import { OPEN_ROUTE_LIMIT } from '../plugins/request-limits.js'

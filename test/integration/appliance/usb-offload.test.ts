@@ -8,8 +8,8 @@ import { mkdirSync, rmSync } from 'node:fs'
 import { campAndTown } from '../../helpers/stick.js'
 import { smtpClient, messageIdCounts } from '../../helpers/mail.js'
 import type { TestNode } from '../../helpers/node.js'
-import { openNode } from '../../../server/node/context.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { openNode } from '../../../server/context/context.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { SimulatedLed } from '../../../server/appliance/gpio.js'
 import { LedPatterns } from '../../../server/appliance/led.js'
 import { offload, type OffloadResult, type StickExchange } from '../../../server/appliance/usb.js'
@@ -21,7 +21,7 @@ async function plug(node: TestNode, stick: string, opts: { slow?: boolean; onExp
   const led = new SimulatedLed()
   const patterns = new LedPatterns(led)
   try {
-    const x = new Exchange(ctx)
+    const x = new Exchange(ctx, exchangeServices(ctx))
     const exchange: StickExchange = {
       importFrom: (d, p) => x.importFrom(d, p),
       // A slow stick: it takes until the LED has blinked a few times.

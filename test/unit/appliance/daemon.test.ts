@@ -8,9 +8,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
-import { openNode } from '../../../server/node/context.js'
-import { exec as realExec, type Exec } from '../../../server/exec.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { openNode } from '../../../server/context/context.js'
+import { exec as realExec, type Exec } from '../../../server/base/exec.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { EventLog } from '../../../server/events/log.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
@@ -24,7 +24,7 @@ async function scene() {
   const camp = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, realExec)
   const town = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, realExec)
   const node = openNode(camp.paths.data)
-  const x = new Exchange(node)
+  const x = new Exchange(node, exchangeServices(node))
   x.peers.add(makeCard({ config: town.config, identity: loadIdentity(town.paths) }))
   x.outbox.enqueue({ messageId: 'e'.repeat(64), sender: 'alice@camp.test', data: Buffer.from('Subject: hi\r\n\r\nhello\r\n'), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0 })
   // The mount point outpost-usb@sdb1.service uses is /run/outpost/usb/sdb1: a folder named after the device stands in.

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Exec } from '../../../server/exec.js'
+import type { Exec } from '../../../server/base/exec.js'
 import { defaults, type NodeConfig } from '../../../server/config/schema.js'
 import { HotspotError, renderDnsmasqConf, renderHostapdConf } from '../../../server/appliance/hotspot.js'
 import { applyHotspot, renderAvahiService, type HotspotPaths } from '../../../server/appliance/hotspot-apply.js'
@@ -123,9 +123,9 @@ test('the avahi service file is well-formed XML with the node name escaped', () 
 
 test('the web admin saves a new SSID and passphrase into outpost.toml, checked first; a bad one leaves the file as it was', async () => {
   const { initNode } = await import('../../../server/node/init.js')
-  const { exec } = await import('../../../server/exec.js')
+  const { exec } = await import('../../../server/base/exec.js')
   const { loadConfig, saveConfig } = await import('../../../server/config/file.js')
-  const { openNode } = await import('../../../server/node/context.js')
+  const { openNode } = await import('../../../server/context/context.js')
   const { SettingsService } = await import('../../../server/admin/settings.js')
   const dir = mkdtempSync(join(tmpdir(), 'op-hotspot-save-'))
   try {

@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events'
 import { PassThrough } from 'node:stream'
 import type { ChildProcess } from 'node:child_process'
 import { GpiodButton, GpiodLed, ManualClock, SimulatedLed, detectGpiodVersion, gpiomonArgs, gpiosetArgs, type PressKind } from '../../../server/appliance/gpio.js'
-import { exec, type Exec } from '../../../server/exec.js'
+import { exec, type Exec } from '../../../server/base/exec.js'
 import { DONE_STEADY_MS, LedPatterns } from '../../../server/appliance/led.js'
 
 /** Times at which the LED turned on/off within [from, to). */

@@ -8,20 +8,19 @@ import {
   FRAME_BYTES,
   assembleBundle,
   bundleFileName,
-  isFinishedBundleName,
   newBundleId,
   openBundle,
   readBundleHeader,
   sealBundle,
-  stickFolder,
   verifyBundle,
   type BundleErrorReason,
   type BundleHeader,
   type OpenOptions,
   MAX_ACK_IDS,
 } from '../../../server/bundle/format.js'
+import { isFinishedBundleName, stickFolder } from '../../../server/bundle/stick-layout.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
-import { messageKey } from '../../../server/haraka/lib/delivery.js'
+import { messageKey } from '../../../server/bundle/message-id.js'
 import type { BsmtpMessage } from '../../../server/bundle/bsmtp.js'
 
 const T0 = Date.UTC(2025, 2, 3, 10, 0, 0)

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { renderDovecotConf, DovecotConfigError, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
 import { writeDovecotConf, validateDovecotConf, dovecotSpawnArgs, checkDovecotInstalled, supportedDovecotVersion } from '../../../server/dovecot/process.js'
-import { nodePaths, type NodePaths } from '../../../server/paths.js'
+import { nodePaths, type NodePaths } from '../../../server/base/paths.js'
 import { defaults } from '../../../server/config/schema.js'
-import { exec, type Exec } from '../../../server/exec.js'
+import { exec, type Exec } from '../../../server/base/exec.js'
 
 const USER = { name: 'outpost', group: 'outpost', uid: 998, gid: 997 }
 

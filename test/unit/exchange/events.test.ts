@@ -7,15 +7,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
-import { openNode, type NodeContext } from '../../../server/node/context.js'
-import { exec } from '../../../server/exec.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { openNode, type NodeContext } from '../../../server/context/context.js'
+import { exec } from '../../../server/base/exec.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { EventLog } from '../../../server/events/log.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import type { EventKind, OutpostEvent } from '../../../server/events/types.js'
-import { FakeLmtp } from '../haraka/fake-lmtp.js'
+import { FakeLmtp } from '../../helpers/fake-lmtp.js'
 
 function kinds(events: OutpostEvent[]): Partial<Record<EventKind, number>> {
   const out: Partial<Record<EventKind, number>> = {}
@@ -40,8 +40,8 @@ test('export and import between two nodes record queued, exported, imported, del
     const camp = openNode(campInit.paths.data)
     const town = openNode(townInit.paths.data)
     nodes.push(camp, town)
-    const cx = new Exchange(camp)
-    const tx = new Exchange(town)
+    const cx = new Exchange(camp, exchangeServices(camp))
+    const tx = new Exchange(town, exchangeServices(town))
     cx.peers.add(makeCard({ config: townInit.config, identity: loadIdentity(townInit.paths) }))
     tx.peers.add(makeCard({ config: campInit.config, identity: loadIdentity(campInit.paths) }))
     // Dovecot's LMTP socket on town, played by a small fake that stores everything.

@@ -4,9 +4,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
-import { openNode } from '../../../server/node/context.js'
-import { exec } from '../../../server/exec.js'
-import { Exchange, RESEND_AFTER_MS } from '../../../server/exchange/exchange.js'
+import { openNode } from '../../../server/context/context.js'
+import { exec } from '../../../server/base/exec.js'
+import { Exchange, exchangeServices, RESEND_AFTER_MS } from '../../../server/exchange/exchange.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
 
@@ -17,7 +17,7 @@ test('event transports send new mail at once and resend mail that stayed unacked
     const town = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
     const node = openNode(camp.paths.data)
     try {
-      const x = new Exchange(node)
+      const x = new Exchange(node, exchangeServices(node))
       x.peers.add(makeCard({ config: town.config, identity: loadIdentity(town.paths) }))
       assert.deepEqual(x.peersWithUnsentWork(), [])
       const id = 'a'.repeat(64)

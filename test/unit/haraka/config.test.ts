@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { defaults } from '../../../server/config/schema.js'
-import { nodePaths } from '../../../server/paths.js'
+import { nodePaths } from '../../../server/base/paths.js'
 import { OUTPOST_PLUGINS, renderHarakaConfig, writeHarakaConfig } from '../../../server/haraka/config.js'
 import { parseSettings } from '../../../server/haraka/lib/settings.js'
 

@@ -2,11 +2,11 @@
 // routing, login cache, spawn arguments.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { authorOf } from '../../../server/haraka/lib/author.js'
+import { authorOf } from '../../../server/routing/author.js'
 import { LoginCache } from '../../../server/haraka/lib/login-cache.js'
-import { resolveRecipient } from '../../../server/routing/router.js'
+import { domainOf, nextHop } from '../../../server/routing/route.js'
 import { harakaSpawnArgs, isOurHaraka } from '../../../server/haraka/process.js'
-import { nodePaths } from '../../../server/paths.js'
+import { nodePaths } from '../../../server/base/paths.js'
 
 test('authorOf finds the one address in From:, whatever the display name says', () => {
   assert.deepEqual(authorOf(['Alice <Alice@Camp.test>']), { ok: true, address: 'alice@camp.test' })
@@ -23,11 +23,11 @@ test('authorOf refuses what has no single author', () => {
   assert.equal(authorOf(['undisclosed']).ok, false)
 })
 
-test('the router: accounts are local, others are unroutable with a reason', () => {
-  const ctx = { domains: ['camp.test'], accountExists: (a: string) => a === 'bob@camp.test' }
-  assert.deepEqual(resolveRecipient('Bob@Camp.test', ctx), { kind: 'local' })
-  assert.deepEqual(resolveRecipient('nobody@camp.test', ctx), { kind: 'unroutable', reason: 'nobody@camp.test: no such user here' })
-  assert.deepEqual(resolveRecipient('x@example.org', ctx), { kind: 'unroutable', reason: 'relaying to example.org is not possible from this node' })
+test('the router: our domains are local, others are unroutable with a reason', () => {
+  const ctx = { domains: ['camp.test'], gateway: false, resolve: () => undefined }
+  assert.deepEqual(nextHop(domainOf('Bob@Camp.test'), ctx), { kind: 'local' })
+  assert.deepEqual(nextHop(domainOf('x@example.org'), ctx), { kind: 'none', reason: 'relaying to example.org is not possible from this node' })
+  assert.deepEqual(nextHop(domainOf('nobody'), ctx), { kind: 'none', reason: 'the address has no domain' })
 })
 
 test('the login cache remembers a key for its lifetime only, and a different password is a different key', () => {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sign, verify } from 'node:crypto'
 import { Decrypter, Encrypter } from 'age-encryption'
-import { nodePaths } from '../../../server/paths.js'
+import { nodePaths } from '../../../server/base/paths.js'
 import { ensureIdentity, loadIdentity, signPublicFromB64 } from '../../../server/identity/keys.js'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'op-keys-'))

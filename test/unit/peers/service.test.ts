@@ -8,11 +8,11 @@ import { join } from 'node:path'
 import { sign, verify } from 'node:crypto'
 import { openDb, type Db } from '../../../server/db/index.js'
 import { defaults } from '../../../server/config/schema.js'
-import { nodePaths } from '../../../server/paths.js'
+import { nodePaths } from '../../../server/base/paths.js'
 import { ensureIdentity, type NodeIdentity } from '../../../server/identity/keys.js'
 import { makeCard, type Card } from '../../../server/identity/card.js'
 import { PeerService } from '../../../server/peers/service.js'
-import { resolveRecipient } from '../../../server/routing/router.js'
+import { domainOf, groupByHop, nextHop } from '../../../server/routing/route.js'
 
 let dir: string
 const ids: Record<string, NodeIdentity> = {}
@@ -150,22 +150,25 @@ test('route precedence: explicit route, then card domain, then the default; our 
   }
 })
 
-test('the router sends foreign domains to peers only when given peerFor; local mail is unaffected', () => {
+test('the router sends foreign domains to the peers named for them; local mail is unaffected', () => {
   const { db, peers } = fresh()
   try {
     peers.add(cardOf('river', 'river', 'river.test'))
-    const base = { domains: ['camp.test'], accountExists: (a: string) => a === 'alice@camp.test' }
-    const ctx = { ...base, peerFor: (d: string) => peers.resolveDomain(d)?.peer }
-    assert.deepEqual(resolveRecipient('Bob@River.test', ctx), { kind: 'peer', peer: 'river' })
-    assert.deepEqual(resolveRecipient('alice@camp.test', ctx), { kind: 'local' })
-    assert.deepEqual(resolveRecipient('nobody@camp.test', ctx), { kind: 'unroutable', reason: 'nobody@camp.test: no such user here' })
-    assert.deepEqual(resolveRecipient('x@example.org', ctx), { kind: 'unroutable', reason: 'relaying to example.org is not possible from this node' })
-    // A default route never takes our own unknown users away.
+    const ctx = { domains: ['camp.test'], gateway: false, resolve: (d: string, o: { useDefault?: boolean }) => peers.resolveDomain(d, o) }
+    const hop = (address: string) => nextHop(domainOf(address), ctx)
+    assert.deepEqual(hop('Bob@River.test'), { kind: 'peer', peer: 'river' })
+    assert.deepEqual(hop('alice@camp.test'), { kind: 'local' })
+    assert.deepEqual(hop('nobody@camp.test'), { kind: 'local' })
+    assert.deepEqual(hop('x@example.org'), { kind: 'none', reason: 'relaying to example.org is not possible from this node' })
+    // A default route never takes our own domains away.
     peers.addRoute('*', 'river')
-    assert.deepEqual(resolveRecipient('x@example.org', ctx), { kind: 'peer', peer: 'river' })
-    assert.deepEqual(resolveRecipient('nobody@camp.test', ctx), { kind: 'unroutable', reason: 'nobody@camp.test: no such user here' })
-    // Without peerFor (Haraka's policy plugin today) peers are never chosen.
-    assert.deepEqual(resolveRecipient('bob@river.test', base), { kind: 'unroutable', reason: 'relaying to river.test is not possible from this node' })
+    assert.deepEqual(hop('x@example.org'), { kind: 'peer', peer: 'river' })
+    assert.deepEqual(hop('nobody@camp.test'), { kind: 'local' })
+    // Grouped as Haraka's delivery, the import and the uplink group them: by hop, in order.
+    const g = groupByHop(['a@river.test', 'alice@camp.test', 'b@river.test', 'x@example.org'], ctx)
+    assert.deepEqual(g.local, ['alice@camp.test'])
+    assert.deepEqual([...g.byPeer], [['river', ['a@river.test', 'b@river.test', 'x@example.org']]])
+    assert.deepEqual(g.none, [])
   } finally {
     db.$client.close()
   }

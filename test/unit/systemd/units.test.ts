@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { NODE_FLAGS } from '../../../server/node/v8-flags.js'
+import { NODE_FLAGS } from '../../../server/base/v8-flags.js'
 
 const dir = new URL('../../../systemd/', import.meta.url)
 const units = readdirSync(dir).filter((f) => /\.(service|socket|timer|path)$/.test(f))

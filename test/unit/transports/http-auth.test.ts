@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { checkHeaders, ReplayCache, REPLAY_WINDOW_MS, signRequest, verifyBody, verifyRequest, DATE_HEADER, NODE_HEADER, SIGNATURE_HEADER } from '../../../server/transports/http-auth.js'
+import { bodyDigest, checkHeaders, ReplayCache, REPLAY_WINDOW_MS, signRequest, verifyDigest, type AuthRefusal, DATE_HEADER, NODE_HEADER, SIGNATURE_HEADER } from '../../../server/transports/http-auth.js'
 
 const camp = generateKeyPairSync('ed25519')
 const stranger = generateKeyPairSync('ed25519')
@@ -10,6 +10,12 @@ const known: Record<string, KeyObject> = { camp: camp.publicKey }
 const keyFor = (peer: string) => known[peer]
 const body = Buffer.from('a sealed bundle, as bytes')
 const NOW = 1_750_000_000_000
+
+/** As the /bundles route checks a request: the headers before the body is read, then the signature over the received body's digest. */
+function verifyRequest(headers: Record<string, string>, received: Buffer, keys: typeof keyFor, replay: ReplayCache, now: number): { ok: true; peer: string } | AuthRefusal {
+  const h = checkHeaders(headers, keys, now)
+  return h.ok ? verifyDigest(h, bodyDigest(received), replay, now) : h
+}
 
 test('a request signed with the peer key is accepted once; the same request again is a replay', () => {
   const replay = new ReplayCache()
@@ -60,7 +66,7 @@ test('the date is covered by the signature: moving it into the window does not h
   const moved = { ...old, [DATE_HEADER]: String(NOW) }
   const h = checkHeaders(moved, keyFor, NOW)
   assert.equal(h.ok, true)
-  const r = h.ok ? verifyBody(h, body, new ReplayCache(), NOW) : h
+  const r = h.ok ? verifyDigest(h, bodyDigest(body), new ReplayCache(), NOW) : h
   assert.equal(r.ok, false)
 })
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs'
 import { renderNncpExecSnippet, nncpExecCommand, DEFAULT_NNCP_HANDLER } from '../../../server/transports/nncp-config.js'
 import { nncpTransport } from '../../../server/transports/nncp.js'
 import { installedOutpostBin } from '../../../server/cli/nncp.js'
-import type { Exec } from '../../../server/exec.js'
+import type { Exec } from '../../../server/base/exec.js'
 import type { TransportRunContext } from '../../../server/transports/transport.js'
 
 const PATHS = { nodeBinary: '/usr/bin/node', outpostBin: '/usr/lib/outpost/bin/outpost.mjs', dataDir: '/var/lib/outpost' }

@@ -6,9 +6,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
-import { openNode, type NodeContext } from '../../../server/node/context.js'
-import { exec } from '../../../server/exec.js'
-import { Exchange } from '../../../server/exchange/exchange.js'
+import { openNode, type NodeContext } from '../../../server/context/context.js'
+import { exec } from '../../../server/base/exec.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
 import { EventBus, EventLog } from '../../../server/events/log.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
@@ -16,7 +16,7 @@ import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { TransportService } from '../../../server/transports/service.js'
 import { runTransport } from '../../../server/transports/runner.js'
 import type { OutpostEvent, OutpostEvents } from '../../../server/events/types.js'
-import { FakeLmtp } from '../haraka/fake-lmtp.js'
+import { FakeLmtp } from '../../helpers/fake-lmtp.js'
 
 test('a folder transport run records start and done, pushes progress on the bus, and records an error with its reason', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'op-run-'))
@@ -35,8 +35,8 @@ test('a folder transport run records start and done, pushes progress on the bus,
     bus.on((e) => pushed.push(e))
     const campEvents = new EventLog(camp.db, bus)
     const townEvents = new EventLog(town.db, bus)
-    const cx = new Exchange(camp, { events: campEvents })
-    const tx = new Exchange(town, { events: townEvents })
+    const cx = new Exchange(camp, exchangeServices(camp, { events: campEvents }))
+    const tx = new Exchange(town, exchangeServices(town, { events: townEvents }))
     cx.peers.add(makeCard({ config: townInit.config, identity: loadIdentity(townInit.paths) }))
     tx.peers.add(makeCard({ config: campInit.config, identity: loadIdentity(campInit.paths) }))
     mkdirSync(dirname(town.paths.lmtpSocket), { recursive: true })

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { StickService } from '../../../appliance/sticks.js'
-import { exec } from '../../../exec.js'
+import { exec } from '../../../base/exec.js'
 import { asked, ErrorBody } from './schemas.js'
 import { Ejected, Started, Usb } from '../../schemas.js'
 

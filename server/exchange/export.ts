@@ -1,0 +1,149 @@
+// Export: sealing what waits for a peer into bundles and handing them to a
+// carrier. The exchange hands this step its services; the carriers give it
+// a sink (a file on a stick, an nncp-exec, an HTTP POST).
+import { unlinkSync } from 'node:fs'
+import { join } from 'node:path'
+import { and, eq, inArray } from 'drizzle-orm'
+import type { NodeContext } from '../context/context.js'
+import type { NodeIdentity } from '../identity/keys.js'
+import type { PeerService } from '../peers/service.js'
+import type { Outbox } from '../outbox/outbox.js'
+import { dueForExport } from '../outbox/queue-query.js'
+import { resendPolicyFor } from '../outbox/resend-policy.js'
+import { acksOwed } from '../db/schema.js'
+import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, type BundleHeader } from '../bundle/format.js'
+import { stickFolder } from '../bundle/stick-layout.js'
+import type { BsmtpMessage } from '../bundle/bsmtp.js'
+import { writeFileDurable } from '../base/durable.js'
+import { crashPoint } from '../base/crash-point.js'
+import type { EventKind, OutpostEvents } from '../events/types.js'
+import type { Carry } from './carry.js'
+
+/** A bundle stays valid this long after it was made; a stick can be slow. */
+export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
+/** How many nodes a message may pass through; a routing loop ends here. */
+export const HOP_LIMIT = 16
+/** Bundles are cut at about this many bytes of raw mail, so one bad copy loses little. */
+export const BUNDLE_TARGET_BYTES = 16 * 1024 * 1024
+export const MAX_MESSAGES_PER_BUNDLE = 5000
+/** Delivers one sealed bundle to a peer by some carrier; returns where it went (a path, a packet id), if anything. */
+export type BundleSink = (name: string, bytes: Buffer, header: Omit<BundleHeader, 'v' | 'count'>) => Promise<string | void>
+
+/**
+ * Writes bundles for `peer` into the stick layout under `dir`
+ * (DIR/outpost/<peer>/), as the folder, USB and Syncthing carriers do.
+ * tmp → fsync → rename → fsync dir: a stick pulled halfway (or a sync tool
+ * that copies mid-write) leaves only a dot-file that no importer counts.
+ */
+export function stickSink(dir: string, peer: string): BundleSink {
+  return async (name, bytes) => {
+    const file = join(stickFolder(dir, peer), name)
+    writeFileDurable(file, bytes, 0o644)
+    return file
+  }
+}
+
+export interface ExportResult {
+  peer: string
+  bundles: number
+  messages: number
+  acks: number
+  /** Bundles of other nodes carried on unopened. */
+  relayed: number
+  bytes: number
+  files: string[]
+}
+
+export interface ExportDeps {
+  node: NodeContext
+  identity: NodeIdentity
+  peers: PeerService
+  outbox: Outbox
+  /** Bundles taken over for neighbours go out first. */
+  carry: Carry
+  report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void
+}
+
+export class BundleExport {
+  constructor(private readonly deps: ExportDeps) {}
+
+  /**
+   * Seals what waits for one peer (mail, then acks) and hands each bundle to
+   * `send`, the one step every transport provides: a file on a stick, an
+   * nncp-exec, an HTTP POST. Only after `send` returns are the messages
+   * counted as exported and the acks as sent; a failed send leaves both
+   * waiting for the next run.
+   */
+  async exportPeer(peerName: string, send: BundleSink, opts: { via?: string; now?: number; onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+    const { node, identity, peers, outbox, carry } = this.deps
+    const now = opts.now ?? node.clock.now()
+    const via = opts.via ?? 'folder'
+    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
+    const sent = (bundleId: string, messages: number, bytes: number) => this.deps.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
+    const peer = peers.get(peerName)
+    // A removed peer's mail stays in the outbox until it is re-added or discarded.
+    if (!peer) return r
+    for (const relayed of carry.relayedFor(peerName)) {
+      const where = await send(relayed.name, relayed.bytes, relayed.header)
+      // Handed on: the next node dedups it by bundle id if it comes twice.
+      unlinkSync(relayed.file)
+      r.bundles++
+      r.relayed++
+      r.bytes += relayed.bytes.length
+      if (where) r.files.push(where)
+      sent(relayed.header.id, 0, relayed.bytes.length)
+    }
+    // Read a page at a time, and only what the carrier's resend policy makes due.
+    const due = dueForExport(node.db, peerName, resendPolicyFor(via), now)
+    for (const chunk of chunks(due)) {
+      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: outbox.read(e.messageId) }))
+      const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
+      const bytes = await sealBundle({ header, payload: { messages }, signKey: identity.signPrivate, recipient: peer.age })
+      const where = await send(bundleFileName(header), bytes, header)
+      crashPoint('export.mail-written')
+      outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
+      r.bundles++
+      r.messages += chunk.length
+      r.bytes += bytes.length
+      if (where) r.files.push(where)
+      sent(header.id, chunk.length, bytes.length)
+      opts.onMessages?.(chunk.length)
+    }
+    const ackIds = node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
+    for (let i = 0; i < ackIds.length; i += MAX_ACK_IDS) {
+      const ids = ackIds.slice(i, i + MAX_ACK_IDS)
+      const header = this.header('ack', peerName, 0, now)
+      const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: identity.signPrivate, recipient: peer.age })
+      const where = await send(bundleFileName(header), bytes, header)
+      crashPoint('export.ack-written')
+      // The ack is on its way; if it gets lost, the peer sends the message
+      // again, and that copy is acked again.
+      node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
+      r.bundles++
+      r.acks += ids.length
+      r.bytes += bytes.length
+      if (where) r.files.push(where)
+      sent(header.id, 0, bytes.length)
+    }
+    return r
+  }
+
+  private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
+    return { id: newBundleId(), kind, origin: this.deps.node.config.node.name, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
+  }
+}
+
+function* chunks<E extends { size: number }>(entries: Iterable<E>): Generator<E[]> {
+  let cur: E[] = []
+  let bytes = 0
+  for (const e of entries) {
+    if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
+      yield cur
+      cur = []
+      bytes = 0
+    }
+    cur.push(e)
+    bytes += e.size
+  }
+  if (cur.length) yield cur
+}

@@ -1,0 +1,59 @@
+// The outbox on a fresh database with the real migrations and a real spool
+// folder: a message waits once per peer, a retry queues nothing twice, and
+// the file goes only when the last peer that waited for it has acked it.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDb } from '../../../server/db/index.js'
+import { Outbox } from '../../../server/outbox/outbox.js'
+import { stableMessageId } from '../../../server/bundle/message-id.js'
+import type { EventRecorder } from '../../../server/events/record.js'
+
+const message = Buffer.from('From: alice@camp.test\r\nTo: bob@river.test, carol@town.test\r\nMessage-ID: <1@camp.test>\r\nSubject: hi\r\n\r\nhello\r\n')
+const id = stableMessageId(message, 'alice@camp.test')
+
+function fresh() {
+  const dir = mkdtempSync(join(tmpdir(), 'op-outbox-'))
+  const spool = join(dir, 'spool')
+  mkdirSync(spool)
+  const queued: { kind: string; peer: string }[] = []
+  const events: EventRecorder = { record: (kind, data) => queued.push({ kind, peer: (data as { peer: string }).peer }) }
+  return { dir, spool, queued, outbox: new Outbox(openDb(join(dir, 'outpost.db')), spool, events) }
+}
+
+test('a message waits for each of its peers, with its recipients, and a retry queues nothing twice', () => {
+  const { dir, spool, queued, outbox } = fresh()
+  try {
+    const byPeer = new Map([['river', ['bob@river.test']], ['town', ['carol@town.test']]])
+    outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: message, byPeer, hops: 0, now: 1000 })
+    outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: message, byPeer, hops: 0, now: 2000 })
+    assert.deepEqual(outbox.waiting().map((e) => [e.peer, e.recipients, e.queuedAt]), [['river', ['bob@river.test'], 1000], ['town', ['carol@town.test'], 1000]])
+    assert.deepEqual(outbox.peersWithMail().sort(), ['river', 'town'])
+    assert.deepEqual(queued.map((q) => `${q.kind} ${q.peer}`).sort(), ['message.queued river', 'message.queued town'], 'queued is reported once per peer')
+    assert.deepEqual(outbox.read(id), message)
+    assert.deepEqual(outbox.summary(), { messages: 2, bytes: 2 * message.length, oldestAt: 1000 })
+    assert.deepEqual(readdirSync(spool), [`${id}.eml`])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('exported mail is due again only after the resend cutoff; the file goes with the last ack', () => {
+  const { dir, spool, outbox } = fresh()
+  try {
+    outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: message, byPeer: new Map([['river', ['bob@river.test']], ['town', ['carol@town.test']]]), hops: 0, now: 1000 })
+    outbox.markExported('river', [id], 'b1', 5000)
+    assert.deepEqual(outbox.peersDue(4000).sort(), ['town'], 'river exported after the cutoff is not due')
+    assert.deepEqual(outbox.peersDue(6000).sort(), ['river', 'town'])
+    assert.equal(outbox.acknowledge('river', [id]), 1)
+    assert.equal(existsSync(join(spool, `${id}.eml`)), true, 'town still waits for the file')
+    assert.equal(outbox.discard('town', id), true)
+    assert.equal(existsSync(join(spool, `${id}.eml`)), false)
+    assert.deepEqual(outbox.waiting(), [])
+    assert.equal(outbox.discard('town', id), false)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
