@@ -14,6 +14,7 @@ import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
+import { benchIdlePush } from './idle-push.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -229,6 +230,14 @@ try {
   out()
   out('f. Web admin download (dist/web, gzip -9)')
   benchWebSize(out)
+  out()
+  out('g. IDLE push: the outpost_push Dovecot plugin against stock Dovecot (two nodes)')
+  await benchIdlePush(out, cleanups, {
+    messages: MESSAGES,
+    chatMessages: Math.min(MESSAGES, 30),
+    lossMessages: Number(process.env.BENCH_PUSH_LOSS ?? 1000),
+    lossMaxGapMs: Number(process.env.BENCH_PUSH_MAX_GAP_MS ?? 300),
+  })
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1
