@@ -35,13 +35,13 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 version=$(dovecot --version)
-# The headers must be the running Dovecot's: DOVECOT_ABI_VERSION is
-# "2.3.ABIv19(2.3.19.1)", and dovecot --version "2.3.19.1 (9b53102964)".
-abi=$(sed -n 's/^#define DOVECOT_ABI_VERSION "\(.*\)"$/\1/p' /usr/include/dovecot/config.h)
-headers=${abi#*(}; headers=${headers%)}
+# The headers must be the running Dovecot's: config.h's DOVECOT_VERSION is
+# "2.3.19.1" (2.4: "2.4.1"), and dovecot --version "2.3.19.1 (9b53102964)"
+# (2.4: "2.4.1-4 (7d8c0e5759)").
+headers=$(sed -n 's/^#define DOVECOT_VERSION "\(.*\)"$/\1/p' /usr/include/dovecot/config.h)
 case "$version" in
   "$headers"|"$headers "*|"$headers-"*) ;;
-  *) echo "dovecot-dev is for Dovecot $headers ($abi) but Dovecot $version is installed: install the dovecot-dev of the same version" >&2; exit 1 ;;
+  *) echo "dovecot-dev is for Dovecot ${headers:-unknown} but Dovecot $version is installed: install the dovecot-dev of the same version" >&2; exit 1 ;;
 esac
 key=$(printf '%s' "$version" | sed 's/[^A-Za-z0-9._-]\{1,\}/-/g; s/^-//; s/-$//')
 dest="$dist/dovecot-plugins/$key"
