@@ -32,10 +32,11 @@ apt_get() {
 updated=
 apt_update() { [ -n "$updated" ] || apt_get update -q; updated=1; }
 
-# dovecot-dev and gcc build the outpost_push plugin, which pushes new mail
-# to phones at once instead of after Dovecot's built-in 0.5 s wait.
+# dovecot-dev, gcc and libc6-dev (which gcc only recommends) build the
+# outpost_push plugin, which pushes new mail to phones at once instead of
+# after Dovecot's built-in 0.5 s wait.
 need_pkgs=()
-for p in dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite dovecot-dev openssl; do
+for p in dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite dovecot-dev libc6-dev openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ! command -v node >/dev/null || ! node_ok "$(node -v)"; then

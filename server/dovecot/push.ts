@@ -39,7 +39,7 @@ export function choosePush(o: { builds: string; installed: string; env?: NodeJS.
   }
   const dir = pushPluginBuildDir(o.builds, o.installed)
   const file = join(dir, PUSH_PLUGIN_FILE)
-  const rebuild = 'apt-get install dovecot-dev gcc make, then run server/dovecot/push-plugin/build.sh in the installation'
+  const rebuild = 'apt-get install dovecot-dev gcc libc6-dev make, then run server/dovecot/push-plugin/build.sh in the installation'
   let builtFor: string
   try {
     builtFor = readFileSync(join(dir, 'dovecot-version'), 'utf8').trim()

@@ -13,7 +13,7 @@
 #   server/dovecot/push-plugin/build.sh [--quiet-if-unavailable] [DIST_DIR]
 #
 # Needs the packages dovecot-dev (its headers match dovecot-core's version
-# exactly) and gcc (or any cc) and make. --quiet-if-unavailable exits 0 with
+# exactly), gcc (or any cc), libc6-dev and make. --quiet-if-unavailable exits 0 with
 # one line when they are missing, for the project build, which must work on
 # a machine without them.
 set -euo pipefail
@@ -27,6 +27,8 @@ missing=()
 command -v dovecot >/dev/null || missing+=(dovecot-core)
 [ -f "$config" ] && [ -f /usr/include/dovecot/config.h ] || missing+=(dovecot-dev)
 command -v "${CC:-cc}" >/dev/null || missing+=(gcc)
+# gcc only recommends the C library's headers; apt --no-install-recommends leaves them out.
+[ -f /usr/include/stdlib.h ] || missing+=(libc6-dev)
 command -v make >/dev/null || missing+=(make)
 if [ ${#missing[@]} -gt 0 ]; then
   msg="outpost_push Dovecot plugin not built: install ${missing[*]} (apt-get install ${missing[*]}) and run $0; until then Dovecot pushes new mail after its usual 0.5 s"
