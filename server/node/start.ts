@@ -137,12 +137,12 @@ export async function startNode(data: string): Promise<number> {
 
     const root = process.getuid?.() === 0
     const mailUser = root ? rootMailUser() : currentUser()
-    prepareDovecotDirs(paths, root ? mailUser : undefined)
     // IDLE push: the outpost_push plugin when it is built for this Dovecot, else stock.
     const push = choosePush({ builds: join(appRoot(), 'dist/dovecot-plugins'), installed: dovecot.installed, env: process.env })
     log(describePush(push))
     const pushModules = push.kind === 'plugin' ? { moduleDir: preparePushModuleDir(paths, await dovecotModuleDir(exec), push.file) } : undefined
     const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser, push: pushModules })
+    prepareDovecotDirs(paths, root ? mailUser : undefined)
     // As root, the mail user must be able to pass through the data dir to
     // reach the mail dir below it; 0711 lets it traverse but not list or
     // read (the database and TLS key keep their own 0600).
