@@ -32,8 +32,11 @@ apt_get() {
 updated=
 apt_update() { [ -n "$updated" ] || apt_get update -q; updated=1; }
 
+# dovecot-dev, gcc and libc6-dev (which gcc only recommends) build the
+# outpost_push plugin, which pushes new mail to phones at once instead of
+# after Dovecot's built-in 0.5 s wait.
 need_pkgs=()
-for p in dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite openssl; do
+for p in dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite dovecot-dev libc6-dev openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
 done
 if ! command -v node >/dev/null || ! node_ok "$(node -v)"; then
@@ -53,7 +56,7 @@ fi
 # npm, and what it needs to build better-sqlite3 from source where no
 # prebuilt binary can be downloaded (offline, or no build for this board).
 command -v npm >/dev/null || need_pkgs+=(npm)
-for p in make g++ python3; do
+for p in make g++ gcc python3; do
   command -v "$p" >/dev/null || need_pkgs+=("$p")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -67,6 +70,9 @@ fi
 # test suite checks (test/unit/build/engines.test.ts); npm's warnings about
 # them would only alarm.
 [ -d node_modules ] && [ -f dist/server/cli/main.js ] || npm ci --no-audit --no-fund --loglevel=error
+# The Dovecot plugin, for the Dovecot installed now (npm ci builds it too;
+# this covers a checkout built earlier, or a Dovecot upgraded since).
+server/dovecot/push-plugin/build.sh
 
 outpost() { node bin/outpost.mjs "$@" --data "$DATA"; }
 

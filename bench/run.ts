@@ -15,6 +15,7 @@ import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
+import { benchIdlePush } from './idle-push.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -233,6 +234,13 @@ try {
   out()
   out('g. Scale (500 accounts, 50 peers, 1k / 10k / 100k messages waiting)')
   await benchScale()
+  out('h. IDLE push: the outpost_push Dovecot plugin against stock Dovecot (two nodes)')
+  await benchIdlePush(out, cleanups, {
+    messages: MESSAGES,
+    chatMessages: Math.min(MESSAGES, 30),
+    lossMessages: Number(process.env.BENCH_PUSH_LOSS ?? 1000),
+    lossMaxGapMs: Number(process.env.BENCH_PUSH_MAX_GAP_MS ?? 300),
+  })
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

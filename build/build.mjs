@@ -55,3 +55,8 @@ for (const name of names) {
 // The web admin (Svelte + Vite) → dist/web, which `outpost start` serves.
 const { build: viteBuild } = await import('vite')
 await viteBuild({ configFile: join(root, 'web/vite.config.ts'), logLevel: 'warn' })
+
+// The outpost_push Dovecot plugin (server/dovecot/push-plugin/), compiled
+// against the installed Dovecot when dovecot-dev and a C compiler are there;
+// without them the node runs with Dovecot's stock push, and this says so.
+execFileSync('bash', [join(root, 'server/dovecot/push-plugin/build.sh'), '--quiet-if-unavailable', join(root, 'dist')], { stdio: 'inherit', cwd: root })

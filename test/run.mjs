@@ -22,6 +22,7 @@ const TRIXIE_FILES = [
   'test/unit/build/engines.test.ts',
   'test/unit/dovecot/config.test.ts',
   'test/integration/dovecot/dovecot.test.ts',
+  'test/integration/dovecot/push.test.ts',
   'test/integration/cli/cli.test.ts',
   'test/integration/node/lifecycle.test.ts',
   'test/integration/haraka/smtp.test.ts',

@@ -82,6 +82,11 @@ async function dovecotDirs(exec: Exec): Promise<{ libexec: string; modules: stri
   return { libexec: DEBIAN_DIRS.libexec_dir, modules: DEBIAN_DIRS.mail_plugin_dir, failure }
 }
 
+/** Dovecot's own mail_plugin_dir, asked of doveconf (Debian's when it does not answer). */
+export async function dovecotModuleDir(exec: Exec): Promise<string> {
+  return (await dovecotDirs(exec)).modules
+}
+
 /**
  * Throws an error naming the packages to install when Dovecot, its IMAP or
  * LMTP server, or its SQLite driver is missing, and refuses any Dovecot but

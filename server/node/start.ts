@@ -25,7 +25,9 @@ import {
   stopStaleDovecot,
   validateDovecotConf,
   writeDovecotConf,
+  dovecotModuleDir,
 } from '../dovecot/process.js'
+import { choosePush, describePush, preparePushModuleDir } from '../dovecot/push.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
@@ -265,7 +267,11 @@ async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ u
 
   const root = process.getuid?.() === 0
   const mailUser = root ? rootMailUser() : currentUser()
-  const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser })
+  // IDLE push: the outpost_push plugin when it is built for this Dovecot, else stock.
+  const push = choosePush({ builds: join(appRoot(), 'dist/dovecot-plugins'), installed: dovecot.installed, env: process.env })
+  log(describePush(push))
+  const pushModules = push.kind === 'plugin' ? { moduleDir: preparePushModuleDir(paths, await dovecotModuleDir(exec), push.file) } : undefined
+  const dovecotFiles = renderDovecotConf({ version: dovecot.version, config, paths, root, user: mailUser, push: pushModules })
   prepareDovecotDirs(paths, root ? mailUser : undefined)
   // As root, the mail user must be able to pass through the data dir to
   // reach the mail dir below it; 0711 lets it traverse but not list or

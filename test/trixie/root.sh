@@ -21,8 +21,10 @@ SUITE=trixie
 BASE_PKGS="ca-certificates"
 # The packages the tests need inside the root: Dovecot 2.4 as Outpost runs
 # it, Debian's Node.js (20.19), openssl for certificates, util-linux for
-# setpriv, sqlite3 for looking into the database, procps for ps.
-TEST_PKGS="dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite nodejs openssl util-linux sqlite3 procps"
+# setpriv, sqlite3 for looking into the database, procps for ps, and
+# dovecot-dev, gcc, libc6-dev (only recommended by gcc) and make to build the
+# outpost_push plugin for Dovecot 2.4.
+TEST_PKGS="dovecot-core dovecot-imapd dovecot-lmtpd dovecot-sqlite nodejs openssl util-linux sqlite3 procps dovecot-dev gcc libc6-dev make"
 
 key() { printf '%s\n' "$SUITE" "$MIRROR" "$BASE_PKGS" "$@" | sha256sum | cut -c1-12; }
 
