@@ -10,6 +10,7 @@ import { openDb } from '../../../server/db/index.js'
 import { Outbox } from '../../../server/outbox/outbox.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import type { EventRecorder } from '../../../server/events/record.js'
+import { EVENT_HOLD_MS } from '../../../server/outbox/resend-policy.js'
 
 const message = Buffer.from('From: alice@camp.test\r\nTo: bob@river.test, carol@town.test\r\nMessage-ID: <1@camp.test>\r\nSubject: hi\r\n\r\nhello\r\n')
 const id = stableMessageId(message, 'alice@camp.test')
@@ -40,13 +41,13 @@ test('a message waits for each of its peers, with its recipients, and a retry qu
   }
 })
 
-test('exported mail is due again only after the resend cutoff; the file goes with the last ack', () => {
+test('exported mail is due again only after the hold that follows a departure; the file goes with the last ack', () => {
   const { dir, spool, outbox } = fresh()
   try {
     outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: message, byPeer: new Map([['river', ['bob@river.test']], ['town', ['carol@town.test']]]), hops: 0, now: 1000 })
     outbox.markExported('river', [id], 'b1', 5000)
-    assert.deepEqual(outbox.peersDue(4000).sort(), ['town'], 'river exported after the cutoff is not due')
-    assert.deepEqual(outbox.peersDue(6000).sort(), ['river', 'town'])
+    assert.deepEqual(outbox.peersDue(5000 + EVENT_HOLD_MS - 1).sort(), ['town'], 'river, just exported, is held')
+    assert.deepEqual(outbox.peersDue(5000 + EVENT_HOLD_MS).sort(), ['river', 'town'])
     assert.equal(outbox.acknowledge('river', [id]), 1)
     assert.equal(existsSync(join(spool, `${id}.eml`)), true, 'town still waits for the file')
     assert.equal(outbox.discard('town', id), true)
