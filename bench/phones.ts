@@ -14,7 +14,7 @@ import nodemailer from 'nodemailer'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { nodePaths } from '../server/paths.js'
 import { chatSizedBody, IdleWatcher, submitter, type Login } from './submission-to-idle.js'
-import { mb, memoryOf, memoryPerRole, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
+import { mb, memoryOf, memoryPerRole, role, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
 
 export const IDLE_TARGET_MB = 150
 export const PHONES_TARGET_MB = 200
@@ -41,6 +41,10 @@ export interface PhonesResult {
   /** Messages sent to the phones while they idled, and how many of those no phone was pushed. */
   sentToPhones: number
   missedPushes: number
+  /** How fast the burst was accepted (TLS and AUTH included), to see what a memory setting costs in CPU. */
+  burstPerSecond: number
+  /** CPU seconds outpost and Haraka spent from idle to the end of the phones' run (logins, burst, sessions). */
+  cpuSeconds: number
 }
 
 const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
@@ -51,6 +55,23 @@ function dovecotMasterPid(node: TestNode): number | undefined {
   } catch {
     return undefined
   }
+}
+
+/** CPU time (user + system) the node's two Node processes have used, in seconds: what a V8 flag costs. */
+function nodeCpuSeconds(node: TestNode): number {
+  let ticks = 0
+  for (const pid of treeOf([node.pid()])) {
+    try {
+      if (!['outpost', 'haraka'].includes(role(pid))) continue
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100
 }
 
 function snapshot(node: TestNode): Snapshot {
@@ -74,6 +95,7 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   // Let start-up garbage be collected and Dovecot's processes settle.
   await sleep(3000)
   const idle = snapshot(node)
+  const cpuAtIdle = nodeCpuSeconds(node)
 
   const sender = await node.addAccount('phonesender')
   const phones: Login[] = await inBatches(
@@ -84,6 +106,7 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   const auth = { user: sender.address, pass: sender.password }
 
   // A burst: 20 phones sending at once, as after a group's chat wakes up.
+  const burstStart = performance.now()
   const burstSenders = Array.from({ length: 20 }, () => submitter({ label: 'burst', port: node.ports.submission, auth }))
   try {
     await Promise.all(
@@ -94,6 +117,7 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   } finally {
     for (const t of burstSenders) t.close()
   }
+  const burstPerSecond = opts.burst / ((performance.now() - burstStart) / 1000)
   await sleep(5000)
   const afterBurst = snapshot(node)
 
@@ -151,11 +175,12 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
       }
     }),
   )
+  const cpuSeconds = nodeCpuSeconds(node) - cpuAtIdle
   const last = snapshot(node)
   if (last.total.rssBytes > peak.total.rssBytes) peak = last
   await closeAll()
   cleanups.splice(cleanups.indexOf(closeAll), 1)
-  return { idle, afterBurst, phones: peak, sentToPhones: sent, missedPushes: missed }
+  return { idle, afterBurst, phones: peak, sentToPhones: sent, missedPushes: missed, burstPerSecond, cpuSeconds }
 }
 
 /** The report: one column per moment, one row per kind of process, RSS [PSS]. */
@@ -175,6 +200,8 @@ export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: s
   out(`  ${'all'.padEnd(16)}${moments.map(([, s]) => cell(s.total)).join('')}`)
   const ratio = (bytes: number, target: number) => `${((bytes / 2 ** 20) / target).toFixed(2)}×`
   out(`  target          idle ≤ ${IDLE_TARGET_MB} MB RSS: ${ratio(r.idle.total.rssBytes, IDLE_TARGET_MB)} · ${opts.phones} phones ≤ ${PHONES_TARGET_MB} MB RSS: ${ratio(r.phones.total.rssBytes, PHONES_TARGET_MB)}`)
+  out(`  burst accepted at ${r.burstPerSecond.toFixed(1)} msg/s (20 connections, each with STARTTLS and AUTH)`)
+  out(`  CPU of outpost + Haraka over the burst and the phones' run: ${r.cpuSeconds.toFixed(1)} s`)
   out(`  ${r.sentToPhones} messages sent to the idling phones over new SMTP sessions; pushes missed: ${r.missedPushes}`)
 }
 
