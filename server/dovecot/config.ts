@@ -369,8 +369,8 @@ iterate_query = SELECT address AS user FROM accounts
 
 /** IMAP connections one imap process serves (see service imap below). */
 export const IMAP_CLIENTS_PER_PROCESS = 10
-/** How long an LMTP process may sit idle before Dovecot ends it (see service lmtp below). */
-export const LMTP_IDLE_KILL = '10 secs'
+/** How long an imap-login, LMTP or auth worker process may sit idle before Dovecot ends it (see the services below). */
+export const IDLE_KILL = '10 secs'
 
 /** Where every 2.4 link points: the documentation of the release Debian 13 ships. */
 const DOCS_24 = 'https://doc.dovecot.org/2.4.1'
@@ -617,6 +617,9 @@ service imap-login {
   # against a bug in the pre-login code matters less on a box whose clients
   # are the group's own phones than running out of memory does.
   ${reuse}
+  # With no phone connected the login process (7 MB RSS) ends soon, as LMTP's
+  # do; the next phone to connect starts one again, which takes milliseconds.
+  ${idleKill} = ${IDLE_KILL}
   # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
   # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
   inet_listener imap {
@@ -654,7 +657,12 @@ service auth-worker {
   # run in worker processes, about 6 MB RSS each, one per lookup in flight:
   # 30 phones logging in together left 6 of them for Dovecot's default
   # minute. Quiet ones end sooner, as LMTP's do.
-  ${idleKill} = ${LMTP_IDLE_KILL}
+  ${idleKill} = ${IDLE_KILL}
+  # And at most 4 at once (a Pi has 4 cores): each Argon2 check is CPU-bound
+  # and holds 19 MiB while it runs (accounts/password.ts), so more workers
+  # than cores only add memory. Further lookups wait in the auth process's
+  # queue. Dovecot's default is 100.
+  process_limit = 4
 }
 
 service lmtp {
@@ -662,7 +670,7 @@ service lmtp {
   # parallel sessions starts several (about 11 MB RSS each), and Dovecot's
   # default keeps them a minute after the burst. Quiet ones end sooner; the
   # next delivery after a quiet spell pays for starting one again.
-  ${idleKill} = ${LMTP_IDLE_KILL}
+  ${idleKill} = ${IDLE_KILL}
   # Haraka delivers here. A Unix socket instead of TCP: only local processes
   # that can open the data dir reach it, and no port can clash.
   unix_listener ${lmtpListener} {

@@ -146,14 +146,18 @@ test('a group of phones shares a few long-lived Dovecot processes instead of two
   for (const [version, reuse, idleKill] of [['2.3', 'service_count = 0', 'idle_kill'], ['2.4', 'restart_request_count = unlimited', 'idle_kill_interval']] as const) {
     const conf = renderDovecotConf(input({ version }))['dovecot.conf']
     // One login process does the TLS of every connection, and is never restarted.
-    assert.ok(settings(block(conf, 'service imap-login')).includes(reuse), `${version}: imap-login ${reuse}`)
+    const login = settings(block(conf, 'service imap-login'))
+    assert.ok(login.includes(reuse), `${version}: imap-login ${reuse}`)
+    assert.ok(login.includes(`${idleKill} = 10 secs`), `${version}: imap-login ${idleKill}`)
     // Several IMAP sessions per imap process, and the process outlives its first one.
     const imap = settings(block(conf, 'service imap'))
     assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS > 1, `${version}: imap client_limit`)
     assert.ok(imap.includes(reuse), `${version}: imap ${reuse}`)
-    // LMTP and auth workers left over from a burst end after a short quiet spell.
+    // LMTP and auth workers left over from a burst, and a login process with no client, end after a short quiet spell.
     assert.ok(settings(block(conf, 'service lmtp')).includes(`${idleKill} = 10 secs`), `${version}: lmtp ${idleKill}`)
-    assert.ok(settings(block(conf, 'service auth-worker')).includes(`${idleKill} = 10 secs`), `${version}: auth-worker ${idleKill}`)
+    const worker = settings(block(conf, 'service auth-worker'))
+    assert.ok(worker.includes(`${idleKill} = 10 secs`), `${version}: auth-worker ${idleKill}`)
+    assert.ok(worker.includes('process_limit = 4'), `${version}: auth-worker process_limit`)
   }
 })
 
