@@ -132,6 +132,9 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   const burstPerSecond = opts.burst / ((performance.now() - burstStart) / 1000)
   await sleep(5000)
   const afterBurst = snapshot(node)
+  // The burst's LMTP processes end after 10 quiet seconds; the phones' figure
+  // is about the phones, not about what the burst left.
+  await sleep(10_000)
 
   // The phones connect and sit in IDLE.
   const watchers = await inBatches(phones, 6, (p) => IdleWatcher.open(node.ports.imap, p))
@@ -232,14 +235,22 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const cleanups: Array<() => Promise<void>> = []
   const opts = phonesOptionsFromEnv()
   const out = (line = '') => process.stdout.write(line + '\n')
+  let node: TestNode | undefined
   try {
     // Send limits would refuse the burst; the figures are about memory, not the limiter.
-    const node = await startNode({ domain: 'camp.test', env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
-    cleanups.push(() => node.destroy())
+    node = await startNode({ domain: 'camp.test', env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+    cleanups.push(() => node!.destroy())
     out(`Memory with ${opts.phones} phones, RSS [PSS] per kind of process`)
     printPhones(await benchPhones(node, opts, cleanups), opts, out)
   } catch (err) {
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
+    // The node's own log says why, before clean-up deletes its data dir.
+    let log = ''
+    try {
+      log = readFileSync(join(nodePaths(node!.data).log, 'dovecot.log'), 'utf8').split('\n').filter((l) => /Error|Warning|Fatal|Panic/.test(l)).slice(-20).join('\n')
+    } catch {
+      // no node, or no log yet
+    }
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n--- dovecot.log\n${log}\n`)
     process.exitCode = 1
   } finally {
     while (cleanups.length) await cleanups.pop()!().catch(() => undefined)

@@ -369,7 +369,7 @@ iterate_query = SELECT address AS user FROM accounts
 
 /** IMAP connections one imap process serves (see service imap below). */
 export const IMAP_CLIENTS_PER_PROCESS = 10
-/** How long an imap-login, LMTP or auth worker process may sit idle before Dovecot ends it (see the services below). */
+/** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
 export const IDLE_KILL = '10 secs'
 
 /** Where every 2.4 link points: the documentation of the release Debian 13 ships. */
@@ -650,19 +650,6 @@ service imap {
   # default (1024) would let long-lived imap processes outnumber the auth
   # service's connections, which doveconf warns about.
   process_limit = 100
-}
-
-service auth-worker {
-  # The SQL lookups (logins, and LMTP's userdb lookup of every recipient)
-  # run in worker processes, about 6 MB RSS each, one per lookup in flight:
-  # 30 phones logging in together left 6 of them for Dovecot's default
-  # minute. Quiet ones end sooner, as LMTP's do.
-  ${idleKill} = ${IDLE_KILL}
-  # And at most 4 at once (a Pi has 4 cores): each Argon2 check is CPU-bound
-  # and holds 19 MiB while it runs (accounts/password.ts), so more workers
-  # than cores only add memory. Further lookups wait in the auth process's
-  # queue. Dovecot's default is 100.
-  process_limit = 4
 }
 
 service lmtp {
