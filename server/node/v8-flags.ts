@@ -14,6 +14,8 @@
 // compiled when first called; --optimize-for-size: V8's smaller heap
 // layouts. Both processes spend their time in TLS, Argon2 and I/O rather
 // than hot JavaScript. Measured on the bench machine (bench/phones.ts):
-// at idle outpost 91 → 72 MB RSS and Haraka 74 → 64 MB; with 30 phones and
-// a burst, outpost + Haraka used 9.6 s of CPU against 8.6 s.
+// at idle outpost 91 → 68 MB RSS and Haraka 74 → 60 MB. The CPU that
+// outpost + Haraka used over a 200-message burst and 20 s of 30 phones was
+// 8.2–10.9 s in four runs against 8.6 s with V8's compilers: within the
+// noise of a shared 2-core machine; not yet measured on a Pi.
 export const NODE_FLAGS = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug', '--max-lazy', '--optimize-for-size'] as const
