@@ -99,4 +99,4 @@ if code=$(outpost admin setup-code 2>/dev/null); then
   echo "Web admin setup code: $code  (the web admin's first visit asks for it; node bin/outpost.mjs admin setup-code --data $DATA shows it again)"
 fi
 # The same V8 flags as the systemd unit (server/base/v8-flags.ts says why).
-exec node --max-semi-space-size=2 bin/outpost.mjs start --data "$DATA"
+exec node --max-semi-space-size=2 --no-opt --no-sparkplug --max-lazy --optimize-for-size bin/outpost.mjs start --data "$DATA"

@@ -44,7 +44,7 @@ export function mb(bytes: number): string {
 }
 
 /** What a process is, for the report: Node processes are told apart by their command line. */
-function role(pid: number): string {
+export function role(pid: number): string {
   const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
   if (comm !== 'node') return comm
   const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
@@ -73,4 +73,32 @@ export function memoryByRole(pids: number[]): string {
     .sort((a, b) => b[1].rss - a[1].rss)
     .map(([name, g]) => `${name}${g.n > 1 ? ` ×${g.n}` : ''} ${mb(g.rss)}`)
     .join(', ')
+}
+
+export interface RoleMemory {
+  role: string
+  processes: number
+  rssBytes: number
+  pssBytes: number
+}
+
+/** RSS and PSS per kind of process, largest RSS first. */
+export function memoryPerRole(pids: number[]): RoleMemory[] {
+  const groups = new Map<string, RoleMemory>()
+  for (const pid of pids) {
+    let r: string
+    try {
+      r = role(pid)
+    } catch {
+      continue
+    }
+    const m = memoryOf([pid])
+    if (m.processes === 0) continue
+    const g = groups.get(r) ?? { role: r, processes: 0, rssBytes: 0, pssBytes: 0 }
+    g.processes += m.processes
+    g.rssBytes += m.rssBytes
+    g.pssBytes += m.pssBytes
+    groups.set(r, g)
+  }
+  return [...groups.values()].sort((a, b) => b.rssBytes - a.rssBytes)
 }

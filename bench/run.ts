@@ -16,6 +16,7 @@ import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
 import { benchIdlePush } from './idle-push.js'
+import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -222,6 +223,15 @@ async function main(): Promise<void> {
 try {
   await main()
   // The bundle part needs no running node: seal and open in this process.
+  // A node of its own, so that "idle" means no client has ever connected.
+  out()
+  const phonesOpts = phonesOptionsFromEnv()
+  out(`c2. A group's worth of memory: a fresh node at idle, after a burst, with ${phonesOpts.phones} phones in IMAP IDLE (RSS [PSS])`)
+  const phonesNode = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+  cleanups.push(() => phonesNode.destroy())
+  printPhones(await benchPhones(phonesNode, phonesOpts, cleanups), phonesOpts, out)
+  await phonesNode.destroy()
+  cleanups.pop()
   out()
   out('d. Bundles (export and import of mail between nodes)')
   await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))

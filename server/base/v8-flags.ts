@@ -5,4 +5,17 @@
 // A 2 MiB young generation instead of V8's 16 MiB default: a group's chat is
 // a light load, and a Pi has little memory. Measured at idle: about 20 MB
 // less resident for `outpost start` and 15 MB for Haraka.
-export const NODE_FLAGS = ['--max-semi-space-size=2'] as const
+//
+// The other four trade JavaScript speed for memory, together what V8's
+// --lite-mode does but without its --jitless, which removes WebAssembly and
+// so the Argon2 password check (hash-wasm): with --lite-mode every AUTH
+// failed. --no-opt: no optimizing compiler (WebAssembly keeps its own);
+// --no-sparkplug: no baseline machine code either; --max-lazy: functions are
+// compiled when first called; --optimize-for-size: V8's smaller heap
+// layouts. Both processes spend their time in TLS, Argon2 and I/O rather
+// than hot JavaScript. Measured on the bench machine (bench/phones.ts):
+// at idle outpost 91 → 68 MB RSS and Haraka 74 → 60 MB. The CPU that
+// outpost + Haraka used over a 200-message burst and 20 s of 30 phones was
+// 8.2–10.9 s in four runs against 8.6 s with V8's compilers: within the
+// noise of a shared 2-core machine; not yet measured on a Pi.
+export const NODE_FLAGS = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug', '--max-lazy', '--optimize-for-size'] as const

@@ -249,7 +249,7 @@ for (const suite of ['trixie', 'bookworm'] as const) describe(`the .deb installs
       OUTPOST_NODE_HOST: '127.0.0.1',
       OUTPOST_LISTEN_MDNS: 'false',
     }
-    const args = ['--userspec=outpost:outpost', root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/var/lib/outpost', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/usr/bin/node', '--max-semi-space-size=2', '/usr/lib/outpost/bin/outpost.mjs', 'start', '--data', '/var/lib/outpost']
+    const args = ['--userspec=outpost:outpost', root, '/usr/bin/env', '-i', 'PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/var/lib/outpost', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), '/usr/bin/node', '--max-semi-space-size=2', '--no-opt', '--no-sparkplug', '--max-lazy', '--optimize-for-size', '/usr/lib/outpost/bin/outpost.mjs', 'start', '--data', '/var/lib/outpost']
     node = spawn('chroot', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     const ready = new Promise<void>((resolve, reject) => {
       const seen = (chunk: Buffer) => {

@@ -1,0 +1,258 @@
+// A group's worth of memory: the node at idle, just after a burst of
+// deliveries, and with 30 phones connected. A phone is what Delta Chat keeps
+// open on a box: one IMAP connection (STARTTLS, AUTH, SELECT INBOX, IDLE),
+// plus SMTP sessions that come and go when it sends. Every figure is RSS and
+// PSS per kind of process, against the targets of 150 MB at idle and 200 MB
+// with 30 phones.
+//
+// `node --import tsx bench/phones.ts` runs this part alone (after a build);
+// `npm run bench` runs it as its part c.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import nodemailer from 'nodemailer'
+import { startNode, type TestNode } from '../test/helpers/node.js'
+import { nodePaths } from '../server/base/paths.js'
+import { chatSizedBody, IdleWatcher, submitter, type Login } from './submission-to-idle.js'
+import { mb, memoryOf, memoryPerRole, role, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
+
+export const IDLE_TARGET_MB = 150
+export const PHONES_TARGET_MB = 200
+
+/**
+ * The same measurement before the memory settings (Dovecot's process defaults
+ * and V8's compilers), on the bench machine, 2026-12-07: a reference, not a
+ * baseline of this run. Process defaults cannot be switched back without a
+ * second code path in the node.
+ */
+const BEFORE = { idle: { rss: 191.2, pss: 83.5 }, burst: { rss: 317.3, pss: 128.2 }, phones: { rss: 763.0, pss: 194.0 } }
+
+export interface PhonesOptions {
+  /** Phones with an IMAP IDLE connection each (default 30). */
+  phones: number
+  /** Messages in the burst before the phones connect, over 20 SMTP connections at once. */
+  burst: number
+  /** How long the phones sit in IDLE while SMTP sessions come and go. */
+  seconds: number
+  /** How long after it is ready the node counts as idle. */
+  settleSeconds: number
+}
+
+export interface Snapshot {
+  total: TreeMemory
+  roles: RoleMemory[]
+}
+
+export interface PhonesResult {
+  idle: Snapshot
+  afterBurst: Snapshot
+  /** The sample with the largest RSS sum while the phones were connected. */
+  phones: Snapshot
+  /** Messages sent to the phones while they idled, and how many of those no phone was pushed. */
+  sentToPhones: number
+  missedPushes: number
+  /** How fast the burst was accepted (TLS and AUTH included), to see what a memory setting costs in CPU. */
+  burstPerSecond: number
+  /** CPU seconds outpost and Haraka spent from idle to the end of the phones' run (logins, burst, sessions). */
+  cpuSeconds: number
+}
+
+const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
+
+function dovecotMasterPid(node: TestNode): number | undefined {
+  try {
+    return Number.parseInt(readFileSync(join(nodePaths(node.data).dovecotBase, 'master.pid'), 'utf8'), 10)
+  } catch {
+    return undefined
+  }
+}
+
+/** CPU time (user + system) the node's two Node processes have used, in seconds: what a V8 flag costs. */
+function nodeCpuSeconds(node: TestNode): number {
+  let ticks = 0
+  for (const pid of treeOf([node.pid()])) {
+    try {
+      if (!['outpost', 'haraka'].includes(role(pid))) continue
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
+      ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100
+}
+
+function snapshot(node: TestNode): Snapshot {
+  const pids = treeOf([node.pid(), dovecotMasterPid(node)])
+  return { total: memoryOf(pids), roles: memoryPerRole(pids) }
+}
+
+/** Runs `f` over `items`, at most `n` at a time. */
+async function inBatches<T, R>(items: T[], n: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = []
+  for (let i = 0; i < items.length; i += n) out.push(...(await Promise.all(items.slice(i, i + n).map(f))))
+  return out
+}
+
+function message(from: string, to: string, n: number) {
+  return { from, to, subject: `phones ${n}`, text: chatSizedBody() }
+}
+
+/** Measures `node`, which must have just become ready and have no client yet. */
+export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups: Array<() => Promise<void>>): Promise<PhonesResult> {
+  // Idle is the node settled after its start: the readiness probe's IMAP
+  // greeting starts a login process, which Dovecot ends after 10 quiet
+  // seconds (idle_kill in server/dovecot/config.ts).
+  await sleep(opts.settleSeconds * 1000)
+  const idle = snapshot(node)
+  const cpuAtIdle = nodeCpuSeconds(node)
+
+  const sender = await node.addAccount('phonesender')
+  const phones: Login[] = await inBatches(
+    Array.from({ length: opts.phones }, (_, i) => `phone${i + 1}`),
+    4,
+    (l) => node.addAccount(l),
+  )
+  const auth = { user: sender.address, pass: sender.password }
+
+  // A burst: 20 phones sending at once, as after a group's chat wakes up.
+  const burstStart = performance.now()
+  const burstSenders = Array.from({ length: 20 }, () => submitter({ label: 'burst', port: node.ports.submission, auth }))
+  try {
+    await Promise.all(
+      burstSenders.map(async (t, s) => {
+        for (let i = s; i < opts.burst; i += burstSenders.length) await t.sendMail(message(sender.address, phones[i % phones.length]!.address, i))
+      }),
+    )
+  } finally {
+    for (const t of burstSenders) t.close()
+  }
+  const burstPerSecond = opts.burst / ((performance.now() - burstStart) / 1000)
+  await sleep(5000)
+  const afterBurst = snapshot(node)
+  // The burst's LMTP processes end after 10 quiet seconds; the phones' figure
+  // is about the phones, not about what the burst left.
+  await sleep(10_000)
+
+  // The phones connect and sit in IDLE.
+  const watchers = await inBatches(phones, 6, (p) => IdleWatcher.open(node.ports.imap, p))
+  const closeAll = async () => {
+    await Promise.all(watchers.map((w) => w.close().catch(() => undefined)))
+  }
+  cleanups.push(closeAll)
+  const expected = watchers.map((w) => w.exists)
+
+  // SMTP sessions come and go: each message is a connection of its own
+  // (STARTTLS, AUTH, one message, QUIT), from three senders at a time.
+  let peak = snapshot(node)
+  let sent = 0
+  const until = performance.now() + opts.seconds * 1000
+  const senders = Array.from({ length: 3 }, async () => {
+    while (performance.now() < until) {
+      const to = sent++ % phones.length
+      const t = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: node.ports.submission,
+        secure: false,
+        requireTLS: true,
+        name: 'phone.localhost',
+        auth,
+        tls: { rejectUnauthorized: false },
+      })
+      try {
+        await t.sendMail(message(sender.address, phones[to]!.address, sent))
+        expected[to]!++
+      } finally {
+        t.close()
+      }
+      await sleep(300)
+    }
+  })
+  const sampler = (async () => {
+    while (performance.now() < until) {
+      await sleep(1000)
+      const s = snapshot(node)
+      if (s.total.rssBytes > peak.total.rssBytes) peak = s
+    }
+  })()
+  await Promise.all([...senders, sampler])
+
+  // Every message sent while the phones idled must have been pushed to its phone.
+  let missed = 0
+  await Promise.all(
+    watchers.map(async (w, i) => {
+      try {
+        await w.untilCount(expected[i]!, 5000)
+      } catch {
+        missed += expected[i]! - w.exists
+      }
+    }),
+  )
+  const cpuSeconds = nodeCpuSeconds(node) - cpuAtIdle
+  const last = snapshot(node)
+  if (last.total.rssBytes > peak.total.rssBytes) peak = last
+  await closeAll()
+  cleanups.splice(cleanups.indexOf(closeAll), 1)
+  return { idle, afterBurst, phones: peak, sentToPhones: sent, missedPushes: missed, burstPerSecond, cpuSeconds }
+}
+
+/** The report: one column per moment, one row per kind of process, RSS [PSS]. */
+export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: string) => void): void {
+  const moments: Array<[string, Snapshot]> = [
+    [`idle (${opts.settleSeconds} s after start)`, r.idle],
+    [`after ${opts.burst}-message burst`, r.afterBurst],
+    [`${opts.phones} phones in IDLE`, r.phones],
+  ]
+  const cell = (m: { rssBytes: number; pssBytes: number; processes: number } | undefined) =>
+    m ? `${m.processes > 1 ? `×${m.processes} ` : ''}${mb(m.rssBytes)} [${mb(m.pssBytes)}]`.padEnd(28) : '-'.padEnd(28)
+  out(`  ${''.padEnd(16)}${moments.map(([label]) => label.padEnd(28)).join('')}`)
+  const roles = [...new Set(moments.flatMap(([, s]) => s.roles.map((x) => x.role)))]
+  // Largest first, by the phones column, where the differences show.
+  roles.sort((a, b) => (r.phones.roles.find((x) => x.role === b)?.rssBytes ?? 0) - (r.phones.roles.find((x) => x.role === a)?.rssBytes ?? 0))
+  for (const role of roles) out(`  ${role.padEnd(16)}${moments.map(([, s]) => cell(s.roles.find((x) => x.role === role))).join('')}`)
+  out(`  ${'all'.padEnd(16)}${moments.map(([, s]) => cell(s.total)).join('')}`)
+  const before = (m: { rss: number; pss: number }) => `${m.rss.toFixed(1)} MB [${m.pss.toFixed(1)} MB]`.padEnd(28)
+  out(`  ${'all, before'.padEnd(16)}${[BEFORE.idle, BEFORE.burst, BEFORE.phones].map(before).join('')}(Dovecot's process defaults, V8's compilers; measured 2026-12-07)`)
+  const ratio = (bytes: number, target: number) => `${((bytes / 2 ** 20) / target).toFixed(2)}×`
+  out(`  target          idle ≤ ${IDLE_TARGET_MB} MB RSS: ${ratio(r.idle.total.rssBytes, IDLE_TARGET_MB)} · ${opts.phones} phones ≤ ${PHONES_TARGET_MB} MB RSS: ${ratio(r.phones.total.rssBytes, PHONES_TARGET_MB)}`)
+  out(`  burst accepted at ${r.burstPerSecond.toFixed(1)} msg/s (20 connections, each with STARTTLS and AUTH)`)
+  out(`  CPU of outpost + Haraka over the burst and the phones' run: ${r.cpuSeconds.toFixed(1)} s`)
+  out(`  ${r.sentToPhones} messages sent to the idling phones over new SMTP sessions; pushes missed: ${r.missedPushes}`)
+}
+
+export function phonesOptionsFromEnv(): PhonesOptions {
+  return {
+    phones: Number(process.env.BENCH_PHONES ?? 30),
+    burst: Number(process.env.BENCH_BURST ?? 200),
+    seconds: Number(process.env.BENCH_PHONES_SECONDS ?? 20),
+    settleSeconds: 15,
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const cleanups: Array<() => Promise<void>> = []
+  const opts = phonesOptionsFromEnv()
+  const out = (line = '') => process.stdout.write(line + '\n')
+  let node: TestNode | undefined
+  try {
+    // Send limits would refuse the burst; the figures are about memory, not the limiter.
+    node = await startNode({ domain: 'camp.test', env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+    cleanups.push(() => node!.destroy())
+    out(`Memory with ${opts.phones} phones, RSS [PSS] per kind of process`)
+    printPhones(await benchPhones(node, opts, cleanups), opts, out)
+  } catch (err) {
+    // The node's own log says why, before clean-up deletes its data dir.
+    let log = ''
+    try {
+      log = readFileSync(join(nodePaths(node!.data).log, 'dovecot.log'), 'utf8').split('\n').filter((l) => /Error|Warning|Fatal|Panic/.test(l)).slice(-20).join('\n')
+    } catch {
+      // no node, or no log yet
+    }
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n--- dovecot.log\n${log}\n`)
+    process.exitCode = 1
+  } finally {
+    while (cleanups.length) await cleanups.pop()!().catch(() => undefined)
+  }
+}
