@@ -14,6 +14,7 @@ import { progressBar } from '../cli/progress.js'
 import { openGpiod, SimulatedButton, SimulatedLed, type Button, type Led } from './gpio.js'
 import { exec } from '../exec.js'
 import { LedPatterns } from './led.js'
+import { existsSync } from 'node:fs'
 import { offloadAndRecord } from './usb.js'
 import { ApplianceDaemon } from './daemon.js'
 
@@ -65,12 +66,16 @@ export async function cmdApplianceRun(data: unknown): Promise<number> {
     node.close()
     throw err
   }
+  const readyFile = process.env.OUTPOST_READY_FILE
   const daemon = new ApplianceDaemon({
     events: new EventLog(node.db),
     led: new LedPatterns(led),
     button,
     exec,
     log: (line) => console.log(line),
+    // Set by the image (outpost-appliance.service's drop-in): the file that
+    // outpost-ready.service leaves once the node answers.
+    ...(readyFile ? { nodeReady: () => existsSync(readyFile) } : {}),
   })
   daemon.start()
   await new Promise<void>((resolve) => {
