@@ -141,6 +141,21 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     assert.equal(claim.status, 200, claim.body)
   })
 
+  it('starts the hotspot (hostapd, dnsmasq) on the virtual radio and tells the LED the node is ready', async () => {
+    // systemd reports each unit on the serial console while it boots.
+    // mac80211_hwsim (loaded by qemu-boot.sh) stands in for the Pi's chip.
+    const wanted = [/Started hostapd\.service/, /Started dnsmasq\.service/, /Finished outpost-ready\.service/]
+    const deadline = Date.now() + WAIT_MS
+    let log = ''
+    while (Date.now() < deadline) {
+      log = readFileSync(consoleLog, 'utf8')
+      if (wanted.every((w) => w.test(log))) break
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+    for (const w of wanted) assert.match(log, w)
+    assert.doesNotMatch(log, /Failed to start (hostapd|dnsmasq|outpost[a-z-]*)\.service/)
+  })
+
   it('has SSH off without a key: the port is closed', async () => {
     // qemu accepts on the forwarded port and closes it when the box refuses;
     // an SSH server would greet with "SSH-2.0-" first.
