@@ -104,6 +104,8 @@ export async function cmdHotspotApply(data: unknown): Promise<number> {
   const paths = nodePaths(resolveDataDir(data as string | undefined))
   const { config, warnings } = loadConfig(paths.config)
   for (const w of warnings) console.error(`warning: ${w}`)
-  await applyHotspot(config, { exec, log: (line) => console.log(line) })
+  // Under systemd (INVOCATION_ID is set for every unit it runs), that is
+  // outpost-hotspot.service: hostapd and dnsmasq start after it ends.
+  await applyHotspot(config, { exec, log: (line) => console.log(line), queueStarts: process.env.INVOCATION_ID !== undefined })
   return 0
 }
