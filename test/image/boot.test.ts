@@ -148,7 +148,8 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     const deadline = Date.now() + WAIT_MS
     let log = ''
     while (Date.now() < deadline) {
-      log = readFileSync(consoleLog, 'utf8')
+      // Without the colours systemd puts around unit names.
+      log = readFileSync(consoleLog, 'utf8').replace(/\x1b\[[0-9;]*[A-Za-z]/g, '')
       if (wanted.every((w) => w.test(log))) break
       await new Promise((r) => setTimeout(r, 2000))
     }
