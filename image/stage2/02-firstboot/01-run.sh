@@ -8,6 +8,7 @@ for unit in outpost-grow-root.service outpost-setup.service outpost-ready.servic
   install -D -m 0644 "files/$unit" "${ROOTFS_DIR}/usr/lib/systemd/system/$unit"
 done
 install -D -m 0644 files/20-outpost-led.conf "${ROOTFS_DIR}/etc/systemd/system/outpost-appliance.service.d/20-outpost-led.conf"
+install -D -m 0644 files/20-outpost-start.conf "${ROOTFS_DIR}/etc/systemd/system/outpost.service.d/20-outpost-start.conf"
 for unit in outpost.service outpost-hotspot.service outpost-appliance.service; do
   install -D -m 0644 files/10-outpost-setup.conf "${ROOTFS_DIR}/etc/systemd/system/${unit}.d/10-outpost-setup.conf"
 done
