@@ -11,10 +11,11 @@
 # card. Each stage is a folder of numbered steps, each step a 00-packages
 # list and NN-run.sh scripts (see image/README.md).
 #
-# stage0 and stage1 are cached under /var/cache/outpost-image (or
-# OUTPOST_IMAGE_CACHE), keyed by their files, so a rebuild after a change
-# to Outpost's code redoes only stage2. The arm64 node_modules are cached
-# there too, keyed by package-lock.json.
+# stage0, stage1 and stage2's Debian packages (stage2/00-deps) are cached
+# under /var/cache/outpost-image (or OUTPOST_IMAGE_CACHE), keyed by their
+# files, so a rebuild after a change to Outpost's code redoes only the rest
+# of stage2. The arm64 node_modules are cached there too, keyed by
+# package-lock.json.
 #
 # Needs root (chroot, loop devices are not used), Debian's mirror and npm's
 # registry, and: mmdebstrap, qemu-user-static with binfmt_misc, dosfstools,
@@ -86,13 +87,29 @@ if [ ! -d "$stage1" ]; then
   chroot_leave "$ROOTFS_DIR"
   mv "$stage1.tmp" "$stage1"
 fi
+
+# --- stage2/00-deps: Outpost's Debian packages, cached too -------------------
+# They change rarely, and installing them under emulation takes a quarter
+# of an hour or more; keyed by their list and stage1's key.
+key2=$(stage_key "$here/stage2/00-deps" "$key1")
+deps2="$CACHE/stage2-deps-$key2"
+if [ ! -d "$deps2" ]; then
+  log "stage2/00-deps: Outpost's dependencies from Debian (cached as $(basename "$deps2"))"
+  rm -rf "$deps2.tmp"
+  cp -a "$stage1" "$deps2.tmp"
+  ROOTFS_DIR="$deps2.tmp"
+  chroot_enter "$ROOTFS_DIR"
+  install_packages "$here/stage2/00-deps/00-packages"
+  chroot_leave "$ROOTFS_DIR"
+  mv "$deps2.tmp" "$deps2"
+fi
 ROOTFS_DIR="$work/rootfs"
 
 # --- stage2: Outpost (never cached: it is the code being built) -------------
 log "stage2: Outpost $version"
-cp -a "$stage1" "$ROOTFS_DIR"
+cp -a "$deps2" "$ROOTFS_DIR"
 chroot_enter "$ROOTFS_DIR"
-REPO=$repo WORK=$work OUT_DIR=$out run_stage "$here/stage2"
+SKIP_STEPS=00-deps REPO=$repo WORK=$work OUT_DIR=$out run_stage "$here/stage2"
 chroot_leave "$ROOTFS_DIR"
 
 # --- export: the card image ----------------------------------------------------

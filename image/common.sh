@@ -71,6 +71,8 @@ run_stage() {
   export STAGE_DIR=$stage ROOTFS_DIR
   for step in "$stage"/[0-9][0-9]-*/; do
     step=${step%/}
+    # SKIP_STEPS: steps already done in a cached root (build.sh).
+    case " ${SKIP_STEPS:-} " in *" $(basename "$step") "*) continue ;; esac
     log "$(basename "$stage")/$(basename "$step")"
     if [ -z "${SKIP_PACKAGES:-}" ] && [ -f "$step/00-packages" ]; then install_packages "$step/00-packages"; fi
     for s in "$step"/[0-9][0-9]-run.sh; do

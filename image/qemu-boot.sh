@@ -79,10 +79,13 @@ if [ -n "$logfile" ]; then serial=(-serial "file:$logfile" -monitor none); fi
 # authentication, which is slow to emulate. virtio-rng: the guest's entropy comes from the host, so making
 # the node's keys at first boot does not wait on an idle machine's entropy.
 # console=ttyAMA0 is the virt machine's serial port; root, fsck and
-# net.ifnames as the Pi's cmdline.txt has them.
+# net.ifnames as the Pi's cmdline.txt has them. No login prompt on it
+# (root has no password to log in with, and systemd stops reporting units
+# on a console that a getty holds): the console shows every unit of the
+# boot, hostapd's and dnsmasq's included.
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m "$memory" -nographic \
   -kernel "$work/vmlinuz" -initrd "$work/initrd" \
-  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=1" \
+  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=1 systemd.mask=serial-getty@ttyAMA0.service" \
   -drive "file=$image,format=raw,if=virtio,cache=unsafe" \
   -netdev "$net" -device virtio-net-pci,netdev=net0 \
   -device virtio-rng-pci \

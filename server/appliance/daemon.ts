@@ -36,6 +36,12 @@ export interface DaemonDeps {
   devicePresent?: (device: string) => boolean
   /** How often the event log and the devices are looked at. */
   pollMs?: number
+  /**
+   * Whether the node answers (the image's outpost-ready.service leaves a
+   * file in /run once /api/health does). Given, the LED shows "booting"
+   * until then and "ready" after; not given, it stays off when idle.
+   */
+  nodeReady?: () => boolean
 }
 
 type StickState = 'plugged' | 'working' | 'done' | 'error'
@@ -55,6 +61,7 @@ export class ApplianceDaemon {
   private readonly sticks = new Map<string, StickState>()
   private chain: Promise<void> = Promise.resolve()
   private readonly present: (device: string) => boolean
+  private ready = false
 
   constructor(private readonly deps: DaemonDeps) {
     // Events from before this start are history: a stick offloaded
@@ -72,7 +79,8 @@ export class ApplianceDaemon {
   }
 
   start(): void {
-    this.deps.led.show('idle')
+    this.deps.led.show(this.deps.nodeReady ? 'booting' : 'idle')
+    this.checkReady()
     this.timer = setInterval(() => {
       try {
         this.poll()
@@ -95,8 +103,16 @@ export class ApplianceDaemon {
     this.deps.led.close()
   }
 
+  private checkReady(): void {
+    if (this.ready || !this.deps.nodeReady?.()) return
+    this.ready = true
+    this.deps.led.ready()
+    this.deps.log('the node answers: LED ready')
+  }
+
   /** Reads new events and checks the sticks' devices: what the timer runs. */
   poll(): void {
+    this.checkReady()
     for (const ev of this.deps.events.since(this.last)) {
       this.last = ev.id
       this.apply(ev)

@@ -73,7 +73,21 @@ function writeIfChanged(path: string, content: string, mode: number): boolean {
   return true
 }
 
-export async function applyHotspot(config: NodeConfig, deps: { exec: Exec; log: (line: string) => void; paths?: HotspotPaths }): Promise<ApplyResult> {
+export async function applyHotspot(
+  config: NodeConfig,
+  deps: {
+    exec: Exec
+    log: (line: string) => void
+    paths?: HotspotPaths
+    /**
+     * Queue the starts instead of waiting for them (systemctl --no-block):
+     * run from outpost-hotspot.service, which hostapd and dnsmasq are
+     * ordered after, a start that waited would wait for this very unit to
+     * end, and the boot would hang.
+     */
+    queueStarts?: boolean
+  },
+): Promise<ApplyResult> {
   const { exec, log } = deps
   const paths = deps.paths ?? SYSTEM_HOTSPOT_PATHS
   const h = config.hotspot
@@ -109,7 +123,7 @@ export async function applyHotspot(config: NodeConfig, deps: { exec: Exec; log: 
   await run('systemctl', ['enable', ...units.map(([u]) => u)])
   for (const [unit, restart] of units) {
     // start is a no-op for a running unit: phones stay connected when nothing they use changed.
-    await run('systemctl', [restart ? 'restart' : 'start', unit])
+    await run('systemctl', [...(deps.queueStarts ? ['--no-block'] : []), restart ? 'restart' : 'start', unit])
   }
   log(`hotspot: "${h.ssid}" on ${plan.interface} (channel ${plan.channel}, ${plan.country}), the box at ${plan.address} and outpost.local; ${changed.length ? `changed: ${changed.join(', ')}` : 'nothing changed'}`)
   return { applied: true, changed }

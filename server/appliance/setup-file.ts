@@ -78,8 +78,12 @@ export interface SetupPlan {
   generatedPassphrase?: string
   /** The admin password to set. */
   adminPassword?: string
-  /** An admin password the box chose, to be written back for the owner to read. */
-  generatedAdminPassword?: string
+  /**
+   * The web admin stays unclaimed: nobody gave a password, and none is set.
+   * Its first-run page asks for the setup code (server/admin/setup-code.ts),
+   * which the edge writes into the note: only someone holding the card reads it.
+   */
+  claimWithSetupCode: boolean
   /** A public key to add to root's authorized_keys; SSH is turned on with it. */
   sshKey?: string
   /** What was applied, in words, without secrets: the note written back to the card. */
@@ -112,7 +116,7 @@ export function planSetup(file: SetupFile, current: SetupCurrent, random: () => 
   const v = file.values
   const applied: string[] = []
   const problems: string[] = [...file.warnings]
-  const plan: SetupPlan = { hostname: current.name ?? SETUP_DEFAULTS.name, applied, problems }
+  const plan: SetupPlan = { hostname: current.name ?? SETUP_DEFAULTS.name, claimWithSetupCode: false, applied, problems }
 
   // --- name and domain: chosen once, when the node is made ---------------
   if (!current.initialized) {
@@ -174,19 +178,19 @@ export function planSetup(file: SetupFile, current: SetupCurrent, random: () => 
 
   // --- the web admin -----------------------------------------------------
   if (v.admin_password) {
-    if (v.admin_password.length < MIN_ADMIN_PASSWORD) problems.push(`admin_password: must be at least ${MIN_ADMIN_PASSWORD} characters; ${current.adminSet ? 'the old one was kept' : 'the box chose one instead'}`)
-    else if (v.admin_password.length > 256) problems.push(`admin_password: may be at most 256 characters; ${current.adminSet ? 'the old one was kept' : 'the box chose one instead'}`)
+    const instead = current.adminSet ? 'the old one was kept' : 'the web admin waits for the setup code instead'
+    if (v.admin_password.length < MIN_ADMIN_PASSWORD) problems.push(`admin_password: must be at least ${MIN_ADMIN_PASSWORD} characters; ${instead}`)
+    else if (v.admin_password.length > 256) problems.push(`admin_password: may be at most 256 characters; ${instead}`)
     else {
       plan.adminPassword = v.admin_password
       applied.push('admin_password: the one written here (removed from this file)')
     }
   }
-  // Never an unclaimed web admin: whoever joins the hotspot first would
-  // take it. Only someone holding the card can read this one.
-  if (!plan.adminPassword && !current.adminSet) {
-    plan.adminPassword = random()
-    plan.generatedAdminPassword = plan.adminPassword
-  }
+  // No password given and none set: the web admin can be claimed only with
+  // the box's setup code, which the note on the card shows. Whoever joins
+  // the hotspot first does not have it; whoever holds the card does. No
+  // password is chosen for the owner: none is ever written on the card.
+  if (!plan.adminPassword && !current.adminSet) plan.claimWithSetupCode = true
 
   // --- SSH -----------------------------------------------------------------
   if (v.ssh_authorized_key) {
@@ -211,31 +215,29 @@ export function passphraseFrom(bytes: Uint8Array): string {
 export const NOTE_BEGIN = '# ==== What the box applied'
 export const NOTE_END = '# ==== End of what the box applied ===='
 const PASSPHRASE_LINE = "# The hotspot's passphrase, chosen by the box:"
-const ADMIN_LINE = "# The web admin's password, chosen by the box:"
+const SETUP_CODE_LINE = "# The web admin is not claimed yet. Its setup code:"
 
 /**
  * The file as written back: the secrets' values emptied (their lines and
  * comments kept, so the owner can write a new one), every other line as the
  * owner left it, and at the top a note of what was applied, replacing the
- * note of an earlier boot. When the box chose the hotspot passphrase or the
- * admin password, the note holds them: the card is the owner's, and this is
- * the only place they can be read before the first login.
+ * note of an earlier boot. When the box chose the hotspot passphrase, the
+ * note holds it; while the web admin is unclaimed, the note holds its
+ * `setupCode` (formatted, as the first-run page asks for it). The card is
+ * the owner's, and this is the only place they can be read before the first
+ * login.
  */
-export function renderAppliedFile(text: string, plan: SetupPlan, when: Date): string {
+export function renderAppliedFile(text: string, plan: SetupPlan, when: Date, setupCode?: string): string {
   const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/)
   // Drop an earlier note, but keep what the box chose then and nothing
   // has replaced since: the owner may not have read it yet.
   const begin = lines.findIndex((l) => l.startsWith(NOTE_BEGIN))
   const end = lines.findIndex((l) => l === NOTE_END)
   let keptPassphrase: string | undefined
-  let keptAdmin: string[] = []
   if (begin >= 0 && end >= begin) {
     const old = lines.splice(begin, end - begin + 1 + (lines[end + 1] === '' ? 1 : 0))
     const ownPassphrase = plan.applied.some((a) => a.startsWith('wifi_passphrase'))
-    const ownAdmin = plan.applied.some((a) => a.startsWith('admin_password'))
     if (!plan.generatedPassphrase && !ownPassphrase) keptPassphrase = old.find((l) => l.startsWith(PASSPHRASE_LINE))
-    const a = old.findIndex((l) => l.startsWith(ADMIN_LINE))
-    if (!plan.generatedAdminPassword && !ownAdmin && a >= 0) keptAdmin = old.slice(a, a + 2)
   }
   const body = lines.map((raw) => {
     const line = raw.trim()
@@ -247,11 +249,13 @@ export function renderAppliedFile(text: string, plan: SetupPlan, when: Date): st
   const note = [`${NOTE_BEGIN} at ${when.toISOString().replace(/\.\d+Z$/, 'Z')} ====`]
   if (plan.generatedPassphrase) note.push(`${PASSPHRASE_LINE} ${plan.generatedPassphrase}`)
   else if (keptPassphrase) note.push(keptPassphrase)
-  if (plan.generatedAdminPassword) note.push(`${ADMIN_LINE} ${plan.generatedAdminPassword}`, '#   (change it in the web admin, or write admin_password below and boot again)')
-  else note.push(...keptAdmin)
+  // Shown again at every boot until the box is claimed, and gone after.
+  if (plan.claimWithSetupCode && setupCode) {
+    note.push(`${SETUP_CODE_LINE} ${setupCode}`, '#   Open https://outpost.local on the hotspot, enter this code and choose the', '#   admin password (or write admin_password below and boot again).')
+  }
   for (const a of plan.applied) note.push(`# applied ${a}`)
   for (const p of plan.problems) note.push(`# NOT applied: ${p}`)
-  if (plan.applied.length === 0 && plan.problems.length === 0 && !plan.generatedPassphrase && !plan.generatedAdminPassword) note.push('# nothing changed')
+  if (plan.applied.length === 0 && plan.problems.length === 0 && !plan.generatedPassphrase && !plan.claimWithSetupCode) note.push('# nothing changed')
   note.push(NOTE_END, '')
   return [...note, ...body].join('\n')
 }
@@ -265,10 +269,11 @@ export function renderSetupTemplate(): string {
 # (on the first boot: the default named below).
 #
 # At every boot the box reads this file and applies what changed. It then
-# removes the passwords from it and writes at the top what it applied. If
-# you leave wifi_passphrase or admin_password empty on the first boot, the
-# box chooses one and writes it at the top: only someone holding this card
-# can read it, so nobody on the hotspot can claim the box before you.
+# removes the passwords from it and writes at the top what it applied.
+# Nobody on the hotspot can claim the box before you: if you leave
+# wifi_passphrase empty, the box chooses one and writes it at the top; if
+# you leave admin_password empty, the web admin asks for a setup code that
+# the box writes at the top. Only someone holding this card can read them.
 
 # The node's name: lower-case letters, digits and "-". It is the box's host
 # name and how other boxes know it. Fixed at the first boot. Default: ${SETUP_DEFAULTS.name}
@@ -283,7 +288,7 @@ domain =
 wifi_ssid =
 
 # Its password (WPA2), 8 to 63 characters. Empty: the box chooses one and
-# writes it at the top of this file.
+# writes it at the top of this file. There is no default password.
 wifi_passphrase =
 
 # The country the box is in, two letters (DE, FR, GB, US, ...): it decides
@@ -291,7 +296,8 @@ wifi_passphrase =
 wifi_country =
 
 # The password of the web admin (https://outpost.local), at least ${MIN_ADMIN_PASSWORD}
-# characters. Empty: the box chooses one and writes it at the top of this file.
+# characters. Empty: the web admin's first page asks for the setup code the
+# box writes at the top of this file, and you choose the password there.
 admin_password =
 
 # Optional: your SSH public key (one line from a .pub file, like

@@ -14,6 +14,7 @@ import { progressBar } from './progress.js'
 import { openGpiod, SimulatedButton, SimulatedLed, type Button, type Led } from '../appliance/gpio.js'
 import { exec } from '../base/exec.js'
 import { LedPatterns } from '../appliance/led.js'
+import { existsSync } from 'node:fs'
 import { offloadAndRecord } from '../appliance/usb.js'
 import { ApplianceDaemon } from '../appliance/daemon.js'
 
@@ -65,12 +66,16 @@ export async function cmdApplianceRun(data: unknown): Promise<number> {
     node.close()
     throw err
   }
+  const readyFile = process.env.OUTPOST_READY_FILE
   const daemon = new ApplianceDaemon({
     events: new EventLog(node.db),
     led: new LedPatterns(led),
     button,
     exec,
     log: (line) => console.log(line),
+    // Set by the image (outpost-appliance.service's drop-in): the file that
+    // outpost-ready.service leaves once the node answers.
+    ...(readyFile ? { nodeReady: () => existsSync(readyFile) } : {}),
   })
   daemon.start()
   await new Promise<void>((resolve) => {
@@ -99,6 +104,8 @@ export async function cmdHotspotApply(data: unknown): Promise<number> {
   const paths = nodePaths(resolveDataDir(data as string | undefined))
   const { config, warnings } = loadConfig(paths.config)
   for (const w of warnings) console.error(`warning: ${w}`)
-  await applyHotspot(config, { exec, log: (line) => console.log(line) })
+  // Under systemd (INVOCATION_ID is set for every unit it runs), that is
+  // outpost-hotspot.service: hostapd and dnsmasq start after it ends.
+  await applyHotspot(config, { exec, log: (line) => console.log(line), queueStarts: process.env.INVOCATION_ID !== undefined })
   return 0
 }

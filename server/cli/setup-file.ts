@@ -12,6 +12,9 @@
 //    the note holds what the box chose for what was left empty;
 // 3. what the box chose is applied. A cut between 2 and 3 leaves nothing
 //    applied, so the next boot chooses afresh and writes a new note.
+// The setup code of an unclaimed web admin is made before the card is
+// written (init makes it; it is kept on disk), so the note always shows the
+// code the first-run page asks for.
 import { randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, mkdirSync, appendFileSync, chmodSync } from 'node:fs'
 import { dirname } from 'node:path'
@@ -22,6 +25,7 @@ import { nodePaths } from '../base/paths.js'
 import { initNode } from '../node/init.js'
 import { openNode } from '../context/context.js'
 import { AdminAuth } from '../admin/auth.js'
+import { formatSetupCode, SetupCodeFile } from '../admin/setup-code.js'
 import { parseSetupFile, planSetup, renderAppliedFile, renderSetupTemplate, passphraseFrom, type SetupCurrent } from '../appliance/setup-file.js'
 
 export interface SetupApplyOptions {
@@ -78,7 +82,9 @@ export async function applySetupFile(opts: SetupApplyOptions, log: (line: string
     log(`setup: made the node ${plan.init.name} for ${plan.init.domain}`)
   }
   if (plan.hotspot && !plan.generatedPassphrase) setHotspot(opts.data, plan.hotspot)
-  if (plan.adminPassword && !plan.generatedAdminPassword) await setAdminPassword(opts.data, plan.adminPassword)
+  if (plan.adminPassword) await setAdminPassword(opts.data, plan.adminPassword)
+  // Unclaimed: the code the first-run page asks for, made now if init did not.
+  const setupCode = plan.claimWithSetupCode ? formatSetupCode(new SetupCodeFile(nodePaths(opts.data).setupCode).ensure().code) : undefined
   if (plan.sshKey) {
     mkdirSync(dirname(opts.authorizedKeys), { recursive: true, mode: 0o700 })
     const have = existsSync(opts.authorizedKeys) ? readFileSync(opts.authorizedKeys, 'utf8') : ''
@@ -90,7 +96,7 @@ export async function applySetupFile(opts: SetupApplyOptions, log: (line: string
 
   // --- 2. the card ----------------------------------------------------------
   const now = new Date()
-  const written = renderAppliedFile(text, plan, now)
+  const written = renderAppliedFile(text, plan, now, setupCode)
   // Only when something differs besides the note's time stamp: a card
   // that is not written to is not worn, and a note stays readable.
   const sameAs = (a: string, b: string) => a.replace(/^# ==== What the box applied.*$/m, '') === b.replace(/^# ==== What the box applied.*$/m, '')
@@ -101,11 +107,10 @@ export async function applySetupFile(opts: SetupApplyOptions, log: (line: string
 
   // --- 3. what the box chose --------------------------------------------------
   if (plan.hotspot && plan.generatedPassphrase) setHotspot(opts.data, plan.hotspot)
-  if (plan.generatedAdminPassword) await setAdminPassword(opts.data, plan.generatedAdminPassword)
 
   for (const a of plan.applied) log(`setup: applied ${a}`)
   if (plan.generatedPassphrase) log('setup: the box chose the hotspot passphrase; it is written on the card')
-  if (plan.generatedAdminPassword) log("setup: the box chose the web admin's password; it is written on the card")
+  if (setupCode) log('setup: the web admin is not claimed yet; its setup code is written on the card')
   for (const p of plan.problems) log(`setup: NOT applied: ${p}`)
   return 0
 }

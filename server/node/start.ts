@@ -49,7 +49,10 @@ export class StartError extends OutpostError {
   override name = 'StartError'
 }
 
-const READY_TIMEOUT_MS = 60_000
+// How long Haraka and Dovecot may take to answer before the start fails.
+// OUTPOST_READY_TIMEOUT_S raises it where starting is slow: the Pi image
+// sets it, for a Pi 3 or Zero 2 W (and the emulator) starting cold.
+const READY_TIMEOUT_MS = (Number(process.env.OUTPOST_READY_TIMEOUT_S) || 60) * 1000
 const EXPIRY_INTERVAL_MS = 60 * 60 * 1000
 const EVENT_PRUNE_INTERVAL_MS = 24 * 60 * 60 * 1000
 /** How soon a smarthost set while the node runs is taken up. */

@@ -1,9 +1,11 @@
 // The boot test of the Raspberry Pi image: the built card image boots in
 // an emulated arm64 machine (image/qemu-boot.sh, qemu's virt machine with
 // the image's own Debian kernel), its first boot applies a test
-// outpost-setup.txt, the node answers, two real Delta Chat clients on this
-// machine chat through it end-to-end encrypted, and after a power cut (qemu
-// killed) the next boot keeps everything.
+// outpost-setup.txt, the node answers, the web admin can be claimed only
+// with the setup code written on the card, SSH is off without a key, two
+// real Delta Chat clients on this machine chat through it end-to-end
+// encrypted, and after a power cut (qemu killed) the next boot keeps
+// everything.
 //
 // Slow (software emulation of an arm64 machine: several minutes per boot),
 // so it is not in a tier of test/run.mjs; run it after `npm run image`:
@@ -17,7 +19,7 @@ import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs'
 import { request } from 'node:https'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,6 +30,8 @@ const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
 const IMAGE = process.env.OUTPOST_IMAGE ?? join(REPO, `image/out/outpost-${VERSION}-arm64.img.xz`)
 const BOOT_MS = 25 * 60_000
 const WAIT_MS = 120_000
+// An ANSI colour sequence: ESC [ parameters letter.
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g')
 const ADMIN = 'boot-test-admin-password'
 
 function freePort(): Promise<number> {
@@ -65,7 +69,7 @@ function readCard(img: string, file: string): string {
 describe('the Raspberry Pi image boots, sets itself up from the card and carries a chat', { timeout: 3 * BOOT_MS }, () => {
   const work = mkdtempSync(join(tmpdir(), 'outpost-boot-'))
   const img = join(work, 'outpost.img')
-  const ports = { web: 0, submission: 0, imap: 0 }
+  const ports = { web: 0, submission: 0, imap: 0, ssh: 0 }
   const phones: Phone[] = []
   let qemu: ChildProcess | undefined
   let consoleLog = ''
@@ -73,7 +77,7 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
 
   async function boot(label: string): Promise<void> {
     consoleLog = join(work, `${label}.log`)
-    const args = [join(REPO, 'image/qemu-boot.sh'), img, '--log', consoleLog, '--forward', `${ports.web}:443`, '--forward', `${ports.submission}:587`, '--forward', `${ports.imap}:143`]
+    const args = [join(REPO, 'image/qemu-boot.sh'), img, '--log', consoleLog, '--forward', `${ports.web}:443`, '--forward', `${ports.submission}:587`, '--forward', `${ports.imap}:143`, '--forward', `${ports.ssh}:22`]
     const started = Date.now()
     qemu = spawn('bash', args, { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
     const deadline = started + BOOT_MS
@@ -101,7 +105,9 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     else copyFileSync(IMAGE, img)
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freePort()
     const setup = join(work, 'outpost-setup.txt')
-    writeFileSync(setup, ['name = camp', 'domain = camp.test', 'wifi_ssid = Camp Test', 'wifi_country = FR', `admin_password = ${ADMIN}`, ''].join('\n'))
+    // No admin_password and no SSH key: the box must stay unclaimable from
+    // the network and closed to SSH.
+    writeFileSync(setup, ['name = camp', 'domain = camp.test', 'wifi_ssid = Camp Test', 'wifi_country = FR', 'admin_password =', ''].join('\n'))
     const start = Number(/1 : start=\s*(\d+)/.exec(execFileSync('sfdisk', ['-d', img], { encoding: 'utf8' }))?.[1])
     execFileSync('mcopy', ['-o', '-i', `${img}@@${start * 512}`, setup, '::/outpost-setup.txt'])
   })
@@ -122,7 +128,55 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     await boot('first boot')
   })
 
-  it("takes the owner's admin password from the card and makes two accounts", async () => {
+  it('is claimed only with the setup code written on the card, which holds no password', async () => {
+    // The card as the owner reads it (the box wrote it with fsync; the
+    // machine keeps running).
+    const card = readCard(img, 'outpost-setup.txt')
+    const code = /^# The web admin is not claimed yet\. Its setup code: ([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$/m.exec(card)?.[1]
+    assert.ok(code, `no setup code in the card's note:\n${card}`)
+    assert.doesNotMatch(card, /password, chosen|^admin_password = ./m)
+    // Whoever joins the hotspot first cannot claim the box without it.
+    // (Unclaimed, the API answers only the first-run page: no login.)
+    assert.notEqual((await api(ports.web, 'POST', '/api/auth/login', { body: { password: ADMIN } })).status, 200)
+    const wrong = await api(ports.web, 'POST', '/api/auth/setup', { body: { password: ADMIN, code: 'AAAA-AAAA-AAAA-AAAA' } })
+    assert.equal(wrong.status, 403, wrong.body)
+    const claim = await api(ports.web, 'POST', '/api/auth/setup', { body: { password: ADMIN, code } })
+    assert.equal(claim.status, 200, claim.body)
+  })
+
+  it('starts the hotspot (hostapd, dnsmasq) on the virtual radio and tells the LED the node is ready', async () => {
+    // systemd reports each unit on the serial console while it boots.
+    // mac80211_hwsim (loaded by qemu-boot.sh) stands in for the Pi's chip.
+    const wanted = [/Started hostapd\.service/, /Started dnsmasq\.service/, /Finished outpost-ready\.service/]
+    const deadline = Date.now() + WAIT_MS
+    let log = ''
+    while (Date.now() < deadline) {
+      // Without the colours systemd puts around unit names.
+      log = readFileSync(consoleLog, 'utf8').replace(ANSI_COLOUR, '')
+      if (wanted.every((w) => w.test(log))) break
+      await new Promise((r) => setTimeout(r, 2000))
+    }
+    for (const w of wanted) assert.match(log, w)
+    assert.doesNotMatch(log, /Failed to start (hostapd|dnsmasq|outpost[a-z-]*)\.service/)
+  })
+
+  it('has SSH off without a key: the port is closed', async () => {
+    // qemu accepts on the forwarded port and closes it when the box refuses;
+    // an SSH server would greet with "SSH-2.0-" first.
+    const got = await new Promise<{ data: string; closed: boolean }>((resolve) => {
+      let data = ''
+      const s = connect(ports.ssh, '127.0.0.1')
+      s.setEncoding('utf8')
+      s.on('data', (c: string) => (data += c))
+      s.on('error', () => {})
+      s.on('close', () => resolve({ data, closed: true }))
+      setTimeout(() => (s.destroy(), resolve({ data, closed: false })), WAIT_MS)
+    })
+    assert.doesNotMatch(got.data, /SSH-/)
+    assert.equal(got.closed, true, 'the SSH port stayed open')
+  })
+
+  it('logs in with the password chosen on the first-run page and makes two accounts', async () => {
     const login = await api(ports.web, 'POST', '/api/auth/login', { body: { password: ADMIN } })
     assert.equal(login.status, 200, login.body)
     cookie = login.cookie ?? ''
@@ -164,7 +218,7 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     await powerCut()
     // Off: the card shows what the first boot did with the settings file.
     const card = readCard(img, 'outpost-setup.txt')
-    assert.doesNotMatch(card, new RegExp(ADMIN), 'the admin password was removed from the card')
+    assert.doesNotMatch(card, new RegExp(ADMIN), 'the admin password was never on the card')
     assert.match(card, /^# applied name: camp$/m)
     assert.match(card, /^# The hotspot's passphrase, chosen by the box: [a-z2-9-]{19}$/m)
     const grown = execFileSync('sfdisk', ['-d', img], { encoding: 'utf8' })
@@ -177,5 +231,7 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     const c = login.cookie ?? ''
     const accounts = JSON.parse((await api(ports.web, 'GET', '/api/accounts', { cookie: c })).body) as { address: string }[]
     assert.deepEqual(accounts.map((a) => a.address).sort(), made.map((m) => m.address).sort())
+    // Claimed: this boot's note no longer shows the (spent) setup code.
+    assert.doesNotMatch(readCard(img, 'outpost-setup.txt'), /Its setup code/)
   })
 })

@@ -15,7 +15,10 @@
 # The compiler, npm and the headers stay out of the image.
 
 node_version=$(dpkg-query --admindir="${ROOTFS_DIR}/var/lib/dpkg" -W -f '${Version}' nodejs)
-modules_key=$({ cat "$REPO/package.json" "$REPO/package-lock.json"; echo "$node_version $ARCH"; } | sha256sum | cut -c1-16)
+# Keyed by the lockfile (it holds every dependency npm ci installs, the
+# project's own list included), not package.json: a changed script or
+# field there installs nothing new.
+modules_key=$({ cat "$REPO/package-lock.json"; echo "$node_version $ARCH"; } | sha256sum | cut -c1-16)
 modules="$CACHE/node_modules-$modules_key"
 if [ ! -d "$modules" ]; then
   log "node_modules for $ARCH (Node.js $node_version): npm ci in an arm64 root, better-sqlite3 cross-compiled"

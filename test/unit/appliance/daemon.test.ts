@@ -180,3 +180,28 @@ test('a daemon restarted while a stick is plugged still records its pull', async
     s.done()
   }
 })
+
+test('with a ready signal the LED shows booting from the start and ready once the node answers', async () => {
+  const s = await scene()
+  try {
+    let answers = false
+    const led = new SimulatedLed(s.clock)
+    const patterns = new LedPatterns(led, s.clock)
+    const d = new ApplianceDaemon({ events: s.events, led: patterns, button: new SimulatedButton(), exec: async () => ({ code: 0, stdout: '', stderr: '' }), log: () => undefined, devicePresent: () => false, nodeReady: () => answers })
+    d.start()
+    try {
+      d.poll()
+      assert.equal(patterns.pattern, 'booting')
+      assert.equal(led.on, true)
+      answers = true
+      d.poll()
+      assert.equal(patterns.pattern, 'ready')
+      d.poll()
+      assert.deepEqual(patterns.history.map((h) => h.pattern), ['booting', 'ready'])
+    } finally {
+      d.stop()
+    }
+  } finally {
+    s.done()
+  }
+})

@@ -83,6 +83,16 @@ test('applying again with the same settings restarts nothing; a new passphrase r
   }
 })
 
+test('run by outpost-hotspot.service, which hostapd and dnsmasq are ordered after, the starts are queued, not waited for', async () => {
+  const s = scene()
+  try {
+    await applyHotspot(box(), { exec: s.exec, log: s.log, paths: s.paths, queueStarts: true })
+    assert.deepEqual(s.calls.slice(-3), ['systemctl --no-block restart hostapd.service', 'systemctl --no-block restart dnsmasq.service', 'systemctl --no-block restart outpost-hotspot-mdns.service'])
+  } finally {
+    s.done()
+  }
+})
+
 test('a disabled hotspot touches nothing; a bad setting is refused before any file or command', async () => {
   const s = scene()
   try {

@@ -7,7 +7,7 @@ import { PassThrough } from 'node:stream'
 import type { ChildProcess } from 'node:child_process'
 import { GpiodButton, GpiodLed, ManualClock, SimulatedLed, detectGpiodVersion, gpiomonArgs, gpiosetArgs, type PressKind } from '../../../server/appliance/gpio.js'
 import { exec, type Exec } from '../../../server/base/exec.js'
-import { DONE_STEADY_MS, LedPatterns } from '../../../server/appliance/led.js'
+import { DONE_STEADY_MS, LedPatterns, READY_FLASH_MS, READY_PERIOD_MS } from '../../../server/appliance/led.js'
 
 /** Times at which the LED turned on/off within [from, to). */
 function changes(led: SimulatedLed, from: number, to: number) {
@@ -36,6 +36,40 @@ test('working blinks at 2 Hz, then done is steady for a minute, then idle', () =
   assert.deepEqual(changes(led, 3000, 3000 + DONE_STEADY_MS), [{ t: 3000, on: true }])
   assert.deepEqual(led.timeline.at(-1), { t: 3000 + DONE_STEADY_MS, on: false })
   assert.deepEqual(p.history.map((h) => h.pattern), ['working', 'done', 'idle'])
+})
+
+test('booting is steady on; ready is a short flash every two seconds; after a stick it goes back to ready, not off', () => {
+  const clock = new ManualClock()
+  const led = new SimulatedLed(clock)
+  const p = new LedPatterns(led, clock)
+  p.show('booting')
+  clock.advance(10_000)
+  assert.deepEqual(led.timeline, [{ t: 0, on: true }], 'steady while booting')
+  p.ready()
+  assert.equal(p.pattern, 'ready')
+  clock.advance(3 * READY_PERIOD_MS)
+  // From 10 s: on for 100 ms, off for the rest of each 2 s period.
+  const beat = changes(led, 10_000, 10_000 + 3 * READY_PERIOD_MS)
+  assert.deepEqual(beat, [0, 1, 2].flatMap((i) => [{ t: 10_000 + i * READY_PERIOD_MS, on: true }, { t: 10_000 + i * READY_PERIOD_MS + READY_FLASH_MS, on: false }]).slice(1))
+  // A stick is written and is safe to remove: then the heartbeat again.
+  p.show('working')
+  clock.advance(1000)
+  p.show('done')
+  clock.advance(DONE_STEADY_MS)
+  assert.equal(p.pattern, 'ready')
+  assert.deepEqual(p.history.map((h) => h.pattern), ['booting', 'ready', 'working', 'done', 'ready'])
+})
+
+test('ready while a stick is shown does not hide it; the heartbeat follows', () => {
+  const clock = new ManualClock()
+  const p = new LedPatterns(new SimulatedLed(clock), clock)
+  p.show('booting')
+  p.show('working')
+  p.ready()
+  assert.equal(p.pattern, 'working')
+  p.show('done')
+  clock.advance(DONE_STEADY_MS)
+  assert.equal(p.pattern, 'ready')
 })
 
 test('error blinks fast (about 8 Hz) until something else is shown', () => {

@@ -31,14 +31,16 @@ test('unknown keys and broken lines are reported, not fatal', () => {
   assert.match(f.warnings[2]!, /line 4: wifi_ssid is set twice/)
 })
 
-test('an empty file on the first boot: defaults, and the box chooses the hotspot passphrase and the admin password', () => {
+test('an empty file on the first boot: defaults, the box chooses the hotspot passphrase, and the web admin waits for its setup code', () => {
   const plan = planSetup(parseSetupFile(''), FRESH, random)
   assert.deepEqual(plan.init, { name: 'outpost', domain: 'outpost.local' })
   assert.equal(plan.hostname, 'outpost')
   assert.deepEqual(plan.hotspot, { enabled: true, ssid: 'Outpost', passphrase: 'abcd-efgh-ijkm-npqr', country: 'DE' })
   assert.equal(plan.generatedPassphrase, 'abcd-efgh-ijkm-npqr')
-  // Never an unclaimed web admin.
-  assert.equal(plan.generatedAdminPassword, 'abcd-efgh-ijkm-npqr')
+  // No password is chosen for the owner (none is ever written on the card):
+  // the web admin is claimed with the setup code the note shows.
+  assert.equal(plan.adminPassword, undefined)
+  assert.equal(plan.claimWithSetupCode, true)
   assert.equal(plan.sshKey, undefined)
   assert.deepEqual(plan.problems, [])
 })
@@ -51,7 +53,7 @@ test("the owner's values are applied; secrets are not echoed in what was applied
   assert.deepEqual(plan.hotspot, { enabled: true, ssid: 'Camp Café', passphrase: 'correct horse battery', country: 'FR' })
   assert.equal(plan.generatedPassphrase, undefined)
   assert.equal(plan.adminPassword, 's3cret-enough')
-  assert.equal(plan.generatedAdminPassword, undefined)
+  assert.equal(plan.claimWithSetupCode, false)
   assert.equal(plan.sshKey, key)
   const said = plan.applied.join('\n')
   assert.doesNotMatch(said, /correct horse|s3cret/)
@@ -64,11 +66,13 @@ test('wrong values are not applied, each says why, and the rest still is', () =>
   assert.equal(plan.hotspot?.ssid, 'Outpost')
   assert.equal(plan.hotspot?.country, 'DE')
   assert.equal(plan.generatedPassphrase, 'abcd-efgh-ijkm-npqr')
-  assert.equal(plan.generatedAdminPassword, 'abcd-efgh-ijkm-npqr')
+  assert.equal(plan.adminPassword, undefined)
+  assert.equal(plan.claimWithSetupCode, true)
   assert.equal(plan.sshKey, undefined)
   const keys = plan.problems.map((p) => p.split(':')[0])
   assert.deepEqual(keys, ['name', 'domain', 'wifi_ssid', 'wifi_country', 'wifi_passphrase', 'admin_password', 'ssh_authorized_key'])
   assert.match(plan.problems[4]!, /8 to 63 characters/)
+  assert.match(plan.problems[5]!, /the web admin waits for the setup code instead/)
 })
 
 test('a later boot with the secrets removed changes nothing; name and domain cannot change', () => {
@@ -77,6 +81,7 @@ test('a later boot with the secrets removed changes nothing; name and domain can
   assert.equal(same.init, undefined)
   assert.equal(same.hotspot, undefined)
   assert.equal(same.adminPassword, undefined)
+  assert.equal(same.claimWithSetupCode, false)
   assert.deepEqual(same.applied, [])
   assert.deepEqual(same.problems, [])
   assert.equal(same.hostname, 'camp')
@@ -97,7 +102,7 @@ test('the file written back has no secrets, keeps the rest, and notes what the b
   assert.match(back, /^wifi_ssid = Camp$/m)
   assert.match(back, /^# ==== What the box applied at 2026-12-07T10:00:00Z ====$/m)
   assert.match(back, /^# The hotspot's passphrase, chosen by the box: abcd-efgh-ijkm-npqr$/m)
-  assert.doesNotMatch(back, /web admin's password, chosen/)
+  assert.doesNotMatch(back, /Its setup code/)
   assert.match(back, /^# applied admin_password: the one written here \(removed from this file\)$/m)
 
   // Read again at the next boot: nothing to do, and the chosen passphrase
@@ -116,6 +121,26 @@ test('the file written back has no secrets, keeps the rest, and notes what the b
   const p3 = planSetup(parseSetupFile(own), current, random)
   const back3 = renderAppliedFile(own, p3, WHEN)
   assert.doesNotMatch(back3, /abcd-efgh|correct horse/)
+})
+
+test('an unclaimed web admin: the note shows the setup code at every boot until the box is claimed, and never a password', () => {
+  const text = renderSetupTemplate()
+  const plan = planSetup(parseSetupFile(text), FRESH, random)
+  const back = renderAppliedFile(text, plan, WHEN, 'ABCD-EFGH-JKLM-NPQR')
+  assert.match(back, /^# The web admin is not claimed yet\. Its setup code: ABCD-EFGH-JKLM-NPQR$/m)
+  assert.doesNotMatch(back, /password, chosen/)
+
+  // Still unclaimed at the next boot: the same code, one note.
+  const unclaimed: SetupCurrent = { initialized: true, name: 'outpost', domain: 'outpost.local', hotspot: { ssid: 'Outpost', passphrase: 'abcd-efgh-ijkm-npqr', country: 'DE', enabled: true }, adminSet: false }
+  const again = planSetup(parseSetupFile(back), unclaimed, random)
+  assert.equal(again.claimWithSetupCode, true)
+  const back2 = renderAppliedFile(back, again, WHEN, 'ABCD-EFGH-JKLM-NPQR')
+  assert.equal(back2.match(/Its setup code/g)?.length, 1)
+
+  // Claimed on the first-run page: the next boot's note has no code.
+  const claimed = planSetup(parseSetupFile(back2), { ...unclaimed, adminSet: true }, random)
+  assert.equal(claimed.claimWithSetupCode, false)
+  assert.doesNotMatch(renderAppliedFile(back2, claimed, WHEN, undefined), /setup code:/)
 })
 
 test('a chosen passphrase is one hostapd accepts and a person can type', () => {
