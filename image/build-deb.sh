@@ -39,6 +39,11 @@ cp -a dist/server dist/haraka-plugins "$app/dist/"
 cp -a dist/web "$app/dist/"
 # Migrations are applied at every start, from the installation's folder.
 cp -a server/db/migrations "$app/server/db/"
+# The IDLE push plugin's source and build script: it must be compiled
+# against the exact Dovecot of the machine it runs on (docs/dovecot-push.md),
+# so the package builds it there (postinst), not here.
+install -d "$app/server/dovecot"
+cp -a server/dovecot/push-plugin "$app/server/dovecot/"
 # Production dependencies: the checkout's node_modules (built for this
 # machine's Node and architecture), with the development ones pruned.
 # No network is needed, and what was tested is what is packed.

@@ -59,6 +59,14 @@ fi
 deb=$(OUTPOST_DEB_ARCH=$ARCH OUTPOST_DEB_NODE_MODULES=$modules OUTPOST_DEB_COMPRESSION=gzip bash "$REPO/image/build-deb.sh" "$WORK/deb" | tail -1)
 cp "$deb" "${ROOTFS_DIR}/tmp/outpost.deb"
 echo 'apt-get install -y -q --no-install-recommends /tmp/outpost.deb && rm /tmp/outpost.deb && apt-get clean' | on_chroot
+# The IDLE push plugin (docs/dovecot-push.md), compiled inside the arm64
+# root against its own Dovecot (one small C file: seconds, even emulated);
+# the compiler and headers are removed again, so the image carries only the
+# plugin. The box's node finds it in /usr/lib/outpost/dist/dovecot-plugins.
+echo 'apt-get install -y -q --no-install-recommends dovecot-dev gcc libc6-dev make \
+  && /usr/lib/outpost/server/dovecot/push-plugin/build.sh /usr/lib/outpost/dist \
+  && apt-get purge -y -q dovecot-dev gcc libc6-dev make && apt-get autoremove -y -q --purge && apt-get clean' | on_chroot
+test -f "${ROOTFS_DIR}"/usr/lib/outpost/dist/dovecot-plugins/*/lib20_outpost_push_plugin.so || { echo "image: the outpost_push plugin was not built" >&2; exit 1; }
 cp "$deb" "$OUT_DIR/"
 
 # The postinst made a node named after the build machine. Every box must
