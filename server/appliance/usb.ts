@@ -6,7 +6,8 @@
 // outbox only when its peer acks it) make a stick pulled at any moment safe.
 import { statSync } from 'node:fs'
 import { exec as realExec, execOk, type Exec } from '../base/exec.js'
-import type { CarrierOptions, ImportResult, Progress } from '../exchange/exchange.js'
+import type { ImportResult } from '../exchange/import.js'
+import type { CarrierOptions, Progress } from '../exchange/run.js'
 import type { ExportResult } from '../exchange/export.js'
 import type { EventLog } from '../events/log.js'
 import type { LedPatterns } from './led.js'

@@ -1,14 +1,14 @@
 // Export: sealing what waits for a peer into bundles and handing them to a
 // carrier. The exchange hands this step its services; the carriers give it
 // a sink (a file on a stick, an nncp-exec, an HTTP POST).
-import { unlinkSync } from 'node:fs'
+import { existsSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, count, eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
 import type { NodeIdentity } from '../identity/keys.js'
 import type { PeerService } from '../peers/service.js'
 import type { Outbox } from '../outbox/outbox.js'
-import { dueForExport } from '../outbox/queue-query.js'
+import { countWaiting, dueForExport } from '../outbox/queue-query.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed } from '../db/schema.js'
 import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, type BundleHeader } from '../bundle/format.js'
@@ -18,6 +18,7 @@ import { writeFileDurable } from '../base/durable.js'
 import { crashPoint } from '../base/crash-point.js'
 import type { EventKind, OutpostEvents } from '../events/types.js'
 import type { Carry } from './carry.js'
+import { ExchangeError, type CarrierOptions, type Progress } from './run.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -68,13 +69,51 @@ export class BundleExport {
   constructor(private readonly deps: ExportDeps) {}
 
   /**
+   * What an `event` transport runs for: peers with mail never exported yet,
+   * mail exported long ago and still not acked (the copy may have been
+   * lost on the way), or acks owed.
+   */
+  peersWithUnsentWork(now = this.deps.node.clock.now()): string[] {
+    const owed = this.deps.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
+    // Polled every half second by the scheduler: an index seek per peer, not a read of every waiting message.
+    return [...new Set([...this.deps.outbox.peersDue(now), ...owed])]
+  }
+
+  /** Peers with mail, acks or relayed bundles waiting, by name. */
+  peersWithWork(): string[] {
+    const owed = this.deps.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
+    return [...new Set([...this.deps.outbox.peersWithMail(), ...owed, ...this.deps.carry.peersWithRelayed()])].sort()
+  }
+
+  acksOwedCount(): number {
+    return this.deps.node.db.select({ n: count() }).from(acksOwed).get()?.n ?? 0
+  }
+
+  /** Writes bundles (mail and acks) for every peer that has something waiting, under DIR/outpost/<peer>/. */
+  async exportTo(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ExportResult[]> {
+    const now = opts.now ?? this.deps.node.clock.now()
+    const via = opts.via ?? 'folder'
+    if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
+    const targets = this.peersWithWork()
+    const total = targets.reduce((n, p) => n + countWaiting(this.deps.node.db, p), 0)
+    let done = 0
+    const results: ExportResult[] = []
+    for (const peer of targets) {
+      const r = await this.exportPeer(peer, stickSink(dir, peer), { now, via, onMessages: (n) => progress?.((done += n), total, peer) })
+      if (r.bundles) results.push(r)
+    }
+    progress?.(total, total, 'done')
+    return results
+  }
+
+  /**
    * Seals what waits for one peer (mail, then acks) and hands each bundle to
    * `send`, the one step every transport provides: a file on a stick, an
    * nncp-exec, an HTTP POST. Only after `send` returns are the messages
    * counted as exported and the acks as sent; a failed send leaves both
    * waiting for the next run.
    */
-  async exportPeer(peerName: string, send: BundleSink, opts: { via?: string; now?: number; onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+  async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
     const { node, identity, peers, outbox, carry } = this.deps
     const now = opts.now ?? node.clock.now()
     const via = opts.via ?? 'folder'

@@ -3,7 +3,8 @@
 // a row per run, and errors kept as values a person can read.
 import { RunLockBusyError, takeRunLock } from '../base/run-lock.js'
 import type { NodeContext } from '../context/context.js'
-import type { Exchange, Progress } from '../exchange/exchange.js'
+import type { Exchange } from '../exchange/exchange.js'
+import type { Progress } from '../exchange/run.js'
 import type { OutpostEvents } from '../events/types.js'
 import type { Exec } from '../base/exec.js'
 import { driverFor } from './registry.js'

@@ -3,7 +3,8 @@
 // in whatever the carrier holds for this node. Carriers that push into the
 // node by themselves (NNCP's exec handler, an HTTP POST from the peer) call
 // `outpost import -` or the import API, and their run() only sends.
-import type { Exchange, Progress } from '../exchange/exchange.js'
+import type { Exchange } from '../exchange/exchange.js'
+import type { Progress } from '../exchange/run.js'
 import type { NodeContext } from '../context/context.js'
 import type { Exec } from '../base/exec.js'
 import { OutpostError } from '../base/errors.js'

@@ -264,7 +264,7 @@ test('sealing refuses what could not be opened: bad recipient, wrong key type, b
 })
 
 test('the most an imported bundle may unpack to fits a 1 GB Pi and still holds the largest message, dot-stuffed', async () => {
-  const { MAX_DECOMPRESSED_BYTES, MAX_BUNDLE_FILE_BYTES } = await import('../../../server/exchange/exchange.js')
+  const { MAX_DECOMPRESSED_BYTES, MAX_BUNDLE_FILE_BYTES } = await import('../../../server/exchange/import.js')
   const { defaults } = await import('../../../server/config/schema.js')
   const largest = defaults('camp.test').limits.max_message_bytes
   assert.ok(MAX_DECOMPRESSED_BYTES <= 64 * 1024 * 1024, `${MAX_DECOMPRESSED_BYTES} bytes unpacked, with the bundle and the parsed mail beside it, is too much for a Pi`)

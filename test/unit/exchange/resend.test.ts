@@ -6,9 +6,14 @@ import { join } from 'node:path'
 import { initNode } from '../../../server/node/init.js'
 import { openNode } from '../../../server/context/context.js'
 import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices, RESEND_AFTER_MS } from '../../../server/exchange/exchange.js'
+import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
+import { ONLINE_POLICIES } from '../../../server/outbox/resend-policy.js'
 import { loadIdentity } from '../../../server/identity/keys.js'
 import { makeCard } from '../../../server/identity/card.js'
+
+// HTTP's first retransmit timeout: how long an `event` transport waits before it sends unacked mail again.
+const http = ONLINE_POLICIES.http
+const RESEND_AFTER_MS = http?.kind === 'backoff' ? http.baseMs : 0
 
 test('event transports send new mail at once and resend mail that stayed unacked too long', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'op-resend-'))

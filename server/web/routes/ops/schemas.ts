@@ -4,7 +4,7 @@ import { PeerError } from '../../../peers/service.js'
 import { CardError } from '../../../identity/card.js'
 import { TransportConfigError } from '../../../transports/transport.js'
 import { StickError } from '../../../appliance/sticks.js'
-import { ExchangeError } from '../../../exchange/exchange.js'
+import { ExchangeError } from '../../../exchange/run.js'
 
 export { Check, ClockReport, ErrorBody, Run, TransportSummary } from '../../schemas.js'
 

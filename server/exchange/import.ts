@@ -1,0 +1,387 @@
+// Import: taking bundles in from a folder (a USB stick, a Syncthing folder,
+// a transport's staging dir) or as bytes (an HTTP POST, stdin). The exchange
+// hands this step its services.
+//
+// Import makes each message ours (delivered locally through LMTP, or
+// durably in the outbox for its next hop) before it records the ack it
+// owes; a bundle file is removed from the folder only after that. Acks
+// that come in release the outbox's copies.
+import { renameSync, unlinkSync, existsSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { eq } from 'drizzle-orm'
+import type { NodeContext } from '../context/context.js'
+import type { NodeIdentity } from '../identity/keys.js'
+import type { PeerService } from '../peers/service.js'
+import type { Outbox } from '../outbox/outbox.js'
+import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
+import {
+  BundleError,
+  openBundle,
+  readBundleHeader,
+  type BundleHeader,
+  FRAME_BYTES,
+  MAX_HEADER_BYTES,
+} from '../bundle/format.js'
+import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
+import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
+import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { crashPoint } from '../base/crash-point.js'
+import { deliver } from '../delivery/deliver.js'
+import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
+import { belowFloor } from '../base/disk-floor.js'
+import { foreignSender } from '../routing/sender-origin.js'
+import { splitAddress } from '../accounts/address.js'
+import type { EventKind, OutpostEvents } from '../events/types.js'
+import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
+import { reachesInternet } from '../routing/internet.js'
+import type { Carry } from './carry.js'
+import { ExchangeError, type CarrierOptions, type Progress } from './run.js'
+
+/**
+ * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
+ * of mail, or one message alone when it is larger; a message is at most
+ * limits.max_message_bytes (30 MiB by default), and BSMTP's dot-stuffing
+ * adds at most a third in the worst case: 64 MiB holds that. The payload,
+ * the bundle and the parsed messages are all in memory during an import,
+ * and a Pi has 1 GB (it was 512 MiB, half of it). Enforced while unpacking:
+ * brotli stops at the limit. See docs/limits.md.
+ */
+export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
+/** The largest bundle file import reads: the most it unpacks to, plus room for the encryption and framing, and for data that does not compress. */
+export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
+/** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
+export const REFUSED_SUFFIX = '.refused'
+
+export type ImportOutcome =
+  | { kind: 'imported'; header: BundleHeader; delivered: number; forwarded: number; duplicates: number; quarantined: number; acked: number }
+  | { kind: 'duplicate'; header: BundleHeader }
+  /** Not taken for now (local delivery down, the disk nearly full, the quarantine full): the sender keeps it. */
+  | { kind: 'deferred'; header?: BundleHeader; reason: string }
+  | { kind: 'quarantined'; reason: string; file: string }
+  | { kind: 'not-for-us'; header: BundleHeader }
+  | { kind: 'relayed'; header: BundleHeader }
+  /** Left where it was, unread: no plain file (a link, a FIFO, a folder), or unreadable. */
+  | { kind: 'skipped'; reason: string }
+
+export interface ImportResult {
+  file: string
+  outcome: ImportOutcome
+}
+
+export interface ImportDeps {
+  node: NodeContext
+  identity: NodeIdentity
+  peers: PeerService
+  /** Where forwarded mail waits, and where incoming acks release it. */
+  outbox: Outbox
+  /** Bundles on a stick for our neighbours are taken over here. */
+  carry: Carry
+  report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void
+  /** Where a problem that is not an event goes (a stick file that could not be renamed). */
+  log: (line: string) => void
+}
+
+export class BundleImport {
+  private readonly node: NodeContext
+  private readonly self: string
+  private readonly domains: string[]
+
+  constructor(private readonly deps: ImportDeps) {
+    this.node = deps.node
+    this.self = deps.node.config.node.name
+    this.domains = [deps.node.config.node.domain]
+  }
+
+  private get quarantineLimits(): QuarantineLimits {
+    return quarantineLimits(this.node.config.storage)
+  }
+
+  /**
+   * The finished bundle names under DIR/outpost/<self>/, oldest name first.
+   * A stick with no folder for us has nothing for us; a folder that cannot
+   * be read is an error that says what to do (it is not "nothing here").
+   */
+  bundleFiles(dir: string): string[] {
+    return this.stickListing(dir).files
+  }
+
+  private stickListing(dir: string): { files: string[]; skipped: ImportResult[] } {
+    const folder = join(dir, STICK_FOLDER, this.self)
+    let listing
+    try {
+      listing = listStickFolder(folder)
+    } catch (err) {
+      throw new ExchangeError((err as Error).message)
+    }
+    if (listing.kind === 'absent') return { files: [], skipped: [] }
+    if (listing.kind === 'not-a-folder') {
+      return { files: [], skipped: [{ file: folder, outcome: { kind: 'skipped', reason: `${folder} is a ${listing.what} where the folder of bundles for this node should be; it was left alone` } }] }
+    }
+    return { files: listing.names.filter(isFinishedBundleName).sort().map((n) => join(folder, n)), skipped: [] }
+  }
+
+  /**
+   * Imports every bundle for this node found in DIR. Each entry is handled
+   * on its own: a bad bundle goes to quarantine, an entry that is no plain
+   * file is skipped with its reason (and reported), and the rest carry on.
+   */
+  async importFrom(dir: string, progress?: Progress, opts: CarrierOptions = {}): Promise<ImportResult[]> {
+    const via = opts.via ?? 'folder'
+    if (!existsSync(dir)) throw new ExchangeError(`${dir} does not exist; mount the stick (or create the folder) first`)
+    const { files, skipped } = this.stickListing(dir)
+    const results: ImportResult[] = []
+    for (const r of skipped) results.push(this.skipped(r.file, (r.outcome as { reason: string }).reason, via))
+    results.push(...this.takeOverForNeighbours(dir, via))
+    for (const [i, file] of files.entries()) {
+      const name = basename(file)
+      let bytes: Buffer
+      try {
+        bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
+      } catch (err) {
+        if (!(err instanceof StickFileError)) throw err
+        results.push(err.problem === 'too-large' ? this.quarantineTooLarge(file, err.size ?? 0, via) : this.skipped(file, err.message, via))
+        progress?.(i + 1, files.length, name)
+        continue
+      }
+      const outcome = await this.importBundle(bytes, name, { via, now: opts.now })
+      crashPoint('import.bundle-done')
+      // The file goes from the folder once its content is ours (or in
+      // quarantine); a deferred bundle stays for the next try.
+      if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
+      results.push({ file, outcome })
+      progress?.(i + 1, files.length, name)
+    }
+    return results
+  }
+
+  /** An entry left where it is, with the reason reported where a person sees it. */
+  private skipped(file: string, reason: string, via: string): ImportResult {
+    this.deps.report('bundle.skipped', { file, reason, via })
+    return { file, outcome: { kind: 'skipped', reason } }
+  }
+
+  /**
+   * A file over the size limit: its size, hash and first bytes (the frame
+   * and header, which say who made it) go to quarantine, not its body; on
+   * the stick it is renamed so that the next import passes it by, and kept.
+   */
+  private quarantineTooLarge(file: string, size: number, via: string): ImportResult {
+    const name = basename(file)
+    let kept: { size: number; sha256: string; head: Buffer }
+    try {
+      kept = summarizeStickFile(file, FRAME_BYTES + MAX_HEADER_BYTES)
+    } catch (err) {
+      return this.skipped(file, (err as Error).message, via)
+    }
+    const reason = `too-large: the file has ${size} bytes, more than the limit of ${MAX_BUNDLE_FILE_BYTES}; only its first ${kept.head.length} bytes are kept here (sha256 of the whole file ${kept.sha256}), and the file was left on the stick as ${name}${REFUSED_SUFFIX}`
+    let q: string
+    try {
+      q = quarantine(this.node.paths.quarantine, `${name}.head`, kept.head, reason, undefined, this.quarantineLimits)
+    } catch (err) {
+      if (err instanceof QuarantineFullError) return this.skipped(file, `${name} is too large (${size} bytes) and ${err.message}`, via)
+      throw err
+    }
+    try {
+      renameSync(file, `${file}${REFUSED_SUFFIX}`)
+    } catch (err) {
+      this.deps.log(`could not rename ${file} on the stick (${(err as Error).message}); the next import will refuse it again`)
+    }
+    this.deps.report('bundle.quarantined', { file: q, reason: 'too-large', via })
+    return { file, outcome: { kind: 'quarantined', reason: 'too-large', file: q } }
+  }
+
+  /**
+   * A stick also carries bundles for nodes other than the one it is plugged
+   * into; the carry step (carry.ts) takes over those for our peers.
+   */
+  private takeOverForNeighbours(dir: string, via: string): ImportResult[] {
+    const results: ImportResult[] = []
+    for (const e of this.deps.carry.takeOverFrom(dir)) {
+      if (e.kind === 'unreadable') throw new ExchangeError(e.reason)
+      results.push(e.kind === 'relayed' ? { file: e.file, outcome: { kind: 'relayed', header: e.header } } : this.skipped(e.file, e.reason, via))
+    }
+    return results
+  }
+
+  /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
+  async importBundle(bytes: Buffer, name: string, opts: CarrierOptions = {}): Promise<ImportOutcome> {
+    const via = opts.via ?? 'folder'
+    const outcome = await this.openAndImport(bytes, name, opts.now ?? this.node.clock.now(), via)
+    if (outcome.kind === 'imported') {
+      const h = outcome.header
+      this.deps.report('bundle.imported', { peer: h.origin, bundleId: h.id, messages: h.kind === 'ack' ? 0 : h.count - outcome.duplicates, duplicates: outcome.duplicates, via })
+      if (h.kind === 'ack') this.deps.report('ack.received', { peer: h.origin, messages: outcome.acked })
+    } else if (outcome.kind === 'quarantined') {
+      this.deps.report('bundle.quarantined', { file: outcome.file, reason: outcome.reason, via })
+    }
+    return outcome
+  }
+
+  private async openAndImport(bytes: Buffer, name: string, now: number, via: string): Promise<ImportOutcome> {
+    let header: BundleHeader | undefined
+    try {
+      header = readBundleHeader(bytes)
+      if (header.destination !== this.self) return { kind: 'not-for-us', header }
+      if (this.node.db.select().from(importedBundles).where(eq(importedBundles.bundleId, header.id)).get()) return { kind: 'duplicate', header }
+      // Unpacked, the mail may take a few times the bundle's size on disk
+      // (outbox or mailbox, ledger): wait rather than fail halfway.
+      const full = belowFloor(this.node.paths.data, this.node.config.storage.min_free_mb * 1024 * 1024, 3 * bytes.length)
+      if (full) return { kind: 'deferred', header, reason: full }
+      const opened = await openBundle(bytes, {
+        signerFor: (origin) => this.deps.peers.signerFor(origin),
+        identity: this.deps.identity.ageIdentity,
+        self: this.self,
+        now,
+        maxBytes: MAX_BUNDLE_FILE_BYTES,
+        maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
+        limits: { maxMessageBytes: this.node.config.limits.max_message_bytes + 64 * 1024 },
+      })
+      // Signed by a trusted peer: the real time is at least when it was made
+      // (within limits: see clock.ts). A box that booted with no network
+      // learns the time from the first stick.
+      this.node.clock.observePeerTime(opened.header.created, opened.header.origin)
+      if ('acks' in opened.payload) {
+        const ids = opened.payload.acks.messageIds
+        this.deps.outbox.acknowledge(opened.header.origin, ids)
+        this.recordBundle(opened.header, ids.length, now)
+        return { kind: 'imported', header: opened.header, delivered: 0, forwarded: 0, duplicates: 0, quarantined: 0, acked: ids.length }
+      }
+      return await this.importMail(opened.header, opened.payload.messages, now, via)
+    } catch (err) {
+      // A bad bundle is a value, not a crash: it goes to quarantine and the
+      // import carries on with the next one. Anything else is our fault.
+      if (!(err instanceof BundleError) && !(err instanceof BsmtpError)) throw err
+      const reason = err instanceof BundleError ? err.reason : 'malformed'
+      try {
+        const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${(err as Error).message}`, now, this.quarantineLimits)
+        return { kind: 'quarantined', reason, file }
+      } catch (qerr) {
+        // Kept where it came from (the stick, the sender) until there is room.
+        if (qerr instanceof QuarantineFullError) return { kind: 'deferred', ...(header ? { header } : {}), reason: `${reason}, and ${qerr.message}` }
+        throw qerr
+      }
+    }
+  }
+
+  private recordBundle(header: BundleHeader, messages: number, now: number): void {
+    this.node.db.insert(importedBundles).values({ bundleId: header.id, origin: header.origin, kind: header.kind, messages, importedAt: now }).onConflictDoNothing().run()
+  }
+
+  /** The Internet is the way out on a gateway, and on a node whose uplink is an email account. */
+  private isGateway(): boolean {
+    return reachesInternet(this.node.config.gateway.enabled, this.node.db)
+  }
+
+  private isLocal(address: string): boolean {
+    try {
+      return this.domains.includes(splitAddress(address).domain)
+    } catch {
+      return false
+    }
+  }
+
+  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number, via: string): Promise<ImportOutcome> {
+    const origin = header.origin
+    let delivered = 0
+    let forwarded = 0
+    let duplicates = 0
+    let quarantined = 0
+    let deferred = ''
+    const db = this.node.db
+    for (const m of messages) {
+      if (db.select().from(seenMessages).where(eq(seenMessages.messageId, m.id)).get()) {
+        duplicates++
+        this.owe(origin, m.id, now)
+        continue
+      }
+      const problems: string[] = []
+      // Before it is delivered or relayed on: the origin may hand us only
+      // mail from the domains it is the route for (sender-origin.ts). The
+      // message is kept in quarantine for a person and acked like any other
+      // refused message, so the origin does not send it again forever.
+      const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.deps.peers.resolveDomain(d, o) })
+      if (foreign) problems.push(foreign)
+      const local = foreign ? [] : m.recipients.filter((r) => this.isLocal(r))
+      const remote = foreign ? [] : m.recipients.filter((r) => !this.isLocal(r))
+
+      if (local.length) {
+        const outcome = await deliver({
+          db,
+          lmtp: { socketPath: this.node.paths.lmtpSocket, lhloName: this.node.config.node.domain, timeoutMs: 30_000 },
+          sender: m.sender,
+          recipients: local,
+          message: m.data,
+          mailDir: this.node.paths.mail,
+          // The id computed where the message entered the network, as the
+          // ledger key: the same message is the same row on every node.
+          key: m.id,
+        })
+        // Reported as Dovecot stored it, also when another recipient of the same message failed.
+        for (const res of outcome.results) if (res.code >= 200 && res.code < 300) this.deps.report('message.delivered', { messageId: m.id, recipient: res.recipient, via })
+        if (outcome.verdict === 'retry') {
+          // Dovecot is not there (is the node running?): leave the bundle for
+          // the next import; what was delivered is in the ledger.
+          deferred = `local delivery failed for now: ${outcome.text}`
+          continue
+        }
+        crashPoint('import.delivered')
+        if (outcome.verdict === 'rejected') problems.push(`local delivery refused: ${outcome.text}`)
+        else delivered++
+      }
+
+      if (remote.length) {
+        const byPeer = new Map<string, string[]>()
+        // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
+        const gateway = this.isGateway()
+        const resolve = (d: string, o: { useDefault?: boolean }) => this.deps.peers.resolveDomain(d, o)
+        const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
+        // A remote address of one of our domains has no account here: no route either.
+        for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)
+        for (const [to, rs] of hops.byPeer) {
+          if (to === INTERNET) {
+            // The gateway sends to the world only in the names of the domains
+            // the origin is trusted for: otherwise one peer could mail the
+            // Internet as another peer's users, or as ours.
+            const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
+            if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
+            else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
+          } else if (to === origin && header.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
+          else byPeer.set(to, rs)
+        }
+        if (header.hops + 1 > header.hopLimit) {
+          problems.push(`hop limit ${header.hopLimit} reached`)
+          byPeer.clear()
+        }
+        if (byPeer.size) {
+          this.deps.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: header.hops + 1, now })
+          crashPoint('import.forwarded')
+          forwarded++
+        }
+      }
+
+      if (problems.length) {
+        // Kept, not lost: the message waits in quarantine for a person.
+        try {
+          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
+        } catch (err) {
+          if (!(err instanceof QuarantineFullError)) throw err
+          // Not seen, not acked: the origin keeps the message and sends it again.
+          deferred = `a message could not be kept: ${err.message}`
+          continue
+        }
+        quarantined++
+      }
+      db.transaction((tx) => {
+        tx.insert(seenMessages).values({ messageId: m.id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
+        tx.insert(acksOwed).values({ peer: origin, messageId: m.id, createdAt: now }).onConflictDoNothing().run()
+      })
+    }
+    if (deferred) return { kind: 'deferred', header, reason: deferred }
+    this.recordBundle(header, messages.length, now)
+    return { kind: 'imported', header, delivered, forwarded, duplicates, quarantined, acked: 0 }
+  }
+
+  private owe(peer: string, messageId: string, now: number): void {
+    this.node.db.insert(acksOwed).values({ peer, messageId, createdAt: now }).onConflictDoNothing().run()
+  }
+}
