@@ -4,10 +4,6 @@
 import { existsSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, count, eq, inArray } from 'drizzle-orm'
-import type { NodeContext } from '../context/context.js'
-import type { NodeIdentity } from '../identity/keys.js'
-import type { PeerService } from '../peers/service.js'
-import type { Outbox } from '../outbox/outbox.js'
 import { countWaiting, dueForExport } from '../outbox/queue-query.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed } from '../db/schema.js'
@@ -16,9 +12,7 @@ import { stickFolder } from '../bundle/stick-layout.js'
 import type { BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../base/durable.js'
 import { crashPoint } from '../base/crash-point.js'
-import type { EventKind, OutpostEvents } from '../events/types.js'
-import type { Carry } from './carry.js'
-import { ExchangeError, type CarrierOptions, type Progress } from './run.js'
+import { ExchangeError, type CarrierOptions, type Progress, type StepDeps } from './run.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
 export const BUNDLE_LIFETIME_MS = 90 * 24 * 60 * 60 * 1000
@@ -55,15 +49,7 @@ export interface ExportResult {
   files: string[]
 }
 
-export interface ExportDeps {
-  node: NodeContext
-  identity: NodeIdentity
-  peers: PeerService
-  outbox: Outbox
-  /** Bundles taken over for neighbours go out first. */
-  carry: Carry
-  report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void
-}
+export type ExportDeps = StepDeps
 
 export class BundleExport {
   constructor(private readonly deps: ExportDeps) {}

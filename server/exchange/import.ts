@@ -10,9 +10,6 @@ import { renameSync, unlinkSync, existsSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
-import type { NodeIdentity } from '../identity/keys.js'
-import type { PeerService } from '../peers/service.js'
-import type { Outbox } from '../outbox/outbox.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
@@ -31,11 +28,9 @@ import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimit
 import { belowFloor } from '../base/disk-floor.js'
 import { foreignSender } from '../routing/sender-origin.js'
 import { splitAddress } from '../accounts/address.js'
-import type { EventKind, OutpostEvents } from '../events/types.js'
 import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
 import { reachesInternet } from '../routing/internet.js'
-import type { Carry } from './carry.js'
-import { ExchangeError, type CarrierOptions, type Progress } from './run.js'
+import { ExchangeError, type CarrierOptions, type Progress, type StepDeps } from './run.js'
 
 /**
  * The most a bundle's payload may unpack to. Export cuts bundles at 16 MiB
@@ -68,15 +63,7 @@ export interface ImportResult {
   outcome: ImportOutcome
 }
 
-export interface ImportDeps {
-  node: NodeContext
-  identity: NodeIdentity
-  peers: PeerService
-  /** Where forwarded mail waits, and where incoming acks release it. */
-  outbox: Outbox
-  /** Bundles on a stick for our neighbours are taken over here. */
-  carry: Carry
-  report<K extends EventKind>(kind: K, data: OutpostEvents[K]): void
+export interface ImportDeps extends StepDeps {
   /** Where a problem that is not an event goes (a stick file that could not be renamed). */
   log: (line: string) => void
 }

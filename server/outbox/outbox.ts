@@ -12,25 +12,14 @@ import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../base/durable.js'
 import { isMessageId } from '../bundle/message-id.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
-import { markDeparted, outboxTotals, peersDue, peersWithMail, peerTotals } from './queue-query.js'
+import { markDeparted, outboxTotals, peersDue, peersWithMail, peerTotals, type OutboxRow } from './queue-query.js'
 
 /** Mail not acknowledged within this time is still kept; only bundle headers carry an expiry. */
 export const DEFAULT_MESSAGE_LIFETIME_MS = 60 * 24 * 60 * 60 * 1000
 
-export interface OutboxEntry {
-  messageId: string
-  peer: string
-  sender: string
+/** An outbox row with its recipients parsed. */
+export interface OutboxEntry extends Omit<OutboxRow, 'recipients'> {
   recipients: string[]
-  size: number
-  hops: number
-  queuedAt: number
-  expiresAt: number
-  exports: number
-  lastExportAt: number | null
-  lastBundleId: string | null
-  lastVia: string | null
-  dueAt: number
 }
 
 /** What waits, in a line: the dashboard's queue check and `outpost status`. */
