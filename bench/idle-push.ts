@@ -16,6 +16,7 @@ import { nodePaths } from '../server/base/paths.js'
 import { IdleWatcher, idleLatency, submitter, type SubmissionTarget } from './submission-to-idle.js'
 import { chatLatency, chatPair } from './deltachat-latency.js'
 import { ms, ratio, summarize } from './percentiles.js'
+import { seededRandom } from '../test/helpers/seeded-random.js'
 
 const DOMAIN = 'camp.test'
 const UNLIMITED = { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' }
@@ -24,17 +25,6 @@ export const PUSH_BOUND_MS = 2000
 
 type Out = (line?: string) => void
 
-/** mulberry32: seeded, so a loss run can be replayed gap for gap. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 async function pushNode(push: 'auto' | 'stock', cleanups: Array<() => Promise<void>>): Promise<TestNode> {
   const node = await startNode({ domain: DOMAIN, env: { ...UNLIMITED, OUTPOST_DOVECOT_PUSH: push } })
@@ -56,7 +46,7 @@ export async function pushLoss(node: TestNode, messages: number, maxGapMs: numbe
   const target: SubmissionTarget = { label: 'Outpost', port: node.ports.submission, auth: { user: sender.address, pass: sender.password } }
   const watcher = await IdleWatcher.open(node.ports.imap, reader)
   const smtp = submitter(target)
-  const gap = seeded(seed)
+  const gap = seededRandom(seed)
   const pushes: Array<Promise<number | undefined>> = []
   try {
     for (let i = 0; i < messages; i++) {

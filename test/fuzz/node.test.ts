@@ -15,23 +15,13 @@ import { join } from 'node:path'
 import { campAndTown, type CampAndTown } from '../helpers/stick.js'
 import { smtpClient, messageIdCounts } from '../helpers/mail.js'
 import { processTree, rssBytes } from '../helpers/procs.js'
+import { seededRandom } from '../helpers/seeded-random.js'
 
 const SEED = Number(process.env.OUTPOST_FUZZ_SEED ?? 20261207)
 // The node process itself (not Dovecot or Haraka): idle it is under 100 MB;
 // no input may push it far past that.
 const NODE_RSS_LIMIT = 400 * 1024 * 1024
 
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function get(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -55,7 +45,7 @@ function post(port: number, path: string, headers: Record<string, string>, body:
 }
 
 describe(`fuzz: a node under hostile input stays up, bounded and correct (seed ${SEED})`, { timeout: 20 * 60_000 }, () => {
-  const rand = prng(SEED)
+  const rand = seededRandom(SEED)
   const int = (n: number) => Math.floor(rand() * n)
   const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!
   let scene: CampAndTown

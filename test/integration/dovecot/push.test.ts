@@ -18,6 +18,7 @@ import { waitFor } from '../../helpers/wait.js'
 import { nodePaths } from '../../../server/base/paths.js'
 import { dovecotInstanceName } from '../../../server/dovecot/config.js'
 import { PUSH_PLUGIN_FILE } from '../../../server/dovecot/push.js'
+import { seededRandom } from '../../helpers/seeded-random.js'
 
 const MESSAGES = Number(process.env.PUSH_TEST_MESSAGES ?? 150)
 /** Gaps between sends, in ms: uniform in [0, MAX_GAP_MS), from a fixed seed so a failure can be replayed. */
@@ -26,17 +27,6 @@ const SEED = Number(process.env.PUSH_TEST_SEED ?? 15)
 const PUSH_BOUND_MS = 2000
 const BUILD = fileURLToPath(new URL('../../../server/dovecot/push-plugin/build.sh', import.meta.url))
 
-/** mulberry32: a small seeded generator, so the gaps are the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** The instance's imap processes (not imap-login) and whether each has the plugin mapped. */
 function imapProcesses(node: TestNode): Array<{ pid: number; plugin: boolean }> {
@@ -106,7 +96,7 @@ async function pushRun(n: TestNode, messages: number, plugin: boolean): Promise<
     assert.ok(procs.every((p) => p.plugin === plugin), `the imap process must ${plugin ? 'have' : 'not have'} ${PUSH_PLUGIN_FILE} loaded: ${JSON.stringify(procs)}`)
     await waitFor('IDLE to start', () => imap.idling, 10_000)
 
-    const gap = seeded(SEED)
+    const gap = seededRandom(SEED)
     for (let i = 0; i < messages; i++) {
       await new Promise((r) => setTimeout(r, Math.floor(gap() * MAX_GAP_MS)))
       await smtp.sendMail({ from: sender.address, to: reader.address, subject: `push ${i + 1}`, text: `message ${i + 1} of ${messages}\n` })
