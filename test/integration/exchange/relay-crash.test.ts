@@ -19,14 +19,26 @@ async function sendMany(node: TestNode, from: { address: string; password: strin
   }
 }
 
-test('camp → stick → hub → stick → town: hub holds no accounts, messages arrive once, acks empty every queue', { timeout: 300_000 }, async () => {
+/** Nodes started one by one inside a test's try, and a stick folder: tearDown removes what was made, whatever failed. */
+function sceneOfNodes(): { start: (domain: string) => Promise<TestNode>; stick: string; tearDown: () => Promise<void> } {
   const started: TestNode[] = []
-  const start = async (domain: string) => {
-    const n = await startNode({ domain })
-    started.push(n)
-    return n
-  }
   const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  return {
+    stick,
+    start: async (domain) => {
+      const n = await startNode({ domain })
+      started.push(n)
+      return n
+    },
+    tearDown: async () => {
+      rmSync(stick, { recursive: true, force: true })
+      await Promise.all(started.map((n) => n.destroy()))
+    },
+  }
+}
+
+test('camp → stick → hub → stick → town: hub holds no accounts, messages arrive once, acks empty every queue', { timeout: 300_000 }, async () => {
+  const { start, stick, tearDown } = sceneOfNodes()
   try {
     const camp = await start('camp.test')
     const hub = await start('hub.test')
@@ -52,8 +64,7 @@ test('camp → stick → hub → stick → town: hub holds no accounts, messages
     await carry(stick, hub, camp)
     for (const n of [camp, hub, town]) assert.match((await n.cli(['queue'])).stdout, /the outbox is empty/, n.domain)
   } finally {
-    rmSync(stick, { recursive: true, force: true })
-    await Promise.all(started.map((n) => n.destroy()))
+    await tearDown()
   }
 })
 
@@ -121,13 +132,7 @@ test('kill -9 after every write step of export and import: every message is deli
 })
 
 test('a stick carries a bundle for another node: a neighbour that knows both ends takes it over unopened; a stranger leaves it', { timeout: 300_000 }, async () => {
-  const started: TestNode[] = []
-  const start = async (domain: string) => {
-    const n = await startNode({ domain })
-    started.push(n)
-    return n
-  }
-  const stick = mkdtempSync(join(tmpdir(), 'op-stick-'))
+  const { start, stick, tearDown } = sceneOfNodes()
   try {
     const camp = await start('camp.test')
     const hub = await start('hub.test')
@@ -161,7 +166,6 @@ test('a stick carries a bundle for another node: a neighbour that knows both end
     assert.match(r.stdout, /1 acks from town/)
     assert.match((await camp.cli(['queue'])).stdout, /the outbox is empty/)
   } finally {
-    rmSync(stick, { recursive: true, force: true })
-    await Promise.all(started.map((n) => n.destroy()))
+    await tearDown()
   }
 })
