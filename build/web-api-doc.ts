@@ -39,7 +39,7 @@ export async function collectRoutes(): Promise<DocRoute[]> {
       probes: { host: '127.0.0.1', smtpPort: 1, imapPort: 1, db: node.db, dataDir: data },
       services: createWebServices(node),
       // The peer routes too; nothing is called, only registered.
-      inbox: { signerFor: () => undefined, importBundle: async () => ({ kind: 'quarantined', reason: 'x', file: 'x' }), pickup: async () => [] },
+      inbox: { signerFor: () => undefined, importBundle: async () => ({ kind: 'quarantined', reason: 'x', file: 'x' }), pickup: async () => ({ bundles: [], confirm: () => undefined }) },
       web: false,
       onRoute: (r: RouteOptions) => {
         if (!r.url.startsWith('/api/')) return

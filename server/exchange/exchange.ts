@@ -15,7 +15,7 @@ import { Outbox } from '../outbox/outbox.js'
 import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import { Carry } from './carry.js'
-import { BundleExport, type BundleSink, type ExportDeps, type ExportResult } from './export.js'
+import { BundleExport, type BundleSink, type ExportDeps, type ExportOptions, type ExportResult } from './export.js'
 import { BundleImport, MAX_BUNDLE_FILE_BYTES, type ImportOutcome, type ImportResult } from './import.js'
 import type { CarrierOptions, Progress } from './run.js'
 
@@ -99,7 +99,7 @@ export class Exchange {
   }
 
   /** Seals what waits for one peer (mail, then acks) and hands each bundle to `send`. */
-  exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+  exportPeer(peerName: string, send: BundleSink, opts: ExportOptions = {}): Promise<ExportResult> {
     return this.export.exportPeer(peerName, send, opts)
   }
 

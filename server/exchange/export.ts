@@ -1,7 +1,7 @@
 // Export: sealing what waits for a peer into bundles and handing them to a
 // carrier. The exchange hands this step its services; the carriers give it
 // a sink (a file on a stick, an nncp-exec, an HTTP POST).
-import { existsSync, unlinkSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, count, eq, inArray } from 'drizzle-orm'
 import { countWaiting, dueForExport } from '../outbox/queue-query.js'
@@ -47,6 +47,24 @@ export interface ExportResult {
   relayed: number
   bytes: number
   files: string[]
+  /**
+   * With `settle: 'on-confirm'`: records the run's bundles as handed over
+   * (the messages as departed, the acks as sent, the carried bundles as
+   * gone). Until it is called, all of it stays waiting for the next run.
+   */
+  confirm?: () => void
+}
+
+export interface ExportOptions extends CarrierOptions {
+  onMessages?: (n: number) => void
+  /**
+   * When the bundles count as handed over: as soon as `send` returns (a file
+   * written, a POST answered 2xx, an nncp-exec that took the packet), or only
+   * when the caller calls the result's `confirm` (a pickup answer, which the
+   * peer confirms after reading it: an answer cut by a dropped link hands
+   * over nothing).
+   */
+  settle?: 'on-send' | 'on-confirm'
 }
 
 export type ExportDeps = StepDeps
@@ -95,28 +113,46 @@ export class BundleExport {
   /**
    * Seals what waits for one peer (mail, then acks) and hands each bundle to
    * `send`, the one step every transport provides: a file on a stick, an
-   * nncp-exec, an HTTP POST. Only after `send` returns are the messages
-   * counted as exported and the acks as sent; a failed send leaves both
-   * waiting for the next run.
+   * nncp-exec, an HTTP POST. Only after `send` returns (or, with
+   * `settle: 'on-confirm'`, only on `confirm()`) are the messages counted as
+   * exported and the acks as sent; a failed send leaves both waiting for the
+   * next run.
    */
-  async exportPeer(peerName: string, send: BundleSink, opts: CarrierOptions & { onMessages?: (n: number) => void } = {}): Promise<ExportResult> {
+  async exportPeer(peerName: string, send: BundleSink, opts: ExportOptions = {}): Promise<ExportResult> {
     const { node, identity, peers, outbox, carry } = this.deps
     const now = opts.now ?? node.clock.now()
     const via = opts.via ?? 'folder'
     const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
     const sent = (bundleId: string, messages: number, bytes: number) => this.deps.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
+    // What makes each bundle count as handed over, run at once or kept for confirm().
+    const pending: (() => void)[] = []
+    const settle = (step: () => void) => {
+      if (opts.settle === 'on-confirm') pending.push(step)
+      else step()
+    }
+    if (opts.settle === 'on-confirm') {
+      let confirmed = false
+      r.confirm = () => {
+        if (confirmed) return
+        confirmed = true
+        for (const step of pending) step()
+      }
+    }
     const peer = peers.get(peerName)
     // A removed peer's mail stays in the outbox until it is re-added or discarded.
     if (!peer) return r
     for (const relayed of carry.relayedFor(peerName)) {
       const where = await send(relayed.name, relayed.bytes, relayed.header)
-      // Handed on: the next node dedups it by bundle id if it comes twice.
-      unlinkSync(relayed.file)
+      settle(() => {
+        // Handed on: the next node dedups it by bundle id if it comes twice.
+        // Another confirmed answer may have carried the same file already.
+        rmSync(relayed.file, { force: true })
+        sent(relayed.header.id, 0, relayed.bytes.length)
+      })
       r.bundles++
       r.relayed++
       r.bytes += relayed.bytes.length
       if (where) r.files.push(where)
-      sent(relayed.header.id, 0, relayed.bytes.length)
     }
     // Read a page at a time, and only what the carrier's resend policy makes due.
     const due = dueForExport(node.db, peerName, resendPolicyFor(via), now)
@@ -126,12 +162,14 @@ export class BundleExport {
       const bytes = await sealBundle({ header, payload: { messages }, signKey: identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.mail-written')
-      outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
+      settle(() => {
+        outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
+        sent(header.id, chunk.length, bytes.length)
+      })
       r.bundles++
       r.messages += chunk.length
       r.bytes += bytes.length
       if (where) r.files.push(where)
-      sent(header.id, chunk.length, bytes.length)
       opts.onMessages?.(chunk.length)
     }
     const ackIds = node.db.select({ id: acksOwed.messageId }).from(acksOwed).where(eq(acksOwed.peer, peerName)).all().map((a) => a.id)
@@ -141,14 +179,16 @@ export class BundleExport {
       const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.ack-written')
-      // The ack is on its way; if it gets lost, the peer sends the message
-      // again, and that copy is acked again.
-      node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
+      settle(() => {
+        // The ack is on its way; if it gets lost, the peer sends the message
+        // again, and that copy is acked again.
+        node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
+        sent(header.id, 0, bytes.length)
+      })
       r.bundles++
       r.acks += ids.length
       r.bytes += bytes.length
       if (where) r.files.push(where)
-      sent(header.id, 0, bytes.length)
     }
     return r
   }

@@ -26,6 +26,12 @@ import { isNodeName } from '../identity/name.js'
 export const BUNDLES_PATH = '/api/peer/bundles'
 /** Where a peer that cannot be reached fetches the bundles waiting for it (signed like a POST of an empty body). */
 export const PICKUP_PATH = '/api/peer/pickup'
+/** The header of a pickup answer that names it; the peer confirms the answer by it once read. */
+export const PICKUP_TOKEN_HEADER = 'x-outpost-pickup'
+/** Where a peer confirms that it read the pickup answer `token` (signed like a POST of an empty body). */
+export function pickupDonePath(token: string): string {
+  return `${PICKUP_PATH}/done/${token}`
+}
 /** How far a request's date may be from the receiver's clock; boxes off the Internet have no NTP, so this is wide. */
 export const REPLAY_WINDOW_MS = 10 * 60 * 1000
 

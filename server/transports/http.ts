@@ -7,12 +7,13 @@ import { freshSighting } from './discovery/sightings.js'
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
-import { BUNDLES_PATH, PICKUP_PATH, signRequest } from './http-auth.js'
+import { BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, signRequest } from './http-auth.js'
 import { unframeBundles } from './pickup.js'
 import type { Peer } from '../peers/service.js'
 import type { TLSSocket } from 'node:tls'
 import { spkiPin } from '../tls/pin.js'
 import { OutpostError } from '../base/errors.js'
+import { crashPoint } from '../base/crash-point.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
 export interface HttpConfig {
@@ -250,15 +251,24 @@ export const httpTransport: TransportDriver<HttpConfig> = {
   },
 }
 
-/** Fetches the bundles waiting for this node at the peer and imports them. */
+/**
+ * Fetches the bundles waiting for this node at the peer, imports them, and
+ * then confirms the answer: until the peer hears that, it counts none of it
+ * as handed over and sends it all again with the next pickup (an answer cut
+ * by a dropped link loses nothing, and copies that came twice are dropped
+ * by message key on import).
+ */
 async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], base: URL, self: string, insecureTls: boolean, pin: string | undefined): Promise<{ bundles: number; bytes: number; messages: number }> {
-  const u = new URL(base.href)
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${PICKUP_PATH}`
-  const body = Buffer.alloc(0)
-  const headers = signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body, path: PICKUP_PATH, now: ctx.exchange.clock.now() })
+  const at = (path: string) => {
+    const u = new URL(base.href)
+    u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`
+    return u
+  }
+  const signed = (path: string) => signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: Buffer.alloc(0), path, now: ctx.exchange.clock.now() })
+  const u = at(PICKUP_PATH)
   let r: PostResult
   try {
-    r = await postBundle(u, body, headers, { insecureTls, pin })
+    r = await postBundle(u, Buffer.alloc(0), signed(PICKUP_PATH), { insecureTls, pin })
   } catch (err) {
     throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`, { cause: err })
   }
@@ -270,6 +280,18 @@ async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], ba
     bundles++
     if (o.kind === 'imported') messages += o.delivered + o.forwarded
     if (o.kind === 'deferred') throw new Error(`a bundle picked up from ${ctx.peer} could not be imported yet: ${o.reason}; it comes again with the next pickup`)
+  }
+  crashPoint('pickup.imported')
+  const token = r.headers[PICKUP_TOKEN_HEADER]
+  if (typeof token === 'string' && /^[0-9a-f]{32}$/.test(token)) {
+    const path = pickupDonePath(token)
+    try {
+      const c = await postBundle(at(path), Buffer.alloc(0), signed(path), { insecureTls, pin })
+      if (c.status !== 200) ctx.log(`http → ${ctx.peer}: the pickup was not confirmed (HTTP ${c.status}: ${answerText(c)}); its bundles come again with the next pickup, and their copies are dropped here`)
+    } catch (err) {
+      // Everything is imported here; the peer sends it again, and the copies are dropped.
+      ctx.log(`http → ${ctx.peer}: the pickup could not be confirmed: ${(err as Error).message}; its bundles come again with the next pickup, and their copies are dropped here`)
+    }
   }
   return { bundles, bytes: r.raw.length, messages }
 }

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Exchange } from '../../exchange/exchange.js'
 import type { ImportOutcome } from '../../exchange/import.js'
 import { ReplayCache } from '../../transports/http-auth.js'
+import { crashPoint } from '../../base/crash-point.js'
 import { prepareUploadDir, UploadSlots } from '../../transports/http-upload.js'
 
 /** What the route needs of the exchange. */
@@ -20,9 +21,11 @@ export interface BundleInboxOptions {
   /**
    * Seals what waits for a peer (mail, acks) and returns the bundles, for a
    * peer that cannot be reached and so picks its mail up (an off-grid node
-   * behind NAT fetching from its gateway). Without it, pickups are refused.
+   * behind NAT fetching from its gateway). Nothing counts as handed over
+   * until `confirm` is called: the peer confirms once it has read the
+   * answer. Without it, pickups are refused.
    */
-  pickup?(peer: string): Promise<PickedUp[]>
+  pickup?(peer: string): Promise<{ bundles: PickedUp[]; confirm(): void }>
   /** Requests each peer may make in a burst, and how many tokens come back per second. */
   rate?: { burst: number; perSecond: number }
   /** The node's clock, for the signing window; the wall clock when not given. */
@@ -41,9 +44,27 @@ export interface PickedUp {
   bytes: Buffer
 }
 
+/** A pickup answer: its bundles, and the token the peer confirms it by (none when nothing waits). */
+export interface PickupAnswer {
+  bundles: PickedUp[]
+  token?: string
+}
+
+/** How many unconfirmed answers are kept per peer; an older one is dropped and its bundles go again. */
+export const PENDING_PICKUPS_PER_PEER = 4
+/** How long an answer waits for its confirmation; after that its bundles go again with the next pickup. */
+export const PICKUP_CONFIRM_MS = 60 * 60 * 1000
+
 export interface BundleInbox {
   /** The bundles waiting for `peer`, sealed; one pickup or import at a time. */
-  pickupFor(peer: string): Promise<PickedUp[]>
+  pickupFor(peer: string): Promise<PickupAnswer>
+  /**
+   * The peer read the answer with this token: its bundles count as handed
+   * over. False for a token this node did not give that peer, or gave so
+   * long ago that it forgot it (the bundles then go again, and the peer
+   * drops the copies it has).
+   */
+  confirmPickup(peer: string, token: string): boolean
   signerFor(peer: string): KeyObject | undefined
   /**
    * Imports one bundle a peer sent, from the file its verified body was
@@ -77,19 +98,20 @@ export function exchangeInbox(exchange: Exchange, uploadDir: string): BundleInbo
     now: () => exchange.clock.now(),
     async pickup(peer) {
       const out: PickedUp[] = []
-      // Counted as exported (and the acks as sent) once sealed into the
-      // answer; if the answer is lost, the mail stays in the outbox until
-      // acked and goes again with a pickup once HTTP's retransmit timeout
-      // has passed (outbox/resend-policy.ts), and lost acks make the peer
-      // send its copy again, which is acked anew.
-      await exchange.exportPeer(
+      // Counted as exported (and the acks as sent) only when the peer
+      // confirms it read the answer: an answer lost with a dropped link
+      // hands over nothing, and the next pickup carries the same mail and
+      // acks again, not HTTP's retransmit timeout later
+      // (outbox/resend-policy.ts). Copies a peer gets twice it drops by
+      // message key.
+      const r = await exchange.exportPeer(
         peer,
         async (name, bytes) => {
           out.push({ name, bytes })
         },
-        { via: 'http' },
+        { via: 'http', settle: 'on-confirm' },
       )
-      return out
+      return { bundles: out, confirm: () => r.confirm?.() }
     },
   }
 }
@@ -114,6 +136,9 @@ export default fp<BundleInboxOptions>(
     // that crossed a slow answer) must not both pass the "seen" check
     // before either records it, or the message would be delivered twice.
     let chain: Promise<unknown> = Promise.resolve()
+    // Pickup answers sent and not yet confirmed, by token (in memory: after
+    // a restart their bundles simply go again).
+    const pending = new Map<string, { peer: string; confirm(): void; expires: number }>()
     const inbox: BundleInbox = {
       signerFor: opts.signerFor,
       importFile(peer, file) {
@@ -126,9 +151,28 @@ export default fp<BundleInboxOptions>(
       pickupFor(peer) {
         const pick = opts.pickup
         if (!pick) return Promise.reject(new Error('this node does not hand out bundles for pickup'))
-        const run = chain.then(() => pick(peer))
+        const run = chain.then(async () => {
+          const { bundles, confirm } = await pick(peer)
+          crashPoint('pickup.answer-sealed')
+          if (bundles.length === 0) return { bundles }
+          const token = randomBytes(16).toString('hex')
+          const now = inbox.now()
+          // Forget answers never confirmed: their bundles are due again anyway.
+          for (const [t, p] of pending) if (p.expires <= now) pending.delete(t)
+          const mine = [...pending].filter(([, p]) => p.peer === peer)
+          for (const [t] of mine.slice(0, Math.max(0, mine.length - PENDING_PICKUPS_PER_PEER + 1))) pending.delete(t)
+          pending.set(token, { peer, confirm, expires: now + PICKUP_CONFIRM_MS })
+          return { bundles, token }
+        })
         chain = run.catch(() => undefined)
         return run
+      },
+      confirmPickup(peer, token) {
+        const p = pending.get(token)
+        if (!p || p.peer !== peer || p.expires <= inbox.now()) return false
+        pending.delete(token)
+        p.confirm()
+        return true
       },
       uploadDir,
       uploads: new UploadSlots(opts.maxUnverifiedUploads ?? DEFAULT_UNVERIFIED_UPLOADS),

@@ -16,7 +16,7 @@ import type { FastifyRequest } from 'fastify'
 import { randomBytes, createHash } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { checkHeaders, verifyDigest, BUNDLES_PATH, PICKUP_PATH, type AuthHeaders } from '../../transports/http-auth.js'
+import { checkHeaders, verifyDigest, BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, type AuthHeaders } from '../../transports/http-auth.js'
 import { receiveBody, UploadTooLarge, type ReceivedBody } from '../../transports/http-upload.js'
 import { frameBundles, PICKUP_CONTENT_TYPE } from '../../transports/pickup.js'
 
@@ -192,14 +192,15 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
   // off-grid node behind NAT that reaches its gateway but cannot be reached
   // by it). The body is empty; the signature covers it and the path, so a
   // recorded pickup cannot be replayed and no one else can take the bundles.
-  // Taking them changes nothing that matters: mail leaves the outbox only
-  // when the peer acks it.
+  // Taking them changes nothing: they count as handed over only when the
+  // peer confirms the answer's token (below), and mail leaves the outbox
+  // only when the peer acks it.
   app.post(
     '/pickup',
     {
       // The body is empty (the signature covers it); a little room for a sender that sends a newline.
       bodyLimit: MAX_PICKUP_BODY_BYTES,
-      schema: { headers: Headers, response: { 200: Type.Unknown({ description: 'the waiting bundles, framed as in server/transports/pickup.ts' }), 401: Refusal, 404: Refusal, 413: Refusal, 503: Refusal } },
+      schema: { headers: Headers, response: { 200: Type.Unknown({ description: `the waiting bundles, framed as in server/transports/pickup.ts; the ${PICKUP_TOKEN_HEADER} header names the answer for its confirmation` }), 401: Refusal, 404: Refusal, 413: Refusal, 503: Refusal } },
     },
     async (req, reply) => {
       const v = verified(req, PICKUP_PATH)
@@ -210,7 +211,30 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
       } catch (err) {
         return reply.code(404).send({ error: (err as Error).message, statusCode: 404 })
       }
-      return reply.code(200).header('content-type', PICKUP_CONTENT_TYPE).send(frameBundles(picked))
+      if (picked.token) reply.header(PICKUP_TOKEN_HEADER, picked.token)
+      return reply.code(200).header('content-type', PICKUP_CONTENT_TYPE).send(frameBundles(picked.bundles))
+    },
+  )
+
+  // POST /api/peer/pickup/done/:token: the peer read a pickup answer whole
+  // and imported it; only now do its bundles count as handed over. The
+  // token is in the path, which the signature covers. An answer never
+  // confirmed (the link dropped while it was on its way) is sent again by
+  // the next pickup.
+  app.post(
+    '/pickup/done/:token',
+    {
+      bodyLimit: MAX_PICKUP_BODY_BYTES,
+      schema: {
+        headers: Headers,
+        params: Type.Object({ token: Type.String({ pattern: '^[0-9a-f]{32}$', description: `the ${PICKUP_TOKEN_HEADER} header of the answer` }) }),
+        response: { 200: Type.Object({ confirmed: Type.Boolean({ description: 'false: this node no longer knows the answer; its bundles go again with the next pickup' }) }), 401: Refusal, 413: Refusal, 503: Refusal },
+      },
+    },
+    async (req, reply) => {
+      const v = verified(req, pickupDonePath(req.params.token))
+      if (!v.ok) return reply.code(401).send({ error: v.reason, statusCode: 401 })
+      return reply.code(200).send({ confirmed: app.bundleInbox.confirmPickup(v.peer, req.params.token) })
     },
   )
 }

@@ -1,12 +1,13 @@
 // POST /api/peer/pickup with inject() and a stand-in exchange: only the
 // peer itself, signed for this path, gets its bundles, and only once per
-// signature.
+// signature; the bundles count as handed over only when that peer confirms
+// the answer's token.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { buildApp } from '../../../server/web/app.js'
 import type { Db } from '../../../server/db/index.js'
-import { BUNDLES_PATH, PICKUP_PATH, signRequest } from '../../../server/transports/http-auth.js'
+import { BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, signRequest } from '../../../server/transports/http-auth.js'
 import { unframeBundles } from '../../../server/transports/pickup.js'
 
 const camp = generateKeyPairSync('ed25519')
@@ -15,6 +16,8 @@ const name = `town--camp--20261125T180000Z--${'a'.repeat(32)}.obundle`
 
 async function app(withPickup = true) {
   const asked: string[] = []
+  /** Each answer with bundles, in order: whether it was confirmed. */
+  const answers: { peer: string; confirmed: number }[] = []
   const a = await buildApp({
     probes: { host: '127.0.0.1', smtpPort: 1, imapPort: 1, db: undefined as unknown as Db, dataDir: '.' },
     inbox: {
@@ -26,14 +29,19 @@ async function app(withPickup = true) {
         ? {
             pickup: async (peer: string) => {
               asked.push(peer)
-              return peer === 'camp' ? [{ name, bytes: Buffer.from('sealed for camp') }] : []
+              const answer = { peer, confirmed: 0 }
+              answers.push(answer)
+              return { bundles: peer === 'camp' ? [{ name, bytes: Buffer.from('sealed for camp') }] : [], confirm: () => void answer.confirmed++ }
             },
           }
         : {}),
     },
   })
-  return { a, asked }
+  return { a, asked, answers }
 }
+
+const signed = (node: 'camp' | 'hill', path: string) => signRequest({ node, key: (node === 'camp' ? camp : hill).privateKey, body: Buffer.alloc(0), path })
+const confirm = (a: Awaited<ReturnType<typeof buildApp>>, node: 'camp' | 'hill', token: string) => a.inject({ method: 'POST', url: pickupDonePath(token), headers: signed(node, pickupDonePath(token)) })
 
 const pick = (a: Awaited<ReturnType<typeof buildApp>>, headers: Record<string, string>) => a.inject({ method: 'POST', url: PICKUP_PATH, headers })
 
@@ -76,5 +84,43 @@ test('a pickup with a body is refused before the body is read, and one with a JS
   assert.match(r.json().error, /application\/octet-stream/)
   assert.deepEqual(asked, [])
   assert.equal(a.bundleInbox.uploads.busy, 0, 'no upload slot is left taken')
+  await a.close()
+})
+
+test('an answer counts as handed over only when its peer confirms its token, once', async () => {
+  const { a, answers } = await app()
+  const first = await pick(a, signed('camp', PICKUP_PATH))
+  const token = first.headers[PICKUP_TOKEN_HEADER]
+  assert.match(String(token), /^[0-9a-f]{32}$/)
+  assert.equal(answers[0]!.confirmed, 0, 'nothing is handed over by sending the answer')
+  // The answer was lost on the way: the next pickup is a new answer with a token of its own.
+  const second = await pick(a, signed('camp', PICKUP_PATH))
+  const token2 = String(second.headers[PICKUP_TOKEN_HEADER])
+  assert.notEqual(token2, token)
+  // hill cannot confirm camp's answer, and a token never given is unknown.
+  const byHill = await confirm(a, 'hill', token2)
+  assert.equal(byHill.statusCode, 200)
+  assert.deepEqual(byHill.json(), { confirmed: false })
+  assert.deepEqual((await confirm(a, 'camp', 'f'.repeat(32))).json(), { confirmed: false })
+  // A confirmation signed for another token's path is refused.
+  const mismatched = await a.inject({ method: 'POST', url: pickupDonePath(token2), headers: signed('camp', pickupDonePath(String(token))) })
+  assert.equal(mismatched.statusCode, 401)
+  const ok = await confirm(a, 'camp', token2)
+  assert.deepEqual(ok.json(), { confirmed: true })
+  assert.deepEqual(answers.map((x) => x.confirmed), [0, 1])
+  // Twice is no second hand-over.
+  assert.deepEqual((await confirm(a, 'camp', token2)).json(), { confirmed: false })
+  assert.deepEqual(answers.map((x) => x.confirmed), [0, 1])
+  // A malformed token is not a route.
+  const bad = await a.inject({ method: 'POST', url: `${PICKUP_PATH}/done/nope`, headers: signed('camp', `${PICKUP_PATH}/done/nope`) })
+  assert.equal(bad.statusCode, 400)
+  await a.close()
+})
+
+test('an empty answer carries no token', async () => {
+  const { a } = await app()
+  const r = await pick(a, signed('hill', PICKUP_PATH))
+  assert.equal(r.statusCode, 200)
+  assert.equal(r.headers[PICKUP_TOKEN_HEADER], undefined)
   await a.close()
 })
