@@ -116,8 +116,10 @@ function safePositive(what: string, n: number): number {
 }
 
 function safeAddress(a: string): string {
-  if (isIP(a) === 0) throw new DovecotConfigError(`listen.address "${a}" is not an IP address (use 0.0.0.0 for every interface, 127.0.0.1 for this machine only)`)
-  return a
+  if (isIP(a) === 0) throw new DovecotConfigError(`listen.address "${a}" is not an IP address (use 0.0.0.0 for every interface, :: for every interface over IPv4 and IPv6, 127.0.0.1 for this machine only)`)
+  // "::" is every address, IPv4 and IPv6, as it is for Haraka and the web
+  // server; Dovecot binds "::" to IPv6 only, and "*" is its every IPv4.
+  return a === '::' ? '*, ::' : a
 }
 
 function safeDomain(d: string): string {
@@ -646,7 +648,6 @@ service imap-login {
   # With no phone connected the login process (7 MB RSS) ends soon, as LMTP's
   # do; the next phone to connect starts one again, which takes milliseconds.
   ${idleKill} = ${IDLE_KILL}
-  # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
   # STARTTLS: what Delta Chat's dclogin QR codes from Outpost ask for.
   inet_listener imap {
     ${addressKey} = ${address}

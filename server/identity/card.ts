@@ -13,6 +13,7 @@
 import { isNodeName } from './name.js'
 import { createHash, sign as signBytes, verify as verifyBytes, type KeyObject } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { yggdrasilAddress } from '../base/yggdrasil.js'
 import type { NodeConfig } from '../config/schema.js'
 import { signPublicFromB64, type NodeIdentity } from './keys.js'
 import { TLS_PIN } from '../tls/pin.js'
@@ -55,10 +56,19 @@ const AGE_RECIPIENT = /^age1[023456789acdefghjklmnpqrstuvwxyz]{58}$/
 const KIND = /^[a-z][a-z0-9+.-]{0,31}$/
 const B64URL = /^[A-Za-z0-9_-]+$/
 
-/** Where peers reach this node: its web port on node.host (IPv6 literals in brackets), answering with the TLS key of `tlsPin`. */
-export function reachFromConfig(config: NodeConfig, tlsPin?: string): Reach[] {
-  const host = config.node.host.includes(':') ? `[${config.node.host}]` : config.node.host
-  return [{ kind: 'https', address: `https://${host}:${config.ports.web}`, ...(tlsPin ? { tls: tlsPin } : {}) }]
+/**
+ * Where peers reach this node: its web port on node.host (IPv6 literals in
+ * brackets), answering with the TLS key of `tlsPin`; then, when the box is
+ * on Yggdrasil and its web server answers there (listen.address is `::` or
+ * that very address), at its Yggdrasil address, which a peer anywhere on
+ * the mesh can reach. A peer tries them in this order.
+ */
+export function reachFromConfig(config: NodeConfig, tlsPin?: string, yggdrasil: string | undefined = yggdrasilAddress()): Reach[] {
+  const at = (host: string): Reach => ({ kind: 'https', address: `https://${host.includes(':') ? `[${host}]` : host}:${config.ports.web}`, ...(tlsPin ? { tls: tlsPin } : {}) })
+  const reach = [at(config.node.host)]
+  const served = config.listen.address === '::' || config.listen.address === yggdrasil
+  if (yggdrasil && served && yggdrasil !== config.node.host) reach.push(at(yggdrasil))
+  return reach
 }
 
 export function makeCard(node: { config: NodeConfig; identity: Pick<NodeIdentity, 'signPublicB64' | 'ageRecipient'>; tlsPin?: string }): Card {

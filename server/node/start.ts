@@ -77,7 +77,7 @@ export async function checkPortFree(address: string, port: number, what: string)
 }
 
 async function waitReady(node: NodeContext, stopped: () => boolean): Promise<void> {
-  const host = node.config.listen.address === '0.0.0.0' ? '127.0.0.1' : node.config.listen.address
+  const host = node.config.listen.address === '0.0.0.0' || node.config.listen.address === '::' ? '127.0.0.1' : node.config.listen.address
   const deadline = Date.now() + READY_TIMEOUT_MS
   for (;;) {
     const [smtp, imap] = await Promise.all([probeGreeting(host, node.config.ports.submission, /^220 /), probeGreeting(host, node.config.ports.imap, /^\* OK/)])

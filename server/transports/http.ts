@@ -67,7 +67,7 @@ export interface HttpTarget {
 
 /**
  * Where to send, in order: the URL from the settings; else where the peer
- * was last seen on the LAN (mDNS, see sightings.ts), then the first https
+ * was last seen on the LAN (mDNS, see sightings.ts), then each https
  * (then http) reach address on its card. A sighting is only used for a
  * peer whose card pins its TLS key: anyone on the LAN can announce the
  * peer's name and fingerprint, and only the key tells the real box from a
@@ -79,8 +79,8 @@ export function peerTargets(peer: Peer, config: HttpConfig): HttpTarget[] {
   const out: HttpTarget[] = []
   const seen = freshSighting(peer.name)
   if (seen && pin) out.push({ base: parseBaseUrl(`https://${seen.address.includes(':') ? `[${seen.address}]` : seen.address}:${seen.port}`), pin, from: 'mdns' })
-  const reach = peer.reach.find((r) => r.kind === 'https') ?? peer.reach.find((r) => r.kind === 'http')
-  if (reach) out.push({ base: parseBaseUrl(reach.address), pin, from: 'card' })
+  // Every address on the card, https before http, in the card's order (its LAN address, then its Yggdrasil one).
+  for (const kind of ['https', 'http']) for (const r of peer.reach.filter((x) => x.kind === kind)) out.push({ base: parseBaseUrl(r.address), pin, from: 'card' })
   if (!out.length) throw new Error(`peer "${peer.name}" has no https address on its card; give one with \`outpost transport add ${peer.name} http --set url=https://HOST:PORT\``)
   return out
 }
@@ -88,6 +88,11 @@ export function peerTargets(peer: Peer, config: HttpConfig): HttpTarget[] {
 /** The URL the transport sends to first (see peerTargets). */
 export function peerBaseUrl(peer: Peer, config: HttpConfig): URL {
   return peerTargets(peer, config)[0]!.base
+}
+
+/** No answer came from this address (refused, timed out, cut): another address of the peer may do. */
+export class PeerUnreachableError extends OutpostError {
+  override name = 'PeerUnreachableError'
 }
 
 /** The server answered with another TLS key than the peer's card pins: nothing was sent. */
@@ -195,7 +200,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
     const self = ctx.node.config.node.name
     const insecureTls = config.insecure_tls === 'yes'
     const targets = peerTargets(peer, config)
-    let target = targets[0]!
+    let at = 0
     const pushTo = (t: HttpTarget) =>
       ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
         const endpoint = bundlesEndpoint(t.base)
@@ -205,7 +210,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
           r = await postBundle(endpoint, bytes, headers, { insecureTls, pin: t.pin })
         } catch (err) {
           if (err instanceof TlsPinError) throw err
-          throw new Error(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`, { cause: err })
+          throw new PeerUnreachableError(`cannot reach ${ctx.peer} at ${endpoint.origin}: ${(err as Error).message} (is that node running, and is the address right?)`, { cause: err })
         }
         // Anything but 2xx leaves the bundle's mail and acks waiting for the next run.
         if (r.status < 200 || r.status > 299) {
@@ -214,24 +219,26 @@ export const httpTransport: TransportDriver<HttpConfig> = {
         }
       }, sendOptions(ctx, 'http'))
     // A LAN sighting whose server has another key than the card pins is a
-    // stranger (or a stale address): the next place is tried, and nothing
-    // went to the stranger.
-    const push = async () => {
-      for (const [i, t] of targets.entries()) {
+    // stranger (or a stale address), and an address that does not answer
+    // (the card's LAN address seen from across a Yggdrasil mesh) is no way
+    // there: the next place is tried, and nothing went to the stranger. The
+    // place that answered is kept for the rest of the run.
+    const viaTargets = async <T>(step: (t: HttpTarget) => Promise<T>): Promise<T> => {
+      for (;;) {
         try {
-          target = t
-          return await pushTo(t)
+          return await step(targets[at]!)
         } catch (err) {
-          if (!(err instanceof TlsPinError) || i === targets.length - 1) throw err
-          ctx.log(`http → ${ctx.peer}: ${err.message}; trying ${targets[i + 1]!.from === 'card' ? "the card's address" : 'the next address'}`)
+          if (!(err instanceof TlsPinError || err instanceof PeerUnreachableError) || at === targets.length - 1) throw err
+          at++
+          ctx.log(`http → ${ctx.peer}: ${err.message}; trying ${targets[at]!.from === 'card' ? `the card's address ${targets[at]!.base.origin}` : 'the next address'}`)
         }
       }
-      throw new Error('unreachable')
     }
+    const push = () => viaTargets(pushTo)
     const sent = await push()
     let received = { bundles: 0, bytes: 0, messages: 0 }
     if (config.pickup === 'yes') {
-      received = await pickup(ctx, target.base, self, insecureTls, target.pin)
+      received = await viaTargets((t) => pickup(ctx, t.base, self, insecureTls, t.pin))
       // What came in is owed an ack: send it now, while the link is up.
       if (received.bundles) {
         const acks = await push()
@@ -246,7 +253,7 @@ export const httpTransport: TransportDriver<HttpConfig> = {
       sentBytes: sent.bytes,
       receivedBundles: received.bundles,
       receivedBytes: received.bytes,
-      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${bundlesEndpoint(target.base).origin}${config.pickup === 'yes' ? `; picked up ${received.bundles} bundles` : ''}`,
+      detail: `sent ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} bundles to ${bundlesEndpoint(targets[at]!.base).origin}${config.pickup === 'yes' ? `; picked up ${received.bundles} bundles` : ''}`,
     }
   },
 }
@@ -270,7 +277,8 @@ async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], ba
   try {
     r = await postBundle(u, Buffer.alloc(0), signed(PICKUP_PATH), { insecureTls, pin })
   } catch (err) {
-    throw new Error(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`, { cause: err })
+    if (err instanceof TlsPinError) throw err
+    throw new PeerUnreachableError(`cannot pick up from ${ctx.peer} at ${u.origin}: ${(err as Error).message}`, { cause: err })
   }
   if (r.status !== 200) throw new Error(`${ctx.peer} at ${u.origin} refused the pickup (HTTP ${r.status}): ${answerText(r)}`)
   let bundles = 0

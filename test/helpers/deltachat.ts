@@ -73,16 +73,19 @@ export class Phone {
   }
 
   /**
-   * Starts a deltachat-rpc-server in a fresh temp dir and creates one empty account.
+   * Starts a deltachat-rpc-server in a fresh temp dir (inside `opts.netns`
+   * when given) and creates one empty account.
    *
    * The server is spawned here rather than through `startDeltaChat()` because that
    * helper keeps the child process to itself: its close() sends SIGTERM without
    * waiting, and its exit handler throws an uncaught error. A test must know the
    * process is gone before it says it cleaned up.
    */
-  static async start(name: string): Promise<Phone> {
+  static async start(name: string, opts: { netns?: string } = {}): Promise<Phone> {
     const dir = await mkdtemp(join(tmpdir(), `outpost-phone-${name}-`))
-    const server = spawn(rpcServerPath(), [], {
+    // In a network namespace, the phone sees that namespace's network only (`ip netns exec` execs the server in place).
+    const [cmd, args] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, rpcServerPath()]] : [rpcServerPath(), []]
+    const server = spawn(cmd, args, {
       env: { DC_ACCOUNTS_PATH: join(dir, 'accounts'), ...(process.env.RUST_LOG ? { RUST_LOG: process.env.RUST_LOG } : {}) },
       stdio: ['pipe', 'pipe', 'pipe'],
     })

@@ -9,7 +9,7 @@ import { sign } from 'node:crypto'
 import { nodePaths } from '../../../server/base/paths.js'
 import { defaults } from '../../../server/config/schema.js'
 import { ensureIdentity, type NodeIdentity } from '../../../server/identity/keys.js'
-import { CARD_PREFIX, cardText, makeCard, parseCard, readCard, signFingerprint, type Card } from '../../../server/identity/card.js'
+import { CARD_PREFIX, cardText, makeCard, parseCard, reachFromConfig, readCard, signFingerprint, type Card } from '../../../server/identity/card.js'
 
 let dir: string
 let id: NodeIdentity
@@ -137,4 +137,21 @@ test("a card may pin its web server's TLS key; cards without a pin are still rea
   const base = { v: 1, name: 'camp', domains: ['camp.test'], sign: id.signPublicB64, age: id.ageRecipient }
   assert.deepEqual(parseCard(signedText({ ...base, reach: [{ kind: 'https', address: 'https://10.42.0.1:443' }] })).reach, [{ kind: 'https', address: 'https://10.42.0.1:443' }])
   assert.throws(() => parseCard(signedText({ ...base, reach: [{ kind: 'https', address: 'https://10.42.0.1:443', tls: 'md5:abc' }] })), /field "reach\.tls" must be a TLS key pin/)
+})
+
+test('on Yggdrasil, a card also names the Yggdrasil address, after the LAN one, only where the web server answers there', () => {
+  const ygg = '201:6c3a:1b2c::7'
+  const c = config()
+  c.listen.address = '::'
+  assert.deepEqual(reachFromConfig(c, undefined, ygg).map((r) => r.address), ['https://10.42.0.1:443', `https://[${ygg}]:443`])
+  c.listen.address = ygg
+  assert.deepEqual(reachFromConfig(c, undefined, ygg).map((r) => r.address), ['https://10.42.0.1:443', `https://[${ygg}]:443`])
+  // IPv4 only: the Yggdrasil address would lead nowhere.
+  c.listen.address = '0.0.0.0'
+  assert.deepEqual(reachFromConfig(c, undefined, ygg).map((r) => r.address), ['https://10.42.0.1:443'])
+  // Not on Yggdrasil, or its address is already the card's host: one entry.
+  c.listen.address = '::'
+  assert.deepEqual(reachFromConfig(c, undefined, undefined).map((r) => r.address), ['https://10.42.0.1:443'])
+  c.node.host = ygg
+  assert.deepEqual(reachFromConfig(c, 'SHA256:x', ygg), [{ kind: 'https', address: `https://[${ygg}]:443`, tls: 'SHA256:x' }])
 })

@@ -29,3 +29,8 @@ test("a sighting is used only for a peer whose card pins its TLS key, and every 
   // A CA vouches instead of the pin.
   assert.equal(peerTargets(peer, { insecure_tls: 'no' } as never)[0]!.pin, undefined)
 })
+
+test('every address on the card is a target, https first, in the card order', () => {
+  const two: Peer = { ...peer, name: 'hill', reach: [{ kind: 'http', address: 'http://192.0.2.30:80' }, { kind: 'https', address: 'https://192.0.2.10:8443', tls: PIN }, { kind: 'https', address: 'https://[201:6c3a::7]:8443', tls: PIN }] }
+  assert.deepEqual(peerTargets(two, { insecure_tls: 'yes' } as never).map((t) => [t.from, t.base.host]), [['card', '192.0.2.10:8443'], ['card', '[201:6c3a::7]:8443'], ['card', '192.0.2.30']])
+})

@@ -2,7 +2,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { NetworkInterfaceInfo } from 'node:os'
-import { isYggdrasilAddress, yggdrasilAddress } from '../../../server/transports/yggdrasil.js'
+import { isYggdrasilAddress, yggdrasilAddress } from '../../../server/base/yggdrasil.js'
 
 function v6(address: string, internal = false): NetworkInterfaceInfo {
   return { address, netmask: 'ffff:ffff:ffff:ffff::', family: 'IPv6', mac: '00:00:00:00:00:00', internal, cidr: `${address}/64`, scopeid: 0 }
