@@ -441,18 +441,18 @@ test(`the real doveconf (Dovecot ${installed ?? 'none'}) accepts its version's r
   const dir = mkdtempSync(join(tmpdir(), 'opc-'))
   const user = await nobody()
   try {
-    for (const root of [false, true]) {
-      const paths: NodePaths = nodePaths(join(dir, root ? 'root' : 'user'))
+    for (const [root, listen] of [[false, '127.0.0.1'], [true, '127.0.0.1'], [false, '::']] as const) {
+      const paths: NodePaths = nodePaths(join(dir, `${root ? 'root' : 'user'}-${listen === '::' ? 'v6' : 'v4'}`))
       mkdirSync(paths.tlsDir, { recursive: true })
       // doveconf reads the certificate and key files but does not parse them.
       writeFileSync(paths.tlsCert, 'not checked by doveconf\n')
       writeFileSync(paths.tlsKey, 'not checked by doveconf\n', { mode: 0o600 })
-      writeDovecotConf(paths, renderDovecotConf(input({ version: installed!, root, data: paths.data, mutate: (i) => { i.user = user } })))
+      writeDovecotConf(paths, renderDovecotConf(input({ version: installed!, root, data: paths.data, mutate: (i) => { i.user = user; i.config.listen.address = listen } })))
       const { warnings } = await validateDovecotConf(exec, paths.dovecotConf)
-      assert.deepEqual(warnings, [], `doveconf warnings (${root ? 'root' : 'non-root'}): ${warnings.join('; ')}`)
+      assert.deepEqual(warnings, [], `doveconf warnings (${root ? 'root' : 'non-root'}, listen ${listen}): ${warnings.join('; ')}`)
     }
     // And a broken file is reported with doveconf's own words (2.4 wants its version line first).
-    const broken = nodePaths(join(dir, 'user'))
+    const broken = nodePaths(join(dir, 'user-v4'))
     writeFileSync(broken.dovecotConf, (installed === '2.4' ? 'dovecot_config_version = 2.4.0\ndovecot_storage_version = 2.4.0\n' : '') + 'no_such_setting = 1\n')
     await assert.rejects(validateDovecotConf(exec, broken.dovecotConf), /Unknown setting: no_such_setting/)
     // A 2.3 config under 2.4 (or the other way round) is refused, not half-read.
@@ -461,5 +461,13 @@ test(`the real doveconf (Dovecot ${installed ?? 'none'}) accepts its version's r
     await assert.rejects(validateDovecotConf(exec, broken.dovecotConf), /Dovecot rejects the generated/)
   } finally {
     rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('listen.address "::" is every address, IPv4 and IPv6, in both versions (Dovecot binds "::" to IPv6 only)', () => {
+  for (const version of ['2.3', '2.4'] as const) {
+    const conf = renderDovecotConf(input({ version, mutate: (i) => { i.config.listen.address = '::' } }))['dovecot.conf']
+    const key = version === '2.3' ? 'address' : 'listen'
+    assert.equal(conf.match(new RegExp(`^\\s+${key} = \\*, ::$`, 'gm'))?.length, 2, `${version}: both IMAP listeners on "*, ::"`)
   }
 })
