@@ -76,8 +76,8 @@ export class RadioLink {
   private readonly log: (line: string) => void
   private busyUntil = 0
   private txChain: Promise<unknown> = Promise.resolve()
-  private ackWaiter: { id: string; resolve: (f: Extract<LinkFrame, { kind: 'ack' }>) => void } | undefined
-  private importing = new Set<string>()
+  private ackWaiter: { id: string; count: number; resolve: (f: Extract<LinkFrame, { kind: 'ack' }>) => void } | undefined
+  private importingIds = new Set<string>()
   private closed = false
   private readonly maxFrameMs: number
   private readonly ackMs: number
@@ -98,6 +98,11 @@ export class RadioLink {
 
   close(): void {
     this.closed = true
+  }
+
+  /** Whether a received bundle is being imported: the run must not end under it. */
+  importing(): boolean {
+    return this.importingIds.size > 0
   }
 
   /** Waits for the channel to be quiet and the budget to allow the frame, sends it, and waits out its airtime (the radio is busy until then). */
@@ -134,36 +139,37 @@ export class RadioLink {
     this.stats.framesReceived++
     this.lastHeardAt = Date.now()
     if (f.kind === 'ack') {
-      if (this.ackWaiter && this.ackWaiter.id === f.id.toString('hex')) this.ackWaiter.resolve(f)
+      // An ACK answers the transfer as the sender framed it (its fragment count): one about another plan of the same id is not ours.
+      if (this.ackWaiter && this.ackWaiter.id === f.id.toString('hex') && this.ackWaiter.count === f.count) this.ackWaiter.resolve(f)
       return
     }
     if (f.kind === 'data') {
       const id = f.id.toString('hex')
       // The peer's burst goes on until its polling frame: keep quiet till then.
       this.busyUntil = f.poll ? 0 : Date.now() + this.maxFrameMs + TURNAROUND_MS
-      if (this.o.store.doneStatus(id) === undefined && !this.importing.has(id)) {
+      if (this.o.store.doneStatus(id) === undefined && !this.importingIds.has(id)) {
         if (!this.o.store.put(id, f.total, f.count, f.index, f.data)) {
-          if (f.poll) void this.answer(f.id, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
+          if (f.poll) void this.answer(f.id, f.count, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
           return
         }
       }
-      if (f.poll) void this.answer(f.id)
+      if (f.poll) void this.answer(f.id, f.count)
       return
     }
     // A query opens a transfer (or resumes one): answer with what is held.
     this.busyUntil = 0
     const id = f.id.toString('hex')
-    if (this.o.store.doneStatus(id) === undefined && !this.importing.has(id) && !this.o.store.open(id, f.total, f.count)) {
-      void this.answer(f.id, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
+    if (this.o.store.doneStatus(id) === undefined && !this.importingIds.has(id) && !this.o.store.open(id, f.total, f.count)) {
+      void this.answer(f.id, f.count, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
       return
     }
-    void this.answer(f.id)
+    void this.answer(f.id, f.count)
   }
 
   /** Answers a poll or query: done, importing, or the held fragments. A whole bundle starts its import here. */
-  private async answer(idBuf: Buffer, forced?: number): Promise<void> {
+  private async answer(idBuf: Buffer, count: number, forced?: number): Promise<void> {
     const id = idBuf.toString('hex')
-    let status = forced ?? this.o.store.doneStatus(id) ?? (this.importing.has(id) ? ACK_IMPORTING : ACK_PARTIAL)
+    let status = forced ?? this.o.store.doneStatus(id) ?? (this.importingIds.has(id) ? ACK_IMPORTING : ACK_PARTIAL)
     if (status === ACK_PARTIAL && forced === undefined && this.o.store.isComplete(id)) {
       status = ACK_IMPORTING
       this.startImport(id)
@@ -171,13 +177,13 @@ export class RadioLink {
     const { base, bitmap } = status === ACK_PARTIAL ? this.o.store.ackState(id, this.o.payload - ACK_HEADER - CRC_LENGTH) : { base: 0, bitmap: Buffer.alloc(0) }
     // A short random pause: the sender's radio turns from transmit to receive.
     await sleep(20 + this.random() * 80)
-    await this.transmit({ kind: 'ack', status, link: this.link, id: idBuf, count: 0, base, bitmap }, { urgent: true })
+    await this.transmit({ kind: 'ack', status, link: this.link, id: idBuf, count, base, bitmap }, { urgent: true })
   }
 
   private startImport(id: string): void {
     const bundle = this.o.store.take(id)
     if (!bundle) return
-    this.importing.add(id)
+    this.importingIds.add(id)
     void this.o
       .deliver(bundle, id)
       .then((status) => {
@@ -188,11 +194,11 @@ export class RadioLink {
         // Deferred: the whole bundle stays held, and the sender's next query imports it again.
       })
       .catch((err: Error) => this.log(`lora: importing bundle ${id} from ${this.o.peer} failed: ${err.message}; it is kept and imported again when the peer asks`))
-      .finally(() => this.importing.delete(id))
+      .finally(() => this.importingIds.delete(id))
   }
 
   /** Waits for the ACK of transfer `id`, at most `ms`. */
-  private awaitAck(id: string, ms: number): Promise<Extract<LinkFrame, { kind: 'ack' }> | undefined> {
+  private awaitAck(id: string, count: number, ms: number): Promise<Extract<LinkFrame, { kind: 'ack' }> | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.ackWaiter = undefined
@@ -200,6 +206,7 @@ export class RadioLink {
       }, ms)
       this.ackWaiter = {
         id,
+        count,
         resolve: (f) => {
           clearTimeout(timer)
           this.ackWaiter = undefined
@@ -231,7 +238,7 @@ export class RadioLink {
       // Jitter before taking the channel, so two senders that waited for the same quiet moment rarely start together.
       await sleep(this.random() * this.maxFrameMs * 0.5)
       if (!(await this.transmit(poll, { resend: pollIsResend }))) return 'budget'
-      const ack = await this.awaitAck(id, this.ackTimeoutMs())
+      const ack = await this.awaitAck(id, plan.count, this.ackTimeoutMs())
       if (!ack) {
         this.stats.acksMissed++
         if (++misses >= this.maxMisses) return 'down'
