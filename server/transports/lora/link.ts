@@ -177,7 +177,8 @@ export class RadioLink {
     const { base, bitmap } = status === ACK_PARTIAL ? this.o.store.ackState(id, this.o.payload - ACK_HEADER - CRC_LENGTH) : { base: 0, bitmap: Buffer.alloc(0) }
     // A short random pause: the sender's radio turns from transmit to receive.
     await sleep(20 + this.random() * 80)
-    await this.transmit({ kind: 'ack', status, link: this.link, id: idBuf, count, base, bitmap }, { urgent: true })
+    // Answers run beside the run's own sending: a radio that fails here (unplugged) must not take the process down; the sender's next write reports it.
+    await this.transmit({ kind: 'ack', status, link: this.link, id: idBuf, count, base, bitmap }, { urgent: true }).catch((err: Error) => this.log(`lora: answering ${this.o.peer} failed: ${err.message}`))
   }
 
   private startImport(id: string): void {

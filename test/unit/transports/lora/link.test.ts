@@ -100,3 +100,14 @@ test('a sender out of airtime stops instead of breaking the duty cycle', { timeo
   assert.equal(b.got.length, 0)
   ch.close()
 })
+
+test('a receiver whose radio fails to write does not take the process down; the sender sees the link down', { timeout: 30_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const a = new RadioLink({ port: ports[0], self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, maxMisses: 2 })
+  const logged: string[] = []
+  const broken: RadioPort = { ...ports[1], write: async () => { throw new Error('the radio was unplugged') } }
+  new RadioLink({ port: broken, self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, log: (l) => logged.push(l) })
+  assert.equal(await a.send(randomBytes(500)), 'down')
+  assert.ok(logged.some((l) => /answering camp failed: the radio was unplugged/.test(l)), logged.join('\n'))
+  ch.close()
+})
