@@ -17,6 +17,7 @@ import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
 import { benchIdlePush } from './idle-push.js'
 import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
+import { benchLora } from './lora.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -251,6 +252,9 @@ try {
     lossMessages: Number(process.env.BENCH_PUSH_LOSS ?? 1000),
     lossMaxGapMs: Number(process.env.BENCH_PUSH_MAX_GAP_MS ?? 300),
   })
+  out()
+  out('i. LoRa link (simulated channel, airtime by the Semtech formula)')
+  await benchLora(out)
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -1,0 +1,31 @@
+// The seam between the link and the radio: a byte stream to a KISS TNC.
+// The real radio is a serial device (/dev/ttyACM0, /dev/ttyUSB0) opened with
+// the serialport library; the tests open a pseudo-terminal the same way,
+// with the radio simulator on its other end, so the one driver runs in both.
+import { SerialPort } from 'serialport'
+
+export interface RadioPort {
+  /** Writes bytes to the TNC; resolves once they are handed to the OS. */
+  write(bytes: Buffer): Promise<void>
+  /** Every chunk read from the TNC, as it arrives. */
+  onData(listener: (chunk: Buffer) => void): void
+  close(): Promise<void>
+}
+
+/** Opens a serial device (or a pseudo-terminal) raw at `baud`. */
+export function openSerialRadio(path: string, baud: number): Promise<RadioPort> {
+  return new Promise((resolve, reject) => {
+    const port = new SerialPort({ path, baudRate: baud, autoOpen: false })
+    port.open((err) => {
+      if (err) return reject(new Error(`cannot open the radio at ${path}: ${err.message}; check that the radio is plugged in and that the node's user may open it (the dialout group)`))
+      resolve({
+        write: (bytes) =>
+          new Promise((res, rej) => {
+            port.write(bytes, (e) => (e ? rej(new Error(`writing to the radio at ${path}: ${e.message}`)) : port.drain((d) => (d ? rej(d) : res()))))
+          }),
+        onData: (listener) => void port.on('data', listener),
+        close: () => new Promise((res) => (port.isOpen ? port.close(() => res()) : res())),
+      })
+    })
+  })
+}

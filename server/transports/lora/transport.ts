@@ -1,0 +1,208 @@
+// The LoRa transport: bundles over a LoRa radio used as a serial modem (an
+// RNode, or any TNC that speaks KISS). A run opens the radio, sends what
+// waits for the peer over the link protocol (link.ts), takes in whatever
+// the peer sends meanwhile, and stays on the air until the channel has been
+// quiet for `listen_seconds`, so both nodes' runs overlap and acks can come
+// back in the same session. See docs/transports/lora.md.
+//
+// Like NNCP's spool, the radio has a queue of its own on disk: a bundle is
+// sealed into spool/lora/<peer>/out/ (tmp → fsync → rename) and that is
+// when its messages count as having left by `lora` (the outbox's resend
+// policy then waits before sending them again). The bundle file goes only
+// when the peer answers that it took the bundle in, so a transfer cut off
+// by a dropped link, the end of a run or a restart resumes at the next run
+// from the fragments the peer kept. A bundle the peer refuses is renamed
+// error.<name> and kept, never deleted.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { writeFileDurable } from '../../base/durable.js'
+import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
+import { BANDWIDTHS_HZ, airtimeMs, type LoraModulation } from './airtime.js'
+import { AirtimeBudget, REGIONS } from './duty-cycle.js'
+import { ACK_DEFERRED, ACK_DONE } from './frames.js'
+import { RadioLink, type SendOutcome } from './link.js'
+import { openSerialRadio } from './radio-port.js'
+import { Reassembly } from './reassembly.js'
+import { rnodeSetup } from './rnode.js'
+
+/** The settings as the user gave them (keys of configKeys, defaults filled in): the service stores this and parses it again at each run. */
+export type LoraConfig = Record<string, string>
+
+/** What a run uses, read from the settings. */
+export interface LoraSettings {
+  port: string
+  baud: number
+  firmware: 'rnode' | 'kiss'
+  region: string
+  frequency: number
+  txpower: number
+  modulation: LoraModulation
+  payload: number
+  /** The share of airtime allowed, 0 to 1. */
+  duty: number
+  window: number
+  listenMs: number
+  maxMs: number
+  maxBundleBytes: number
+}
+
+const int = (kind: string, key: string, v: string, min: number, max: number): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new TransportConfigError(`${kind}: ${key} must be a whole number from ${min} to ${max}, not "${v}"`)
+  return n
+}
+
+/** Where a peer's radio queue and half-received bundles live. */
+export function loraSpool(spool: string, peer: string): { out: string; in: string } {
+  return { out: join(spool, 'lora', peer, 'out'), in: join(spool, 'lora', peer, 'in') }
+}
+
+/** The bundles waiting in the radio's queue, oldest first; error.* and tmp files are not. */
+function spooled(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir).filter((n) => /^\d{13}-/.test(n)).sort()
+}
+
+/** Checks the settings and reads them into what a run uses; throws TransportConfigError naming the key. */
+export function loraSettings(c: LoraConfig): LoraSettings {
+  const region = REGIONS[c.region!]
+  if (!region) throw new TransportConfigError(`lora: region "${c.region}" is not one of ${Object.keys(REGIONS).join(', ')}`)
+  if (!c.port!.startsWith('/')) throw new TransportConfigError(`lora: port must be a device path such as /dev/ttyACM0, not "${c.port}"`)
+  if (c.firmware !== 'rnode' && c.firmware !== 'kiss') throw new TransportConfigError(`lora: firmware is rnode or kiss, not "${c.firmware}"`)
+  const bw = int('lora', 'bw', c.bw!, 7800, 500000)
+  if (!BANDWIDTHS_HZ.includes(bw)) throw new TransportConfigError(`lora: bw must be one of ${BANDWIDTHS_HZ.join(', ')} Hz, not ${bw}`)
+  const duty = c.duty === undefined ? region.duty : Number(c.duty) / 100
+  if (!(duty > 0 && duty <= 1)) throw new TransportConfigError(`lora: duty is a percentage above 0 and at most 100, not "${c.duty}"`)
+  return {
+    port: c.port!,
+    baud: int('lora', 'baud', c.baud!, 1200, 4_000_000),
+    firmware: c.firmware,
+    region: c.region!,
+    frequency: c.frequency === undefined ? region.frequency : int('lora', 'frequency', c.frequency, 137_000_000, 1_020_000_000),
+    txpower: int('lora', 'txpower', c.txpower!, 0, 30),
+    modulation: { sf: int('lora', 'sf', c.sf!, 7, 12), bw, cr: int('lora', 'cr', c.cr!, 5, 8), preamble: int('lora', 'preamble', c.preamble!, 6, 65535) },
+    payload: int('lora', 'payload', c.payload!, 48, 255),
+    duty,
+    window: int('lora', 'window', c.window!, 1, 64),
+    listenMs: int('lora', 'listen_seconds', c.listen_seconds!, 1, 3600) * 1000,
+    maxMs: int('lora', 'max_seconds', c.max_seconds!, 10, 86_400) * 1000,
+    maxBundleBytes: int('lora', 'max_bundle_kib', c.max_bundle_kib!, 1, 12_000) * 1024,
+  }
+}
+
+export const loraTransport: TransportDriver<LoraConfig> = {
+  kind: 'lora',
+  doc: 'Bundles over a LoRa radio on a serial port (an RNode, or any KISS TNC): fragments within the radio payload, selective ACKs, resumption after a dropped link, and the region\'s duty-cycle budget. Both nodes need a radio on the same frequency and modulation; see docs/transports/lora.md.',
+  // Each run stays on the air until the channel has been quiet for
+  // listen_seconds: run every minute, the radio listens most of the time,
+  // so the peer's runs find it.
+  defaultSchedule: '* * * * *',
+  configKeys: {
+    port: { doc: 'the radio\'s serial device, e.g. /dev/ttyACM0 (or a /dev/serial/by-id/ name, which survives replugging)', required: true },
+    baud: { doc: 'the serial speed; RNode firmware uses 115200', default: '115200' },
+    firmware: { doc: 'rnode: set the radio\'s frequency, bandwidth, spreading factor, coding rate and power at each run (RNode firmware); kiss: a TNC set up by its own tool, sent data frames only', default: 'rnode' },
+    region: { doc: `the regional plan, for the default frequency and duty cycle: ${Object.keys(REGIONS).join(', ')}`, default: 'EU868' },
+    frequency: { doc: 'the channel in Hz (default: the region\'s, 869525000 in EU868); both radios must use the same' },
+    sf: { doc: 'spreading factor 7–12: each step up about doubles range margin and airtime', default: '9' },
+    bw: { doc: `bandwidth in Hz: ${BANDWIDTHS_HZ.join(', ')}`, default: '125000' },
+    cr: { doc: 'coding rate denominator: 5–8 for 4/5–4/8', default: '5' },
+    preamble: { doc: 'preamble symbols the radio sends, for airtime accounting; set it to what your firmware uses', default: '8' },
+    txpower: { doc: 'transmit power in dBm (EU868: at most 14 on the common sub-bands)', default: '14' },
+    payload: { doc: 'the radio\'s largest frame in bytes (222 on RNode firmware); no frame the link sends is larger', default: '222' },
+    duty: { doc: 'the duty cycle in percent (default: the region\'s, 1 in EU868); the sender never exceeds it over any hour' },
+    window: { doc: 'fragments sent before asking for an ACK', default: '8' },
+    listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long', default: '45' },
+    max_seconds: { doc: 'the longest a run keeps the radio', default: '600' },
+    max_bundle_kib: { doc: 'the largest bundle taken in from the peer, in KiB', default: '1024' },
+  },
+  parseConfig(raw) {
+    const c = checkConfigKeys(this, raw)
+    loraSettings(c)
+    return c
+  },
+  async run(ctx, raw) {
+    const config = loraSettings(raw)
+    const started = Date.now()
+    const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
+    mkdirSync(dirs.out, { recursive: true })
+    const budget = new AirtimeBudget(join(ctx.node.paths.spool, 'lora', 'airtime.json'), config.duty)
+    const radio = await openSerialRadio(config.port, config.baud)
+    let received = 0
+    let messages = 0
+    let acks = 0
+    let sentBundles = 0
+    let sentBytes = 0
+    let receivedBytes = 0
+    let stopped: string | undefined
+    const link = new RadioLink({
+      port: radio,
+      self: ctx.node.config.node.name,
+      peer: ctx.peer,
+      payload: config.payload,
+      modulation: config.modulation,
+      budget,
+      store: new Reassembly(dirs.in, config.maxBundleBytes),
+      window: config.window,
+      log: ctx.log,
+      deliver: async (bytes, id) => {
+        const o = await ctx.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
+        if (o.kind === 'deferred') return ACK_DEFERRED
+        received++
+        receivedBytes += bytes.length
+        return ACK_DONE
+      },
+    })
+    try {
+      if (config.firmware === 'rnode') await radio.write(rnodeSetup({ frequency: config.frequency, txPower: config.txpower, modulation: config.modulation }))
+      let lastActivity = Date.now()
+      while (Date.now() - started < config.maxMs) {
+        if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.peersWithUnsentWork().includes(ctx.peer)) {
+          const r = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
+            const file = join(dirs.out, `${String(Date.now()).padStart(13, '0')}-${name}`)
+            writeFileDurable(file, bytes, 0o600)
+            return `lora:${ctx.peer}/${name}`
+          }, sendOptions(ctx, 'lora'))
+          messages += r.messages
+          acks += r.acks
+        }
+        const next = stopped ? undefined : spooled(dirs.out)[0]
+        if (next) {
+          const file = join(dirs.out, next)
+          const bytes = readFileSync(file)
+          const outcome: SendOutcome = await link.send(bytes)
+          lastActivity = Date.now()
+          if (outcome === 'done') {
+            rmSync(file)
+            sentBundles++
+            sentBytes += bytes.length
+          } else if (outcome === 'refused') {
+            renameSync(file, join(dirs.out, `error.${next}`))
+            ctx.log(`lora: ${ctx.peer} refused bundle ${next} (${bytes.length} bytes, larger than it takes by radio); kept as error.${next}, its mail goes again by another carrier or after the resend timeout`)
+          } else {
+            stopped = outcome === 'deferred' ? `${ctx.peer} could not take bundles now; they wait for the next run`
+              : outcome === 'budget' ? `the airtime budget is spent (${(budget.usedMs() / 1000).toFixed(1)} of ${(budget.limitMs() / 1000).toFixed(0)} s in the last hour); the rest waits`
+              : `${ctx.peer} stopped answering; the transfer resumes at the next run`
+          }
+          continue
+        }
+        if (Date.now() - Math.max(lastActivity, link.lastHeardAt) >= config.listenMs && !link.importing()) break
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    } finally {
+      link.close()
+      await radio.close()
+    }
+    const s = link.stats
+    const waiting = spooled(dirs.out).length
+    const detail = `sent ${sentBundles} bundles (${messages} messages and ${acks} acks sealed this run) and received ${received} from ${ctx.peer} by radio; ` +
+      `${s.framesSent} frames sent (${s.framesResent} resent, ${(s.airtimeMs / 1000).toFixed(1)} s on air), ${s.acksMissed} ACKs missed, ${s.framesBad} frames unreadable; ` +
+      `airtime ${(budget.usedMs() / 1000).toFixed(1)} of ${(budget.limitMs() / 1000).toFixed(0)} s this hour` +
+      (waiting ? `; ${waiting} bundles wait in the radio queue` : '') + (stopped ? `; stopped sending: ${stopped}` : '')
+    return { sentBundles, sentBytes, receivedBundles: received, receivedBytes, detail }
+  },
+}
+
+/** Airtime of one full frame at this config, for the docs and `transport help`. */
+export function frameAirtimeMs(config: Pick<LoraSettings, 'modulation' | 'payload'>): number {
+  return airtimeMs(config.modulation, config.payload)
+}

@@ -1,0 +1,113 @@
+// The link protocol over a simulated channel (fast modulation: SF7 at
+// 500 kHz, a few ms a frame): bundles cross whole and once through loss,
+// corruption and both sides talking at once, and a transfer cut off
+// resumes from what the receiver kept.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { RadioLink } from '../../../../server/transports/lora/link.js'
+import { AirtimeBudget } from '../../../../server/transports/lora/duty-cycle.js'
+import { Reassembly } from '../../../../server/transports/lora/reassembly.js'
+import { ACK_DONE } from '../../../../server/transports/lora/frames.js'
+import type { RadioPort } from '../../../../server/transports/lora/radio-port.js'
+import { radioPair, type ChannelOptions } from '../../../helpers/radio-sim.js'
+import { seededRandom } from '../../../helpers/seeded-random.js'
+
+const modulation = { sf: 7, bw: 500000, cr: 5, preamble: 8 }
+
+function node(name: string, peer: string, port: RadioPort, seed: number, dir = mkdtempSync(join(tmpdir(), `op-link-${name}-`))) {
+  const got: Buffer[] = []
+  const link = new RadioLink({
+    port, self: name, peer, payload: 222, modulation,
+    budget: new AirtimeBudget(undefined, 1),
+    store: new Reassembly(dir, 1 << 20),
+    deliver: async (b) => {
+      got.push(b)
+      return ACK_DONE
+    },
+    random: seededRandom(seed),
+    maxMisses: 30,
+  })
+  return { link, got, dir }
+}
+
+const channel = (o: Partial<ChannelOptions> = {}): ChannelOptions => ({ modulation, payload: 222, loss: 0.1, corrupt: 0.02, seed: 7, ...o })
+
+test('a bundle crosses whole and once through 10% loss and some corruption', { timeout: 60_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel())
+  const a = node('camp', 'town', ports[0], 1)
+  const b = node('town', 'camp', ports[1], 2)
+  const bundle = randomBytes(5000)
+  assert.equal(await a.link.send(bundle), 'done')
+  assert.equal(b.got.length, 1)
+  assert.deepEqual(b.got[0], bundle)
+  assert.ok(ch.stats.dropped > 0, 'the channel did lose frames')
+  assert.ok(a.link.stats.framesResent > 0, 'and the sender made up for them')
+  // Sending it again finds it done at once: one query, no data.
+  const before = a.link.stats.framesSent
+  assert.equal(await a.link.send(bundle), 'done')
+  assert.equal(b.got.length, 1)
+  assert.ok(a.link.stats.framesSent - before <= 3)
+  ch.close()
+})
+
+test('both nodes sending at once share the half-duplex channel and both bundles arrive', { timeout: 120_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0.05, corrupt: 0, seed: 11 }))
+  const a = node('camp', 'town', ports[0], 3)
+  const b = node('town', 'camp', ports[1], 4)
+  const ab = randomBytes(3000)
+  const ba = randomBytes(2500)
+  const [ra, rb] = await Promise.all([a.link.send(ab), b.link.send(ba)])
+  assert.deepEqual([ra, rb], ['done', 'done'])
+  assert.deepEqual(b.got, [ab])
+  assert.deepEqual(a.got, [ba])
+  ch.close()
+})
+
+test('a transfer cut off mid-bundle resumes from the fragments the receiver kept on disk', { timeout: 60_000 }, async () => {
+  const bundle = randomBytes(6000)
+  // First link: the channel goes dead after 12 frames in all.
+  let frames = 0
+  const first = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const dead = (p: RadioPort): RadioPort => ({ ...p, write: async (bytes) => (++frames <= 12 ? p.write(bytes) : undefined) })
+  const a1 = new RadioLink({ port: dead(first.ports[0]), self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, maxMisses: 3, random: seededRandom(5) })
+  const b1 = node('town', 'camp', first.ports[1], 6)
+  assert.equal(await a1.send(bundle), 'down')
+  assert.equal(b1.got.length, 0, 'nothing partial was delivered')
+  first.channel.close()
+  // The receiver restarts on the same state; a new link sends the rest.
+  const second = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const a2 = node('camp', 'town', second.ports[0], 7)
+  const b2 = node('town', 'camp', second.ports[1], 8, b1.dir)
+  assert.equal(await a2.link.send(bundle), 'done')
+  assert.deepEqual(b2.got, [bundle])
+  const fragments = Math.ceil(6000 / 196)
+  const dataSent = a2.link.stats.framesSent - 2 // minus the opening query and the final one
+  assert.ok(dataSent < fragments - 5, `the second link sent ${dataSent} frames of ${fragments}: what the receiver held was not sent again`)
+  second.channel.close()
+})
+
+test('a sender out of airtime stops instead of breaking the duty cycle', { timeout: 30_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const a = new RadioLink({ port: ports[0], self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 0.00002), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE })
+  const b = node('town', 'camp', ports[1], 9)
+  // 0.002% of an hour is 72 ms: a few frames at this speed, not 30.
+  assert.equal(await a.send(randomBytes(6000)), 'budget')
+  assert.ok(a.stats.airtimeMs <= 72, `${a.stats.airtimeMs} ms used of 72`)
+  assert.equal(b.got.length, 0)
+  ch.close()
+})
+
+test('a receiver whose radio fails to write does not take the process down; the sender sees the link down', { timeout: 30_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const a = new RadioLink({ port: ports[0], self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, maxMisses: 2 })
+  const logged: string[] = []
+  const broken: RadioPort = { ...ports[1], write: async () => { throw new Error('the radio was unplugged') } }
+  new RadioLink({ port: broken, self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, log: (l) => logged.push(l) })
+  assert.equal(await a.send(randomBytes(500)), 'down')
+  assert.ok(logged.some((l) => /answering camp failed: the radio was unplugged/.test(l)), logged.join('\n'))
+  ch.close()
+})
