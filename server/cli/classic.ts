@@ -108,7 +108,7 @@ export async function cmdClassicReceive(values: { data?: unknown; peer?: unknown
       return 75
     }
     const who = sender(x, env.NNCP_SENDER?.trim() || undefined, values.peer as string | undefined)
-    const name = `classic-${env.NNCP_SENDER?.trim().slice(0, 16) ?? (values.peer as string | undefined) ?? 'unknown'}.bsmtp`
+    const name = `classic-${env.NNCP_SENDER?.trim().slice(0, 16) || (values.peer as string | undefined) || 'unknown'}.bsmtp`
     const outcome = 'refused' in who ? x.quarantineClassic(name, bytes, 'not-a-peer', who.refused, via) : await x.importClassic(who.peer, bytes, { via, name })
     const line = describe(outcome)
     if (outcome.kind === 'quarantined') console.error(line)

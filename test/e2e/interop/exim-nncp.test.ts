@@ -98,11 +98,14 @@ function nncpConfig(dir: string, self: NncpKeys, neigh: Record<string, { keys: N
 }
 
 /** The Exim node's config, the classic set-up of docs/interop/exim.md with paths in the temp dir. */
-function eximConfig(o: { dir: string; nncpCfg: string }): string {
-  return `# oldtown.test: an Exim node that exchanges mail with an Outpost node over NNCP.
-primary_hostname = oldtown.test
-qualify_domain = oldtown.test
-domainlist local_domains = oldtown.test
+function eximConfig(o: { dir: string; nncpCfg: string; domain?: string; fsplScript?: string }): string {
+  const domain = o.domain ?? 'oldtown.test'
+  // With Filespooler as the carrier, only the transport's command changes.
+  const command = o.fsplScript ?? `/usr/bin/nncp-exec -cfg ${o.nncpCfg} -noprogress -quiet $host rsmtp`
+  return `# ${domain}: an Exim node that exchanges mail with an Outpost node over ${o.fsplScript ? 'Filespooler' : 'NNCP'}.
+primary_hostname = ${domain}
+qualify_domain = ${domain}
+domainlist local_domains = ${domain}
 spool_directory = ${o.dir}/spool
 log_file_path = ${o.dir}/log/%slog
 exim_path = ${EXIM}
@@ -135,7 +138,7 @@ nncp_bsmtp:
   use_bsmtp
   use_crlf
   temp_errors = *
-  command = /usr/bin/nncp-exec -cfg ${o.nncpCfg} -noprogress -quiet $host rsmtp
+  command = ${command}
 local_maildir:
   driver = appendfile
   directory = ${o.dir}/mail/\${local_part_data}/Maildir
@@ -221,9 +224,9 @@ describe('a classic Exim + NNCP node and an Outpost node exchange mail both ways
     await ok('nncp-xfer', ['-cfg', to, '-noprogress', '-rx', stick])
   }
 
-  async function eximSend(from: string, to: string, subject: string, body: string, messageId: string): Promise<void> {
+  async function eximSend(from: string, to: string, subject: string, body: string, messageId: string, conf = eximConf): Promise<void> {
     const msg = `From: ${from}\nTo: ${to}\nSubject: ${subject}\nMessage-ID: ${messageId}\n\n${body}\n`
-    await ok(exim, ['-C', eximConf, '-odi', '-oi', '-f', from, to], { input: msg })
+    await ok(exim, ['-C', conf, '-odi', '-oi', '-f', from, to], { input: msg })
   }
 
   before(async () => {
@@ -399,5 +402,49 @@ describe('a classic Exim + NNCP node and an Outpost node exchange mail both ways
     assert.equal(q.length, before + 1)
     assert.match(q.map((e) => e.reason).join('\n'), /oldtown may not send as <mallory@elsewhere\.test> \(envelope sender\)/)
     assert.equal(messageIdCounts(camp.data, aliceAddr).get('<mallory-1@elsewhere.test>') ?? 0, 0)
+  })
+
+  it('with Filespooler as the carrier, a classic node\'s batch reaches alice through `classic receive --peer`, and a peer that sends by NNCP cannot be spoken for', async () => {
+    // A second Exim node, farm.test, whose transport writes each batch as a
+    // Filespooler job; its jobs are copied into the Outpost node's queue,
+    // as any carrier of files would.
+    const farm = join(root, 'farm')
+    for (const d of ['spool', 'log', 'mail']) mkdirSync(join(farm, d), { recursive: true })
+    const outq = join(root, 'fspl-farm-out')
+    const inq = join(root, 'fspl-farm-in')
+    await ok('fspl', ['queue-init', '-q', outq])
+    await ok('fspl', ['queue-init', '-q', inq])
+    const script = join(farm, 'fspl-bsmtp')
+    writeFileSync(script, `#!/bin/sh\nexec fspl prepare -s ${join(farm, 'seq')} -i - | fspl queue-write -q ${outq}\n`, { mode: 0o755 })
+    const conf = join(farm, 'exim.conf')
+    writeFileSync(conf, eximConfig({ dir: farm, nncpCfg: '', domain: 'farm.test', fsplScript: script }), { mode: 0o644 })
+    const uid = eximUid()
+    for (const d of ['spool', 'log', 'mail']) chownTree(join(farm, d), uid)
+    chownSync(farm, uid, uid)
+    chownTree(outq, uid)
+
+    const add = await camp.cli(['peer', 'add-classic', 'farm', '--domain', 'farm.test'])
+    assert.equal(add.code, 0, add.stderr)
+    assert.match(add.stdout, /classic receive --peer farm/)
+
+    const since = alice.mark()
+    const text = `Eggs from the farm at ${Date.now()}`
+    await eximSend('carol@farm.test', aliceAddr, 'eggs', text, '<carol-1@farm.test>', conf)
+    const jobs = readdirSync(join(outq, 'jobs'))
+    assert.equal(jobs.length, 1, 'Exim wrote one Filespooler job')
+    for (const j of jobs) cpSync(join(outq, 'jobs', j), join(inq, 'jobs', j))
+    const processed = await run('fspl', ['queue-process', '-q', inq, process.execPath, '--', OUTPOST_BIN, 'classic', 'receive', '--peer', 'farm', '--data', camp.data])
+    assert.equal(processed.code, 0, `${processed.stderr}${processed.stdout}`)
+    assert.match(processed.stdout, /classic batch from farm: 1 messages, 1 delivered here/)
+    const got = await alice.waitForIncoming((m) => m.text.includes(text), WAIT_MS, since)
+    assert.equal(got.message.sender.address, 'carol@farm.test')
+
+    // oldtown sends by NNCP: a batch that claims to be oldtown's without NNCP's word is kept, not taken.
+    const claimed = await run(process.execPath, [OUTPOST_BIN, 'classic', 'receive', '--peer', 'oldtown', '--data', camp.data], {
+      input: `MAIL FROM:<bob@oldtown.test>\r\nRCPT TO:<${aliceAddr}>\r\nDATA\r\nFrom: bob@oldtown.test\r\nMessage-ID: <fake@oldtown.test>\r\n\r\nnot really bob\r\n.\r\n`,
+      env: { NNCP_SENDER: '' },
+    })
+    assert.equal(claimed.code, 0, claimed.stderr)
+    assert.match(claimed.stderr, /QUARANTINED \(not-a-peer: classic peer "oldtown" sends by NNCP/)
   })
 })
