@@ -127,7 +127,7 @@ outpost:
 local_user:
   driver = accept
   domains = +local_domains
-  local_parts = bob
+  local_parts = bob : carol
   transport = local_maildir
 
 begin transports
@@ -189,10 +189,10 @@ function chownTree(path: string, uid: number): void {
 }
 
 /** The messages in bob's Maildir, as a plain mail client reads them. */
-function bobsMail(dir: string): string[] {
+function bobsMail(dir: string, who = 'bob'): string[] {
   const out: string[] = []
   for (const sub of ['new', 'cur']) {
-    const d = join(dir, 'mail/bob/Maildir', sub)
+    const d = join(dir, `mail/${who}/Maildir`, sub)
     if (existsSync(d)) for (const f of readdirSync(d)) out.push(readFileSync(join(d, f), 'latin1'))
   }
   return out
@@ -404,7 +404,7 @@ describe('a classic Exim + NNCP node and an Outpost node exchange mail both ways
     assert.equal(messageIdCounts(camp.data, aliceAddr).get('<mallory-1@elsewhere.test>') ?? 0, 0)
   })
 
-  it('with Filespooler as the carrier, a classic node\'s batch reaches alice through `classic receive --peer`, and a peer that sends by NNCP cannot be spoken for', async () => {
+  it('with Filespooler as the carrier, mail crosses both ways once (classic receive --peer, classic-fspl), and a peer that sends by NNCP cannot be spoken for', async () => {
     // A second Exim node, farm.test, whose transport writes each batch as a
     // Filespooler job; its jobs are copied into the Outpost node's queue,
     // as any carrier of files would.
@@ -438,6 +438,30 @@ describe('a classic Exim + NNCP node and an Outpost node exchange mail both ways
     assert.match(processed.stdout, /classic batch from farm: 1 messages, 1 delivered here/)
     const got = await alice.waitForIncoming((m) => m.text.includes(text), WAIT_MS, since)
     assert.equal(got.message.sender.address, 'carol@farm.test')
+
+    // And back: alice writes to carol; the classic-fspl carrier turns it into
+    // a job, which farm's queue hands to Exim's -bS.
+    const toCarol = `Thanks for the eggs, at ${Date.now()}`
+    const contact = await alice.rpc.createContact(alice.accountId, 'carol@farm.test', 'carol')
+    await alice.sendText(await alice.rpc.createChatByContactId(alice.accountId, contact), toCarol)
+    await waitFor('alice\'s message in the outbox for farm', async () => /farm: 1 messages/.test((await camp.cli(['queue'])).stdout), { timeoutMs: WAIT_MS })
+    const toFarm = join(root, 'fspl-camp-to-farm')
+    const farmIn = join(root, 'fspl-farm-in-from-camp')
+    const t = await camp.cli(['transport', 'add', 'farm', 'classic-fspl', '--set', `outqueue=${toFarm}`, '--schedule', '0 0 1 1 *'])
+    assert.equal(t.code, 0, t.stderr)
+    const id = /transport (\d+)/.exec(t.stdout)?.[1] ?? '2'
+    const sent = await camp.cli(['transport', 'run', id])
+    assert.equal(sent.code, 0, `${sent.stderr}${sent.stdout}`)
+    assert.match(sent.stdout, /queued 1 messages in 1 batch SMTP jobs/)
+    assert.doesNotMatch((await camp.cli(['queue'])).stdout, /farm: \d+ messages/)
+    await ok('fspl', ['queue-init', '-q', farmIn])
+    for (const j of readdirSync(join(toFarm, 'jobs'))) cpSync(join(toFarm, 'jobs', j), join(farmIn, 'jobs', j))
+    await ok('fspl', ['queue-process', '-q', farmIn, exim, '--', '-C', conf, '-bS', '-odi'])
+    assert.equal(bobsMail(farm, 'carol').filter((m) => m.includes(toCarol)).length, 1, 'carol\'s Maildir holds alice\'s message once')
+    // The same job copied in again: fspl has run that number, and runs it no more.
+    for (const j of readdirSync(join(toFarm, 'jobs'))) cpSync(join(toFarm, 'jobs', j), join(farmIn, 'jobs', j))
+    await run('fspl', ['queue-process', '-q', farmIn, exim, '--', '-C', conf, '-bS', '-odi'])
+    assert.equal(bobsMail(farm, 'carol').filter((m) => m.includes(toCarol)).length, 1, 'the job fed again delivered a second copy')
 
     // oldtown sends by NNCP: a batch that claims to be oldtown's without NNCP's word is kept, not taken.
     const claimed = await run(process.execPath, [OUTPOST_BIN, 'classic', 'receive', '--peer', 'oldtown', '--data', camp.data], {
