@@ -14,7 +14,7 @@
 // ordinary trace header; we read it back and take it off again. (An ESMTP
 // parameter on MAIL FROM would be refused by `exim -bS`, which announces no
 // extensions in batch mode; see docs/bundle-format.md.)
-import { MESSAGE_ID_PATTERN } from './message-id.js'
+import { MESSAGE_ID_PATTERN, stableMessageId } from './message-id.js'
 import { OutpostError } from '../base/errors.js'
 
 export interface BsmtpMessage {
@@ -43,6 +43,23 @@ export const DEFAULT_BSMTP_LIMITS: BsmtpLimits = {
 }
 
 export const ID_HEADER = 'X-Outpost-Id'
+
+/**
+ * 'outpost': the batches in our bundles, as written by writeBsmtp (each
+ * message starts with its X-Outpost-Id line; QUIT ends the batch).
+ *
+ * 'classic': what a classic MTA writes for a batch SMTP peer, Exim's pipe
+ * transport with `use_bsmtp` (checked with Exim 4.96). It differs in three
+ * ways, and only these:
+ * - no X-Outpost-Id line: the id is computed from the message as it is
+ *   (stableMessageId, the same key the delivery ledger uses);
+ * - no QUIT: Exim ends the batch after the "." of its last message. The
+ *   batch must then end exactly there; one cut inside an envelope or a
+ *   message is refused as truncated, as is anything after a QUIT. The carrier
+ *   (NNCP, Filespooler) checks that the packet arrived whole;
+ * - an optional HELO or EHLO line first (Exim's `bsmtp_helo`).
+ */
+export type BsmtpDialect = 'outpost' | 'classic'
 
 export class BsmtpError extends OutpostError {
   override name = 'BsmtpError'
@@ -123,8 +140,13 @@ function toCrlf(data: Buffer): Buffer {
  * Writes messages as one BSMTP batch ending in QUIT. Message data is sent as
  * SMTP would send it: line breaks normalised to CRLF, a final CRLF added if
  * missing, and every line that starts with '.' given a second one.
+ *
+ * `dialect: 'classic'` writes the batch for an MTA (`exim -bS`, `sendmail
+ * -bS` at a classic peer) without our X-Outpost-Id line: the peer would
+ * deliver it as a header line that means nothing there.
  */
-export function writeBsmtp(messages: readonly BsmtpMessage[]): Buffer {
+export function writeBsmtp(messages: readonly BsmtpMessage[], opts: { dialect?: BsmtpDialect } = {}): Buffer {
+  const classic = opts.dialect === 'classic'
   const parts: Buffer[] = []
   for (const [i, m] of messages.entries()) {
     const which = `message ${i + 1} (id ${m.id})`
@@ -136,7 +158,8 @@ export function writeBsmtp(messages: readonly BsmtpMessage[]): Buffer {
       checkAddress(`a recipient of ${which}`, r, false)
       envelope += `RCPT TO:<${r}>\r\n`
     }
-    parts.push(Buffer.from(envelope, 'latin1'), DATA, Buffer.from(`${ID_HEADER}: ${m.id}\r\n`, 'latin1'))
+    parts.push(Buffer.from(envelope, 'latin1'), DATA)
+    if (!classic) parts.push(Buffer.from(`${ID_HEADER}: ${m.id}\r\n`, 'latin1'))
     const data = toCrlf(m.data)
     let from = 0
     if (data[0] === 0x2e) parts.push(DOT)
@@ -164,8 +187,9 @@ const ID_LINE = new RegExp(`^${ID_HEADER}: ([0-9a-f]{64})\r\n`, 'i')
  * is data like any other byte: readers that disagreed about this were the
  * "SMTP smuggling" flaw of 2023, where a second message hid inside the first.
  */
-export function* readBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}): Generator<BsmtpMessage, void, undefined> {
+export function* readBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}, dialect: BsmtpDialect = 'outpost'): Generator<BsmtpMessage, void, undefined> {
   const lim = { ...DEFAULT_BSMTP_LIMITS, ...limits }
+  const classic = dialect === 'classic'
   // Line numbers are only needed for errors, so they are counted then.
   const lineAt = (offset: number) => {
     let n = 1
@@ -190,7 +214,13 @@ export function* readBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}): Gene
 
   let pos = 0
   let count = 0
+  if (classic && buf.length) {
+    const greeting = commandAt(0, '"HELO name", "EHLO name" or "MAIL FROM:<sender>"')
+    if (/^(HELO|EHLO) [\x21-\x7e]+$/i.test(greeting.text)) pos = greeting.next
+  }
   for (;;) {
+    // Exim writes no QUIT: a classic batch may end after a whole message.
+    if (classic && count > 0 && pos === buf.length) return
     const first = commandAt(pos, '"MAIL FROM:<sender>" or "QUIT"')
     if (first.text.toUpperCase() === 'QUIT') {
       if (first.next !== buf.length) fail(first.next, 'nothing after QUIT', `${buf.length - first.next} more bytes follow`)
@@ -241,6 +271,15 @@ export function* readBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}): Gene
       from = hit + 3
     }
     const whole = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)
+    if (classic) {
+      // Exim with use_crlf writes every line break as CRLF. A bare LF here
+      // means a peer without use_crlf, or a message that hides a second one
+      // from readers that end lines differently: refused either way.
+      if (hasBareLineBreak(whole)) fail(start, `the data of message ${count} in CRLF lines`, 'it holds a bare LF or CR (is use_crlf set on the peer\'s transport?)')
+      if (whole.length > lim.maxMessageBytes) fail(start, `a message of at most ${lim.maxMessageBytes} bytes`, `message ${count} has ${whole.length}`, 'too-large')
+      yield { sender, recipients, data: whole, id: stableMessageId(whole, sender) }
+      continue
+    }
     const idLine = ID_LINE.exec(whole.toString('latin1', 0, Math.min(whole.length, ID_HEADER.length + 70)))
     if (!idLine) fail(start, `message ${count} to start with an "${ID_HEADER}: <64 hex digits>" line`, 'it does not (was the batch written by Outpost?)')
     const data = whole.subarray(idLine![0].length)
@@ -250,6 +289,6 @@ export function* readBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}): Gene
 }
 
 /** All messages of a batch; see readBsmtp for what is accepted. */
-export function parseBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}): BsmtpMessage[] {
-  return [...readBsmtp(buf, limits)]
+export function parseBsmtp(buf: Buffer, limits: Partial<BsmtpLimits> = {}, dialect: BsmtpDialect = 'outpost'): BsmtpMessage[] {
+  return [...readBsmtp(buf, limits, dialect)]
 }

@@ -41,6 +41,11 @@ Peers (other nodes this one exchanges mail with)
   peer add CARD|FILE [--replace]       trust another node from its card (--replace: accept a new key for a known name)
   peer list                            list peers with their domains, key fingerprints and reach
   peer remove NAME                     forget a peer and its routes
+  peer add-classic NAME --domain D [--domain D]... [--nncp-node ID]
+                                       a classic peer: an Exim/Postfix node sending plain batch SMTP over NNCP
+                                       (or Filespooler, without --nncp-node); see docs/interop/exim.md
+  classic receive [--peer NAME]        take one batch SMTP batch from a classic peer on stdin (NNCP's exec
+                                       handler, the sender from NNCP_SENDER; --peer for Filespooler)
 Routes (which peer mail for a domain goes to; a peer's card domains are routed to it already)
   route add DOMAIN PEER                send mail for DOMAIN to PEER (DOMAIN * is the default route)
   route list                           explicit routes and the ones implied by peers' cards
@@ -283,14 +288,21 @@ async function cmdCard(args: string[]): Promise<number> {
 }
 
 function describePeer(p: Peer): string {
+  // A classic peer has no key: its "fingerprint" is what vouches for it, its NNCP node.
+  if (p.classic) return `${p.name}\t${p.domains.join(',')}\tclassic\t${p.classic.nncpNode ? `nncp:${p.classic.nncpNode}` : 'filespooler'}`
   return `${p.name}\t${p.domains.join(',')}\t${signFingerprint(p.sign)}\t${p.reach.map((r) => r.address).join(',') || '-'}`
 }
 
 async function cmdPeer(args: string[]): Promise<number> {
+  if (args[0] === 'add-classic') {
+    const { values, positionals } = parse(args.slice(1), { domain: { type: 'string', multiple: true }, 'nncp-node': { type: 'string' } })
+    if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals.slice(1).join(' ')}`)
+    return await (await import('./classic.js')).cmdPeerAddClassic(positionals[0], values)
+  }
   const { values, positionals } = parse(args, { replace: { type: 'boolean' } })
   const [sub, arg, ...rest] = positionals
   if (rest.length) throw new UsageError(`unexpected argument: ${rest.join(' ')}`)
-  if (!['add', 'list', 'remove'].includes(sub ?? '')) throw new UsageError(`unknown peer command "${sub ?? ''}" (add, list, remove)`)
+  if (!['add', 'list', 'remove'].includes(sub ?? '')) throw new UsageError(`unknown peer command "${sub ?? ''}" (add, add-classic, list, remove)`)
   if (sub !== 'list' && arg === undefined) throw new UsageError(sub === 'add' ? 'peer add needs a CARD (outpost-card:…) or a FILE holding one' : 'peer remove needs a peer NAME')
   if (sub === 'list' && arg !== undefined) throw new UsageError(`unexpected argument: ${arg}`)
   // Read the card before opening the node, so a bad card is reported as such.
@@ -448,6 +460,14 @@ async function cmdGateway(rest: string[], cmd: string): Promise<number> {
   return await uplink.cmdUplink(sub, args, values)
 }
 
+async function cmdClassic(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { peer: { type: 'string' } })
+  const [sub, ...args] = positionals
+  if (sub !== 'receive') throw new UsageError(`unknown classic command "${sub ?? ''}" (receive)`)
+  if (args.length) throw new UsageError(`unexpected argument: ${args.join(' ')}`)
+  return await (await import('./classic.js')).cmdClassicReceive(values)
+}
+
 /** The commands, grouped by life cycle as USAGE lists them. */
 const COMMANDS: Record<string, (rest: string[], cmd: string) => Promise<number>> = {
   // the node and its people
@@ -459,6 +479,7 @@ const COMMANDS: Record<string, (rest: string[], cmd: string) => Promise<number>>
   card: cmdCard,
   peer: cmdPeer,
   route: cmdRoute,
+  classic: cmdClassic,
   // bundles
   export: cmdExchange,
   import: cmdExchange,

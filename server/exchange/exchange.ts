@@ -16,7 +16,7 @@ import { EventLog } from '../events/log.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import { Carry } from './carry.js'
 import { BundleExport, type BundleSink, type ExportDeps, type ExportOptions, type ExportResult } from './export.js'
-import { BundleImport, MAX_BUNDLE_FILE_BYTES, type ImportOutcome, type ImportResult } from './import.js'
+import { BundleImport, MAX_BUNDLE_FILE_BYTES, type ClassicImportOutcome, type ImportOutcome, type ImportResult } from './import.js'
 import type { CarrierOptions, Progress } from './run.js'
 
 export interface ExchangeDeps {
@@ -122,5 +122,15 @@ export class Exchange {
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
   importBundle(bytes: Buffer, name: string, opts: CarrierOptions = {}): Promise<ImportOutcome> {
     return this.import.importBundle(bytes, name, opts)
+  }
+
+  /** Takes in a plain batch SMTP batch from classic peer `peer` (an Exim/Postfix node over NNCP or Filespooler). */
+  importClassic(peer: string, bytes: Buffer, opts: CarrierOptions & { name?: string } = {}): Promise<ClassicImportOutcome> {
+    return this.import.importClassic(peer, bytes, opts)
+  }
+
+  /** Keeps a classic batch that cannot be taken (from no peer, or too large) in quarantine with its reason. */
+  quarantineClassic(name: string, bytes: Buffer, reason: string, detail: string, via?: string): ClassicImportOutcome {
+    return this.import.quarantineClassic(name, bytes, reason, detail, undefined, via)
   }
 }

@@ -140,7 +140,9 @@ export class BundleExport {
     }
     const peer = peers.get(peerName)
     // A removed peer's mail stays in the outbox until it is re-added or discarded.
-    if (!peer) return r
+    // A classic peer reads no bundles: its mail leaves only as plain batch
+    // SMTP through its own carrier (transports/classic-nncp.ts).
+    if (!peer || peer.classic) return r
     for (const relayed of carry.relayedFor(peerName)) {
       const where = await send(relayed.name, relayed.bytes, relayed.header)
       settle(() => {

@@ -7,6 +7,7 @@
 // owes; a bundle file is removed from the folder only after that. Acks
 // that come in release the outbox's copies.
 import { renameSync, unlinkSync, existsSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { basename, join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
@@ -21,7 +22,7 @@ import {
 } from '../bundle/format.js'
 import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
-import { BsmtpError, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { BsmtpError, parseBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { crashPoint } from '../base/crash-point.js'
 import { deliver } from '../delivery/deliver.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
@@ -30,6 +31,7 @@ import { foreignSender } from '../routing/sender-origin.js'
 import { splitAddress } from '../accounts/address.js'
 import { groupByHop, INTERNET, senderRoutesTo } from '../routing/route.js'
 import { reachesInternet } from '../routing/internet.js'
+import { HOP_LIMIT } from './export.js'
 import { ExchangeError, type CarrierOptions, type Progress, type StepDeps } from './run.js'
 
 /**
@@ -57,6 +59,14 @@ export type ImportOutcome =
   | { kind: 'relayed'; header: BundleHeader }
   /** Left where it was, unread: no plain file (a link, a FIFO, a folder), or unreadable. */
   | { kind: 'skipped'; reason: string }
+
+/** What became of a batch from a classic peer (importClassic). */
+export type ClassicImportOutcome =
+  | { kind: 'imported'; peer: string; batchId: string; messages: number; delivered: number; forwarded: number; duplicates: number; quarantined: number }
+  | { kind: 'duplicate'; peer: string; batchId: string }
+  /** Not taken for now (local delivery down, the disk nearly full, the quarantine full): the carrier keeps it. */
+  | { kind: 'deferred'; reason: string }
+  | { kind: 'quarantined'; reason: string; detail: string; file: string }
 
 export interface ImportResult {
   file: string
@@ -268,7 +278,67 @@ export class BundleImport {
   }
 
   private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number, via: string): Promise<ImportOutcome> {
-    const origin = header.origin
+    const r = await this.takeMessages({ origin: header.origin, batch: `bundle ${header.id}`, hops: header.hops, hopLimit: header.hopLimit, owesAcks: true }, messages, now, via)
+    if (r.deferred) return { kind: 'deferred', header, reason: r.deferred }
+    this.recordBundle(header, messages.length, now)
+    return { kind: 'imported', header, delivered: r.delivered, forwarded: r.forwarded, duplicates: r.duplicates, quarantined: r.quarantined, acked: 0 }
+  }
+
+  /**
+   * Takes in a plain batch SMTP batch from a classic peer (an Exim or
+   * Postfix node; see docs/interop/exim.md), after its carrier said which
+   * peer it is: NNCP checked the packet's signature against that node's key
+   * before it ran our handler. From here on the batch is held to the rules a
+   * bundle is: the peer may send only from its own domains (sender-origin.ts),
+   * each message is delivered or forwarded once (the same ledger, keyed by
+   * the same stable id), and a batch that is not well-formed batch SMTP goes
+   * to quarantine whole, before any of it is delivered. A classic peer reads
+   * no acks, so none are owed.
+   */
+  async importClassic(peerName: string, bytes: Buffer, opts: CarrierOptions & { name?: string } = {}): Promise<ClassicImportOutcome> {
+    const via = opts.via ?? 'nncp-classic'
+    const now = opts.now ?? this.node.clock.now()
+    const name = opts.name ?? 'classic.bsmtp'
+    const peer = this.deps.peers.get(peerName)
+    if (!peer?.classic) return this.quarantineClassic(name, bytes, 'not-a-peer', `${peerName} is not a classic peer of this node (\`outpost peer list\`)`, now, via)
+    const batchId = `classic-${createHash('sha256').update(bytes).digest('hex')}`
+    if (this.node.db.select().from(importedBundles).where(eq(importedBundles.bundleId, batchId)).get()) return { kind: 'duplicate', peer: peerName, batchId }
+    const full = belowFloor(this.node.paths.data, this.node.config.storage.min_free_mb * 1024 * 1024, 3 * bytes.length)
+    if (full) return { kind: 'deferred', reason: full }
+    let messages: BsmtpMessage[]
+    try {
+      messages = parseBsmtp(bytes, { maxMessageBytes: this.node.config.limits.max_message_bytes + 64 * 1024 }, 'classic')
+    } catch (err) {
+      if (!(err instanceof BsmtpError)) throw err
+      return this.quarantineClassic(name, bytes, err.kind, `from classic peer ${peerName}: ${err.message}`, now, via)
+    }
+    // A message that passed through the classic peer has made one hop.
+    const r = await this.takeMessages({ origin: peerName, batch: `classic batch ${batchId.slice(8, 20)}`, hops: 1, hopLimit: HOP_LIMIT, owesAcks: false }, messages, now, via)
+    if (r.deferred) return { kind: 'deferred', reason: r.deferred }
+    this.node.db.insert(importedBundles).values({ bundleId: batchId, origin: peerName, kind: 'classic', messages: messages.length, importedAt: now }).onConflictDoNothing().run()
+    this.deps.report('bundle.imported', { peer: peerName, bundleId: batchId, messages: messages.length - r.duplicates, duplicates: r.duplicates, via })
+    return { kind: 'imported', peer: peerName, batchId, messages: messages.length, delivered: r.delivered, forwarded: r.forwarded, duplicates: r.duplicates, quarantined: r.quarantined }
+  }
+
+  /** A whole classic batch kept for a person, with its reason; deferred when the quarantine is full (the carrier keeps it). */
+  quarantineClassic(name: string, bytes: Buffer, reason: string, detail: string, now = this.node.clock.now(), via = 'nncp-classic'): ClassicImportOutcome {
+    try {
+      const file = quarantine(this.node.paths.quarantine, name, bytes, `${reason}: ${detail}`, now, this.quarantineLimits)
+      this.deps.report('bundle.quarantined', { file, reason, via })
+      return { kind: 'quarantined', reason, detail, file }
+    } catch (err) {
+      if (err instanceof QuarantineFullError) return { kind: 'deferred', reason: `${reason} (${detail}), and ${err.message}` }
+      throw err
+    }
+  }
+
+  private async takeMessages(
+    src: { origin: string; batch: string; hops: number; hopLimit: number; owesAcks: boolean },
+    messages: BsmtpMessage[],
+    now: number,
+    via: string,
+  ): Promise<{ delivered: number; forwarded: number; duplicates: number; quarantined: number; deferred: string }> {
+    const origin = src.origin
     let delivered = 0
     let forwarded = 0
     let duplicates = 0
@@ -278,7 +348,7 @@ export class BundleImport {
     for (const m of messages) {
       if (db.select().from(seenMessages).where(eq(seenMessages.messageId, m.id)).get()) {
         duplicates++
-        this.owe(origin, m.id, now)
+        if (src.owesAcks) this.owe(origin, m.id, now)
         continue
       }
       const problems: string[] = []
@@ -332,15 +402,15 @@ export class BundleImport {
             const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
             if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
             else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
-          } else if (to === origin && header.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
+          } else if (to === origin && src.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
           else byPeer.set(to, rs)
         }
-        if (header.hops + 1 > header.hopLimit) {
-          problems.push(`hop limit ${header.hopLimit} reached`)
+        if (src.hops + 1 > src.hopLimit) {
+          problems.push(`hop limit ${src.hopLimit} reached`)
           byPeer.clear()
         }
         if (byPeer.size) {
-          this.deps.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: header.hops + 1, now })
+          this.deps.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: src.hops + 1, now })
           crashPoint('import.forwarded')
           forwarded++
         }
@@ -349,7 +419,7 @@ export class BundleImport {
       if (problems.length) {
         // Kept, not lost: the message waits in quarantine for a person.
         try {
-          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from bundle ${header.id} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
+          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from ${src.batch} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
         } catch (err) {
           if (!(err instanceof QuarantineFullError)) throw err
           // Not seen, not acked: the origin keeps the message and sends it again.
@@ -360,12 +430,10 @@ export class BundleImport {
       }
       db.transaction((tx) => {
         tx.insert(seenMessages).values({ messageId: m.id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
-        tx.insert(acksOwed).values({ peer: origin, messageId: m.id, createdAt: now }).onConflictDoNothing().run()
+        if (src.owesAcks) tx.insert(acksOwed).values({ peer: origin, messageId: m.id, createdAt: now }).onConflictDoNothing().run()
       })
     }
-    if (deferred) return { kind: 'deferred', header, reason: deferred }
-    this.recordBundle(header, messages.length, now)
-    return { kind: 'imported', header, delivered, forwarded, duplicates, quarantined, acked: 0 }
+    return { delivered, forwarded, duplicates, quarantined, deferred }
   }
 
   private owe(peer: string, messageId: string, now: number): void {

@@ -11,11 +11,33 @@ import type { Db } from '../db/index.js'
 import { peers, routes } from '../db/schema.js'
 import { DOMAIN, signFingerprint, type Card, type Reach } from '../identity/card.js'
 import { signPublicFromB64 } from '../identity/keys.js'
+import { isNodeName } from '../identity/name.js'
 import { OutpostError } from '../base/errors.js'
 
 export class PeerError extends OutpostError {
   override name = 'PeerError'
 }
+
+/**
+ * A classic peer: an MTA (Exim, Postfix) with NNCP or Filespooler, set up
+ * the usual way. It has no Outpost keys and reads no bundles: its mail
+ * travels as plain batch SMTP, and the carrier (NNCP) is what authenticates
+ * it. It is stored as a peer row like any other, so routes, the sender rule
+ * and the ledger treat it alike; its signing-key column holds a marker that
+ * no Ed25519 key can equal, so no bundle ever verifies as coming from it.
+ */
+export interface ClassicPeerInfo {
+  /** The NNCP node id (base32) its batches come from, as NNCP_SENDER gives it; undefined for a peer reached only by Filespooler. */
+  nncpNode?: string
+}
+
+/** The signing-key column's marker for a classic peer: not base64url, so never a key. */
+const CLASSIC_MARK = 'classic:'
+/** The reach kind that carries a classic peer's NNCP node id. */
+export const CLASSIC_REACH = 'nncp-classic'
+
+/** NNCP node ids are 52 base32 letters (a 256-bit hash). */
+export const NNCP_NODE_ID = /^[A-Z2-7]{52}$/
 
 export interface Peer {
   name: string
@@ -26,6 +48,8 @@ export interface Peer {
   domains: string[]
   reach: Reach[]
   addedAt: number
+  /** Set for a classic peer (batch SMTP over NNCP or Filespooler), which has no keys. */
+  classic?: ClassicPeerInfo
 }
 
 export type AddResult = { status: 'added' | 'unchanged' | 'updated' | 'replaced'; peer: Peer }
@@ -59,7 +83,10 @@ export const DEFAULT_ROUTE = '*'
 type PeerRow = typeof peers.$inferSelect
 
 function toPeer(r: PeerRow): Peer {
-  return { name: r.name, sign: r.signKey, age: r.ageRecipient, domains: JSON.parse(r.domains) as string[], reach: JSON.parse(r.reach) as Reach[], addedAt: r.addedAt }
+  const reach = JSON.parse(r.reach) as Reach[]
+  const peer: Peer = { name: r.name, sign: r.signKey, age: r.ageRecipient, domains: JSON.parse(r.domains) as string[], reach, addedAt: r.addedAt }
+  if (r.signKey.startsWith(CLASSIC_MARK)) peer.classic = { nncpNode: reach.find((x) => x.kind === CLASSIC_REACH)?.address }
+  return peer
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
@@ -126,6 +153,56 @@ export class PeerService {
     })
   }
 
+  /**
+   * Adds or updates a classic peer: its name, the NNCP node its batches come
+   * from, and the domains it is the route for (its mail may come only from
+   * those, and ours for them goes there). A name or NNCP node that belongs
+   * to an Outpost peer, or a domain another peer serves, is refused.
+   */
+  addClassic(name: string, opts: { nncpNode?: string; domains: string[] }): AddResult {
+    if (!isNodeName(name)) throw new PeerError(`"${name}" is not a peer name: lower-case letters and digits, parts joined by . or - (at most 63)`)
+    const nncpNode = opts.nncpNode?.trim()
+    if (nncpNode !== undefined && !NNCP_NODE_ID.test(nncpNode)) {
+      throw new PeerError(`"${nncpNode}" is not an NNCP node id: it is the 52-letter id (A-Z, 2-7) from the "id" line of that node's NNCP config, or \`nncp-cfgdir\`/\`nncp-stat\` output`)
+    }
+    const domains = [...new Set(opts.domains.map((d) => d.trim().toLowerCase()))].sort()
+    if (!domains.length) throw new PeerError(`classic peer "${name}" needs at least one --domain: the domains whose mail it carries`)
+    for (const d of domains) {
+      if (!DOMAIN.test(d)) throw new PeerError(`"${d}" is not a domain name`)
+      if (this.isOwnDomain(d)) throw new PeerError(`${d} is this node's own domain; a peer cannot take it over`)
+    }
+    return this.db.transaction((tx) => {
+      const all = tx.select().from(peers).all().map(toPeer)
+      const existing = all.find((p) => p.name === name)
+      if (existing && !existing.classic) throw new PeerError(`"${name}" is an Outpost peer (with keys from its card); remove it first, or choose another name`)
+      for (const other of all) {
+        if (other.name === name) continue
+        const taken = domains.filter((d) => other.domains.includes(d))
+        if (taken.length) throw new PeerError(`${taken.join(', ')} already goes to peer "${other.name}"; remove that peer first (\`outpost peer remove ${other.name}\`)`)
+        if (nncpNode && other.classic?.nncpNode === nncpNode) throw new PeerError(`NNCP node ${nncpNode} is already classic peer "${other.name}"`)
+      }
+      const values = {
+        // Unique like a key, and never one: no bundle can be signed by it.
+        signKey: `${CLASSIC_MARK}${name}`,
+        ageRecipient: '',
+        domains: JSON.stringify(domains),
+        reach: JSON.stringify(nncpNode ? [{ kind: CLASSIC_REACH, address: nncpNode }] : []),
+      }
+      if (!existing) {
+        tx.insert(peers).values({ name, ...values, addedAt: Date.now() }).run()
+        return { status: 'added' as const, peer: toPeer(tx.select().from(peers).where(eq(peers.name, name)).get()!) }
+      }
+      if (sameList(existing.domains, domains) && existing.classic?.nncpNode === nncpNode) return { status: 'unchanged' as const, peer: existing }
+      tx.update(peers).set(values).where(eq(peers.name, name)).run()
+      return { status: 'updated' as const, peer: toPeer(tx.select().from(peers).where(eq(peers.name, name)).get()!) }
+    })
+  }
+
+  /** The classic peer whose batches come from this NNCP node (NNCP_SENDER), if any. */
+  classicByNncpNode(nodeId: string): Peer | undefined {
+    return this.list().find((p) => p.classic?.nncpNode !== undefined && p.classic.nncpNode === nodeId)
+  }
+
   list(): Peer[] {
     return this.db.select().from(peers).orderBy(asc(peers.name)).all().map(toPeer)
   }
@@ -163,7 +240,8 @@ export class PeerService {
   /** The key a bundle from this peer must be signed with; undefined for an unknown peer. */
   signerFor(name: string): KeyObject | undefined {
     const p = this.get(name)
-    return p ? signPublicFromB64(p.sign) : undefined
+    // A classic peer signs nothing: a bundle claiming to be from it is from no one we know.
+    return p && !p.classic ? signPublicFromB64(p.sign) : undefined
   }
 
   private checkRouteDomain(domain: string): string {

@@ -42,7 +42,7 @@ function stateDir(ctx: TransportRunContext): string {
  * text only; a shell redirect puts the bytes into a file without passing
  * them through JavaScript strings.
  */
-async function prepareJob(exec: Exec, seqfile: string, bundleFile: string, jobFile: string): Promise<void> {
+export async function prepareJob(exec: Exec, seqfile: string, bundleFile: string, jobFile: string): Promise<void> {
   await execOk(exec, 'sh', ['-c', 'exec fspl prepare -s "$1" -i "$2" > "$3"', 'fspl-prepare', seqfile, bundleFile, jobFile])
 }
 
@@ -50,7 +50,7 @@ async function queueWrite(exec: Exec, queue: string, jobFile: string): Promise<v
   await execOk(exec, 'sh', ['-c', 'exec fspl queue-write -q "$1" < "$2"', 'fspl-queue-write', queue, jobFile])
 }
 
-function fsyncFile(path: string): void {
+export function fsyncFile(path: string): void {
   const fd = openSync(path, 'r')
   try {
     fsyncSync(fd)
@@ -60,7 +60,7 @@ function fsyncFile(path: string): void {
 }
 
 /** Hands every staged job to the outgoing queue; a job leaves the staging folder only once fspl has it. */
-async function flushStaged(exec: Exec, staged: string, outqueue: string): Promise<number> {
+export async function flushStaged(exec: Exec, staged: string, outqueue: string): Promise<number> {
   let names: string[]
   try {
     names = readdirSync(staged).filter((n) => n.endsWith('.fspl')).sort()
@@ -75,7 +75,7 @@ async function flushStaged(exec: Exec, staged: string, outqueue: string): Promis
 }
 
 /** Makes DIR a Filespooler queue unless it is one already. */
-async function ensureQueue(exec: Exec, dir: string, appendOnly: boolean): Promise<void> {
+export async function ensureQueue(exec: Exec, dir: string, appendOnly: boolean): Promise<void> {
   if (!existsSync(dirname(dir))) throw new Error(`${dirname(dir)} is not there (not mounted?); the queue ${dir} lives in it`)
   const jobs = join(dir, 'jobs')
   if (appendOnly) {

@@ -13,7 +13,8 @@ import { Peer as PeerView, PeerAdded, PeerRemoved, Route, RouteAdded, SelfCard }
 const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) })
 const Domain = Type.String({ minLength: 1, maxLength: 253 })
 
-const view = (p: Peer) => ({ name: p.name, domains: p.domains, reach: p.reach, fingerprint: signFingerprint(p.sign), addedAt: p.addedAt })
+// A classic peer (batch SMTP over NNCP) has no signing key to show.
+const view = (p: Peer) => ({ name: p.name, domains: p.domains, reach: p.reach, fingerprint: p.classic ? 'classic (no Outpost keys)' : signFingerprint(p.sign), addedAt: p.addedAt })
 
 const peers: FastifyPluginAsyncTypebox = async (app) => {
   const { node, exchange, peers } = app.outpost

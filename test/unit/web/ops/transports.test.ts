@@ -128,7 +128,7 @@ test('adding, rescheduling and removing transports; bad input is refused with th
     const kinds = (await camp.get('/api/transports/kinds')).json()
     const st = kinds.find((k: { kind: string }) => k.kind === 'syncthing')
     assert.deepEqual(st.options.find((o: { name: string }) => o.name === 'api_key'), { name: 'api_key', required: true, secret: true, help: st.options.find((o: { name: string }) => o.name === 'api_key').help })
-    assert.deepEqual(kinds.map((k: { kind: string }) => k.kind).sort(), ['filespooler', 'folder', 'http', 'nncp', 'syncthing'])
+    assert.deepEqual(kinds.map((k: { kind: string }) => k.kind).sort(), ['classic-fspl', 'classic-nncp', 'filespooler', 'folder', 'http', 'lora', 'nncp', 'syncthing'])
 
     r = await camp.send('DELETE', `/api/transports/${t.id}`)
     assert.equal(r.statusCode, 204)
