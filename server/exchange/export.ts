@@ -7,7 +7,7 @@ import { and, count, eq, inArray } from 'drizzle-orm'
 import { countWaiting, dueForExport } from '../outbox/queue-query.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed } from '../db/schema.js'
-import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, type BundleHeader } from '../bundle/format.js'
+import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, sealMailBundle, type BundleHeader } from '../bundle/format.js'
 import { stickFolder } from '../bundle/stick-layout.js'
 import type { BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../base/durable.js'
@@ -120,10 +120,17 @@ export class BundleExport {
     }
     // Read a page at a time, and only what the carrier's resend policy makes due.
     const due = dueForExport(node.db, peerName, resendPolicyFor(via), now)
+    // Each message is read from the spool when the seal asks for it, into
+    // one buffer for all, and streamed into the bundle: memory holds a
+    // bundle's ciphertext and one message, never the batch of mail.
+    const read = outbox.sharedReader()
     for (const chunk of chunks(due)) {
-      const messages: BsmtpMessage[] = chunk.map((e) => ({ id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: outbox.read(e.messageId) }))
+      const messages = function* (): Generator<BsmtpMessage> {
+        for (const e of chunk) yield { id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: read(e.messageId) }
+      }
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
-      const bytes = await sealBundle({ header, payload: { messages }, signKey: identity.signPrivate, recipient: peer.age })
+      const sizeHint = chunk.reduce((n, e) => n + e.size, 0)
+      const bytes = await sealMailBundle({ header, messages: messages(), count: chunk.length, sizeHint, signKey: identity.signPrivate, recipient: peer.age })
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.mail-written')
       outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
