@@ -269,8 +269,11 @@ export async function sealMailBundle(input: MailSealInput): Promise<Buffer> {
       [zlibConstants.BROTLI_PARAM_SIZE_HINT]: Math.min(input.sizeHint ?? 0, 2 ** 30),
     },
   })
-  // The feed runs beside the reading below; its first error ends both.
+  // The feed runs beside the reading below; its first error ends both. The
+  // listener keeps an error that comes before the first read from being
+  // thrown as uncaught: the read below finds the stream errored and stops.
   let feedError: unknown
+  brotli.on('error', (err) => (feedError ??= err))
   const fed = feedBsmtp(brotli, input.messages, input.count, h).catch((err: unknown) => {
     feedError = err
     brotli.destroy(err as Error)
@@ -299,6 +302,8 @@ export async function sealMailBundle(input: MailSealInput): Promise<Buffer> {
       pieces.push(value)
     }
   } catch (err) {
+    // A feed waiting on the compressor ends when the compressor does.
+    brotli.destroy()
     await fed
     throw feedError ?? err
   }
