@@ -9,12 +9,14 @@
 // Only durability is skipped while seeding: one transaction, no fsync per
 // message.
 //
-// Figures: the CLI views as whole processes (`outpost status`, `outpost
-// queue`, against the floor of `outpost --help`), the web API in process
-// (GET /api/queue's first page, GET /api/dashboard), the median of a few
-// runs each, with the ratio from one size to the next (about 1 for a paged
-// view, at most 10 for a tenfold size); then an export of everything in a
-// child process, in msg/s, with its idle and peak RSS.
+// Figures: every CLI view as a whole process (against the floor of
+// `outpost --help`), every GET of the web API in process, the median of a
+// few runs each, with the ratio from one size to the next (about 1 for a
+// paged view, at most 10 for a tenfold size); then an export of everything
+// in a child process on the built code, in msg/s, with its idle and peak
+// RSS: once with the V8 flags the node and its USB offload run with
+// (server/base/v8-flags.ts), once with Node's defaults, as an `outpost
+// export` typed at a shell runs.
 //
 // Run alone: `node --import tsx bench/scale.ts` (after `node build/build.mjs`);
 // `npm run bench` runs it at the end. BENCH_SCALE_MAX=10000 stops earlier.
@@ -23,13 +25,12 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { opsNode, type OpsNode } from '../test/helpers/ops-admin.js'
 import { seedOutbox } from '../test/helpers/outbox-seed.js'
 import { hashPassword } from '../server/accounts/password.js'
-import { openNode } from '../server/context/context.js'
-import { Exchange, exchangeServices } from '../server/exchange/exchange.js'
 import { ms } from './percentiles.js'
+import { NODE_FLAGS } from '../server/base/v8-flags.js'
 
 const ROOT = join(fileURLToPath(import.meta.url), '..', '..')
 const OUTPOST_BIN = join(ROOT, 'bin', 'outpost.mjs')
@@ -43,6 +44,13 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!
 }
 
+/** What each view is, as `outpost` arguments or an API path. */
+const CLI_VIEWS: string[][] = [['status'], ['queue'], ['queue', '--peer', 'p00'], ['account', 'list'], ['peer', 'list'], ['route', 'list'], ['transport', 'list'], ['clock']]
+const API_VIEWS = ['/api/queue', '/api/queue?peer=p00', '/api/dashboard', '/api/traffic', '/api/events', '/api/accounts', '/api/peers', '/api/routes', '/api/transports', '/api/clock', '/api/usb', '/api/uplink', '/api/settings']
+/** The targets of issue 19 on this machine. */
+const CLI_TARGET_MS = 200
+const API_TARGET_MS = 100
+
 function cliMs(args: string[], data: string): number {
   const samples: number[] = []
   for (let i = 0; i < RUNS; i++) {
@@ -54,17 +62,15 @@ function cliMs(args: string[], data: string): number {
   return median(samples)
 }
 
-async function apiMs(n: OpsNode, url: string): Promise<{ ms: number; bytes: number }> {
+async function apiMs(n: OpsNode, url: string): Promise<number> {
   const samples: number[] = []
-  let bytes = 0
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now()
     const r = await n.get(url)
     samples.push(performance.now() - t)
     if (r.statusCode !== 200) throw new Error(`GET ${url} answered ${r.statusCode}: ${r.body}`)
-    bytes = r.body.length
   }
-  return { ms: median(samples), bytes }
+  return median(samples)
 }
 
 async function fill(n: OpsNode): Promise<string[]> {
@@ -92,40 +98,46 @@ interface ExportFigures {
   peakRssMb: number
 }
 
-/** The export of everything, in a process of its own, so its RSS is the export's. */
-async function exportInChild(data: string, out: string): Promise<ExportFigures> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--export', data, out], { stdio: ['ignore', 'pipe', 'inherit'] })
+/**
+ * The export of everything, in a process of its own on the built code (as
+ * `outpost export` runs, and without tsx compiling modules mid-export), so
+ * its RSS is the export's: idle is the process with the node open and the
+ * export step loaded, peak the most it held while exporting.
+ */
+async function exportInChild(data: string, out: string, flags: readonly string[]): Promise<ExportFigures> {
+  const dist = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'server', p)).href)
+  const code = `
+    const { openNode } = await import(${dist('context/context.js')})
+    const { Exchange, exchangeServices } = await import(${dist('exchange/exchange.js')})
+    const node = openNode(${JSON.stringify(data)})
+    const x = new Exchange(node, exchangeServices(node, { log: () => undefined }))
+    globalThis.gc()
+    const idle = process.memoryUsage().rss
+    let peak = idle
+    const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10)
+    const t = performance.now()
+    const results = await x.exportTo(${JSON.stringify(out)})
+    const ms = performance.now() - t
+    clearInterval(sampler)
+    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024)
+    node.close()
+    const messages = results.reduce((n, r) => n + r.messages, 0)
+    process.stdout.write(JSON.stringify({ messages, ms, idleRssMb: idle / 2 ** 20, peakRssMb: peak / 2 ** 20 }) + '\\n')
+  `
+  const child = spawn(process.execPath, [...flags, '--expose-gc', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
   let text = ''
   child.stdout.on('data', (c: Buffer) => (text += c.toString()))
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  if (code !== 0) throw new Error(`the export child exited ${code}: ${text}`)
+  const exit = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  if (exit !== 0) throw new Error(`the export child exited ${exit}: ${text}`)
   return JSON.parse(text.trim().split('\n').at(-1)!) as ExportFigures
-}
-
-async function exportChild(data: string, out: string): Promise<void> {
-  const node = openNode(data)
-  const x = new Exchange(node, exchangeServices(node, { log: () => undefined }))
-  global.gc?.()
-  const idle = process.memoryUsage().rss
-  let peak = idle
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20)
-  const t = performance.now()
-  const results = await x.exportTo(out)
-  const elapsed = performance.now() - t
-  clearInterval(sampler)
-  peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024)
-  node.close()
-  const messages = results.reduce((n, r) => n + r.messages, 0)
-  process.stdout.write(`${JSON.stringify({ messages, ms: elapsed, idleRssMb: idle / 2 ** 20, peakRssMb: peak / 2 ** 20 })}\n`)
 }
 
 interface Row {
   size: number
-  status: number
-  queue: number
-  apiQueue: { ms: number; bytes: number }
-  dashboard: { ms: number; bytes: number }
-  exported: ExportFigures
+  cli: number[]
+  api: number[]
+  /** With the node's V8 flags, then with Node's defaults. */
+  exported: [ExportFigures, ExportFigures]
 }
 
 export async function benchScale(): Promise<Row[]> {
@@ -139,38 +151,27 @@ export async function benchScale(): Promise<Row[]> {
     let seeded = 0
     for (const size of SIZES) {
       const t = performance.now()
-      seedOutbox(n.node.db, { messages: size - seeded, peers, spool: n.node.paths.spool, offset: seeded, start: Date.now() - 30 * 24 * 3600 * 1000 + seeded * 1000 })
+      seedOutbox(n.node.db, { messages: size - seeded, peers, spool: n.node.paths.spool, events: true, offset: seeded, start: Date.now() - 30 * 24 * 3600 * 1000 + seeded * 1000 })
       seeded = size
       // One transaction of up to 90k rows leaves a WAL of that size, which
       // every new process would read; a running node's WAL is checkpointed
       // as it goes, so the views are measured after a checkpoint.
       n.node.db.$client.pragma('wal_checkpoint(TRUNCATE)')
       process.stdout.write(`scale: ${size} waiting (seeded in ${ms(performance.now() - t)}) … `)
-      const row: Row = {
-        size,
-        status: cliMs(['status'], n.node.paths.data),
-        queue: cliMs(['queue'], n.node.paths.data),
-        apiQueue: await apiMs(n, '/api/queue'),
-        dashboard: await apiMs(n, '/api/dashboard'),
-        exported: { messages: 0, ms: 0, idleRssMb: 0, peakRssMb: 0 },
+      const cli = CLI_VIEWS.map((args) => cliMs(args, n.node.paths.data))
+      const api: number[] = []
+      for (const url of API_VIEWS) api.push(await apiMs(n, url))
+      const exported: ExportFigures[] = []
+      for (const flags of [NODE_FLAGS, []]) {
+        const out = join(dir, `stick-${size}`)
+        mkdirSync(out)
+        exported.push(await exportInChild(n.node.paths.data, out, flags))
+        rmSync(out, { recursive: true, force: true })
       }
-      const out = join(dir, `stick-${size}`)
-      mkdirSync(out)
-      row.exported = await exportInChild(n.node.paths.data, out)
-      rmSync(out, { recursive: true, force: true })
       console.log('measured')
-      rows.push(row)
+      rows.push({ size, cli, api, exported: exported as Row['exported'] })
     }
-    const r = (k: (x: Row) => number, i: number) => (i ? `${(k(rows[i]!) / k(rows[i - 1]!)).toFixed(2)}×` : '')
-    console.log('\n| waiting | outpost status | outpost queue | GET /api/queue (first page) | GET /api/dashboard | export | export peak RSS (idle) |')
-    console.log('|---|---|---|---|---|---|---|')
-    for (const [i, x] of rows.entries()) {
-      const rate = x.exported.messages / (x.exported.ms / 1000)
-      console.log(
-        `| ${x.size} | ${ms(x.status)} ${r((y) => y.status, i)} | ${ms(x.queue)} ${r((y) => y.queue, i)} | ${ms(x.apiQueue.ms)} ${r((y) => y.apiQueue.ms, i)} (${(x.apiQueue.bytes / 1024).toFixed(1)} KB) | ${ms(x.dashboard.ms)} ${r((y) => y.dashboard.ms, i)} | ${x.exported.messages} in ${ms(x.exported.ms)}, ${rate.toFixed(0)} msg/s | ${x.exported.peakRssMb.toFixed(0)} MB (${x.exported.idleRssMb.toFixed(0)} MB, +${(x.exported.peakRssMb - x.exported.idleRssMb).toFixed(0)}) |`,
-      )
-    }
-    console.log('(CLI times are whole processes, the floor included; ratios are to the size before.)')
+    printTables(rows, floor)
     return rows
   } finally {
     await n.close()
@@ -178,8 +179,24 @@ export async function benchScale(): Promise<Row[]> {
   }
 }
 
-if (process.argv[2] === '--export') {
-  await exportChild(process.argv[3]!, process.argv[4]!)
-} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+/** One table of views by size, one of the export: what a closing note quotes. */
+function printTables(rows: Row[], floor: number): void {
+  const ratio = (xs: number[], i: number) => (i ? ` (${(xs[i]! / xs[i - 1]!).toFixed(1)}×)` : '')
+  const cell = (xs: number[], i: number, target: number) => `${ms(xs[i]!)}${ratio(xs, i)}${xs[i]! > target ? ' **over**' : ''}`
+  const sizes = rows.map((r) => r.size.toLocaleString('en'))
+  console.log(`\n| view | ${sizes.join(' | ')} |`)
+  console.log(`|---|${sizes.map(() => '---|').join('')}`)
+  const line = (name: string, xs: number[], target: number) => console.log(`| ${name} | ${xs.map((_, i) => cell(xs, i, target)).join(' | ')} |`)
+  CLI_VIEWS.forEach((args, v) => line(`\`outpost ${args.join(' ')}\``, rows.map((r) => r.cli[v]!), CLI_TARGET_MS))
+  API_VIEWS.forEach((url, v) => line(`GET ${url}`, rows.map((r) => r.api[v]!), API_TARGET_MS))
+  console.log(`(CLI: whole processes, Node's start and \`outpost --help\`'s floor of ${ms(floor)} included, target ${CLI_TARGET_MS} ms; API: in process, target ${API_TARGET_MS} ms; in brackets the ratio to the size before.)`)
+  console.log('\n| waiting | export, node flags | peak RSS (idle, +) | export, Node defaults | peak RSS (idle, +) |')
+  console.log('|---|---|---|---|---|')
+  const fig = (e: ExportFigures) => [`${e.messages} in ${ms(e.ms)}, ${(e.messages / (e.ms / 1000)).toFixed(0)} msg/s`, `${e.peakRssMb.toFixed(0)} MB (${e.idleRssMb.toFixed(0)}, +${(e.peakRssMb - e.idleRssMb).toFixed(0)})`]
+  for (const r of rows) console.log(`| ${r.size.toLocaleString('en')} | ${[...fig(r.exported[0]), ...fig(r.exported[1])].join(' | ')} |`)
+  console.log('(Node flags: server/base/v8-flags.ts, as `outpost start` and the USB offload run; defaults: `outpost export` from a shell. Target: peak within 50 MB of idle.)')
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   await benchScale()
 }

@@ -2,7 +2,7 @@
 // Haraka plugin → one CommonJS bundle in a folder plugin (Haraka loads folder
 // plugins with require(), and a .ts file in plugins/ would not load at all).
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
@@ -14,6 +14,29 @@ const tsc = require.resolve('typescript/bin/tsc')
 execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit', cwd: root })
 
 const esbuild = require('esbuild')
+
+// The command line once more, as one ESM bundle in dist/server/cli-bundle/
+// (its lazily loaded commands as chunks), with drizzle-orm inside it: a
+// view such as `outpost status` loaded about 180 modules, 113 of them
+// drizzle-orm's, and loading modules was most of its time; bundled it
+// starts about 0.1 s of CPU sooner. Native and other packages stay outside
+// and come from node_modules. `outpost start` keeps running from dist/ as
+// tsc wrote it (bin/outpost.mjs says why).
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+const cliOut = join(root, 'dist/server/cli-bundle')
+rmSync(cliOut, { recursive: true, force: true })
+esbuild.buildSync({
+  entryPoints: [join(root, 'server/cli/main.ts')],
+  outdir: cliOut,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  splitting: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  external: Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).filter((d) => d !== 'drizzle-orm'),
+  logLevel: 'warning',
+})
 const pluginSrc = join(root, 'server/haraka/plugins')
 const pluginOut = join(root, 'dist/haraka-plugins')
 rmSync(pluginOut, { recursive: true, force: true })

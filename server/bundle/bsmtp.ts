@@ -79,7 +79,8 @@ export class BsmtpError extends OutpostError {
 const CRLF = Buffer.from('\r\n')
 const CRLF_DOT = Buffer.from('\r\n.')
 const DOT = Buffer.from('.')
-const QUIT = Buffer.from('QUIT\r\n')
+/** What ends a batch: the line after its last message. */
+export const BSMTP_QUIT = Buffer.from('QUIT\r\n')
 const DATA = Buffer.from('DATA\r\n')
 const END_OF_DATA = Buffer.from('.\r\n')
 /** RFC 5321 4.5.3.1.4: a command line is at most 512 octets with its CRLF. */
@@ -146,31 +147,39 @@ function toCrlf(data: Buffer): Buffer {
  * deliver it as a header line that means nothing there.
  */
 export function writeBsmtp(messages: readonly BsmtpMessage[], opts: { dialect?: BsmtpDialect } = {}): Buffer {
-  const classic = opts.dialect === 'classic'
   const parts: Buffer[] = []
-  for (const [i, m] of messages.entries()) {
-    const which = `message ${i + 1} (id ${m.id})`
-    if (!MESSAGE_ID_PATTERN.test(m.id)) throw new Error(`cannot write message ${i + 1} into a bundle: its id ${JSON.stringify(m.id)} is not 64 lower-case hex digits (use stableMessageId())`)
-    checkAddress(`the sender of ${which}`, m.sender, true)
-    if (m.recipients.length === 0) throw new Error(`cannot write ${which} into a bundle: it has no recipients`)
-    let envelope = `MAIL FROM:<${m.sender}>\r\n`
-    for (const r of m.recipients) {
-      checkAddress(`a recipient of ${which}`, r, false)
-      envelope += `RCPT TO:<${r}>\r\n`
-    }
-    parts.push(Buffer.from(envelope, 'latin1'), DATA)
-    if (!classic) parts.push(Buffer.from(`${ID_HEADER}: ${m.id}\r\n`, 'latin1'))
-    const data = toCrlf(m.data)
-    let from = 0
-    if (data[0] === 0x2e) parts.push(DOT)
-    for (let hit = data.indexOf(CRLF_DOT); hit !== -1; hit = data.indexOf(CRLF_DOT, hit + 2)) {
-      parts.push(data.subarray(from, hit + 3), DOT)
-      from = hit + 3
-    }
-    parts.push(data.subarray(from), END_OF_DATA)
-  }
-  parts.push(QUIT)
+  for (const [i, m] of messages.entries()) parts.push(...bsmtpMessageParts(m, i, { dialect: opts.dialect }))
+  parts.push(BSMTP_QUIT)
   return Buffer.concat(parts)
+}
+
+/**
+ * One message of a batch as the pieces writeBsmtp joins, in order; they are
+ * views into `m.data` where they can be, so a writer that streams a batch
+ * copies each message once. `index` (from 0) only names the message in
+ * errors. A batch is these for every message, then BSMTP_QUIT.
+ */
+export function bsmtpMessageParts(m: BsmtpMessage, index: number, opts: { dialect?: BsmtpDialect } = {}): Buffer[] {
+  const which = `message ${index + 1} (id ${m.id})`
+  if (!MESSAGE_ID_PATTERN.test(m.id)) throw new Error(`cannot write message ${index + 1} into a bundle: its id ${JSON.stringify(m.id)} is not 64 lower-case hex digits (use stableMessageId())`)
+  checkAddress(`the sender of ${which}`, m.sender, true)
+  if (m.recipients.length === 0) throw new Error(`cannot write ${which} into a bundle: it has no recipients`)
+  let envelope = `MAIL FROM:<${m.sender}>\r\n`
+  for (const r of m.recipients) {
+    checkAddress(`a recipient of ${which}`, r, false)
+    envelope += `RCPT TO:<${r}>\r\n`
+  }
+  const parts: Buffer[] = [Buffer.from(envelope, 'latin1'), DATA]
+  if (opts.dialect !== 'classic') parts.push(Buffer.from(`${ID_HEADER}: ${m.id}\r\n`, 'latin1'))
+  const data = toCrlf(m.data)
+  let from = 0
+  if (data[0] === 0x2e) parts.push(DOT)
+  for (let hit = data.indexOf(CRLF_DOT); hit !== -1; hit = data.indexOf(CRLF_DOT, hit + 2)) {
+    parts.push(data.subarray(from, hit + 3), DOT)
+    from = hit + 3
+  }
+  parts.push(data.subarray(from), END_OF_DATA)
+  return parts
 }
 
 const MAIL_FROM = /^MAIL FROM:<([^<>]*)>(.*)$/i

@@ -9,16 +9,18 @@
 // decompressed, so a forged, foreign or damaged file costs one hash and one
 // signature check, never a decryption or a decompression.
 //
-// This module does no I/O: callers hand it bytes and write what it returns
-// with writeFileDurable (tmp → fsync → rename → fsync dir).
+// This module does no I/O: callers hand it bytes (or, to seal mail, the
+// messages one at a time) and write what it returns with writeFileDurable
+// (tmp → fsync → rename → fsync dir).
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto'
 import { promisify } from 'node:util'
-import { brotliCompress, brotliDecompress, constants as zlibConstants, crc32 } from 'node:zlib'
+import { brotliCompress, brotliDecompress, createBrotliCompress, constants as zlibConstants, crc32 } from 'node:zlib'
+import type { Writable } from 'node:stream'
 // age-encryption (with its post-quantum code) costs about 16 MB of memory
 // once loaded; it is loaded on the first seal or open, not at start-up.
 const age = () => import('age-encryption')
 import { decryptAgePayload, splitAgeFile } from './age-payload.js'
-import { BsmtpError, parseBsmtp, writeBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
+import { BSMTP_QUIT, BsmtpError, bsmtpMessageParts, parseBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
 import { isNodeName, MAX_NODE_NAME } from '../identity/name.js'
 import { OutpostError } from '../base/errors.js'
@@ -153,7 +155,7 @@ function ackProblem(p: unknown): string | undefined {
  * way to make one; this step is exported so that tests and other tools can
  * build bundles whose payload sealBundle would never produce.
  */
-export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array, signKey: KeyObject): Buffer {
+export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array | readonly Uint8Array[], signKey: KeyObject): Buffer {
   if (signKey.type !== 'private' || signKey.asymmetricKeyType !== 'ed25519') {
     throw new Error(`cannot sign ${who(header)}: the signing key must be an Ed25519 private key, not a ${signKey.asymmetricKeyType ?? 'secret'} ${signKey.type} key`)
   }
@@ -174,14 +176,20 @@ export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array, sig
     }),
     'utf8',
   )
-  const out = Buffer.allocUnsafe(FRAME_BYTES + json.length + ciphertext.length + SIGNATURE_BYTES)
+  // The ciphertext may come in the pieces it was encrypted in: they are
+  // copied once, into the bundle, and never joined on their own first.
+  const pieces = ciphertext instanceof Uint8Array ? [ciphertext] : ciphertext
+  const cipherLength = pieces.reduce((n, p) => n + p.length, 0)
+  const out = Buffer.allocUnsafe(FRAME_BYTES + json.length + cipherLength + SIGNATURE_BYTES)
   let at = MAGIC.copy(out, 0)
   at = out.writeUInt32BE(json.length, at)
-  at = out.writeBigUInt64BE(BigInt(ciphertext.length), at)
+  at = out.writeBigUInt64BE(BigInt(cipherLength), at)
   at = out.writeUInt32BE(crc32(out.subarray(0, at)), at)
   at += json.copy(out, at)
-  out.set(ciphertext, at)
-  at += ciphertext.length
+  for (const p of pieces) {
+    out.set(p, at)
+    at += p.length
+  }
   sign(null, out.subarray(0, at), signKey).copy(out, at)
   return out
 }
@@ -195,28 +203,41 @@ export interface SealInput {
   recipient: string
 }
 
+export interface MailSealInput {
+  header: Omit<BundleHeader, 'v' | 'count'>
+  /**
+   * The messages, asked for one at a time while the bundle is sealed. Each
+   * one is copied into the compressor before the next is asked for, so an
+   * iterator may hand out every message's data in the same buffer.
+   */
+  messages: Iterable<BsmtpMessage>
+  /** How many messages `messages` yields; the header carries it, and a different number is an error. */
+  count: number
+  /** About how many bytes of mail, if known: a hint that sizes the compressor's window. */
+  sizeHint?: number
+  /** The origin node's Ed25519 private key. */
+  signKey: KeyObject
+  /** The destination node's age X25519 recipient, "age1…". */
+  recipient: string
+}
+
+/** How much BSMTP text the compressor is handed at a time: one buffer, refilled. */
+const FEED_BYTES = 256 * 1024
+
 /** Compresses, encrypts to the destination and signs as the origin. */
 export async function sealBundle(input: SealInput): Promise<Buffer> {
   const { header: h, payload } = input
-  let plain: Buffer
-  let count: number
   if (h.kind === 'mail') {
     if (!('messages' in payload)) throw new Error(`cannot seal ${who(h)}: a mail bundle needs a payload with "messages"`)
-    plain = writeBsmtp(payload.messages)
-    count = payload.messages.length
-  } else {
-    if (!('acks' in payload)) throw new Error(`cannot seal ${who(h)}: an ack bundle needs a payload with "acks"`)
-    const problem = ackProblem(payload)
-    if (problem) throw new Error(`cannot seal ${who(h)}: ${problem}`)
-    const { messageIds, bundleIds } = payload.acks
-    plain = Buffer.from(JSON.stringify({ acks: { messageIds, bundleIds } }), 'utf8')
-    count = messageIds.length + bundleIds.length
+    const sizeHint = payload.messages.reduce((n, m) => n + m.data.length, 0)
+    return sealMailBundle({ header: h, messages: payload.messages, count: payload.messages.length, sizeHint, signKey: input.signKey, recipient: input.recipient })
   }
-  const header: BundleHeader = { ...h, v: FORMAT_VERSION, count }
-  const problem = headerProblem(header as unknown as Record<string, unknown>)
-  if (problem) throw new Error(`cannot seal ${who(h)}: its header is invalid: ${problem}`)
-  if (header.hops > header.hopLimit) throw new Error(`cannot seal ${who(h)}: hops ${header.hops} is above its hop limit ${header.hopLimit}; the messages have travelled too far to be sent on`)
-
+  if (!('acks' in payload)) throw new Error(`cannot seal ${who(h)}: an ack bundle needs a payload with "acks"`)
+  const problem = ackProblem(payload)
+  if (problem) throw new Error(`cannot seal ${who(h)}: ${problem}`)
+  const { messageIds, bundleIds } = payload.acks
+  const header = checkedHeader(h, messageIds.length + bundleIds.length)
+  const plain = Buffer.from(JSON.stringify({ acks: { messageIds, bundleIds } }), 'utf8')
   const compressed = await compress(plain, {
     params: {
       [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
@@ -224,15 +245,123 @@ export async function sealBundle(input: SealInput): Promise<Buffer> {
       [zlibConstants.BROTLI_PARAM_SIZE_HINT]: plain.length,
     },
   })
+  const ciphertext = await (await encrypterFor(h, input.recipient)).encrypt(compressed)
+  return assembleBundle(header, ciphertext, input.signKey)
+}
+
+/**
+ * Seals a mail bundle as a stream: messages are written as BSMTP into one
+ * reused buffer, compressed as they come, and encrypted in age's 64 KiB
+ * chunks, so neither the batch of mail nor its compressed form is ever
+ * whole in memory. Only the ciphertext is, once, in the bundle itself:
+ * Ed25519 signs a message in one piece. The bytes are the same format as
+ * sealBundle's (one BSMTP batch, brotli, age), so any reader opens them.
+ */
+export async function sealMailBundle(input: MailSealInput): Promise<Buffer> {
+  const h = input.header
+  if (h.kind !== 'mail') throw new Error(`cannot seal ${who(h)} as mail: its header says "${h.kind}"`)
+  const header = checkedHeader(h, input.count)
+  const encrypter = await encrypterFor(h, input.recipient)
+  const brotli = createBrotliCompress({
+    params: {
+      [zlibConstants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+      [zlibConstants.BROTLI_PARAM_LGWIN]: BROTLI_WINDOW_BITS,
+      [zlibConstants.BROTLI_PARAM_SIZE_HINT]: Math.min(input.sizeHint ?? 0, 2 ** 30),
+    },
+  })
+  // The feed runs beside the reading below; its first error ends both. The
+  // listener keeps an error that comes before the first read from being
+  // thrown as uncaught: the read below finds the stream errored and stops.
+  let feedError: unknown
+  brotli.on('error', (err) => (feedError ??= err))
+  const fed = feedBsmtp(brotli, input.messages, input.count, h).catch((err: unknown) => {
+    feedError = err
+    brotli.destroy(err as Error)
+  })
+  const compressed = brotli[Symbol.asyncIterator]() as AsyncIterator<Buffer>
+  const source = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = await compressed.next()
+        if (next.done) controller.close()
+        else controller.enqueue(next.value)
+      },
+      cancel() {
+        brotli.destroy()
+      },
+    },
+    // Pulled only when the cipher wants more: nothing queues up here.
+    { highWaterMark: 0 },
+  )
+  const pieces: Uint8Array[] = []
+  try {
+    const reader = (await encrypter.encrypt(source)).getReader()
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      pieces.push(value)
+    }
+  } catch (err) {
+    // A feed waiting on the compressor ends when the compressor does.
+    brotli.destroy()
+    await fed
+    throw feedError ?? err
+  }
+  await fed
+  if (feedError) throw feedError
+  return assembleBundle(header, pieces, input.signKey)
+}
+
+/** Writes the messages as one BSMTP batch into `sink`, a refilled buffer at a time, and ends it. */
+async function feedBsmtp(sink: Writable, messages: Iterable<BsmtpMessage>, count: number, h: Pick<BundleHeader, 'id' | 'origin'>): Promise<void> {
+  const block = Buffer.allocUnsafe(FEED_BYTES)
+  let used = 0
+  // The compressor calls back once it has taken the bytes in, so the buffer is free again.
+  const flush = () =>
+    new Promise<void>((resolve, reject) => {
+      sink.write(block.subarray(0, used), (err) => (err ? reject(err) : resolve()))
+      used = 0
+    })
+  const put = async (part: Buffer) => {
+    for (let at = 0; at < part.length; ) {
+      const n = part.copy(block, used, at)
+      used += n
+      at += n
+      if (used === block.length) await flush()
+    }
+  }
+  let n = 0
+  for (const m of messages) {
+    for (const part of bsmtpMessageParts(m, n)) await put(part)
+    n++
+  }
+  if (n !== count) throw new Error(`cannot seal ${who(h)}: its header counts ${count} messages but ${n} were given`)
+  await put(BSMTP_QUIT)
+  if (used) await flush()
+  await new Promise<void>((resolve, reject) => {
+    sink.once('error', reject)
+    sink.end(resolve)
+  })
+}
+
+/** The full header, checked as a reader will check it. */
+function checkedHeader(h: Omit<BundleHeader, 'v' | 'count'>, count: number): BundleHeader {
+  const header: BundleHeader = { ...h, v: FORMAT_VERSION, count }
+  const problem = headerProblem(header as unknown as Record<string, unknown>)
+  if (problem) throw new Error(`cannot seal ${who(h)}: its header is invalid: ${problem}`)
+  if (header.hops > header.hopLimit) throw new Error(`cannot seal ${who(h)}: hops ${header.hops} is above its hop limit ${header.hopLimit}; the messages have travelled too far to be sent on`)
+  return header
+}
+
+async function encrypterFor(h: Pick<BundleHeader, 'id' | 'origin' | 'destination'>, recipient: string) {
   const { Encrypter } = await age()
   const encrypter = new Encrypter()
   try {
-    encrypter.addRecipient(input.recipient)
+    encrypter.addRecipient(recipient)
   } catch (err) {
-    throw new Error(`cannot seal ${who(h)} for ${h.destination}: ${JSON.stringify(input.recipient)} is not an age recipient (${(err as Error).message}); check the peer's "age1…" key`, { cause: err })
+    throw new Error(`cannot seal ${who(h)} for ${h.destination}: ${JSON.stringify(recipient)} is not an age recipient (${(err as Error).message}); check the peer's "age1…" key`, { cause: err })
   }
-  const ciphertext = await encrypter.encrypt(compressed)
-  return assembleBundle(header, ciphertext, input.signKey)
+  return encrypter
 }
 
 interface Frame {

@@ -3,9 +3,8 @@
 //
 // Shared flag: --data DIR (any position; default $OUTPOST_DATA, then /var/lib/outpost).
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import QRCode from 'qrcode'
+import type { QRCodeToStringOptions } from 'qrcode'
 import { resolveDataDir } from '../base/paths.js'
-import { initNode } from '../node/init.js'
 import { formatSetupCode } from '../admin/setup-code.js'
 import { openNode } from '../context/context.js'
 import { dcloginUri } from '../accounts/dclogin.js'
@@ -90,6 +89,12 @@ Internet (docs/gateway.md, docs/uplink.md)
 Every command takes --data DIR; the default is $OUTPOST_DATA, then /var/lib/outpost.
 `
 
+/** A QR code for the terminal; the qrcode package is loaded only by the commands that print one. */
+async function qrText(text: string, opts: QRCodeToStringOptions): Promise<string> {
+  const { default: QRCode } = await import('qrcode')
+  return QRCode.toString(text, opts)
+}
+
 export class UsageError extends OutpostError {
   override name = 'UsageError'
 }
@@ -136,6 +141,8 @@ async function cmdInit(args: string[]): Promise<number> {
   })
   if (typeof values.domain !== 'string') throw new UsageError('init needs --domain DOMAIN (the mail domain of this node, e.g. camp.test)')
   const data = resolveDataDir(values.data as string | undefined)
+  // Loaded here, not at start-up: every other command would pay for what init needs.
+  const { initNode } = await import('../node/init.js')
   const { paths, config, setupCode } = await initNode(
     {
       data,
@@ -228,7 +235,7 @@ async function cmdAccount(args: string[]): Promise<number> {
           console.log(uri)
           return 0
         }
-        console.log(await QRCode.toString(uri, { type: 'terminal', small: true }))
+        console.log(await qrText(uri, { type: 'terminal', small: true }))
         console.log(uri)
         console.log(`Scan this with Delta Chat ("Add account" → "Scan QR code") on a phone on the box's network.`)
         console.log('Scanning sets up the account with no typing. This QR holds a new password: earlier QR codes of this account no longer work.')
@@ -268,7 +275,7 @@ async function cmdCard(args: string[]): Promise<number> {
       console.log(text)
       return 0
     }
-    console.log(await QRCode.toString(text, { type: 'terminal', small: true, errorCorrectionLevel: 'L' }))
+    console.log(await qrText(text, { type: 'terminal', small: true, errorCorrectionLevel: 'L' }))
     console.log(text)
     console.log('')
     console.log(`node      ${card.name}`)

@@ -5,7 +5,7 @@
 // synchronous=FULL. Haraka answers 250 only after that. A row leaves only
 // when the peer acknowledges the message; the file leaves with its last row.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm'
-import { existsSync, readFileSync, unlinkSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
@@ -94,6 +94,32 @@ export class Outbox {
 
   read(messageId: string): Buffer {
     return readFileSync(this.file(messageId))
+  }
+
+  /**
+   * A reader that returns every message in the same buffer (grown when one
+   * is larger), for a caller that is done with a message before it reads
+   * the next, as the export's streaming seal is: reading a hundred thousand
+   * messages then leaves no buffer per message for the collector to find.
+   */
+  sharedReader(): (messageId: string) => Buffer {
+    let buf = Buffer.alloc(0)
+    return (messageId) => {
+      const fd = openSync(this.file(messageId), 'r')
+      try {
+        const size = fstatSync(fd).size
+        if (size > buf.length) buf = Buffer.allocUnsafe(Math.max(size, 64 * 1024))
+        let n = 0
+        while (n < size) {
+          const got = readSync(fd, buf, n, size - n, null)
+          if (got === 0) break
+          n += got
+        }
+        return buf.subarray(0, n)
+      } finally {
+        closeSync(fd)
+      }
+    }
   }
 
   waiting(peer?: string): OutboxEntry[] {

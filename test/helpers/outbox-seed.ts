@@ -20,6 +20,8 @@ export interface SeedOptions {
   offset?: number
   /** The message body's size in bytes (a Delta Chat text message is about 2.3 KB). */
   bodyBytes?: number
+  /** Also the `message.queued` event Outbox.enqueue records for each row (the activity log and traffic chart read them). */
+  events?: boolean
 }
 
 /** A stable message id as the bundle format has them: 64 hex digits. */
@@ -41,6 +43,7 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
   const insert = db.$client.prepare(
     'INSERT INTO outbox (message_id, peer, sender, recipients, size, hops, queued_at, expires_at) VALUES (?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT DO NOTHING',
   )
+  const event = db.$client.prepare("INSERT INTO events (at, kind, data) VALUES (?, 'message.queued', ?)")
   const ids: string[] = []
   // Made by the node on its first start; a node that never ran has none yet.
   if (o.spool) mkdirSync(o.spool, { recursive: true, mode: 0o700 })
@@ -52,7 +55,8 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
       const data = seedMessage(i, bodyBytes)
       if (o.spool) writeFileSync(join(o.spool, `${id}.eml`), data, { mode: 0o600 })
       const queuedAt = start + n * 1000
-      insert.run(id, peer, `user${i % 500}@camp.test`, JSON.stringify([`friend${i % 97}@${peer}.test`]), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS)
+      const added = insert.run(id, peer, `user${i % 500}@camp.test`, JSON.stringify([`friend${i % 97}@${peer}.test`]), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
+      if (o.events && added) event.run(queuedAt, JSON.stringify({ messageId: id, peer, size: data.length }))
       ids.push(id)
     }
   })()

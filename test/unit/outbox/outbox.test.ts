@@ -58,3 +58,26 @@ test('exported mail is due again only after the hold that follows a departure; t
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('the export reads every message into one shared buffer, each whole, however their sizes differ', () => {
+  const { dir, outbox } = fresh()
+  try {
+    const texts = [message, Buffer.alloc(100_000, 'x'), Buffer.from('short\r\n')]
+    const ids = texts.map((data, i) => {
+      const mid = stableMessageId(data, `s${i}@camp.test`)
+      outbox.enqueue({ messageId: mid, sender: `s${i}@camp.test`, data, byPeer: new Map([['river', ['bob@river.test']]]), hops: 0, now: 1000 + i })
+      return mid
+    })
+    const read = outbox.sharedReader()
+    const got = ids.map((mid) => read(mid))
+    // The last read decides what the shared buffer holds now; each was whole when it was read.
+    assert.deepEqual(got[2], texts[2])
+    assert.equal(got[1]!.buffer, got[2]!.buffer, 'a smaller message reuses the buffer the larger one grew')
+    const again = read(ids[1]!)
+    assert.deepEqual(again, texts[1])
+    assert.equal(again.buffer, got[2]!.buffer)
+    assert.throws(() => read(stableMessageId(Buffer.from('gone'), 'x@camp.test')), /ENOENT/)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})

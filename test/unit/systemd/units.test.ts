@@ -67,6 +67,11 @@ test('the node starts with the same V8 flags wherever it is started: the unit, q
   assert.match(quick, new RegExp(`^exec node ${NODE_FLAGS.join(' ')} bin/outpost\\.mjs start --data "\\$DATA"$`, 'm'))
 })
 
+test('the USB offload, which exports the whole outbox, runs with the node\'s V8 flags', () => {
+  const exec = readFileSync(new URL('outpost-usb@.service', dir), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!
+  assert.equal(exec, `ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /usr/lib/outpost/bin/outpost.mjs usb offload /run/outpost/usb/%i --data /var/lib/outpost`)
+})
+
 test('the appliance daemon unit is hardened like the node, each setting with its reason', () => {
   const lines = readFileSync(new URL('outpost-appliance.service', dir), 'utf8').split('\n')
   const hardening = ['ProtectSystem=strict', 'ReadWritePaths=/var/lib/outpost', 'NoNewPrivileges=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'PrivateNetwork=yes', 'DevicePolicy=closed', 'User=outpost', 'Restart=always']
