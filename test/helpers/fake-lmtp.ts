@@ -92,8 +92,12 @@ export class FakeLmtp {
           if (reply.startsWith('2')) accepted.push(rcpt)
           say(reply)
         } else if (cmd === 'DATA') {
-          inData = true
-          say('354 OK')
+          // As Dovecot answers a pipelined DATA after every RCPT was refused.
+          if (accepted.length === 0) say('554 5.5.0 No valid recipients')
+          else {
+            inData = true
+            say('354 OK')
+          }
         } else if (cmd === 'QUIT') {
           say('221 2.0.0 Bye')
           socket.end()

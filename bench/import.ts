@@ -1,0 +1,173 @@
+// Import throughput: a bundle of local mail delivered into a running node's
+// Dovecot, and whether import keeps its speed as the mailbox and the ledger
+// grow.
+//
+// Node camp (initialised, never started: only its keys are used) seals
+// bundles for node town (running, with Dovecot); the import runs in this
+// process as `outpost import DIR` runs it (Exchange.importFrom on town's
+// data dir, fsync included), timed from the first bundle read to the last
+// ledger write. The baseline is Dovecot alone: the same number of messages
+// handed to the same Dovecot over one LMTP session with no ledger, so the
+// ratio says what the import adds on top of Dovecot's own storing.
+//
+// Figures:
+// - import msg/s for BENCH_IMPORT_MESSAGES (default 10,000) messages in one
+//   bundle, to 10 accounts, BENCH_IMPORT_RUNS (default 3) runs, each on a
+//   fresh set of accounts;
+// - growth: bundles of BENCH_IMPORT_STEP (default 5,000) messages, all to
+//   one account, until it holds BENCH_IMPORT_GROW (default 50,000); msg/s of
+//   each bundle against the mailbox size it started at, and Dovecot's own
+//   rate over one LMTP session at that size.
+//
+// Run alone: `node --import tsx bench/import.ts` (after `node build/build.mjs`).
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startNode, type TestNode } from '../test/helpers/node.js'
+import { befriend } from '../test/helpers/stick.js'
+import { seedMessage } from '../test/helpers/outbox-seed.js'
+import { openNode } from '../server/context/context.js'
+import { Exchange, exchangeServices } from '../server/exchange/exchange.js'
+import { BUNDLE_LIFETIME_MS, HOP_LIMIT } from '../server/exchange/export.js'
+import { bundleFileName, newBundleId, sealBundle } from '../server/bundle/format.js'
+import { stickFolder } from '../server/bundle/stick-layout.js'
+import { stableMessageId } from '../server/bundle/message-id.js'
+import { loadIdentity } from '../server/identity/keys.js'
+import { nodePaths } from '../server/base/paths.js'
+import { LmtpSession } from '../server/delivery/lmtp.js'
+import type { BsmtpMessage } from '../server/bundle/bsmtp.js'
+
+const out = (line = '') => process.stdout.write(line + '\n')
+const rate = (n: number, ms: number) => Math.round(n / (ms / 1000))
+
+let serial = 0
+
+/** Seals `n` messages from camp's users to `to(i)` into one bundle on a fresh stick folder; returns the stick. */
+async function stickWith(camp: TestNode, n: number, to: (i: number) => string, dir: string): Promise<string> {
+  const campNode = openNode(camp.data)
+  try {
+    const identity = loadIdentity(campNode.paths)
+    const town = exchangeServices(campNode, { log: () => undefined }).peers.get('town')
+    if (!town) throw new Error('camp does not know town')
+    const messages: BsmtpMessage[] = []
+    for (let k = 0; k < n; k++) {
+      const i = serial++
+      const data = seedMessage(i, 2300)
+      const sender = `user${i % 500}@camp.test`
+      messages.push({ id: stableMessageId(data, sender), sender, recipients: [to(k)], data })
+    }
+    const now = Date.now()
+    const header = { id: newBundleId(), kind: 'mail' as const, origin: 'camp', destination: 'town', created: now, expires: now + BUNDLE_LIFETIME_MS, hops: 0, hopLimit: HOP_LIMIT }
+    const bytes = await sealBundle({ header, payload: { messages }, signKey: identity.signPrivate, recipient: town.age })
+    const stick = mkdtempSync(join(dir, 'stick-'))
+    mkdirSync(stickFolder(stick, 'town'), { recursive: true })
+    writeFileSync(join(stickFolder(stick, 'town'), bundleFileName(header)), bytes)
+    return stick
+  } finally {
+    campNode.close()
+  }
+}
+
+/** Imports the stick into town in this process, as `outpost import` does; returns ms and messages delivered. */
+async function importStick(town: TestNode, stick: string): Promise<{ ms: number; delivered: number }> {
+  const node = openNode(town.data)
+  try {
+    const x = new Exchange(node, exchangeServices(node, { log: () => undefined }))
+    const t = performance.now()
+    const results = await x.importFrom(stick)
+    const ms = performance.now() - t
+    let delivered = 0
+    for (const r of results) {
+      if (r.outcome.kind !== 'imported') throw new Error(`import: ${JSON.stringify(r.outcome).slice(0, 300)}`)
+      delivered += r.outcome.delivered
+    }
+    return { ms, delivered }
+  } finally {
+    node.close()
+  }
+}
+
+/** Dovecot alone: `n` messages over one LMTP session, no ledger. */
+async function dovecotAlone(town: TestNode, n: number, to: string): Promise<number> {
+  const session = await LmtpSession.open({ socketPath: nodePaths(town.data).lmtpSocket, lhloName: 'town.test' })
+  try {
+    const t = performance.now()
+    for (let k = 0; k < n; k++) {
+      const [r] = await session.deliver({ sender: 'bench@camp.test', recipients: [to] }, seedMessage(1e9 + serial++, 2300))
+      if (!r || r.code !== 250) throw new Error(`LMTP: ${JSON.stringify(r)}`)
+    }
+    return performance.now() - t
+  } finally {
+    await session.close()
+  }
+}
+
+const maildirSize = (town: TestNode, local: string) => {
+  const base = join(nodePaths(town.data).mail, 'town.test', local, 'Maildir')
+  return readdirSync(join(base, 'new')).length + readdirSync(join(base, 'cur')).length
+}
+
+export async function benchImport(opts: { messages: number; runs: number; step: number; grow: number }): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'op-bench-import-'))
+  const nodes: TestNode[] = []
+  try {
+    const camp = await startNode({ domain: 'camp.test', name: 'camp', start: false })
+    nodes.push(camp)
+    const town = await startNode({ domain: 'town.test', name: 'town' })
+    nodes.push(town)
+    await befriend(camp, town)
+
+    out(`  import of one bundle of ${opts.messages} messages (~2.3 KB each) to 10 accounts, ${opts.runs} runs; baseline: Dovecot alone over one LMTP session`)
+    const rates: number[] = []
+    const floors: number[] = []
+    for (let run = 0; run < opts.runs; run++) {
+      const locals = Array.from({ length: 10 }, (_, i) => `r${run}u${i}`)
+      for (const l of locals) await town.addAccount(l)
+      const stick = await stickWith(camp, opts.messages, (i) => `${locals[i % 10]}@town.test`, dir)
+      const { ms, delivered } = await importStick(town, stick)
+      if (delivered !== opts.messages) throw new Error(`delivered ${delivered} of ${opts.messages}`)
+      rates.push(rate(opts.messages, ms))
+      rmSync(stick, { recursive: true, force: true })
+      const floorMs = await dovecotAlone(town, Math.min(opts.messages, 2000), `${locals[0]}@town.test`)
+      floors.push(rate(Math.min(opts.messages, 2000), floorMs))
+      out(`    run ${run + 1}: ${rate(opts.messages, ms)} msg/s (${(ms / 1000).toFixed(1)} s); Dovecot alone ${floors.at(-1)} msg/s; ratio ${(rates.at(-1)! / floors.at(-1)!).toFixed(2)}`)
+    }
+    out(`    import ${Math.min(...rates)}–${Math.max(...rates)} msg/s (target ≥ 1000); Dovecot alone ${Math.min(...floors)}–${Math.max(...floors)} msg/s`)
+
+    if (opts.grow > 0) {
+      out(`  growth: bundles of ${opts.step} messages to one account until it holds ${opts.grow}`)
+      await town.addAccount('big')
+      out('    | mailbox before | ledger rows before | import msg/s | Dovecot alone msg/s (500 msgs) |')
+      out('    |---|---|---|---|')
+      for (let held = 0; held < opts.grow; held += opts.step) {
+        const before = maildirSize(town, 'big')
+        const ledger = (() => {
+          const n = openNode(town.data)
+          try {
+            return (n.db.$client.prepare('SELECT count(*) AS c FROM deliveries').get() as { c: number }).c
+          } finally {
+            n.close()
+          }
+        })()
+        const stick = await stickWith(camp, opts.step, () => 'big@town.test', dir)
+        const { ms } = await importStick(town, stick)
+        rmSync(stick, { recursive: true, force: true })
+        const floorMs = await dovecotAlone(town, 500, 'big@town.test')
+        out(`    | ${before} | ${ledger} | ${rate(opts.step, ms)} | ${rate(500, floorMs)} |`)
+      }
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => n.destroy()))
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  await benchImport({
+    messages: Number(process.env.BENCH_IMPORT_MESSAGES ?? 10_000),
+    runs: Number(process.env.BENCH_IMPORT_RUNS ?? 3),
+    step: Number(process.env.BENCH_IMPORT_STEP ?? 5_000),
+    grow: Number(process.env.BENCH_IMPORT_GROW ?? 50_000),
+  })
+}
