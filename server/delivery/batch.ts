@@ -101,8 +101,6 @@ export class BatchDelivery {
           const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${t.m.key}\r\n`, 'latin1'), t.m.message])
           const results = await this.session.deliver({ sender: t.m.sender, recipients: t.missing }, traced)
           answered.push({ t, results })
-          // Dovecot has it, the ledger says pending: the window a crash may hit.
-          crashPoint('deliver.stored')
         } catch (err) {
           if (!(err instanceof LmtpError)) throw err
           broken = err
@@ -115,6 +113,10 @@ export class BatchDelivery {
         }
       }
 
+      // Dovecot has them, the ledger says pending: the window a crash may
+      // hit (once per batch, so a test that kills after every write step in
+      // turn also reaches the steps after this one).
+      crashPoint('deliver.stored')
       const at = this.now()
       db.transaction((tx) => {
         for (const { t, results } of answered) {
@@ -139,7 +141,7 @@ export class BatchDelivery {
           outcomes[t.i] = { verdict: 'retry', text: `4.4.2 Local delivery is unavailable, please try again later: ${broken?.message ?? 'the LMTP session broke'}`, messageKey: t.m.key, alreadyDelivered: alreadyOf(t.m), results: [] }
         }
       }
-    }
+    } else crashPoint('deliver.stored')
     return outcomes as DeliveryOutcome[]
   }
 
