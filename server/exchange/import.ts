@@ -145,7 +145,11 @@ export class BundleImport {
     let bytesDone = 0
     let messagesDone = 0
     const report = (data: Omit<OutpostEvents['import.run'], 'via'>) => this.deps.report('import.run', { via, ...data })
+    let reported = -1
     const step = (done: number, what: string) => {
+      // A bundle's last batch already reported where its file ends.
+      if (done === reported) return
+      reported = done
       progress?.(done, total, what)
       report({ phase: 'progress', done, total, messages: messagesDone })
     }
