@@ -16,6 +16,7 @@ import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
 import { benchIdlePush } from './idle-push.js'
+import { benchImport } from './import.js'
 import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
 import type { Summary } from './percentiles.js'
 
@@ -250,6 +251,14 @@ try {
     chatMessages: Math.min(MESSAGES, 30),
     lossMessages: Number(process.env.BENCH_PUSH_LOSS ?? 1000),
     lossMaxGapMs: Number(process.env.BENCH_PUSH_MAX_GAP_MS ?? 300),
+  })
+  out()
+  out('i. Import: a bundle of local mail into Dovecot, against a session per message and against Dovecot alone')
+  await benchImport({
+    messages: Number(process.env.BENCH_IMPORT_MESSAGES ?? 10_000),
+    runs: Number(process.env.BENCH_IMPORT_RUNS ?? 3),
+    step: Number(process.env.BENCH_IMPORT_STEP ?? 5_000),
+    grow: Number(process.env.BENCH_IMPORT_GROW ?? 50_000),
   })
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
