@@ -16,6 +16,7 @@ import { benchLan } from './lan.js'
 import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
 import { benchIdlePush } from './idle-push.js'
+import { benchImport } from './import.js'
 import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
 import { benchLora } from './lora.js'
 import type { Summary } from './percentiles.js'
@@ -255,6 +256,14 @@ try {
   out()
   out('i. LoRa link (simulated channel, airtime by the Semtech formula)')
   await benchLora(out)
+  out()
+  out('j. Import: a bundle of local mail into Dovecot, against a session per message and against Dovecot alone')
+  await benchImport({
+    messages: Number(process.env.BENCH_IMPORT_MESSAGES ?? 10_000),
+    runs: Number(process.env.BENCH_IMPORT_RUNS ?? 3),
+    step: Number(process.env.BENCH_IMPORT_STEP ?? 5_000),
+    grow: Number(process.env.BENCH_IMPORT_GROW ?? 50_000),
+  })
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -10,7 +10,7 @@ import { resolveDataDir } from '../base/paths.js'
 import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { EventLog } from '../events/log.js'
-import { progressBar } from './progress.js'
+import { formatBytes, progressBar } from './progress.js'
 import { openGpiod, SimulatedButton, SimulatedLed, type Button, type Led } from '../appliance/gpio.js'
 import { exec } from '../base/exec.js'
 import { LedPatterns } from '../appliance/led.js'
@@ -34,7 +34,7 @@ export async function cmdUsbOffload(dir: string, data: unknown): Promise<number>
       led: patterns,
       events: new EventLog(node.db),
       log: (line) => console.log(line),
-      progress: { import: progressBar('import'), export: progressBar('export') },
+      progress: { import: progressBar('import', process.stderr, (done, total) => `${formatBytes(done)} of ${formatBytes(total)}`), export: progressBar('export') },
     })
     if (!r.ok) console.error(`outpost: ${r.error}`)
     return r.ok ? 0 : 1

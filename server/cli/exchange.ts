@@ -92,7 +92,7 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
       }
       results = [{ file: 'stdin', outcome }]
     } else {
-      results = await x.importFrom(source, progressBar('import'))
+      results = await x.importFrom(source, progressBar('import', process.stderr, (done, total) => `${formatBytes(done)} of ${formatBytes(total)}`))
     }
     for (const r of results) console.log(`  ${describe(r)}`)
     const count = (k: string) => results.filter((r) => r.outcome.kind === k).length

@@ -1,6 +1,11 @@
 // A progress bar for long work (export, import), drawn on stderr when it is
 // a terminal; silent otherwise, so scripts and logs get only the summary.
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): (done: number, total: number, what: string) => void {
+export function progressBar(
+  label: string,
+  stream: NodeJS.WriteStream = process.stderr,
+  /** How done and total read: counts by default; import counts bytes of bundle files. */
+  counts: (done: number, total: number) => string = (done, total) => `${done}/${total}`,
+): (done: number, total: number, what: string) => void {
   if (!stream.isTTY) return () => undefined
   let last = 0
   return (done, total, what) => {
@@ -11,7 +16,7 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
     const frac = total > 0 ? Math.min(1, done / total) : 1
     const filled = Math.round(frac * width)
     const bar = '█'.repeat(filled) + '░'.repeat(width - filled)
-    const line = `${label} ${bar} ${String(Math.round(frac * 100)).padStart(3)}% ${done}/${total} ${what}`.slice(0, (stream.columns ?? 100) - 1)
+    const line = `${label} ${bar} ${String(Math.round(frac * 100)).padStart(3)}% ${counts(done, total)} ${what}`.slice(0, (stream.columns ?? 100) - 1)
     stream.write(`\r\x1b[2K${line}`)
     if (done >= total) stream.write('\n')
   }

@@ -60,9 +60,21 @@ export const DELIVERY_HEADER = 'X-Outpost-Delivery'
  * line of what we sent).
  */
 export function mailboxHasDelivery(mailDir: string, recipient: string, key: string, since: number): boolean {
+  return mailboxDeliveries(mailDir, recipient, since).has(key)
+}
+
+/**
+ * The delivery keys (our trace header) of the messages in the recipient's
+ * Maildir stored at `since` or later (less a few seconds for clocks and
+ * file systems), read in one pass: a crashed import may leave hundreds of
+ * pending rows for one mailbox, and a large mailbox must be read once for
+ * all of them, not once per row.
+ */
+export function mailboxDeliveries(mailDir: string, recipient: string, since: number): Set<string> {
   const at = recipient.lastIndexOf('@')
   const base = join(mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
-  const needle = `${DELIVERY_HEADER}: ${key}`
+  const prefix = `${DELIVERY_HEADER}: `
+  const found = new Set<string>()
   const buf = Buffer.alloc(4096)
   for (const sub of ['new', 'cur']) {
     let names: string[]
@@ -77,8 +89,9 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
         if (statSync(file).mtimeMs < since - 5000) continue
         const fd = openSync(file, 'r')
         try {
-          const n = readSync(fd, buf, 0, buf.length, 0)
-          if (buf.subarray(0, n).toString('latin1').includes(needle)) return true
+          const head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1')
+          const i = head.indexOf(prefix)
+          if (i !== -1) found.add(head.slice(i + prefix.length, head.indexOf('\n', i) === -1 ? undefined : head.indexOf('\n', i)).trim())
         } finally {
           closeSync(fd)
         }
@@ -87,7 +100,7 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
       }
     }
   }
-  return false
+  return found
 }
 
 /**
@@ -175,20 +188,37 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
       .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, delivered.map((r) => r.recipient))))
       .run()
   }
-  // A refusal before the message went out proves nobody has it. A temporary
-  // failure answered to the message itself does not: Dovecot may have put
-  // the file in place and then failed (a shutdown in the middle of its
-  // commit), so the row stays pending and the retry looks in the mailbox
-  // before it delivers again. A permanent failure is not retried.
-  forget(results.filter((r) => !isSuccess(r) && !(r.afterData && isTemporary(r))).map((r) => r.recipient))
+  forget(provedAbsent(results))
 
+  return { ...verdictOf(results, known.length, recipients.length), messageKey: key, alreadyDelivered: known, results }
+}
+
+/**
+ * What the client is told for one message, from this attempt's answers and
+ * how many recipients the ledger already had: 250 only when every one has
+ * it; a retry when any failure is temporary; otherwise a refusal.
+ */
+export function verdictOf(results: LmtpRecipientResult[], alreadyHad: number, recipients: number): { verdict: Verdict; text: string } {
+  const delivered = results.filter(isSuccess)
   const failed = results.filter((r) => !isSuccess(r))
-  if (failed.length === 0) return outcome('delivered', '2.0.0 Message delivered', results)
+  if (failed.length === 0) return { verdict: 'delivered', text: '2.0.0 Message delivered' }
   const detail = failed.map(describe).join('; ')
-  const some = delivered.length + known.length > 0 ? ` (${delivered.length + known.length} of ${recipients.length} recipients have it)` : ''
+  const some = delivered.length + alreadyHad > 0 ? ` (${delivered.length + alreadyHad} of ${recipients} recipients have it)` : ''
   if (failed.some(isTemporary) || failed.some((r) => r.code < 400 || r.code >= 600)) {
-    return outcome('retry', `4.2.0 Delivery deferred${some}; a retry goes only to the rest: ${detail}`, results)
+    return { verdict: 'retry', text: `4.2.0 Delivery deferred${some}; a retry goes only to the rest: ${detail}` }
   }
   const enhanced = failed.find((r) => r.enhanced)?.enhanced ?? '5.0.0'
-  return outcome('rejected', `${enhanced} Delivery failed${some}: ${detail}`, results)
+  return { verdict: 'rejected', text: `${enhanced} Delivery failed${some}: ${detail}` }
+}
+
+/**
+ * Rows to forget after an attempt: a refusal before the message went out
+ * proves nobody has it. A temporary failure answered to the message itself
+ * does not: Dovecot may have put the file in place and then failed (a
+ * shutdown in the middle of its commit), so the row stays pending and the
+ * retry looks in the mailbox before it delivers again. A permanent failure
+ * is not retried.
+ */
+export function provedAbsent(results: LmtpRecipientResult[]): string[] {
+  return results.filter((r) => !isSuccess(r) && !(r.afterData && isTemporary(r))).map((r) => r.recipient)
 }

@@ -111,6 +111,11 @@ class ReplyReader {
     }
   }
 
+  /** Why the connection is no longer usable, once it is not. */
+  get failed(): LmtpError | null {
+    return this.failure
+  }
+
   /** The next reply, as the answer to `step` (named in errors). */
   next(step: string): Promise<Reply> {
     const queued = this.replies.shift()
@@ -222,73 +227,176 @@ async function takeSession(path: string): Promise<() => void> {
 export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
   const release = await takeSession(target.socketPath)
   try {
-    return await lmtpSession(target, envelope, message)
+    const session = await LmtpSession.connect(target)
+    try {
+      return await session.deliver(envelope, message)
+    } finally {
+      await session.close()
+    }
   } finally {
     release()
   }
 }
 
-async function lmtpSession(target: LmtpTarget, envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
-  const timeoutMs = target.timeoutMs ?? DEFAULT_LMTP_TIMEOUT_MS
-  const where = target.socketPath
-  const socket = await connect(where, timeoutMs)
-  const reader = new ReplyReader(socket, where, timeoutMs)
-  const send = (line: string) => socket.write(`${line}\r\n`, 'latin1')
-  const result = (recipient: string, r: Reply, afterData = false): LmtpRecipientResult => ({ recipient, code: r.code, enhanced: r.enhanced, text: r.text, afterData })
-  const expect = (r: Reply, step: string, ok: (r: Reply) => boolean) => {
-    if (!ok(r)) throw new LmtpError(`LMTP server at ${where} refused ${step}: ${r.code} ${r.enhanced ?? ''} ${r.text}`.replace(/\s+/g, ' '))
-  }
-  let afterData = false
-  try {
-    expect(await reader.next('the connection'), 'the connection', (r) => r.code === 220)
-    send(`LHLO ${target.lhloName}`)
-    expect(await reader.next('LHLO'), 'LHLO', is2xx)
+/**
+ * One LMTP connection that carries many transactions, one per message
+ * (RFC 2033 4.1: after the replies to the final dot the server is ready for
+ * the next MAIL FROM). Import hands a whole bundle to Dovecot this way: a
+ * connection, an LHLO and a Dovecot process per message cost more than the
+ * storing itself. Each transaction's answers are exactly what a session of
+ * its own would give. When the server advertises PIPELINING (Dovecot does),
+ * MAIL FROM, the RCPTs and DATA go out together (RFC 2920), one round trip
+ * instead of two plus one per recipient.
+ *
+ * Counts as one of LMTP_SESSIONS while open; `close()` gives the slot back.
+ */
+export class LmtpSession {
+  private broken: LmtpError | null = null
 
-    send(`MAIL FROM:${angle(envelope.sender)}`)
-    const mail = await reader.next('MAIL FROM')
-    if (!is2xx(mail)) return envelope.recipients.map((rcpt) => result(rcpt, mail))
+  private constructor(
+    private readonly socket: Socket,
+    private readonly reader: ReplyReader,
+    private readonly where: string,
+    private readonly pipelining: boolean,
+    private readonly release: () => void,
+  ) {}
 
-    const results = new Map<string, LmtpRecipientResult>()
-    const accepted: string[] = []
-    for (const rcpt of envelope.recipients) {
-      send(`RCPT TO:${angle(rcpt)}`)
-      const r = await reader.next(`RCPT TO:<${rcpt}>`)
-      if (is2xx(r)) accepted.push(rcpt)
-      else results.set(rcpt, result(rcpt, r))
+  /** Opens a session and says LHLO; waits for a free slot first (LMTP_SESSIONS). */
+  static async open(target: LmtpTarget): Promise<LmtpSession> {
+    const release = await takeSession(target.socketPath)
+    try {
+      return await LmtpSession.connect(target, release)
+    } catch (err) {
+      release()
+      throw err
     }
+  }
 
-    if (accepted.length > 0) {
-      send('DATA')
-      const data = await reader.next('DATA')
-      if (data.code !== 354) {
-        for (const rcpt of accepted) results.set(rcpt, result(rcpt, data))
+  /** Opens a session outside the slot count (the caller holds a slot). */
+  static async connect(target: LmtpTarget, release: () => void = () => undefined): Promise<LmtpSession> {
+    const timeoutMs = target.timeoutMs ?? DEFAULT_LMTP_TIMEOUT_MS
+    const where = target.socketPath
+    const socket = await connect(where, timeoutMs)
+    const reader = new ReplyReader(socket, where, timeoutMs)
+    try {
+      expect(where, await reader.next('the connection'), 'the connection', (r) => r.code === 220)
+      socket.write(`LHLO ${target.lhloName}\r\n`, 'latin1')
+      const lhlo = await reader.next('LHLO')
+      expect(where, lhlo, 'LHLO', is2xx)
+      return new LmtpSession(socket, reader, where, /\bPIPELINING\b/i.test(lhlo.text), release)
+    } catch (err) {
+      socket.destroy()
+      throw err
+    }
+  }
+
+  /** Whether the connection broke: nothing more can be sent on it. */
+  get usable(): boolean {
+    return this.broken === null && this.reader.failed === null && !this.socket.destroyed
+  }
+
+  /**
+   * One transaction: one result per recipient, in the order given (the
+   * RCPT reply for a refused recipient, otherwise its own reply after the
+   * final dot). Throws LmtpError when the session breaks; `afterData` then
+   * says whether the message had been sent.
+   */
+  async deliver(envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
+    if (this.broken) throw this.broken
+    const { socket, reader } = this
+    const send = (line: string) => socket.write(`${line}\r\n`, 'latin1')
+    const result = (recipient: string, r: Reply, afterData = false): LmtpRecipientResult => ({ recipient, code: r.code, enhanced: r.enhanced, text: r.text, afterData })
+    let afterData = false
+    try {
+      const mailLine = `MAIL FROM:${angle(envelope.sender)}`
+      const rcptLines = envelope.recipients.map((rcpt) => `RCPT TO:${angle(rcpt)}`)
+      const results = new Map<string, LmtpRecipientResult>()
+      const accepted: string[] = []
+      let data: Reply | undefined
+      if (this.pipelining) {
+        socket.write([mailLine, ...rcptLines, 'DATA', ''].join('\r\n'), 'latin1')
+        const mail = await reader.next('MAIL FROM')
+        for (const rcpt of envelope.recipients) {
+          const r = await reader.next(`RCPT TO:<${rcpt}>`)
+          if (!is2xx(mail)) results.set(rcpt, result(rcpt, mail))
+          else if (is2xx(r)) accepted.push(rcpt)
+          else results.set(rcpt, result(rcpt, r))
+        }
+        data = await reader.next('DATA')
+        if (data.code === 354 && accepted.length === 0) {
+          // A server that should have refused DATA with nobody to deliver
+          // to: an empty message ends it, and its answer is of no interest.
+          socket.write('.\r\n', 'latin1')
+          await reader.next('the end of an empty message')
+        }
       } else {
-        afterData = true
-        socket.write(dataBlock(message))
-        for (const rcpt of accepted) results.set(rcpt, result(rcpt, await reader.next(`the end of data for <${rcpt}>`), true))
+        send(mailLine)
+        const mail = await reader.next('MAIL FROM')
+        if (!is2xx(mail)) for (const rcpt of envelope.recipients) results.set(rcpt, result(rcpt, mail))
+        else {
+          for (const [i, rcpt] of envelope.recipients.entries()) {
+            send(rcptLines[i]!)
+            const r = await reader.next(`RCPT TO:<${rcpt}>`)
+            if (is2xx(r)) accepted.push(rcpt)
+            else results.set(rcpt, result(rcpt, r))
+          }
+          if (accepted.length > 0) {
+            send('DATA')
+            data = await reader.next('DATA')
+          }
+        }
       }
+      if (accepted.length > 0 && data) {
+        if (data.code !== 354) {
+          for (const rcpt of accepted) results.set(rcpt, result(rcpt, data))
+        } else {
+          afterData = true
+          socket.write(dataBlock(message))
+          for (const rcpt of accepted) results.set(rcpt, result(rcpt, await reader.next(`the end of data for <${rcpt}>`), true))
+          afterData = false
+        }
+      }
+      // A transaction that ended without the final dot is still open on the
+      // server (a MAIL FROM given, perhaps recipients): the next one starts clean.
+      if (!(accepted.length > 0 && data?.code === 354)) {
+        send('RSET')
+        expect(this.where, await reader.next('RSET'), 'RSET', is2xx)
+      }
+      return envelope.recipients.map((rcpt) => results.get(rcpt)!)
+    } catch (err) {
+      if (err instanceof LmtpError) {
+        err.afterData = afterData
+        this.broken = err
+      }
+      this.socket.destroy()
+      throw err
     }
-    send('QUIT')
-    return envelope.recipients.map((rcpt) => results.get(rcpt)!)
-  } catch (err) {
-    if (err instanceof LmtpError) err.afterData = afterData
-    throw err
-  } finally {
-    socket.end()
-    // The session counts until Dovecot has let go of it (its process is then
-    // free for the next one); QUIT's answer is of no interest, and a slow
-    // server is not waited for past a second.
-    await new Promise<void>((resolve) => {
-      if (socket.destroyed) return resolve()
-      const timer = setTimeout(() => {
-        socket.destroy()
-        resolve()
-      }, 1000)
-      timer.unref()
-      socket.once('close', () => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
   }
+
+  /** QUIT, and wait (at most a second) until the server has let go, so its process is free for the next session. */
+  async close(): Promise<void> {
+    const socket = this.socket
+    try {
+      if (this.usable) socket.write('QUIT\r\n', 'latin1')
+      socket.end()
+      await new Promise<void>((resolve) => {
+        if (socket.destroyed) return resolve()
+        const timer = setTimeout(() => {
+          socket.destroy()
+          resolve()
+        }, 1000)
+        timer.unref()
+        socket.once('close', () => {
+          clearTimeout(timer)
+          resolve()
+        })
+      })
+    } finally {
+      this.release()
+    }
+  }
+}
+
+function expect(where: string, r: Reply, step: string, ok: (r: Reply) => boolean): void {
+  if (!ok(r)) throw new LmtpError(`LMTP server at ${where} refused ${step}: ${r.code} ${r.enhanced ?? ''} ${r.text}`.replace(/\s+/g, ' '))
 }

@@ -21,6 +21,19 @@ export interface OutpostEvents {
   /** An entry on a stick left alone, unread: a link, a FIFO, a folder named like a bundle, or unreadable. */
   'bundle.skipped': { file: string; reason: string; via: string }
   'ack.received': { peer: string; messages: number }
+  /**
+   * An import from a folder (a stick, `outpost import DIR`, a folder or
+   * Syncthing carrier): start, progress (done of total bytes of bundle
+   * files, and the messages handled so far), done or error.
+   */
+  'import.run': {
+    via: string
+    phase: 'start' | 'progress' | 'done' | 'error'
+    done?: number
+    total?: number
+    messages?: number
+    error?: string
+  }
   /** A carrier run: start, progress (done of total bytes or bundles), done or error. */
   'transport.run': {
     transportId: number

@@ -6,11 +6,12 @@
 // durably in the outbox for its next hop) before it records the ack it
 // owes; a bundle file is removed from the folder only after that. Acks
 // that come in release the outbox's copies.
-import { renameSync, unlinkSync, existsSync } from 'node:fs'
+import { renameSync, unlinkSync, existsSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { basename, join } from 'node:path'
-import { eq } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
+import type { OutpostEvents } from '../events/types.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
 import {
   BundleError,
@@ -24,7 +25,8 @@ import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, parseBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { crashPoint } from '../base/crash-point.js'
-import { deliver } from '../delivery/deliver.js'
+import type { DeliveryOutcome } from '../delivery/deliver.js'
+import { BatchDelivery } from '../delivery/batch.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
 import { belowFloor } from '../base/disk-floor.js'
 import { foreignSender } from '../routing/sender-origin.js'
@@ -46,6 +48,13 @@ import { ExchangeError, type CarrierOptions, type Progress, type StepDeps } from
 export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024
 /** The largest bundle file import reads: the most it unpacks to, plus room for the encryption and framing, and for data that does not compress. */
 export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
+/**
+ * Messages handed to Dovecot between two ledger commits. Each batch costs
+ * two fsync'd commits (pending before, delivered after) instead of two per
+ * message; a crash in the middle leaves at most this many pending rows,
+ * which the next import settles by reading each mailbox once.
+ */
+export const IMPORT_BATCH = 500
 /** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
 export const REFUSED_SUFFIX = '.refused'
 
@@ -67,6 +76,9 @@ export type ClassicImportOutcome =
   /** Not taken for now (local delivery down, the disk nearly full, the quarantine full): the carrier keeps it. */
   | { kind: 'deferred'; reason: string }
   | { kind: 'quarantined'; reason: string; detail: string; file: string }
+
+/** Messages of one bundle handled so far, of how many it carries. */
+export type MessageProgress = (done: number, count: number) => void
 
 export interface ImportResult {
   file: string
@@ -129,25 +141,62 @@ export class BundleImport {
     const results: ImportResult[] = []
     for (const r of skipped) results.push(this.skipped(r.file, (r.outcome as { reason: string }).reason, via))
     results.push(...this.takeOverForNeighbours(dir, via))
-    for (const [i, file] of files.entries()) {
-      const name = basename(file)
-      let bytes: Buffer
+    // Progress is counted in bytes of bundle files: their sizes are known
+    // before any is opened (a message count only once each is decrypted),
+    // and a bundle's share moves with its messages as they are delivered.
+    const sizes = files.map((f) => {
       try {
-        bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
-      } catch (err) {
-        if (!(err instanceof StickFileError)) throw err
-        results.push(err.problem === 'too-large' ? this.quarantineTooLarge(file, err.size ?? 0, via) : this.skipped(file, err.message, via))
-        progress?.(i + 1, files.length, name)
-        continue
+        return statSync(f).size
+      } catch {
+        return 0
       }
-      const outcome = await this.importBundle(bytes, name, { via, now: opts.now })
-      crashPoint('import.bundle-done')
-      // The file goes from the folder once its content is ours (or in
-      // quarantine); a deferred bundle stays for the next try.
-      if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
-      results.push({ file, outcome })
-      progress?.(i + 1, files.length, name)
+    })
+    const total = sizes.reduce((a, b) => a + b, 0)
+    let bytesDone = 0
+    let messagesDone = 0
+    const report = (data: Omit<OutpostEvents['import.run'], 'via'>) => this.deps.report('import.run', { via, ...data })
+    let reported = -1
+    const step = (done: number, what: string) => {
+      // A bundle's last batch already reported where its file ends.
+      if (done === reported) return
+      reported = done
+      progress?.(done, total, what)
+      report({ phase: 'progress', done, total, messages: messagesDone })
     }
+    if (files.length) report({ phase: 'start', done: 0, total, messages: 0 })
+    try {
+      for (const [i, file] of files.entries()) {
+        const name = basename(file)
+        const size = sizes[i]!
+        let bytes: Buffer
+        try {
+          bytes = readStickFile(file, MAX_BUNDLE_FILE_BYTES)
+        } catch (err) {
+          if (!(err instanceof StickFileError)) throw err
+          results.push(err.problem === 'too-large' ? this.quarantineTooLarge(file, err.size ?? 0, via) : this.skipped(file, err.message, via))
+          bytesDone += size
+          step(bytesDone, name)
+          continue
+        }
+        const before = messagesDone
+        const onMessages = (done: number, count: number) => {
+          messagesDone = before + done
+          step(bytesDone + (count > 0 ? Math.floor((size * done) / count) : 0), `${name}: ${done} of ${count} messages`)
+        }
+        const outcome = await this.importBundle(bytes, name, { via, now: opts.now, onMessages })
+        crashPoint('import.bundle-done')
+        // The file goes from the folder once its content is ours (or in
+        // quarantine); a deferred bundle stays for the next try.
+        if (outcome.kind === 'imported' || outcome.kind === 'duplicate' || outcome.kind === 'quarantined') unlinkSync(file)
+        results.push({ file, outcome })
+        bytesDone += size
+        step(bytesDone, name)
+      }
+    } catch (err) {
+      report({ phase: 'error', error: (err as Error).message, messages: messagesDone })
+      throw err
+    }
+    if (files.length) report({ phase: 'done', done: total, total, messages: messagesDone })
     return results
   }
 
@@ -201,9 +250,9 @@ export class BundleImport {
   }
 
   /** Imports one bundle given as bytes (a file, or `outpost import -` on stdin). */
-  async importBundle(bytes: Buffer, name: string, opts: CarrierOptions = {}): Promise<ImportOutcome> {
+  async importBundle(bytes: Buffer, name: string, opts: CarrierOptions & { onMessages?: MessageProgress } = {}): Promise<ImportOutcome> {
     const via = opts.via ?? 'folder'
-    const outcome = await this.openAndImport(bytes, name, opts.now ?? this.node.clock.now(), via)
+    const outcome = await this.openAndImport(bytes, name, opts.now ?? this.node.clock.now(), via, opts.onMessages)
     if (outcome.kind === 'imported') {
       const h = outcome.header
       this.deps.report('bundle.imported', { peer: h.origin, bundleId: h.id, messages: h.kind === 'ack' ? 0 : h.count - outcome.duplicates, duplicates: outcome.duplicates, via })
@@ -214,7 +263,7 @@ export class BundleImport {
     return outcome
   }
 
-  private async openAndImport(bytes: Buffer, name: string, now: number, via: string): Promise<ImportOutcome> {
+  private async openAndImport(bytes: Buffer, name: string, now: number, via: string, onMessages?: MessageProgress): Promise<ImportOutcome> {
     let header: BundleHeader | undefined
     try {
       header = readBundleHeader(bytes)
@@ -243,7 +292,7 @@ export class BundleImport {
         this.recordBundle(opened.header, ids.length, now)
         return { kind: 'imported', header: opened.header, delivered: 0, forwarded: 0, duplicates: 0, quarantined: 0, acked: ids.length }
       }
-      return await this.importMail(opened.header, opened.payload.messages, now, via)
+      return await this.importMail(opened.header, opened.payload.messages, now, via, onMessages)
     } catch (err) {
       // A bad bundle is a value, not a crash: it goes to quarantine and the
       // import carries on with the next one. Anything else is our fault.
@@ -277,8 +326,17 @@ export class BundleImport {
     }
   }
 
-  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number, via: string): Promise<ImportOutcome> {
-    const r = await this.takeMessages({ origin: header.origin, batch: `bundle ${header.id}`, hops: header.hops, hopLimit: header.hopLimit, owesAcks: true }, messages, now, via)
+  /** Which of these message ids this node has taken before (any bundle, any peer). */
+  private seenAmong(ids: string[]): Set<string> {
+    const seen = new Set<string>()
+    for (let i = 0; i < ids.length; i += 400) {
+      for (const r of this.node.db.select({ id: seenMessages.messageId }).from(seenMessages).where(inArray(seenMessages.messageId, ids.slice(i, i + 400))).all()) seen.add(r.id)
+    }
+    return seen
+  }
+
+  private async importMail(header: BundleHeader, messages: BsmtpMessage[], now: number, via: string, onMessages?: MessageProgress): Promise<ImportOutcome> {
+    const r = await this.takeMessages({ origin: header.origin, batch: `bundle ${header.id}`, hops: header.hops, hopLimit: header.hopLimit, owesAcks: true }, messages, now, via, onMessages)
     if (r.deferred) return { kind: 'deferred', header, reason: r.deferred }
     this.recordBundle(header, messages.length, now)
     return { kind: 'imported', header, delivered: r.delivered, forwarded: r.forwarded, duplicates: r.duplicates, quarantined: r.quarantined, acked: 0 }
@@ -332,11 +390,17 @@ export class BundleImport {
     }
   }
 
+  /**
+   * Delivers, forwards or quarantines each message of one batch (a bundle, or
+   * a classic peer's batch SMTP), each once by the ledger; `owesAcks`: the
+   * origin reads acks, so one is owed for each message taken.
+   */
   private async takeMessages(
     src: { origin: string; batch: string; hops: number; hopLimit: number; owesAcks: boolean },
     messages: BsmtpMessage[],
     now: number,
     via: string,
+    onMessages?: MessageProgress,
   ): Promise<{ delivered: number; forwarded: number; duplicates: number; quarantined: number; deferred: string }> {
     const origin = src.origin
     let delivered = 0
@@ -345,98 +409,141 @@ export class BundleImport {
     let quarantined = 0
     let deferred = ''
     const db = this.node.db
-    for (const m of messages) {
-      if (db.select().from(seenMessages).where(eq(seenMessages.messageId, m.id)).get()) {
-        duplicates++
-        if (src.owesAcks) this.owe(origin, m.id, now)
-        continue
-      }
-      const problems: string[] = []
-      // Before it is delivered or relayed on: the origin may hand us only
-      // mail from the domains it is the route for (sender-origin.ts). The
-      // message is kept in quarantine for a person and acked like any other
-      // refused message, so the origin does not send it again forever.
-      const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.deps.peers.resolveDomain(d, o) })
-      if (foreign) problems.push(foreign)
-      const local = foreign ? [] : m.recipients.filter((r) => this.isLocal(r))
-      const remote = foreign ? [] : m.recipients.filter((r) => !this.isLocal(r))
-
-      if (local.length) {
-        const outcome = await deliver({
-          db,
-          lmtp: { socketPath: this.node.paths.lmtpSocket, lhloName: this.node.config.node.domain, timeoutMs: 30_000 },
-          sender: m.sender,
-          recipients: local,
-          message: m.data,
-          mailDir: this.node.paths.mail,
-          // The id computed where the message entered the network, as the
-          // ledger key: the same message is the same row on every node.
-          key: m.id,
+    // One LMTP session for the whole bundle; the ledger is written once
+    // before and once after each batch (delivery/batch.ts).
+    const local = new BatchDelivery({
+      db,
+      lmtp: { socketPath: this.node.paths.lmtpSocket, lhloName: this.node.config.node.domain, timeoutMs: 30_000 },
+      mailDir: this.node.paths.mail,
+    })
+    /** Ids met earlier in this bundle: a repeat is handled by its first copy. */
+    const inBundle = new Set<string>()
+    try {
+      for (let start = 0; start < messages.length; start += IMPORT_BATCH) {
+        const batch = messages.slice(start, start + IMPORT_BATCH)
+        const seenBefore = this.seenAmong(batch.map((m) => m.id))
+        const plans = batch.map((m) => {
+          if (seenBefore.has(m.id)) return { m, duplicate: 'acked' as const }
+          if (inBundle.has(m.id)) return { m, duplicate: 'repeat' as const }
+          inBundle.add(m.id)
+          // Before it is delivered or relayed on: the origin may hand us only
+          // mail from the domains it is the route for (sender-origin.ts). The
+          // message is kept in quarantine for a person and acked like any other
+          // refused message, so the origin does not send it again forever.
+          const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.deps.peers.resolveDomain(d, o) })
+          return {
+            m,
+            duplicate: false as const,
+            foreign,
+            local: foreign ? [] : m.recipients.filter((r) => this.isLocal(r)),
+            remote: foreign ? [] : m.recipients.filter((r) => !this.isLocal(r)),
+          }
         })
-        // Reported as Dovecot stored it, also when another recipient of the same message failed.
-        for (const res of outcome.results) if (res.code >= 200 && res.code < 300) this.deps.report('message.delivered', { messageId: m.id, recipient: res.recipient, via })
-        if (outcome.verdict === 'retry') {
-          // Dovecot is not there (is the node running?): leave the bundle for
-          // the next import; what was delivered is in the ledger.
-          deferred = `local delivery failed for now: ${outcome.text}`
-          continue
-        }
-        crashPoint('import.delivered')
-        if (outcome.verdict === 'rejected') problems.push(`local delivery refused: ${outcome.text}`)
-        else delivered++
-      }
+        const toDeliver = plans.flatMap((p) => (p.duplicate === false && p.local.length > 0 ? [p] : []))
+        const outcomes = toDeliver.length > 0 ? await local.deliver(toDeliver.map((p) => ({ key: p.m.id, sender: p.m.sender, recipients: p.local, message: p.m.data }))) : []
+        if (toDeliver.length > 0) crashPoint('import.delivered')
+        const outcomeOf = new Map(toDeliver.map((p, i) => [p, outcomes[i]!]))
+        this.reportDelivered(outcomes, via)
 
-      if (remote.length) {
-        const byPeer = new Map<string, string[]>()
-        // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
-        const gateway = this.isGateway()
-        const resolve = (d: string, o: { useDefault?: boolean }) => this.deps.peers.resolveDomain(d, o)
-        const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
-        // A remote address of one of our domains has no account here: no route either.
-        for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)
-        for (const [to, rs] of hops.byPeer) {
-          if (to === INTERNET) {
-            // The gateway sends to the world only in the names of the domains
-            // the origin is trusted for: otherwise one peer could mail the
-            // Internet as another peer's users, or as ours.
-            const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
-            if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
-            else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
-          } else if (to === origin && src.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
-          else byPeer.set(to, rs)
+        /** Ids that are ours now (delivered, forwarded or in quarantine): seen, and an ack owed. */
+        const taken: string[] = []
+        const ackOnly: string[] = []
+        for (const p of plans) {
+          if (p.duplicate) {
+            duplicates++
+            if (p.duplicate === 'acked') ackOnly.push(p.m.id)
+            continue
+          }
+          const { m } = p
+          const problems: string[] = p.foreign ? [p.foreign] : []
+          const outcome = outcomeOf.get(p)
+          if (outcome) {
+            if (outcome.verdict === 'retry') {
+              // Dovecot is not there (is the node running?): leave the bundle for
+              // the next import; what was delivered is in the ledger.
+              deferred = `local delivery failed for now: ${outcome.text}`
+              continue
+            }
+            if (outcome.verdict === 'rejected') problems.push(`local delivery refused: ${outcome.text}`)
+            else delivered++
+          }
+          if (p.remote.length) {
+            if (this.forward(src, m, p.remote, problems, now)) forwarded++
+          }
+          if (problems.length) {
+            // Kept, not lost: the message waits in quarantine for a person.
+            try {
+              quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from ${src.batch} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
+            } catch (err) {
+              if (!(err instanceof QuarantineFullError)) throw err
+              // Not seen, not acked: the origin keeps the message and sends it again.
+              deferred = `a message could not be kept: ${err.message}`
+              continue
+            }
+            quarantined++
+          }
+          taken.push(m.id)
         }
-        if (src.hops + 1 > src.hopLimit) {
-          problems.push(`hop limit ${src.hopLimit} reached`)
-          byPeer.clear()
-        }
-        if (byPeer.size) {
-          this.deps.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: src.hops + 1, now })
-          crashPoint('import.forwarded')
-          forwarded++
-        }
+        db.transaction((tx) => {
+          for (const id of taken) {
+            tx.insert(seenMessages).values({ messageId: id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
+            if (src.owesAcks) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
+          }
+          if (src.owesAcks) for (const id of ackOnly) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
+        })
+        onMessages?.(start + batch.length, messages.length)
       }
-
-      if (problems.length) {
-        // Kept, not lost: the message waits in quarantine for a person.
-        try {
-          quarantine(this.node.paths.quarantine, `${m.id}.eml`, m.data, `from ${src.batch} of ${origin}: ${problems.join('; ')}`, now, this.quarantineLimits)
-        } catch (err) {
-          if (!(err instanceof QuarantineFullError)) throw err
-          // Not seen, not acked: the origin keeps the message and sends it again.
-          deferred = `a message could not be kept: ${err.message}`
-          continue
-        }
-        quarantined++
-      }
-      db.transaction((tx) => {
-        tx.insert(seenMessages).values({ messageId: m.id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
-        if (src.owesAcks) tx.insert(acksOwed).values({ peer: origin, messageId: m.id, createdAt: now }).onConflictDoNothing().run()
-      })
+    } finally {
+      await local.close()
     }
     return { delivered, forwarded, duplicates, quarantined, deferred }
   }
 
-  private owe(peer: string, messageId: string, now: number): void {
-    this.node.db.insert(acksOwed).values({ peer, messageId, createdAt: now }).onConflictDoNothing().run()
+  /**
+   * One event per recipient Dovecot stored, also when another recipient of
+   * the same message failed; written in one commit, not one fsync each.
+   */
+  private reportDelivered(outcomes: DeliveryOutcome[], via: string): void {
+    const stored = outcomes.flatMap((o) => o.results.filter((r) => r.code >= 200 && r.code < 300).map((r) => ({ messageId: o.messageKey, recipient: r.recipient })))
+    if (stored.length === 0) return
+    try {
+      this.node.db.transaction(() => {
+        for (const s of stored) this.deps.report('message.delivered', { ...s, via })
+      })
+    } catch (err) {
+      // What happened still happened; only the record of it is missing.
+      this.deps.log(`could not record ${stored.length} deliveries in the activity log: ${(err as Error).message}`)
+    }
+  }
+
+  /** Puts a message in the outbox for its next hops; false when it goes nowhere (the reasons are in `problems`). */
+  private forward(src: { origin: string; hops: number; hopLimit: number }, m: BsmtpMessage, remote: string[], problems: string[], now: number): boolean {
+    const origin = src.origin
+    const byPeer = new Map<string, string[]>()
+    // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
+    const gateway = this.isGateway()
+    const resolve = (d: string, o: { useDefault?: boolean }) => this.deps.peers.resolveDomain(d, o)
+    const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
+    // A remote address of one of our domains has no account here: no route either.
+    for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)
+    for (const [to, rs] of hops.byPeer) {
+      if (to === INTERNET) {
+        // The gateway sends to the world only in the names of the domains
+        // the origin is trusted for: otherwise one peer could mail the
+        // Internet as another peer's users, or as ours.
+        const senderDomain = m.sender.includes('@') ? m.sender.slice(m.sender.lastIndexOf('@') + 1) : ''
+        if (senderRoutesTo(senderDomain, origin, { domains: this.domains, resolve })) byPeer.set(INTERNET, rs)
+        else for (const _ of rs) problems.push(`${origin} may not send to the Internet as <${m.sender}>: that domain is not routed to ${origin}`)
+      } else if (to === origin && src.hops > 0) for (const r of rs) problems.push(`${r} would go back to ${origin}, where it came from`)
+      else byPeer.set(to, rs)
+    }
+    if (src.hops + 1 > src.hopLimit) {
+      problems.push(`hop limit ${src.hopLimit} reached`)
+      byPeer.clear()
+    }
+    if (byPeer.size === 0) return false
+    this.deps.outbox.enqueue({ messageId: m.id, sender: m.sender, data: m.data, byPeer, hops: src.hops + 1, now })
+    crashPoint('import.forwarded')
+    return true
   }
 }

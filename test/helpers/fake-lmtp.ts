@@ -16,12 +16,21 @@ export interface FakeLmtpOptions {
   rcptReply?: (rcpt: string) => string
   /** Reply after the final dot for this accepted recipient; default 250; null stores nothing. */
   dataReply?: (rcpt: string) => string
+  /**
+   * Dies (drops the connection, stores nothing, answers nothing) when the
+   * final dot of the Nth message it was sent arrives, counted from 1 over
+   * all sessions: Dovecot stopped in the middle of a delivery.
+   */
+  hangUpAt?: number
 }
 
 export class FakeLmtp {
   readonly received: ReceivedMessage[] = []
   /** Recipients that got a 2xx after the final dot, one entry per stored copy. */
   readonly stored: { recipient: string; data: string }[] = []
+  /** Connections accepted so far. */
+  sessions = 0
+  private messages = 0
   private readonly server: Server
   private readonly sockets = new Set<Socket>()
 
@@ -46,6 +55,7 @@ export class FakeLmtp {
 
   private session(socket: Socket): void {
     this.sockets.add(socket)
+    this.sessions++
     socket.on('close', () => this.sockets.delete(socket))
     socket.on('error', () => undefined)
     socket.setEncoding('latin1')
@@ -65,6 +75,10 @@ export class FakeLmtp {
         if (inData) {
           if (line === '.') {
             inData = false
+            if (++this.messages === this.opts.hangUpAt) {
+              socket.destroy()
+              return
+            }
             const wireText = wire.map((l) => `${l}\r\n`).join('')
             const data = wire.map((l) => `${l.startsWith('.') ? l.slice(1) : l}\r\n`).join('')
             this.received.push({ sender, recipients: [...accepted], wire: wireText, data })
@@ -92,8 +106,12 @@ export class FakeLmtp {
           if (reply.startsWith('2')) accepted.push(rcpt)
           say(reply)
         } else if (cmd === 'DATA') {
-          inData = true
-          say('354 OK')
+          // As Dovecot answers a pipelined DATA after every RCPT was refused.
+          if (accepted.length === 0) say('554 5.5.0 No valid recipients')
+          else {
+            inData = true
+            say('354 OK')
+          }
         } else if (cmd === 'QUIT') {
           say('221 2.0.0 Bye')
           socket.end()

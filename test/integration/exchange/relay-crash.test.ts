@@ -114,7 +114,7 @@ test('kill -9 after every write step of export and import: every message is deli
     ] as const) {
       for (const s of await crashAtEveryStep([...args])) steps.add(s)
     }
-    for (const s of ['durable.written', 'durable.renamed', 'durable.synced', 'export.mail-written', 'import.delivered', 'import.bundle-done', 'export.ack-written']) {
+    for (const s of ['durable.written', 'durable.renamed', 'durable.synced', 'export.mail-written', 'deliver.stored', 'import.delivered', 'import.bundle-done', 'export.ack-written']) {
       assert.ok(steps.has(s), `killed after ${s} at least once (killed after: ${[...steps].join(', ')})`)
     }
 

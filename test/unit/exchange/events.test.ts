@@ -66,7 +66,10 @@ test('export and import between two nodes record queued, exported, imported, del
     writeFileSync(join(stick, 'outpost', 'town', '00000000-bad.obundle'), 'not a bundle')
     await tx.importFrom(stick, undefined, { via: 'usb' })
     const t = townLog.recent()
-    assert.deepEqual(kinds(t), { 'bundle.quarantined': 1, 'bundle.imported': 1, 'message.delivered': 2 })
+    assert.deepEqual(kinds(t), { 'bundle.quarantined': 1, 'bundle.imported': 1, 'message.delivered': 2, 'import.run': 2 })
+    // The run's start and end are kept (its progress is only pushed live): the end counts the messages handled.
+    const run = t.filter((e) => e.kind === 'import.run').map((e) => (e as OutpostEvent<'import.run'>).data)
+    assert.deepEqual(run.map((d) => [d.phase, d.via, d.messages]).reverse(), [['start', 'usb', 0], ['done', 'usb', 2]])
     const imported = t.find((e) => e.kind === 'bundle.imported')!.data
     assert.deepEqual({ ...imported, bundleId: undefined }, { peer: 'camp', bundleId: undefined, messages: 2, duplicates: 0, via: 'usb' })
     assert.deepEqual(

@@ -54,6 +54,13 @@ export function describe(e: AnyEvent): Described {
       if (x.phase === 'done') return { text: `${what} done`, tone: 'good' }
       return { text: `${what} ${x.phase === 'start' ? 'started' : `at ${x.done ?? 0} of ${x.total ?? '?'}`}`, tone: 'plain' }
     }
+    case 'import.run': {
+      const x = e.data
+      const what = `Import by ${x.via}`
+      if (x.phase === 'error') return { text: `${what} failed after ${s(x.messages ?? 0, 'message')}: ${x.error ?? 'unknown error'}`, tone: 'error' }
+      if (x.phase === 'done') return { text: `${what} done: ${s(x.messages ?? 0, 'message')}`, tone: 'good' }
+      return { text: `${what} ${x.phase === 'start' ? 'started' : `at ${s(x.messages ?? 0, 'message')}`}`, tone: 'plain' }
+    }
     case 'usb.inserted':
       return { text: `USB stick plugged in at ${e.data.path}`, tone: 'plain' }
     case 'usb.offload': {
@@ -88,7 +95,7 @@ export function describe(e: AnyEvent): Described {
 export const KIND_GROUPS: Array<{ id: string; label: string; kinds?: EventKind[] }> = [
   { id: 'all', label: 'Everything' },
   { id: 'messages', label: 'Messages', kinds: ['message.accepted', 'message.delivered', 'message.queued', 'message.sent'] },
-  { id: 'bundles', label: 'Bundles and acks', kinds: ['bundle.exported', 'bundle.imported', 'bundle.quarantined', 'bundle.skipped', 'ack.received'] },
+  { id: 'bundles', label: 'Bundles and acks', kinds: ['bundle.exported', 'bundle.imported', 'bundle.quarantined', 'bundle.skipped', 'ack.received', 'import.run'] },
   { id: 'transports', label: 'Transport runs', kinds: ['transport.run', 'uplink.online', 'uplink.offline'] },
   { id: 'usb', label: 'USB', kinds: ['usb.inserted', 'usb.offload', 'usb.removed'] },
   { id: 'errors', label: 'Errors', kinds: ['error', 'bundle.quarantined', 'bundle.skipped'] },

@@ -54,7 +54,10 @@ test('run now of a folder transport between two nodes answers 202 at once, pushe
     r = await town.send('POST', `/api/transports/${tt.id}/run`)
     assert.equal(r.statusCode, 202)
     await town.waitFor(isRun(tt.id, 'done'))
-    assert.deepEqual(town.pushed.filter(isRun(tt.id, 'progress')).map((e) => [(e as OutpostEvent<'transport.run'>).data.done, (e as OutpostEvent<'transport.run'>).data.total]), [[1, 1]])
+    // An import counts the bytes of its bundle files: one bundle, ending at its size.
+    const townProgress = town.pushed.filter(isRun(tt.id, 'progress')).map((e) => (e as OutpostEvent<'transport.run'>).data)
+    assert.equal(townProgress.length, 1)
+    assert.ok(townProgress[0]!.total! > 0 && townProgress[0]!.done === townProgress[0]!.total, JSON.stringify(townProgress))
     assert.equal(town.lmtp!.stored.length, 2, 'both messages reached the mailbox')
     await town.waitFor((e) => e.kind === 'message.delivered')
     // Stored events reach the bus through the table, as from any other process.

@@ -1,0 +1,205 @@
+// Local delivery of many messages at once, for import: the same ledger and
+// the same per-recipient answers as deliver.ts, but the ledger is written
+// once per batch on each side of Dovecot and every message of the batch
+// goes over one LMTP session that stays open from batch to batch.
+//
+// Exactly-once rests on the same two writes as a single delivery:
+//   1. before Dovecot sees any message of the batch, a `pending` row for
+//      each (message, recipient) is committed (synchronous=FULL: on disk);
+//   2. after the LMTP answers, each recipient with a 250 is marked
+//      `delivered` in one commit.
+// A crash between the two (kill -9 after some messages were stored) leaves
+// pending rows; the next attempt reads each such mailbox once, marks what it
+// finds there (our trace header carries the key) as delivered, and delivers
+// only the rest. So a message is delivered again only when neither the
+// ledger nor the mailbox has it.
+import { and, eq, inArray, or } from 'drizzle-orm'
+import type { Db } from '../db/index.js'
+import { deliveries } from '../db/schema.js'
+import { crashPoint } from '../base/crash-point.js'
+import { LmtpError, LmtpSession, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
+import { DELIVERY_HEADER, mailboxDeliveries, provedAbsent, verdictOf, type DeliveryOutcome } from './deliver.js'
+
+export interface BatchMessage {
+  /** The ledger key: the id the message carries across nodes. */
+  key: string
+  sender: string
+  recipients: readonly string[]
+  message: Buffer
+}
+
+export interface BatchDeliveryOptions {
+  db: Db
+  lmtp: LmtpTarget
+  /** The node's mail dir (mail/<domain>/<user>/Maildir); settles rows a crash left pending. */
+  mailDir?: string
+  now?: () => number
+}
+
+/** SQLite's limit on bound parameters is far above this; it keeps each statement small. */
+const IN_CHUNK = 400
+
+function* slices<T>(xs: readonly T[], n: number): Generator<T[]> {
+  for (let i = 0; i < xs.length; i += n) yield xs.slice(i, i + n)
+}
+
+const rowId = (key: string, recipient: string) => `${key}\n${recipient}`
+
+/**
+ * Delivers batches of messages over one LMTP session. `deliver` returns one
+ * outcome per message, in order, as deliver() would for each; `close` ends
+ * the session. A session that breaks (Dovecot stopped) is opened again for
+ * the next batch; the messages of the broken batch that were not answered
+ * come back as `retry`.
+ */
+export class BatchDelivery {
+  private session: LmtpSession | null = null
+  private readonly now: () => number
+
+  constructor(private readonly opts: BatchDeliveryOptions) {
+    this.now = opts.now ?? Date.now
+  }
+
+  async deliver(batch: readonly BatchMessage[]): Promise<DeliveryOutcome[]> {
+    const { db } = this.opts
+    const items = batch.map((m) => ({ ...m, recipients: [...new Set(m.recipients.map((r) => r.toLowerCase()))] }))
+    const known = this.settledRows(items)
+
+    const outcomes: (DeliveryOutcome | undefined)[] = items.map((m) => {
+      const had = m.recipients.filter((r) => known.has(rowId(m.key, r)))
+      if (had.length < m.recipients.length) return undefined
+      return { verdict: 'delivered', text: '2.0.0 Message delivered (all recipients already had it)', messageKey: m.key, alreadyDelivered: had, results: [] }
+    })
+    const todo = items.map((m, i) => ({ m, i, missing: m.recipients.filter((r) => !known.has(rowId(m.key, r))) })).filter((t) => outcomes[t.i] === undefined)
+    const alreadyOf = (m: (typeof items)[number]) => m.recipients.filter((r) => known.has(rowId(m.key, r)))
+
+    if (todo.length > 0) {
+      // Written (and, with synchronous=FULL, on disk) before Dovecot sees
+      // any message of the batch: after a crash, the rows say which
+      // mailboxes to look into.
+      const started = this.now()
+      db.transaction((tx) => {
+        for (const t of todo) {
+          tx.insert(deliveries)
+            .values(t.missing.map((r) => ({ messageKey: t.m.key, recipient: r, deliveredAt: started, state: 'pending' as const })))
+            .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
+            .run()
+        }
+      })
+
+      const answered: { t: (typeof todo)[number]; results: LmtpRecipientResult[] }[] = []
+      /** Rows nobody can have: the message never went out (or was refused before it did). */
+      const absent: { key: string; recipients: string[] }[] = []
+      let broken: LmtpError | null = null
+      for (const t of todo) {
+        if (broken) {
+          absent.push({ key: t.m.key, recipients: t.missing })
+          continue
+        }
+        try {
+          this.session ??= await LmtpSession.open(this.opts.lmtp)
+          const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${t.m.key}\r\n`, 'latin1'), t.m.message])
+          const results = await this.session.deliver({ sender: t.m.sender, recipients: t.missing }, traced)
+          answered.push({ t, results })
+        } catch (err) {
+          if (!(err instanceof LmtpError)) throw err
+          broken = err
+          await this.dropSession()
+          // Broken before this message went out: nobody has it. Broken
+          // after: for some recipients Dovecot may have stored it, so the
+          // pending rows stay and the retry looks into those mailboxes first.
+          if (!err.afterData) absent.push({ key: t.m.key, recipients: t.missing })
+          outcomes[t.i] = { verdict: 'retry', text: `4.4.2 Local delivery is unavailable, please try again later: ${err.message}`, messageKey: t.m.key, alreadyDelivered: alreadyOf(t.m), results: [] }
+        }
+      }
+
+      // Dovecot has them, the ledger says pending: the window a crash may
+      // hit (once per batch, so a test that kills after every write step in
+      // turn also reaches the steps after this one).
+      crashPoint('deliver.stored')
+      const at = this.now()
+      db.transaction((tx) => {
+        for (const { t, results } of answered) {
+          const stored = results.filter((r) => r.code >= 200 && r.code < 300).map((r) => r.recipient)
+          if (stored.length > 0) {
+            tx.update(deliveries).set({ state: 'delivered', deliveredAt: at }).where(and(eq(deliveries.messageKey, t.m.key), inArray(deliveries.recipient, stored))).run()
+          }
+          const gone = provedAbsent(results)
+          if (gone.length > 0) absent.push({ key: t.m.key, recipients: gone })
+        }
+        for (const a of absent) {
+          tx.delete(deliveries).where(and(eq(deliveries.messageKey, a.key), inArray(deliveries.recipient, a.recipients), eq(deliveries.state, 'pending'))).run()
+        }
+      })
+      for (const { t, results } of answered) {
+        const had = alreadyOf(t.m)
+        outcomes[t.i] = { ...verdictOf(results, had.length, t.m.recipients.length), messageKey: t.m.key, alreadyDelivered: had, results }
+      }
+      for (const t of todo) {
+        if (outcomes[t.i] === undefined) {
+          // Not tried: the session broke on an earlier message of the batch.
+          outcomes[t.i] = { verdict: 'retry', text: `4.4.2 Local delivery is unavailable, please try again later: ${broken?.message ?? 'the LMTP session broke'}`, messageKey: t.m.key, alreadyDelivered: alreadyOf(t.m), results: [] }
+        }
+      }
+    } else crashPoint('deliver.stored')
+    return outcomes as DeliveryOutcome[]
+  }
+
+  /**
+   * The (key, recipient) pairs the ledger has as delivered, after settling
+   * the pending rows an earlier, crashed attempt left: each mailbox named in
+   * one is read once, for all of its pending rows.
+   */
+  private settledRows(items: readonly BatchMessage[]): Set<string> {
+    const { db, mailDir } = this.opts
+    const rows: { key: string; recipient: string; state: string; at: number }[] = []
+    for (const part of slices([...new Set(items.map((m) => m.key))], IN_CHUNK)) {
+      rows.push(
+        ...db
+          .select({ key: deliveries.messageKey, recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
+          .from(deliveries)
+          .where(inArray(deliveries.messageKey, part))
+          .all(),
+      )
+    }
+    const wanted = new Set(items.flatMap((m) => m.recipients.map((r) => rowId(m.key, r.toLowerCase()))))
+    const mine = rows.filter((r) => wanted.has(rowId(r.key, r.recipient)))
+    const pending = mine.filter((r) => r.state === 'pending')
+    if (pending.length > 0 && mailDir) {
+      const byRecipient = new Map<string, typeof pending>()
+      for (const r of pending) {
+        const list = byRecipient.get(r.recipient)
+        if (list) list.push(r)
+        else byRecipient.set(r.recipient, [r])
+      }
+      const found: typeof pending = []
+      for (const [recipient, rs] of byRecipient) {
+        const inMailbox = mailboxDeliveries(mailDir, recipient, Math.min(...rs.map((r) => r.at)))
+        for (const r of rs) if (inMailbox.has(r.key)) found.push(r)
+      }
+      if (found.length > 0) {
+        db.transaction((tx) => {
+          for (const part of slices(found, IN_CHUNK)) {
+            tx.update(deliveries)
+              .set({ state: 'delivered' })
+              .where(or(...part.map((r) => and(eq(deliveries.messageKey, r.key), eq(deliveries.recipient, r.recipient)))))
+              .run()
+          }
+        })
+        for (const r of found) r.state = 'delivered'
+      }
+    }
+    return new Set(mine.filter((r) => r.state === 'delivered').map((r) => rowId(r.key, r.recipient)))
+  }
+
+  private async dropSession(): Promise<void> {
+    const s = this.session
+    this.session = null
+    await s?.close()
+  }
+
+  /** Ends the LMTP session (QUIT), if one is open. */
+  close(): Promise<void> {
+    return this.dropSession()
+  }
+}
