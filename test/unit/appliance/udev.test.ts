@@ -22,7 +22,7 @@ test('the offload unit mounts as root, offloads as the outpost user, and always 
   const unit = readFileSync(new URL('../../../systemd/outpost-usb@.service', import.meta.url), 'utf8').split('\n')
   assert.ok(unit.includes('User=outpost'))
   assert.ok(unit.some((l) => l.startsWith('ExecStartPre=+/usr/bin/systemd-mount ') && l.endsWith('/dev/%I /run/outpost/usb/%i')))
-  assert.ok(unit.some((l) => /^ExecStart=\/usr\/bin\/node \S+ usb offload \/run\/outpost\/usb\/%i /.test(l)))
+  assert.ok(unit.some((l) => /^ExecStart=\/usr\/bin\/node (--\S+ )*\S+ usb offload \/run\/outpost\/usb\/%i /.test(l)))
   assert.ok(unit.includes('ExecStopPost=-+/usr/bin/systemd-umount /run/outpost/usb/%i'))
   assert.ok(unit.includes('BindsTo=dev-%i.device'))
   // Only FAT and exFAT, checked again before the mount, which never allows programs, setuid or devices.

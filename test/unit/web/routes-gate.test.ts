@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { adminFixture } from '../../helpers/web-admin.js'
 
-const PUBLIC = new Set(['GET /api/health', 'GET /api/auth/state', 'POST /api/auth/setup', 'POST /api/auth/login', 'GET /api/public/info', 'POST /api/public/join', 'POST /api/peer/bundles', 'POST /api/peer/pickup'])
+const PUBLIC = new Set(['GET /api/health', 'GET /api/auth/state', 'POST /api/auth/setup', 'POST /api/auth/login', 'GET /api/public/info', 'POST /api/public/join', 'POST /api/peer/bundles', 'POST /api/peer/pickup', 'POST /api/peer/pickup/done/:token'])
 /** What an unclaimed box answers: the public routes but the login. */
 const UNCLAIMED = new Set([...PUBLIC].filter((r) => r !== 'POST /api/auth/login'))
 
