@@ -16,6 +16,14 @@
 // wires its power button to line 3 (qemu's system_powerdown pulses it), which
 // stands in for the Pi's button; see the button test for how.
 //
+// The hotspot: a second virtual radio (mac80211_hwsim) is a phone, moved
+// into its own network namespace on the box. It joins the owner's network
+// with the passphrase from outpost-setup.txt (and is refused with a wrong
+// one), takes a lease from dnsmasq, resolves outpost.local over mDNS and
+// loads the landing page. The phone's tools (wpa_supplicant, iw, dhcpcd)
+// are no part of the box: they are fetched from Debian's mirror for arm64
+// and installed on the test's copy of the card only.
+//
 // Slow (software emulation: minutes per boot), so it is in no tier of
 // test/run.mjs; `npm run test:appliance` builds the image and runs it.
 // OUTPOST_IMAGE=PATH boots another image. Needs: qemu-system-arm, mtools,
@@ -108,10 +116,56 @@ function litSpells(log: string, from: number, to: number): number[] {
   return out
 }
 
+/** The phone's tools: Debian trixie's arm64 packages, not in the image (a box is an access point, not a Wi-Fi client). */
+const PHONE_KIT = ['wpasupplicant', 'iw', 'dhcpcd-base', 'libpcsclite1']
+
+/** Downloads the phone's packages with apt, into `dir`, from a private package list (nothing of this machine's apt is touched). */
+function fetchPhoneKit(dir: string): string[] {
+  const state = join(dir, 'apt')
+  for (const d of ['lists/partial', 'cache/archives/partial', 'etc']) mkdirSync(join(state, d), { recursive: true })
+  writeFileSync(join(state, 'etc/sources.list'), `deb [arch=arm64] ${process.env.OUTPOST_IMAGE_MIRROR ?? 'http://deb.debian.org/debian'} trixie main\n`)
+  writeFileSync(join(state, 'status'), '')
+  const o = [`Dir::State=${state}`, `Dir::State::status=${join(state, 'status')}`, `Dir::Cache=${join(state, 'cache')}`, `Dir::Etc::SourceList=${join(state, 'etc/sources.list')}`, 'Dir::Etc::SourceParts=/dev/null', 'Dir::Etc::Preferences=/dev/null', `Dir::Etc::PreferencesParts=${join(state, 'etc')}`, 'APT::Architecture=arm64', 'APT::Architectures=arm64', 'Debug::NoLocking=1'].flatMap((x) => ['-o', x])
+  execFileSync('apt-get', [...o, '-q', 'update'], { stdio: 'ignore' })
+  execFileSync('apt-get', [...o, '-q', 'download', ...PHONE_KIT], { cwd: dir, stdio: 'ignore' })
+  return readdirSync(dir).filter((f) => f.endsWith('.deb')).map((f) => join(dir, f))
+}
+
+/** Runs in the phone's network namespace on the box: finds outpost.local by mDNS, as a phone does, and loads the landing page from it. */
+const PHONE_BROWSER = `
+const mdns = require('/usr/lib/outpost/node_modules/multicast-dns')()
+const https = require('node:https')
+const t0 = Date.now()
+const get = (host, path) => new Promise((resolve, reject) => https.get({ host, path, servername: 'outpost.local', rejectUnauthorized: false, headers: { host: 'outpost.local' } }, (res) => {
+  let body = ''
+  res.setEncoding('utf8')
+  res.on('data', (c) => (body += c))
+  res.on('end', () => resolve({ status: res.statusCode, body }))
+}).on('error', reject))
+const fail = (error) => { console.log(JSON.stringify({ error })); process.exit(1) }
+const timer = setTimeout(() => fail('no mDNS answer for outpost.local within 60 s'), 60000)
+const ask = () => mdns.query({ questions: [{ name: 'outpost.local', type: 'A' }] })
+const again = setInterval(ask, 2000)
+mdns.on('response', async (r) => {
+  const a = r.answers.find((x) => x.type === 'A' && x.name === 'outpost.local')
+  if (!a) return
+  clearTimeout(timer); clearInterval(again); mdns.destroy()
+  const resolvedMs = Date.now() - t0
+  try {
+    const page = await get(a.data, '/')
+    const info = await get(a.data, '/api/public/info')
+    console.log(JSON.stringify({ address: a.data, resolvedMs, pageMs: Date.now() - t0, status: page.status, title: /<title>([^<]*)/.exec(page.body)?.[1], info: JSON.parse(info.body) }))
+  } catch (err) { fail(err.message) }
+})
+ask()
+`
+
 describe('the appliance in the emulator: a stick is plugged in, offloaded and safe to remove', { timeout: 3 * BOOT_MS }, () => {
   const work = mkdtempSync(join(tmpdir(), 'outpost-appliance-'))
   const img = join(work, 'outpost.img')
-  const box = new Machine({ img, work, forward: { web: 443, submission: 587, imap: 143, ssh: 22 } })
+  // Two radios: the box's own (wlan0, the hotspot) and the phone's (wlan1).
+  const box = new Machine({ img, work, forward: { web: 443, submission: 587, imap: 143, ssh: 22 }, radios: 2 })
+  let phoneKit: string[] = []
   let town: TestNode | undefined
   let bob = { address: '', password: '' }
   const alice = { address: 'alice@camp.test', password: ALICE_PASSWORD }
@@ -129,6 +183,9 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const setup = join(work, 'outpost-setup.txt')
     writeFileSync(setup, ['name = camp', 'domain = camp.test', 'wifi_ssid = Camp Test', 'wifi_country = FR', 'wifi_passphrase = camp test passphrase', `admin_password = ${ADMIN}`, `ssh_authorized_key = ${box.makeSshKey()}`, ''].join('\n'))
     execFileSync('mcopy', ['-o', '-i', `${img}@@${firstPartitionOffset(img)}`, setup, '::/outpost-setup.txt'])
+    const kit = join(work, 'phone-kit')
+    mkdirSync(kit)
+    phoneKit = fetchPhoneKit(kit)
     // The peer: a real node on this machine, as a box elsewhere would be.
     town = await startNode({ domain: 'town.test', name: 'town' })
     bob = await town.addAccount('bob')
@@ -330,5 +387,59 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     assert.match(why, /not FAT or exFAT \(ID_FS_TYPE=ext4\)/)
     assert.deepEqual((await journal(plugged, '-u outpost-usb@sda1.service -o cat')).filter((l) => l.trim() && !/^-- No entries --$/.test(l)), [], 'no offload unit ran')
     await box.pull(id)
+  })
+
+  it('a phone joins the hotspot with the passphrase on the card, gets a lease, finds outpost.local by mDNS and loads the landing page; a wrong passphrase is refused', async () => {
+    // The kit onto the test's box, and the second radio into the phone's own network namespace.
+    const remote: string[] = []
+    for (const deb of phoneKit) {
+      const to = `/tmp/${deb.split('/').at(-1)!.replace(/[^A-Za-z0-9._+-]/g, '_')}`
+      await box.sshOk(`echo ${execFileSync('base64', ['-w0', deb], { encoding: 'utf8' })} | base64 -d >${to}`)
+      remote.push(to)
+    }
+    await box.sshOk(`dpkg -i ${remote.join(' ')} >/dev/null && rm ${remote.join(' ')}`, STEP_MS)
+    await box.sshOk([
+      'ip netns add phone',
+      'iw phy "$(cat /sys/class/net/wlan1/phy80211/name)" set netns name phone',
+      // ip netns exec mounts this over /etc/resolv.conf for the phone: its DHCP client writes there, not into the box's.
+      'mkdir -p /etc/netns/phone', ': >/etc/netns/phone/resolv.conf',
+      'ip netns exec phone ip link set lo up',
+    ].join(' && '))
+    const supplicant = async (name: string, passphrase: string) => {
+      await box.sshOk(`printf 'ctrl_interface=/run/${name}-ctl\\nnetwork={\\n ssid="Camp Test"\\n psk="${passphrase}"\\n}\\n' >/run/${name}.conf && ip netns exec phone wpa_supplicant -B -i wlan1 -c /run/${name}.conf -f /run/${name}.log -P /run/${name}.pid`)
+    }
+    const wpaLog = async (name: string) => (await box.ssh(`cat /run/${name}.log`)).stdout
+
+    // A wrong passphrase: the handshake fails and the phone never connects.
+    await supplicant('wrong', 'not the passphrase')
+    const refused = await waitFor('the wrong passphrase to be refused', async () => /reason=WRONG_KEY|pre-shared key may be incorrect/.exec(await wpaLog('wrong'))?.[0], { timeoutMs: STEP_MS, everyMs: 2000 })
+    assert.ok(refused)
+    assert.doesNotMatch(await wpaLog('wrong'), /CTRL-EVENT-CONNECTED/)
+    await box.sshOk('kill "$(cat /run/wrong.pid)"; while [ -e /run/wrong.pid ]; do sleep 0.2; done')
+
+    // The owner's passphrase, as written on the card.
+    const joining = Date.now()
+    await supplicant('phone', 'camp test passphrase')
+    await waitFor('the phone to associate', async () => /CTRL-EVENT-CONNECTED/.test(await wpaLog('phone')), { timeoutMs: STEP_MS, everyMs: 1000 })
+    timings.push(`phone associated (WPA2 handshake done): ${since(joining)} after wpa_supplicant started`)
+    const leasing = Date.now()
+    await box.sshOk('ip netns exec phone dhcpcd -4 -1 -w -t 120 wlan1 >/run/dhcpcd.log 2>&1', STEP_MS)
+    const addr = (await box.sshOk('ip netns exec phone ip -4 -o addr show dev wlan1')).match(/inet (10\.42\.0\.\d+)\/24/)?.[1]
+    assert.ok(addr, 'an address on the hotspot\'s network')
+    timings.push(`DHCP lease (${addr}): ${since(leasing)} after dhcpcd started`)
+    // The box saw it too: hostapd let the phone in, dnsmasq leased it the address.
+    const boxSide = await journal(joining, '-u hostapd.service -u dnsmasq.service -o cat')
+    assert.ok(boxSide.some((l) => /AP-STA-CONNECTED|pairwise key handshake completed/.test(l)), `hostapd: ${boxSide.join(' | ')}`)
+    assert.ok(boxSide.some((l) => l.includes(`DHCPACK(wlan0) ${addr}`)), `dnsmasq: ${boxSide.join(' | ')}`)
+
+    const browsing = Date.now()
+    await box.sshOk(`echo ${Buffer.from(PHONE_BROWSER).toString('base64')} | base64 -d >/run/phone-browser.js`)
+    const seen = JSON.parse((await box.ssh('ip netns exec phone node /run/phone-browser.js', STEP_MS)).stdout.trim().split('\n').at(-1) ?? '{}') as { error?: string; address?: string; resolvedMs?: number; pageMs?: number; status?: number; title?: string; info?: { name?: string } }
+    assert.equal(seen.error, undefined)
+    assert.equal(seen.address, '10.42.0.1', 'outpost.local is the box, by mDNS')
+    assert.equal(seen.status, 200)
+    assert.equal(seen.title, 'Outpost')
+    assert.equal(seen.info?.name, 'camp')
+    timings.push(`outpost.local resolved by mDNS: ${(seen.resolvedMs! / 1000).toFixed(1)} s; landing page loaded: ${(seen.pageMs! / 1000).toFixed(1)} s (from the phone's browser starting; ${since(browsing)} with node's start)`)
   })
 })
