@@ -15,7 +15,7 @@ const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as
 /** The image `npm run image` builds, or OUTPOST_IMAGE. */
 export const IMAGE = process.env.OUTPOST_IMAGE ?? join(REPO, `image/out/outpost-${VERSION}-arm64.img.xz`)
 // An ANSI colour sequence: ESC [ parameters letter.
-const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g')
+export const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g')
 
 export interface Reply { status: number; body: string; cookie?: string }
 
