@@ -28,7 +28,8 @@
 // test/run.mjs; `npm run test:appliance` builds the image and runs it.
 // OUTPOST_IMAGE=PATH boots another image. Needs: qemu-system-arm, mtools,
 // dosfstools, e2fsprogs, fdisk, xz-utils, openssh-client, and what the
-// integration tier needs for the peer node (Dovecot); no root.
+// integration tier needs for the peer node (Dovecot), and Debian's mirror
+// (the phone's tools); no root.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
@@ -443,5 +444,47 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     assert.equal(seen.title, 'Outpost')
     assert.equal(seen.info?.name, 'camp')
     timings.push(`outpost.local resolved by mDNS: ${(seen.resolvedMs! / 1000).toFixed(1)} s; landing page loaded: ${(seen.pageMs! / 1000).toFixed(1)} s (from the phone's browser starting; ${since(browsing)} with node's start)`)
+  })
+
+  it('a power cut in the middle of an export loses nothing: after the next boot the same stick finishes the work', async () => {
+    const toTown = smtpClient(box.ports.submission!, alice)
+    await toTown.sendMail({ from: alice.address, to: bob.address, subject: 'before the cut', text: 'Still there?\n', messageId: '<cut@camp.test>' })
+    toTown.close()
+    // The offload freezes right after it has written the mail bundle to the
+    // stick and before it records that in the database (a crash point);
+    // the power is cut exactly there. The drop-in is under /run: the next
+    // boot does not have it.
+    await box.sshOk([
+      'mkdir -p /run/systemd/system/outpost-usb@.service.d',
+      'printf "[Service]\\nEnvironment=OUTPOST_CRASH_AT=export.mail-written:1:stop\\n" >/run/systemd/system/outpost-usb@.service.d/50-power-cut.conf',
+      'systemctl daemon-reload',
+    ].join(' && '))
+    const stick = join(work, 'cut.img')
+    makeStick(stick, 'vfat', {})
+    execFileSync('mmd', ['-i', `${stick}@@1048576`, '::/outpost'])
+    const plugged = Date.now()
+    await box.plug(stick)
+    await waitFor('the offload to reach the crash point', async () => (await journal(plugged, '-u outpost-usb@sda1.service -o cat')).some((l) => /crash point export\.mail-written \(#1\): freezing/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
+    await box.powerCut()
+    const afterCut = stickFiles(stick).filter((f) => f.startsWith('/outpost/town/'))
+    timings.push(`power cut mid-export: the stick then held ${afterCut.length} bundle(s) for town (written and fsynced before the cut)`)
+
+    timings.push(`boot after the power cut: /api/health answered ${await box.boot('after the power cut', BOOT_MS)} s after power-on`)
+    // The same stick, plugged in again: this time the offload runs to the end.
+    const replugged = Date.now()
+    const id = await box.plug(stick)
+    const done = await waitFor('the offload to end', async () => (await journal(replugged, '-u outpost-usb@sda1.service -o cat')).find((l) => /safe to remove|failed/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
+    assert.match(done, /exported [1-9]\d* messages .*safe to remove/)
+    await waitFor('the stick to be unmounted', async () => (await box.ssh('findmnt /run/outpost/usb/sda1')).code === 1, { timeoutMs: STEP_MS, everyMs: 2000 })
+    await box.pull(id)
+    // The stick's file system is whole (the box checked and repaired it when it mounted it again), and bob gets the mail once.
+    execFileSync('sh', ['-c', 'tail -c +1048577 "$1" >"$1.fat" && fsck.vfat -n "$1.fat" && rm "$1.fat"', 'sh', stick], { stdio: 'ignore' })
+    const back = join(work, 'after-cut')
+    mkdirSync(join(back, 'outpost', 'town'), { recursive: true })
+    for (const f of stickFiles(stick).filter((x) => /^\/outpost\/town\/[^/]+\.obundle$/.test(x))) execFileSync('mcopy', ['-i', `${stick}@@1048576`, `::${f}`, join(back, f)])
+    const imp = await town!.cli(['import', back])
+    assert.equal(imp.code, 0, imp.stdout + imp.stderr)
+    assert.equal(messageIdCounts(town!.data, bob.address).get('<cut@camp.test>'), 1, 'the mail written before the cut reached bob, once')
+    assert.equal(messageIdCounts(town!.data, bob.address).get('<to-town@camp.test>'), 1, 'and the earlier one is still there once')
   })
 })
