@@ -24,6 +24,10 @@
 // are no part of the box: they are fetched from Debian's mirror for arm64
 // and installed on the test's copy of the card only.
 //
+// A power cut: the offload is frozen at a crash point right after it wrote
+// a mail bundle to the stick, qemu is killed, and after the next boot the
+// same stick finishes the work and the mail arrives once.
+//
 // Slow (software emulation: minutes per boot), so it is in no tier of
 // test/run.mjs; `npm run test:appliance` builds the image and runs it.
 // OUTPOST_IMAGE=PATH boots another image. Needs: qemu-system-arm, mtools,
