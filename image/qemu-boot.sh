@@ -93,12 +93,16 @@ if [ -n "$qmp" ]; then monitor=(-qmp "unix:$qmp,server=on,wait=off"); fi
 # net.ifnames as the Pi's cmdline.txt has them. No login prompt on it
 # (root has no password to log in with, and systemd stops reporting units
 # on a console that a getty holds): the console shows every unit of the
-# boot, hostapd's and dnsmasq's included. qemu-xhci: a USB 3 port with
+# boot, hostapd's and dnsmasq's included. systemd waits 90 s for a device
+# by default: under software emulation on a busy machine udev itself may
+# not have started by then, and the boot partition's wait then fails the
+# boot into the emergency shell; a Pi gets there in seconds.
+# qemu-xhci: a USB 3 port with
 # nothing in it, where --qmp plugs sticks (usb-storage, as a Pi's port takes
 # them); the Debian kernel loads xhci-pci and usb-storage when they appear.
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m "$memory" -nographic \
   -kernel "$work/vmlinuz" -initrd "$work/initrd" \
-  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=$radios systemd.mask=serial-getty@ttyAMA0.service" \
+  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=$radios systemd.mask=serial-getty@ttyAMA0.service systemd.default_device_timeout_sec=900" \
   -drive "file=$image,format=raw,if=virtio,cache=unsafe" \
   -netdev "$net" -device virtio-net-pci,netdev=net0 \
   -device virtio-rng-pci \

@@ -37,7 +37,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
@@ -175,6 +175,11 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
   let bob = { address: '', password: '' }
   const alice = { address: 'alice@camp.test', password: ALICE_PASSWORD }
   const timings: string[] = []
+  /** A step's timing, kept for the closing log and written at once to progress.log in the work dir (a run takes long). */
+  const note = (line: string) => {
+    timings.push(line)
+    appendFileSync(join(work, 'progress.log'), `${new Date().toISOString()} ${line}\n`)
+  }
   const since = (t: number) => `${((Date.now() - t) / 1000).toFixed(1)} s`
 
   /** The box's journal since a host time, one line per entry, with the guest's Unix time first. */
@@ -205,7 +210,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
   })
 
   it('boots, and the box and the peer trust each other by their cards', async () => {
-    timings.push(`boot: /api/health answered ${await box.boot('first boot', BOOT_MS)} s after power-on`)
+    note(`boot: /api/health answered ${await box.boot('first boot', BOOT_MS)} s after power-on`)
     const login = await api(box.ports.web!, 'POST', '/api/auth/login', { body: { password: ADMIN } })
     assert.equal(login.status, 200, login.body)
     const csrf = (JSON.parse(login.body) as { csrf: string }).csrf
@@ -254,7 +259,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const ons = levels(log, first, Number.MAX_SAFE_INTEGER).filter((e) => e.on).map((e) => e.t)
     const gaps = ons.slice(1).map((t, i) => t - ons[i]!)
     assert.ok(gaps.slice(1).every((g) => g > 1500 && g < 3000), `a flash every two seconds: ${gaps.join(', ')} ms apart`)
-    timings.push(`LED heartbeat (ready) seen: ${since(started)} after the daemon was restarted with the GPIO chip`)
+    note(`LED heartbeat (ready) seen: ${since(started)} after the daemon was restarted with the GPIO chip`)
   })
 
   it('a stick with the peer\'s bundles is plugged in: mounted noexec,nosuid,nodev, imported, exported, synced and unmounted', async () => {
@@ -279,7 +284,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     await box.sshOk(`rm -f /run/stick-options; nohup sh -c 'for i in $(seq 1 6000); do o=$(findmnt -no OPTIONS /run/outpost/usb/sda1) && { echo "$o" >/run/stick-options; exit 0; }; sleep 0.1; done' >/dev/null 2>&1 &`)
     const plugged = Date.now()
     const id = await box.plug(stick)
-    timings.push(`stick plugged (QMP device_add answered): ${since(plugged)}`)
+    note(`stick plugged (QMP device_add answered): ${since(plugged)}`)
     const done = await waitFor('the offload to end', async () => {
       const lines = await journal(plugged, '-u outpost-usb@sda1.service -o cat')
       return lines.find((l) => /safe to remove|failed/.test(l))
@@ -293,7 +298,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const at = async (what: string, args: string, re: RegExp) => {
       const line = (await journal(plugged, args)).find((l) => re.test(l))
       const t = Number(line?.split(' ')[0])
-      timings.push(`${what}: ${line ? `${(t - plugged / 1000).toFixed(1)} s after the plug` : 'not in the journal'}`)
+      note(`${what}: ${line ? `${(t - plugged / 1000).toFixed(1)} s after the plug` : 'not in the journal'}`)
     }
     await at('stick seen by the kernel', '-k', /Attached SCSI removable disk/)
     await at('offload unit started', '-u outpost-usb@sda1.service', /Starting outpost-usb@sda1\.service/)
@@ -332,7 +337,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     // Done: on within a few seconds of "safe to remove", then unbroken for the minute.
     const steadyFrom = litSince(led, safe + 3000)
     assert.ok(steadyFrom !== undefined, 'the LED is on once the offload is done')
-    timings.push(`LED steady (safe to remove): ${((steadyFrom - plugged) / 1000).toFixed(1)} s after the plug`)
+    note(`LED steady (safe to remove): ${((steadyFrom - plugged) / 1000).toFixed(1)} s after the plug`)
     assert.deepEqual(levels(led, steadyFrom, steadyFrom + 55_000).map((e) => e.on), [true], 'steady on, unbroken, for the minute')
     const after = litSpells(led, steadyFrom + 62_000, steadyFrom + 70_000)
     assert.ok(after.length >= 2 && after.every((ms) => ms < 1000), `back to the heartbeat after the minute: lit ${after.join(', ')} ms`)
@@ -353,7 +358,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
       return lines.find((l) => /safe to remove|failed/.test(l))
     }, { timeoutMs: STEP_MS, everyMs: 3000 })
     assert.match(again, /imported 0 bundles; .*safe to remove/)
-    timings.push(`button pressed → stick synced again: ${since(pressed)}`)
+    note(`button pressed → stick synced again: ${since(pressed)}`)
     await waitFor('the stick to be unmounted again', async () => (await box.ssh('findmnt /run/outpost/usb/sda1')).code === 1, { timeoutMs: STEP_MS, everyMs: 2000 })
 
     // Pulled, the stick holds the box's bundles for town and nothing for the box any more.
@@ -428,12 +433,12 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const joining = Date.now()
     await supplicant('phone', 'camp test passphrase')
     await waitFor('the phone to associate', async () => /CTRL-EVENT-CONNECTED/.test(await wpaLog('phone')), { timeoutMs: STEP_MS, everyMs: 1000 })
-    timings.push(`phone associated (WPA2 handshake done): ${since(joining)} after wpa_supplicant started`)
+    note(`phone associated (WPA2 handshake done): ${since(joining)} after wpa_supplicant started`)
     const leasing = Date.now()
     await box.sshOk('ip netns exec phone dhcpcd -4 -1 -w -t 120 wlan1 >/run/dhcpcd.log 2>&1', STEP_MS)
     const addr = (await box.sshOk('ip netns exec phone ip -4 -o addr show dev wlan1')).match(/inet (10\.42\.0\.\d+)\/24/)?.[1]
     assert.ok(addr, 'an address on the hotspot\'s network')
-    timings.push(`DHCP lease (${addr}): ${since(leasing)} after dhcpcd started`)
+    note(`DHCP lease (${addr}): ${since(leasing)} after dhcpcd started`)
     // The box saw it too: hostapd let the phone in, dnsmasq leased it the address.
     const boxSide = await journal(joining, '-u hostapd.service -u dnsmasq.service -o cat')
     assert.ok(boxSide.some((l) => /AP-STA-CONNECTED|pairwise key handshake completed/.test(l)), `hostapd: ${boxSide.join(' | ')}`)
@@ -447,7 +452,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     assert.equal(seen.status, 200)
     assert.equal(seen.title, 'Outpost')
     assert.equal(seen.info?.name, 'camp')
-    timings.push(`outpost.local resolved by mDNS: ${(seen.resolvedMs! / 1000).toFixed(1)} s; landing page loaded: ${(seen.pageMs! / 1000).toFixed(1)} s (from the phone's browser starting; ${since(browsing)} with node's start)`)
+    note(`outpost.local resolved by mDNS: ${(seen.resolvedMs! / 1000).toFixed(1)} s; landing page loaded: ${(seen.pageMs! / 1000).toFixed(1)} s (from the phone's browser starting; ${since(browsing)} with node's start)`)
   })
 
   it('a power cut in the middle of an export loses nothing: after the next boot the same stick finishes the work', async () => {
@@ -471,9 +476,9 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     await waitFor('the offload to reach the crash point', async () => (await journal(plugged, '-u outpost-usb@sda1.service -o cat')).some((l) => /crash point export\.mail-written \(#1\): freezing/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
     await box.powerCut()
     const afterCut = stickFiles(stick).filter((f) => f.startsWith('/outpost/town/'))
-    timings.push(`power cut mid-export: the stick then held ${afterCut.length} bundle(s) for town (written and fsynced before the cut)`)
+    note(`power cut mid-export: the stick then held ${afterCut.length} bundle(s) for town (written and fsynced before the cut)`)
 
-    timings.push(`boot after the power cut: /api/health answered ${await box.boot('after the power cut', BOOT_MS)} s after power-on`)
+    note(`boot after the power cut: /api/health answered ${await box.boot('after the power cut', BOOT_MS)} s after power-on`)
     // The same stick, plugged in again: this time the offload runs to the end.
     const replugged = Date.now()
     const id = await box.plug(stick)

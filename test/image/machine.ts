@@ -55,6 +55,11 @@ export class Qmp {
   private constructor(socket: Socket) {
     this.#socket = socket
     socket.setEncoding('utf8')
+    // qemu gone (killed, or a power cut): nothing more will answer.
+    socket.on('close', () => {
+      for (const w of this.#waiting.splice(0)) w.reject(new Error('qmp: qemu closed its monitor'))
+    })
+    socket.on('error', () => undefined)
     socket.on('data', (chunk: string) => {
       this.#buffer += chunk
       let nl
@@ -84,7 +89,12 @@ export class Qmp {
           c.once('error', reject)
         })
         const q = new Qmp(s)
-        await q.command('qmp_capabilities')
+        try {
+          await q.command('qmp_capabilities', undefined, 30_000)
+        } catch (err) {
+          q.close()
+          throw err
+        }
         return q
       } catch (err) {
         if (Date.now() > deadline) throw new Error(`qemu's monitor did not open at ${path}: ${(err as Error).message}`, { cause: err })
@@ -93,9 +103,11 @@ export class Qmp {
     }
   }
 
-  command(execute: string, args?: Record<string, unknown>): Promise<unknown> {
+  command(execute: string, args?: Record<string, unknown>, timeoutMs = 60_000): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ resolve, reject })
+      if (this.#socket.destroyed) return reject(new Error(`qmp: ${execute}: the monitor is closed`))
+      const timer = setTimeout(() => reject(new Error(`qmp: no answer to ${execute} within ${timeoutMs / 1000} s`)), timeoutMs)
+      this.#waiting.push({ resolve: (v) => (clearTimeout(timer), resolve(v)), reject: (e) => (clearTimeout(timer), reject(e)) })
       this.#socket.write(JSON.stringify(args ? { execute, arguments: args } : { execute }) + '\n')
     })
   }
@@ -158,13 +170,18 @@ export class Machine {
     this.#qemu = spawn('nice', ['-n', '19', 'bash', ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
     this.qmp = await Qmp.open(this.qmpPath, 120_000)
     for (;;) {
-      if (this.#qemu.exitCode !== null) throw new Error(`qemu ended (${this.#qemu.exitCode}) before the node answered; console in ${this.consoleLog}`)
+      if (!this.running()) throw new Error(`qemu ended (${this.#qemu.exitCode ?? this.#qemu.signalCode}) before the node answered; console in ${this.consoleLog}`)
       const r = this.ports.web ? await api(this.ports.web, 'GET', '/api/health').catch(() => undefined) : undefined
       if (r?.status === 200) break
       if (Date.now() - started > timeoutMs) throw new Error(`no /api/health within ${timeoutMs / 60_000} min; console in ${this.consoleLog}`)
       await new Promise((res) => setTimeout(res, 5000))
     }
     return Math.round((Date.now() - started) / 1000)
+  }
+
+  /** Whether qemu still runs (it has neither exited nor been killed by a signal). */
+  running(): boolean {
+    return this.#qemu !== undefined && this.#qemu.exitCode === null && this.#qemu.signalCode === null
   }
 
   /** The serial console so far, without systemd's colours. */
@@ -209,7 +226,7 @@ export class Machine {
     this.qmp?.close()
     this.qmp = undefined
     const q = this.#qemu
-    if (!q || q.exitCode !== null) return
+    if (!q || !this.running()) return
     const gone = new Promise((r) => q.once('exit', r))
     process.kill(-q.pid!, 'SIGKILL')
     await gone
