@@ -242,7 +242,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
       'systemctl daemon-reload',
       'systemctl restart outpost-appliance.service',
       `echo ${Buffer.from(LED_RECORDER).toString('base64')} | base64 -d >/run/led-recorder.js`,
-      'nohup node /run/led-recorder.js >/dev/null 2>&1 &',
+      'nohup node /run/led-recorder.js </dev/null >/dev/null 2>&1 &',
     ].join(' && '))
     const started = Date.now()
     const said = await waitFor('the daemon to take the LED and button', async () => (await box.sshOk('journalctl --no-pager -o cat -u outpost-appliance.service -n 20')).match(/LED on gpiochip0 line 0, button on line 3 \(libgpiod 2\)/), { timeoutMs: STEP_MS, everyMs: 3000 })
@@ -271,6 +271,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     await toTown.sendMail({ from: alice.address, to: bob.address, subject: 'by stick', text: 'Thanks, we will.\n', messageId: '<to-town@camp.test>' })
     toTown.close()
     const carried = join(work, 'from-town')
+    mkdirSync(carried)
     const exp = await town!.cli(['export', carried])
     assert.equal(exp.code, 0, exp.stderr)
     const bundles = readdirSync(join(carried, 'outpost', 'camp'))
@@ -281,7 +282,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     for (const f of bundles) execFileSync('mcopy', ['-i', `${stick}@@1048576`, join(carried, 'outpost', 'camp', f), `::/outpost/camp/${f}`])
 
     // Watches on the box for the stick's mount, to read its options while it is mounted.
-    await box.sshOk(`rm -f /run/stick-options; nohup sh -c 'for i in $(seq 1 6000); do o=$(findmnt -no OPTIONS /run/outpost/usb/sda1) && { echo "$o" >/run/stick-options; exit 0; }; sleep 0.1; done' >/dev/null 2>&1 &`)
+    await box.sshOk(`rm -f /run/stick-options; nohup sh -c 'for i in $(seq 1 6000); do o=$(findmnt -no OPTIONS /run/outpost/usb/sda1) && { echo "$o" >/run/stick-options; exit 0; }; sleep 0.1; done' </dev/null >/dev/null 2>&1 &`)
     const plugged = Date.now()
     const id = await box.plug(stick)
     note(`stick plugged (QMP device_add answered): ${since(plugged)}`)
