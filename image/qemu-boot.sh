@@ -4,6 +4,7 @@
 #
 #   image/qemu-boot.sh IMAGE [--forward HOSTPORT:GUESTPORT]... [--setup FILE]
 #                            [--size SIZE] [--memory MB] [--log FILE]
+#                            [--qmp SOCKET] [--radios N]
 #
 #   IMAGE        outpost-<version>-arm64.img (booted in place: it is written
 #                to, like a card) or .img.xz (unpacked beside it first)
@@ -15,6 +16,11 @@
 #                for a bigger card, so the first boot has a file system to grow
 #   --memory     the machine's memory in MB (default 1024, a Pi 3's)
 #   --log        write the serial console to FILE instead of the terminal
+#   --qmp        open qemu's monitor (QMP) on the unix SOCKET, through which
+#                a USB stick (a disk image) is plugged into the machine's
+#                USB port (xhci.0) and pulled again, as the appliance test does
+#   --radios     how many virtual Wi-Fi radios (default 1: the Pi's own; the
+#                appliance test adds a second one for a "phone")
 #
 # qemu's virt machine is not a Pi: its firmware path (bootcode.bin,
 # config.txt, device trees) cannot run here, so this loads the same Debian
@@ -29,10 +35,10 @@
 # xz-utils. Software emulation (TCG): a first boot takes minutes.
 set -euo pipefail
 
-usage() { sed -n '3,18p' "$0" >&2; exit 2; }
+usage() { sed -n '3,24p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 image=$1; shift
-forwards=() setup='' size=4G memory=1024 logfile=''
+forwards=() setup='' size=4G memory=1024 logfile='' qmp='' radios=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --forward) [[ ${2:-} =~ ^[0-9]+:[0-9]+$ ]] || { echo "qemu-boot.sh: --forward takes HOSTPORT:GUESTPORT, like 8443:443" >&2; exit 2; }
@@ -41,6 +47,9 @@ while [ $# -gt 0 ]; do
     --size) size=${2:?--size SIZE}; shift 2 ;;
     --memory) memory=${2:?--memory MB}; shift 2 ;;
     --log) logfile=${2:?--log FILE}; shift 2 ;;
+    --qmp) qmp=${2:?--qmp SOCKET}; shift 2 ;;
+    --radios) [[ ${2:-} =~ ^[1-9]$ ]] || { echo "qemu-boot.sh: --radios takes 1 to 9" >&2; exit 2; }
+      radios=$2; shift 2 ;;
     *) usage ;;
   esac
 done
@@ -74,6 +83,8 @@ for f in "${forwards[@]}"; do net+=",hostfwd=tcp:127.0.0.1:${f%%:*}-:${f##*:}"; 
 
 serial=(-serial mon:stdio)
 if [ -n "$logfile" ]; then serial=(-serial "file:$logfile" -monitor none); fi
+monitor=()
+if [ -n "$qmp" ]; then monitor=(-qmp "unix:$qmp,server=on,wait=off"); fi
 
 # -cpu cortex-a72: the Pi 4's CPU; unlike -cpu max it has no pointer
 # authentication, which is slow to emulate. virtio-rng: the guest's entropy comes from the host, so making
@@ -82,11 +93,18 @@ if [ -n "$logfile" ]; then serial=(-serial "file:$logfile" -monitor none); fi
 # net.ifnames as the Pi's cmdline.txt has them. No login prompt on it
 # (root has no password to log in with, and systemd stops reporting units
 # on a console that a getty holds): the console shows every unit of the
-# boot, hostapd's and dnsmasq's included.
+# boot, hostapd's and dnsmasq's included. systemd waits 90 s for a device
+# by default: under software emulation on a busy machine udev itself may
+# not have started by then, and the boot partition's wait then fails the
+# boot into the emergency shell; a Pi gets there in seconds.
+# qemu-xhci: a USB 3 port with
+# nothing in it, where --qmp plugs sticks (usb-storage, as a Pi's port takes
+# them); the Debian kernel loads xhci-pci and usb-storage when they appear.
 qemu-system-aarch64 -M virt -cpu cortex-a72 -smp 2 -m "$memory" -nographic \
   -kernel "$work/vmlinuz" -initrd "$work/initrd" \
-  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=1 systemd.mask=serial-getty@ttyAMA0.service" \
+  -append "console=ttyAMA0 root=LABEL=OUTPOST_ROOT rw fsck.repair=yes net.ifnames=0 rootwait modules-load=mac80211_hwsim mac80211_hwsim.radios=$radios systemd.mask=serial-getty@ttyAMA0.service systemd.default_device_timeout_sec=900" \
   -drive "file=$image,format=raw,if=virtio,cache=unsafe" \
   -netdev "$net" -device virtio-net-pci,netdev=net0 \
   -device virtio-rng-pci \
-  "${serial[@]}"
+  -device qemu-xhci,id=xhci \
+  "${serial[@]}" "${monitor[@]}"

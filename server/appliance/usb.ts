@@ -4,7 +4,9 @@
 // whether a message is delivered: that is the bundle exchange's job, whose
 // rules (a bundle counts only once renamed into place; a message leaves the
 // outbox only when its peer acks it) make a stick pulled at any moment safe.
-import { statSync } from 'node:fs'
+import { lstatSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { STICK_FOLDER } from '../bundle/stick-layout.js'
 import { exec as realExec, execOk, type Exec } from '../base/exec.js'
 import type { ImportResult } from '../exchange/import.js'
 import type { CarrierOptions, Progress } from '../exchange/run.js'
@@ -31,7 +33,8 @@ export interface OffloadDeps {
 }
 
 export type OffloadResult =
-  | { ok: true; imported: ImportResult[]; exported: ExportResult[] }
+  /** `skipped`: the stick was left as it was, and why (see `notAnOutpostStick`). */
+  | { ok: true; imported: ImportResult[]; exported: ExportResult[]; skipped?: string }
   | { ok: false; error: string; imported: ImportResult[]; exported: ExportResult[] }
 
 /** The identity of the stick's root directory: a stick pulled and the mount point reused (or re-created) is a different directory. */
@@ -107,6 +110,25 @@ export interface UsbEvents {
 }
 
 /**
+ * Why a stick plugged into the box is not one to offload, or undefined when
+ * it is: it must hold a plain `outpost` folder at its root (docs/appliance.md).
+ * Any FAT stick matches the udev rule, and the box must not write bundles
+ * onto a stranger's stick (a camera's card, someone's documents) just because
+ * it was plugged into the port; a carrier prepares a stick once by making
+ * that folder (or by an offload started from the web admin).
+ */
+export function notAnOutpostStick(stickDir: string): string | undefined {
+  const folder = join(stickDir, STICK_FOLDER)
+  try {
+    if (lstatSync(folder).isDirectory()) return undefined
+    return `${folder} is not a folder`
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return `no ${STICK_FOLDER} folder at the root of the stick at ${stickDir}`
+    return `cannot read ${folder}: ${(err as Error).message}`
+  }
+}
+
+/**
  * The offload as the USB unit runs it: the same flow, with its outcome
  * recorded as events, which the web admin shows live and the appliance
  * daemon turns into the LED's patterns (it owns the LED; this process
@@ -115,6 +137,14 @@ export interface UsbEvents {
  */
 export async function offloadAndRecord(stickDir: string, deps: OffloadDeps & { events: UsbEvents }): Promise<OffloadResult> {
   const { events } = deps
+  // Checked before anything is recorded: a stranger's stick is not a stick
+  // of the box's, and the LED (which follows the events) stays as it was.
+  const foreign = notAnOutpostStick(stickDir)
+  if (foreign) {
+    const skipped = `not an Outpost stick, left as it is (nothing read or written): ${foreign}. To carry mail on it, make a folder named ${STICK_FOLDER} at its root and plug it in again.`
+    deps.log(`offload ${stickDir}: ${skipped}`)
+    return { ok: true, imported: [], exported: [], skipped }
+  }
   const [last] = events.recent({ limit: 1, kinds: ['usb.inserted', 'usb.removed'] })
   if (!last || last.kind !== 'usb.inserted' || (last.data as { path: string }).path !== stickDir) events.record('usb.inserted', { path: stickDir })
   // The offload itself records its start, progress, done or error.

@@ -18,52 +18,20 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs'
-import { request } from 'node:https'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Phone, secureJoin } from '../helpers/deltachat.js'
+import { freePort } from '../helpers/ports.js'
+import { ANSI_COLOUR, api, firstPartitionOffset, IMAGE, REPO } from './machine.js'
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url))
-const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version
-const IMAGE = process.env.OUTPOST_IMAGE ?? join(REPO, `image/out/outpost-${VERSION}-arm64.img.xz`)
 const BOOT_MS = 25 * 60_000
 const WAIT_MS = 120_000
-// An ANSI colour sequence: ESC [ parameters letter.
-const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g')
 const ADMIN = 'boot-test-admin-password'
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))))
-    })
-  })
-}
-
-interface Reply { status: number; body: string; cookie?: string }
-function api(port: number, method: string, path: string, opts: { body?: unknown; cookie?: string; csrf?: string } = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const data = opts.body === undefined ? undefined : JSON.stringify(opts.body)
-    const req = request({ host: '127.0.0.1', port, method, path, rejectUnauthorized: false, timeout: 30_000, headers: { ...(data ? { 'content-type': 'application/json' } : {}), ...(opts.cookie ? { cookie: opts.cookie } : {}), ...(opts.csrf ? { 'x-csrf-token': opts.csrf } : {}) } }, (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (body += c))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, cookie: res.headers['set-cookie']?.map((c) => c.split(';')[0]).join('; ') }))
-    })
-    req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', reject)
-    req.end(data)
-  })
-}
 
 /** The card's FAT partition, read with mtools while the machine is off. */
 function readCard(img: string, file: string): string {
-  const start = Number(/1 : start=\s*(\d+)/.exec(execFileSync('sfdisk', ['-d', img], { encoding: 'utf8' }))?.[1])
-  return execFileSync('mtype', ['-i', `${img}@@${start * 512}`, `::/${file}`], { encoding: 'utf8' })
+  return execFileSync('mtype', ['-i', `${img}@@${firstPartitionOffset(img)}`, `::/${file}`], { encoding: 'utf8' })
 }
 
 describe('the Raspberry Pi image boots, sets itself up from the card and carries a chat', { timeout: 3 * BOOT_MS }, () => {
@@ -108,8 +76,7 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     // No admin_password and no SSH key: the box must stay unclaimable from
     // the network and closed to SSH.
     writeFileSync(setup, ['name = camp', 'domain = camp.test', 'wifi_ssid = Camp Test', 'wifi_country = FR', 'admin_password =', ''].join('\n'))
-    const start = Number(/1 : start=\s*(\d+)/.exec(execFileSync('sfdisk', ['-d', img], { encoding: 'utf8' }))?.[1])
-    execFileSync('mcopy', ['-o', '-i', `${img}@@${start * 512}`, setup, '::/outpost-setup.txt'])
+    execFileSync('mcopy', ['-o', '-i', `${img}@@${firstPartitionOffset(img)}`, setup, '::/outpost-setup.txt'])
   })
 
   after(async () => {

@@ -29,7 +29,8 @@ async function scene() {
   x.outbox.enqueue({ messageId: 'e'.repeat(64), sender: 'alice@camp.test', data: Buffer.from('Subject: hi\r\n\r\nhello\r\n'), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0 })
   // The mount point outpost-usb@sdb1.service uses is /run/outpost/usb/sdb1: a folder named after the device stands in.
   const stick = join(dir, 'usb', 'sdb1')
-  mkdirSync(stick, { recursive: true })
+  // A carrier's stick: prepared once with its outpost folder.
+  mkdirSync(join(stick, 'outpost'), { recursive: true })
   const clock = new ManualClock()
   const led = new SimulatedLed(clock)
   const button = new SimulatedButton()

@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from 'node:fs'
 const rules = readFileSync(new URL('../../../appliance/99-outpost-usb.rules', import.meta.url), 'utf8')
 const active = rules.split('\n').filter((l) => l.trim() && !l.startsWith('#'))
 
-test('one rule: USB partitions with a file system start outpost-usb@<kernel name>.service', () => {
-  assert.equal(active.length, 1)
+test('the first rule: USB partitions with a FAT or exFAT file system start outpost-usb@<kernel name>.service', () => {
+  assert.equal(active.length, 2)
   const rule = active[0]!
   for (const m of ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{DEVTYPE}=="partition"', 'ENV{ID_BUS}=="usb"', 'ENV{ID_FS_USAGE}=="filesystem"', 'ENV{ID_FS_TYPE}=="vfat|exfat"', 'TAG+="systemd"']) {
     assert.ok(rule.includes(m), `matches ${m}`)
@@ -16,6 +16,15 @@ test('one rule: USB partitions with a file system start outpost-usb@<kernel name
   const wants = /ENV\{SYSTEMD_WANTS\}\+="([^"]+)"/.exec(rule)?.[1]
   assert.equal(wants, 'outpost-usb@%k.service')
   assert.ok(existsSync(new URL('../../../systemd/outpost-usb@.service', import.meta.url)), 'the unit it starts is shipped')
+})
+
+test('the second rule: any other USB partition starts nothing and is logged with its file system type', () => {
+  const rule = active[1]!
+  for (const m of ['ACTION=="add"', 'SUBSYSTEM=="block"', 'ENV{DEVTYPE}=="partition"', 'ENV{ID_BUS}=="usb"', 'ENV{ID_FS_TYPE}!="vfat|exfat"']) {
+    assert.ok(rule.includes(m), `matches ${m}`)
+  }
+  assert.doesNotMatch(rule, /SYSTEMD_WANTS|TAG\+=/, 'starts no unit')
+  assert.match(rule, /RUN\+="\/usr\/bin\/logger -t outpost-usb '[^']*\$env\{ID_FS_TYPE\}[^']*'"$/)
 })
 
 test('the offload unit mounts as root, offloads as the outpost user, and always unmounts', () => {
