@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { appRoot } from '../base/app-root.js'
 import { fsyncDir, writeFileDurable } from '../base/durable.js'
 import { crashPoint } from '../base/crash-point.js'
-import { writeBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { classicBatches } from './classic-batches.js'
 import { recordSafely } from '../events/record.js'
 import { checkConfigKeys, TransportConfigError, type TransportDriver } from './transport.js'
 import { ensureQueue, flushStaged, fsyncFile, prepareJob } from './filespooler.js'
@@ -27,7 +27,6 @@ export interface ClassicFsplConfig {
   batch: string
 }
 
-const MAX_BATCH_BYTES = 16 * 1024 * 1024
 const PROCESS_TIMEOUT_MS = 30 * 60 * 1000
 const CLASSIC_SUMMARY = /^classic batch from \S+: (\d+) messages/gm
 
@@ -67,22 +66,10 @@ export const classicFsplTransport: TransportDriver<ClassicFsplConfig> = {
     // Jobs staged by a run that stopped before queue-write come first: their numbers are taken.
     const leftOver = await flushStaged(ctx.exec, staged, config.outqueue)
 
-    const perBatch = Number(config.batch)
-    const waiting = outbox.waiting(ctx.peer)
     let messages = 0
     let jobs = 0
     let bytesSent = 0
-    for (let i = 0; i < waiting.length; ) {
-      const batch: BsmtpMessage[] = []
-      let size = 0
-      while (i < waiting.length && batch.length < perBatch) {
-        const row = waiting[i]!
-        if (batch.length && size + row.size > MAX_BATCH_BYTES) break
-        batch.push({ sender: row.sender, recipients: row.recipients, data: outbox.read(row.messageId), id: row.messageId })
-        size += row.size
-        i++
-      }
-      const bytes = writeBsmtp(batch, { dialect: 'classic' })
+    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch))) {
       const name = `classic-${Date.now()}-${jobs}`
       const input = join(state, `${name}.bsmtp`)
       writeFileDurable(input, bytes, 0o600)
@@ -97,11 +84,11 @@ export const classicFsplTransport: TransportDriver<ClassicFsplConfig> = {
       }
       // The job is on disk and will reach the queue: the batch is sent.
       crashPoint('classic.staged')
-      outbox.acknowledge(ctx.peer, batch.map((m) => m.id))
+      outbox.acknowledge(ctx.peer, ids)
       jobs++
-      messages += batch.length
+      messages += ids.length
       bytesSent += bytes.length
-      recordSafely(events, 'bundle.exported', { peer: ctx.peer, bundleId: `classic-fspl:${name}`, messages: batch.length, bytes: bytes.length, via: 'fspl-classic' }, ctx.log)
+      recordSafely(events, 'bundle.exported', { peer: ctx.peer, bundleId: `classic-fspl:${name}`, messages: ids.length, bytes: bytes.length, via: 'fspl-classic' }, ctx.log)
     }
     const written = await flushStaged(ctx.exec, staged, config.outqueue)
 

@@ -13,7 +13,8 @@
 // SQLite transaction right after the exit.
 import { checkConfigKeys, TransportConfigError, type TransportDriver } from './transport.js'
 import { isNncpName } from './nncp-config.js'
-import { writeBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { classicBatches } from './classic-batches.js'
+import { countWaiting } from '../outbox/queue-query.js'
 import { crashPoint } from '../base/crash-point.js'
 import { recordSafely } from '../events/record.js'
 import { NNCP_NODE_ID } from '../peers/service.js'
@@ -29,8 +30,6 @@ export interface ClassicNncpConfig {
   toss: 'yes' | 'no'
 }
 
-/** A batch is read whole by `exim -bS`; 16 MiB is what a bundle holds too. One message larger than this goes alone. */
-const MAX_BATCH_BYTES = 16 * 1024 * 1024
 const EXEC_TIMEOUT_MS = 5 * 60_000
 const TOSS_TIMEOUT_MS = 30 * 60_000
 
@@ -81,24 +80,12 @@ export const classicNncpTransport: TransportDriver<ClassicNncpConfig> = {
     let batches = 0
     let messages = 0
     let bytesSent = 0
-    const perBatch = Number(config.batch)
-    const waiting = outbox.waiting(ctx.peer)
-    for (let i = 0; i < waiting.length; ) {
-      const batch: BsmtpMessage[] = []
-      let size = 0
-      while (i < waiting.length && batch.length < perBatch) {
-        const row = waiting[i]!
-        if (batch.length && size + row.size > MAX_BATCH_BYTES) break
-        batch.push({ sender: row.sender, recipients: row.recipients, data: outbox.read(row.messageId), id: row.messageId })
-        size += row.size
-        i++
-      }
-      const bytes = writeBsmtp(batch, { dialect: 'classic' })
-      const ids = batch.map((m) => m.id)
+    const waiting = countWaiting(ctx.node.db, ctx.peer)
+    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch))) {
       const r = await ctx.exec('nncp-exec', [...common(config), '-quiet', config.node, config.handler], { input: bytes, timeoutMs: EXEC_TIMEOUT_MS })
       if (r.code !== 0) {
         throw new Error(
-          `nncp-exec ${config.node} ${config.handler} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}; check that "${config.node}" is a neighbour in ${config.cfg ?? 'the NNCP config'} and allows exec "${config.handler}"; ${messages} messages went in ${batches} batches before, the other ${waiting.length - messages} stay in the outbox`,
+          `nncp-exec ${config.node} ${config.handler} failed (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}; check that "${config.node}" is a neighbour in ${config.cfg ?? 'the NNCP config'} and allows exec "${config.handler}"; ${messages} messages went in ${batches} batches before, the other ${waiting - messages} stay in the outbox`,
         )
       }
       // The packet is in NNCP's spool now: it is NNCP's to carry. The
@@ -106,9 +93,9 @@ export const classicNncpTransport: TransportDriver<ClassicNncpConfig> = {
       crashPoint('classic.queued')
       outbox.acknowledge(ctx.peer, ids)
       batches++
-      messages += batch.length
+      messages += ids.length
       bytesSent += bytes.length
-      recordSafely(events, 'bundle.exported', { peer: ctx.peer, bundleId: `classic:${config.node}`, messages: batch.length, bytes: bytes.length, via: 'nncp-classic' }, ctx.log)
+      recordSafely(events, 'bundle.exported', { peer: ctx.peer, bundleId: `classic:${config.node}`, messages: ids.length, bytes: bytes.length, via: 'nncp-classic' }, ctx.log)
     }
     const detail = `queued ${messages} messages in ${batches} batch SMTP packets for ${config.node}${config.toss === 'yes' ? `; tossed ${tossed} packets` : ''}`
     if (tossError) throw new Error(`${tossError} (this run also ${detail})`)
