@@ -47,6 +47,9 @@ function run(file: string, args: string[], opts: { input?: string | Buffer; env?
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
       resolve({ code, stdout, stderr })
     })
+    // A command that refuses before it reads its input (a sender it will not
+    // take) closes the pipe first; its exit code is the answer, not EPIPE.
+    child.stdin?.on('error', () => undefined)
     child.stdin?.end(opts.input ?? '')
   })
 }
