@@ -44,7 +44,7 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
   listen: {
     doc: 'Where the services listen.',
     keys: {
-      address: { kind: 'string', doc: 'IP address to bind SMTP, IMAP and the web admin to. 0.0.0.0 serves every interface (the hotspot included).' },
+      address: { kind: 'string', doc: 'IP address to bind SMTP, IMAP and the web admin to. 0.0.0.0 serves every interface over IPv4 (the hotspot included); :: serves every interface over IPv4 and IPv6, and puts the box\'s Yggdrasil address on its card.' },
       mdns: { kind: 'boolean', doc: 'Announce the box on the LAN by mDNS (_outpost._tcp) and find trusted peers there. Never used when the address above is a loopback address.' },
     },
   },
