@@ -47,8 +47,13 @@ export function parseBaseUrl(text: string): URL {
 
 /** Where bundles for this peer go: its base URL (a path prefix is kept, for a reverse proxy) plus /api/peer/bundles. */
 export function bundlesEndpoint(base: URL): URL {
+  return peerEndpoint(base, BUNDLES_PATH)
+}
+
+/** A peer route (`/api/peer/…`) under the peer's base URL, which may carry a path prefix of its own. */
+export function peerEndpoint(base: URL, path: string): URL {
   const u = new URL(base.href)
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}${BUNDLES_PATH}`
+  u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`
   return u
 }
 
@@ -266,13 +271,8 @@ export const httpTransport: TransportDriver<HttpConfig> = {
  * by message key on import).
  */
 async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], base: URL, self: string, insecureTls: boolean, pin: string | undefined): Promise<{ bundles: number; bytes: number; messages: number }> {
-  const at = (path: string) => {
-    const u = new URL(base.href)
-    u.pathname = `${u.pathname.replace(/\/+$/, '')}${path}`
-    return u
-  }
   const signed = (path: string) => signRequest({ node: self, key: ctx.exchange.identity.signPrivate, body: Buffer.alloc(0), path, now: ctx.exchange.clock.now() })
-  const u = at(PICKUP_PATH)
+  const u = peerEndpoint(base, PICKUP_PATH)
   let r: PostResult
   try {
     r = await postBundle(u, Buffer.alloc(0), signed(PICKUP_PATH), { insecureTls, pin })
@@ -294,7 +294,7 @@ async function pickup(ctx: Parameters<TransportDriver<HttpConfig>['run']>[0], ba
   if (typeof token === 'string' && /^[0-9a-f]{32}$/.test(token)) {
     const path = pickupDonePath(token)
     try {
-      const c = await postBundle(at(path), Buffer.alloc(0), signed(path), { insecureTls, pin })
+      const c = await postBundle(peerEndpoint(base, path), Buffer.alloc(0), signed(path), { insecureTls, pin })
       if (c.status !== 200) ctx.log(`http → ${ctx.peer}: the pickup was not confirmed (HTTP ${c.status}: ${answerText(c)}); its bundles come again with the next pickup, and their copies are dropped here`)
     } catch (err) {
       // Everything is imported here; the peer sends it again, and the copies are dropped.

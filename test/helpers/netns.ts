@@ -37,7 +37,8 @@ export interface Lan {
   destroy(): Promise<void>
 }
 
-async function ip(...args: string[]): Promise<void> {
+/** Runs `ip` with these arguments; throws with its own words when it fails. */
+export async function ip(...args: string[]): Promise<void> {
   const r = await run('ip', args)
   if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`)
 }

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { run } from './netns.js'
+import { ip, run } from './netns.js'
 import { waitFor } from './wait.js'
 
 export interface YggBox {
@@ -26,11 +26,6 @@ export interface YggMesh {
   b: YggBox
   /** Stops both daemons and deletes the namespaces. */
   destroy(): Promise<void>
-}
-
-async function ip(...args: string[]): Promise<void> {
-  const r = await run('ip', args)
-  if (r.code !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim()}`)
 }
 
 /** True when this machine can run the mesh: the yggdrasil binary, /dev/net/tun and root. */
