@@ -50,6 +50,8 @@ export class UplinkMonitor {
   private timer: NodeJS.Timeout | undefined
   private stopped = false
   private lastAccountRun = 0
+  /** What the last probe reached (the uplink and its address). */
+  private lastWhere: string | undefined
 
   constructor(private readonly deps: MonitorDeps) {}
 
@@ -85,7 +87,13 @@ export class UplinkMonitor {
       target = { host: v.account.smtpHost, port: v.account.smtpPort }
     } else return undefined
     const ok = await (this.deps.probe ?? tcpProbe)(target)
-    const change = this.deps.uplink.recordProbe(ok, now())
+    let change = this.deps.uplink.recordProbe(ok, now())
+    // The address changed (its transport was edited, or removed and the
+    // card's address stood in until a new one came): "online" was about
+    // the old address, and this one answering is a coming-up of its own.
+    const where = `${name} ${target.host}:${target.port}`
+    if (ok && change === null && this.lastWhere !== undefined && this.lastWhere !== where) change = 'online'
+    this.lastWhere = where
     const data = v.kind === 'gateway' ? { kind: 'gateway', peer: v.peer! } : { kind: 'account' }
     if (change === 'online') {
       this.deps.events.record('uplink.online', data)

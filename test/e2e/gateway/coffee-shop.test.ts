@@ -115,6 +115,9 @@ describe('one trip to the coffee shop sends everything out and brings everything
     assert.equal((await camp.cli(['transport', 'remove', id])).code, 0)
     const add = await camp.cli(['transport', 'add', 'town', 'http', '--schedule', '0 * * * *', '--set', `url=https://127.0.0.1:${uplink.port}`, '--set', 'pickup=yes'])
     assert.equal(add.code, 0, add.stderr)
+    // Between the remove and the add, camp's probe has only the card's
+    // address (town itself, on loopback) and may find it online; the new
+    // transport's address answering later is a coming-up of its own.
     // The running node keeps the old every-two-seconds task until its next
     // reload, but transport ids are never reused: a tick of the removed one
     // finds no transport and runs nothing, so there is nothing to wait for.
@@ -144,7 +147,10 @@ describe('one trip to the coffee shop sends everything out and brings everything
     await uplink.up()
     // The story's few seconds of uplink: as long as the one run the probe
     // starts takes (send, pick up, confirm, ack), however fast the machine.
-    await waitFor("the probe's run to send and pick up", async () => /transport \d+ \(http → town\): sent [1-9]\d* messages.*; picked up [1-9]\d* bundles/.test(camp.output().slice(logBefore)), WAIT_MS)
+    await waitFor("the probe's run to send and pick up", async () => /transport \d+ \(http → town\): sent [1-9]\d* messages.*; picked up [1-9]\d* bundles/.test(camp.output().slice(logBefore)), {
+      timeoutMs: WAIT_MS,
+      explain: async () => `camp's status:\n${(await camp.cli(['status'])).stdout}\ncamp's log, last 6000 characters:\n${camp.output().slice(-6000)}\ntown's log, last 4000 characters:\n${town.output().slice(-4000)}`,
+    })
     await uplink.down()
     const atAlice = await alice.waitForIncoming((m) => m.text === toAlice, WAIT_MS, aliceSince)
     const atFriend = await friend.waitForIncoming((m) => m.text === toFriend, WAIT_MS, friendSince)

@@ -79,6 +79,30 @@ test('the probe records online and offline once each, moves lastOnline, and runs
   }
 })
 
+test('a new address that answers is a coming-up of its own: the transports run, though the old address was online too', async () => {
+  const { db, uplink, done } = setup()
+  try {
+    uplink.configure({ kind: 'gateway', peer: 'town' }, () => true)
+    const peers = { get: (n: string) => (n === 'town' ? { name: 'town', reach: [], sign: '', age: '', domains: [], addedAt: 0 } : undefined) } as unknown as PeerService
+    let url = 'https://192.0.2.7:8443'
+    const transports = { list: () => [{ id: 1, peer: 'town', kind: 'http', config: { url }, schedule: '0 * * * *', enabled: true, createdAt: 0 }] } as unknown as TransportService
+    const ran: string[] = []
+    const logged: string[] = []
+    const monitor = new UplinkMonitor({ uplink, peers, transports, events: new EventLog(db), runPeer: (p) => ran.push(p), log: (l) => logged.push(l), probe: async () => true })
+    await monitor.probeOnce(() => 1000)
+    await monitor.probeOnce(() => 2000)
+    assert.deepEqual(ran, ['town'], 'once when it came up')
+    url = 'https://192.0.2.8:9443'
+    await monitor.probeOnce(() => 3000)
+    assert.deepEqual(ran, ['town', 'town'], 'the transport now points elsewhere, and that place answering runs it')
+    assert.match(logged.at(-1) ?? '', /answers at 192\.0\.2\.8:9443; running its transports now/)
+    await monitor.probeOnce(() => 4000)
+    assert.deepEqual(ran, ['town', 'town'], 'and only once')
+  } finally {
+    done()
+  }
+})
+
 test("an email-account uplink is probed at its SMTP server and run when it answers, and again each minute while it does", async () => {
   const { db, uplink, done } = setup()
   try {
