@@ -343,7 +343,8 @@ describe('web admin in a real browser', { timeout: 15 * 60_000 }, () => {
     const town = page.getByRole('region', { name: 'Waiting for town' })
     await town.waitFor()
     const items = town.locator('li')
-    assert.equal(await items.count(), 3)
+    // The section shows the totals first and reads its list with a request of its own.
+    await waitFor('the three messages for town to be listed', async () => (await items.count()) === 3, 30_000)
     assert.match((await items.first().textContent()) ?? '', /in bundle, sent .*not yet confirmed/)
     await items.first().getByRole('button', { name: 'Discard' }).click()
     const dialog = page.getByRole('alertdialog')
