@@ -3,19 +3,11 @@
 // reads on the activity page.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { initNode } from '../../../server/node/init.js'
-import { openNode, type NodeContext } from '../../../server/context/context.js'
-import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
-import { EventLog } from '../../../server/events/log.js'
-import { loadIdentity } from '../../../server/identity/keys.js'
-import { makeCard } from '../../../server/identity/card.js'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import type { EventKind, OutpostEvent } from '../../../server/events/types.js'
-import { FakeLmtp } from '../../helpers/fake-lmtp.js'
+import { twoPeeredNodes } from '../../helpers/exchange-pair.js'
 
 function kinds(events: OutpostEvent[]): Partial<Record<EventKind, number>> {
   const out: Partial<Record<EventKind, number>> = {}
@@ -29,27 +21,10 @@ function mail(n: number): { id: string; data: Buffer } {
 }
 
 test('export and import between two nodes record queued, exported, imported, delivered, acked and quarantined', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'op-xev-'))
+  const { dir, cx, tx, campLog, townLog, lmtp, close } = await twoPeeredNodes('op-xev-')
   const stick = join(dir, 'stick')
   mkdirSync(stick)
-  const nodes: NodeContext[] = []
-  let lmtp: FakeLmtp | undefined
   try {
-    const campInit = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
-    const townInit = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
-    const camp = openNode(campInit.paths.data)
-    const town = openNode(townInit.paths.data)
-    nodes.push(camp, town)
-    const cx = new Exchange(camp, exchangeServices(camp))
-    const tx = new Exchange(town, exchangeServices(town))
-    cx.peers.add(makeCard({ config: townInit.config, identity: loadIdentity(townInit.paths) }))
-    tx.peers.add(makeCard({ config: campInit.config, identity: loadIdentity(campInit.paths) }))
-    // Dovecot's LMTP socket on town, played by a small fake that stores everything.
-    mkdirSync(dirname(town.paths.lmtpSocket), { recursive: true })
-    lmtp = await new FakeLmtp(town.paths.lmtpSocket).listen()
-    const campLog = new EventLog(camp.db)
-    const townLog = new EventLog(town.db)
-
     const msgs = [mail(1), mail(2)]
     for (const m of msgs) cx.outbox.enqueue({ messageId: m.id, sender: 'alice@camp.test', data: m.data, byPeer: new Map([['town', ['bob@town.test']]]), hops: 0 })
     // A client's retry of the same message queues nothing twice, and reports nothing twice.
@@ -90,8 +65,6 @@ test('export and import between two nodes record queued, exported, imported, del
     const day = new Date().toISOString().slice(0, 10)
     assert.deepEqual(townLog.perDay(['message.delivered'], 0), [{ day, kind: 'message.delivered', count: 2 }])
   } finally {
-    await lmtp?.close()
-    for (const n of nodes) n.close()
-    rmSync(dir, { recursive: true, force: true })
+    await close()
   }
 })

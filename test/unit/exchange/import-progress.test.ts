@@ -3,43 +3,22 @@
 // to; a bundle's local mail goes to Dovecot over one LMTP session.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { initNode } from '../../../server/node/init.js'
-import { openNode, type NodeContext } from '../../../server/context/context.js'
-import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
+import { mkdirSync, readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
 import { IMPORT_BATCH } from '../../../server/exchange/import.js'
 import { EventBus, EventLog } from '../../../server/events/log.js'
-import { loadIdentity } from '../../../server/identity/keys.js'
-import { makeCard } from '../../../server/identity/card.js'
 import type { OutpostEvent, OutpostEvents } from '../../../server/events/types.js'
-import { FakeLmtp } from '../../helpers/fake-lmtp.js'
+import { twoPeeredNodes } from '../../helpers/exchange-pair.js'
 import { seedOutbox } from '../../helpers/outbox-seed.js'
 
 test('import reports its progress per batch of messages, in bytes of bundle files, ending at the total; one LMTP session per bundle', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'op-improg-'))
+  const bus = new EventBus()
+  const seen: OutpostEvent[] = []
+  bus.on((e) => seen.push(e))
+  const { dir, camp, town, cx, tx, lmtp, close } = await twoPeeredNodes('op-improg-', { bus })
   const stick = join(dir, 'stick')
   mkdirSync(stick)
-  const nodes: NodeContext[] = []
-  let lmtp: FakeLmtp | undefined
   try {
-    const campInit = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
-    const townInit = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
-    const camp = openNode(campInit.paths.data)
-    const town = openNode(townInit.paths.data)
-    nodes.push(camp, town)
-    const cx = new Exchange(camp, exchangeServices(camp))
-    const bus = new EventBus()
-    const seen: OutpostEvent[] = []
-    bus.on((e) => seen.push(e))
-    const tx = new Exchange(town, exchangeServices(town, { events: new EventLog(town.db, bus) }))
-    cx.peers.add(makeCard({ config: townInit.config, identity: loadIdentity(townInit.paths) }))
-    tx.peers.add(makeCard({ config: campInit.config, identity: loadIdentity(campInit.paths) }))
-    mkdirSync(dirname(town.paths.lmtpSocket), { recursive: true })
-    lmtp = await new FakeLmtp(town.paths.lmtpSocket).listen()
-
     // Mail from camp's users to town's (friendN@town.test), as SMTP would have queued it.
     const count = 2 * IMPORT_BATCH + 200
     seedOutbox(camp.db, { messages: count, peers: ['town'], spool: camp.paths.spool, bodyBytes: 300 })
@@ -76,8 +55,6 @@ test('import reports its progress per batch of messages, in bytes of bundle file
       { via: 'folder', phase: 'done', done: size, total: size, messages: count },
     ])
   } finally {
-    await lmtp?.close()
-    for (const n of nodes) n.close()
-    rmSync(dir, { recursive: true, force: true })
+    await close()
   }
 })

@@ -2,45 +2,29 @@
 // then done, or error with the reason a person reads.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { initNode } from '../../../server/node/init.js'
-import { openNode, type NodeContext } from '../../../server/context/context.js'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { type NodeContext } from '../../../server/context/context.js'
 import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
+import { Exchange } from '../../../server/exchange/exchange.js'
 import { EventBus, EventLog } from '../../../server/events/log.js'
-import { loadIdentity } from '../../../server/identity/keys.js'
-import { makeCard } from '../../../server/identity/card.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import { TransportService } from '../../../server/transports/service.js'
 import { runTransport } from '../../../server/transports/runner.js'
 import type { OutpostEvent, OutpostEvents } from '../../../server/events/types.js'
-import { FakeLmtp } from '../../helpers/fake-lmtp.js'
+import { twoPeeredNodes } from '../../helpers/exchange-pair.js'
 
 test('a folder transport run records start and done, pushes progress on the bus, and records an error with its reason', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'op-run-'))
+  const bus = new EventBus()
+  const pushed: OutpostEvent[] = []
+  bus.on((e) => pushed.push(e))
+  const pair = await twoPeeredNodes('op-run-', { bus })
+  const { dir, camp, town, cx, tx, lmtp } = pair
+  const campEvents = pair.campLog
+  const townEvents = pair.townLog
   const shared = join(dir, 'shared')
   mkdirSync(shared)
-  const nodes: NodeContext[] = []
-  let lmtp: FakeLmtp | undefined
   try {
-    const campInit = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
-    const townInit = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
-    const camp = openNode(campInit.paths.data)
-    const town = openNode(townInit.paths.data)
-    nodes.push(camp, town)
-    const bus = new EventBus()
-    const pushed: OutpostEvent[] = []
-    bus.on((e) => pushed.push(e))
-    const campEvents = new EventLog(camp.db, bus)
-    const townEvents = new EventLog(town.db, bus)
-    const cx = new Exchange(camp, exchangeServices(camp, { events: campEvents }))
-    const tx = new Exchange(town, exchangeServices(town, { events: townEvents }))
-    cx.peers.add(makeCard({ config: townInit.config, identity: loadIdentity(townInit.paths) }))
-    tx.peers.add(makeCard({ config: campInit.config, identity: loadIdentity(campInit.paths) }))
-    mkdirSync(dirname(town.paths.lmtpSocket), { recursive: true })
-    lmtp = await new FakeLmtp(town.paths.lmtpSocket).listen()
     const campService = new TransportService(camp.db, (n) => cx.peers.get(n) !== undefined)
     const townService = new TransportService(town.db, (n) => tx.peers.get(n) !== undefined)
     const campT = campService.add('town', 'folder', { path: shared })
@@ -75,8 +59,6 @@ test('a folder transport run records start and done, pushes progress on the bus,
     assert.equal(last.phase, 'error')
     assert.match(last.error ?? '', /is not there \(stick not plugged in/)
   } finally {
-    await lmtp?.close()
-    for (const n of nodes) n.close()
-    rmSync(dir, { recursive: true, force: true })
+    await pair.close()
   }
 })
