@@ -12,16 +12,20 @@ export interface ChatPair {
   close(): Promise<void>
 }
 
-/** Two phones configured from dclogin: URIs and joined by SecureJoin; the recipient is the inviter. */
-export async function chatPair(label: string, senderUri: string, recipientUri: string): Promise<ChatPair> {
+/**
+ * Two phones configured from dclogin: URIs and joined by SecureJoin; the
+ * recipient is the inviter. A phone given a network namespace runs inside
+ * it, on the same network as its box.
+ */
+export async function chatPair(label: string, senderUri: string, recipientUri: string, opts: { senderNetns?: string; recipientNetns?: string } = {}): Promise<ChatPair> {
   const phones: Phone[] = []
   const close = async () => {
     await Promise.allSettled(phones.map((p) => p.close()))
   }
   try {
-    const sender = await Phone.start(`${label}-sender`)
+    const sender = await Phone.start(`${label}-sender`, { netns: opts.senderNetns })
     phones.push(sender)
-    const recipient = await Phone.start(`${label}-recipient`)
+    const recipient = await Phone.start(`${label}-recipient`, { netns: opts.recipientNetns })
     phones.push(recipient)
     await sender.addAccountFromQr(senderUri)
     await recipient.addAccountFromQr(recipientUri)

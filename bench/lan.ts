@@ -13,7 +13,8 @@ import { ms, ratio, summarize, type Summary } from './percentiles.js'
 const out = (line = '') => process.stdout.write(line + '\n')
 const LIMITS = { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' }
 
-export async function benchLan(sameNode: Summary | undefined, messages: number, cleanups: Array<() => Promise<void>>): Promise<void> {
+/** Prints the figures; returns the cross-node latency, the plain-LAN figure other links are held against. */
+export async function benchLan(sameNode: Summary | undefined, messages: number, cleanups: Array<() => Promise<void>>): Promise<Summary> {
   const camp = await startNode({ domain: 'camp.test', env: LIMITS })
   cleanups.push(() => camp.destroy())
   const town = await startNode({ domain: 'town.test', env: LIMITS })
@@ -61,4 +62,5 @@ export async function benchLan(sameNode: Summary | undefined, messages: number, 
   const bytes = /sent \d+ bundles \(([\d.]+) (KiB|MiB)/.exec(run.stdout)
   const mib = bytes ? Number(bytes[1]) / (bytes[2] === 'KiB' ? 1024 : 1) : NaN
   out(`  HTTP transport throughput: ${N} messages (${mib.toFixed(1)} MiB sealed) sent and imported in ${secs.toFixed(2)} s: ${(N / secs).toFixed(0)} messages/s, ${(mib / secs).toFixed(1)} MiB/s (includes the CLI's start-up)`)
+  return cross
 }

@@ -19,6 +19,7 @@ import { benchIdlePush } from './idle-push.js'
 import { benchImport } from './import.js'
 import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
 import { benchLora } from './lora.js'
+import { benchYggdrasil } from './yggdrasil.js'
 import type { Summary } from './percentiles.js'
 
 let sameNodeChat: Summary | undefined
@@ -239,7 +240,8 @@ try {
   await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))
   out()
   out('e. Transports (two nodes on loopback)')
-  await benchLan(sameNodeChat, Math.min(MESSAGES, 30), cleanups)
+  const lanCross = await benchLan(sameNodeChat, Math.min(MESSAGES, 30), cleanups)
+  await benchYggdrasil(out, lanCross, Math.min(MESSAGES, 30), cleanups)
   out()
   out('f. Web admin download (dist/web, gzip -9)')
   benchWebSize(out)
