@@ -110,7 +110,15 @@ function filesHolding(dir: string, needle: string): string[] {
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!e.isFile()) continue
     const f = join(e.parentPath, e.name)
-    if (readFileSync(f).includes(needle)) found.push(f)
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(f)
+    } catch (err) {
+      // The node runs: a file listed a moment ago (a journal, a lock) may be gone.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw err
+    }
+    if (bytes.includes(needle)) found.push(f)
   }
   return found
 }
