@@ -62,7 +62,7 @@ function describe(r: ImportResult): string {
   }
 }
 
-export async function cmdImport(source: string, data: unknown): Promise<number> {
+export async function cmdImport(source: string, data: unknown, opts: { area?: string } = {}): Promise<number> {
   return withExchange(data, async (x, node) => {
     let results: ImportResult[]
     if (source === '-') {
@@ -76,8 +76,17 @@ export async function cmdImport(source: string, data: unknown): Promise<number> 
       const bytes = Buffer.concat(chunks)
       // NNCP's exec handler and Filespooler's queue-process pipe bundles in here.
       let outcome = await x.importBundle(bytes, 'stdin.obundle', { via: 'stdin' })
-      // A carrier that hands us another node's bundle is misconfigured; the
-      // bundle is kept in quarantine rather than dropped when we exit 0.
+      // An NNCP area hands every member every packet, and NNCP itself passes
+      // each one on to the area's subscribers: a bundle sealed to another
+      // node is not ours to open, keep or carry. Passing it over (exit 0,
+      // so NNCP lets it go) is the area working as meant, not an error.
+      if (outcome.kind === 'not-for-us' && opts.area !== undefined) {
+        console.log(`  stdin: bundle ${outcome.header.id} from ${outcome.header.origin} is for ${outcome.header.destination}; passed over, NNCP carries it on through area ${opts.area}`)
+        return 0
+      }
+      // Any other carrier that hands us another node's bundle is
+      // misconfigured; the bundle is kept in quarantine rather than dropped
+      // when we exit 0.
       if (outcome.kind === 'not-for-us') {
         const header = outcome.header
         try {

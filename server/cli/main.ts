@@ -51,7 +51,8 @@ Routes (which peer mail for a domain goes to; a peer's card domains are routed t
   route remove DOMAIN                  drop an explicit route
 Exchange (bundles of mail and acks between nodes)
   export DIR                           write bundles for every peer with mail or acks waiting into DIR/outpost/<peer>/
-  import DIR|-                         import the bundles for this node from DIR (or one bundle from stdin)
+  import DIR|- [--area AREA]           import the bundles for this node from DIR (or one bundle from stdin;
+                                       --area: NNCP area AREA's handler, which passes over bundles for other nodes)
   queue [--peer P] [--limit N] [--after CURSOR] [--all]
                                        mail waiting per peer (count, size, oldest), then each
                                        peer's oldest messages with export count and carrier
@@ -73,6 +74,8 @@ Transports (carriers of bundles to a peer, each on its own schedule)
   transport run ID                     run a carrier now (send what waits, bring in what arrived)
   transport nncp-snippet [NEIGHBOUR] [--set handler=NAME] [--set via=RELAY,...]
                                        print the exec handler block for NNCP's config (calls \`outpost import -\`)
+  transport nncp-snippet --set area=AREA [--set subs=NODE,...] [--set handler=NAME]
+                                       print the areas block of an NNCP multicast area (calls \`outpost import - --area AREA\`)
 Internet (docs/gateway.md, docs/uplink.md)
   uplink [show]                        how this node reaches the Internet, online or not, and when it last was
   uplink set [--kind gateway|account|none] [--peer NAME] [--probe-seconds N]
@@ -383,7 +386,7 @@ async function cmdAdmin(rest: string[]): Promise<number> {
 
 /** export, import, queue, status and clock: bundles in and out, and what waits. */
 async function cmdExchange(rest: string[], cmd: string): Promise<number> {
-  const { values, positionals } = parse(rest, cmd === 'queue' ? QUEUE_FLAGS : {})
+  const { values, positionals } = parse(rest, cmd === 'queue' ? QUEUE_FLAGS : cmd === 'import' ? { area: { type: 'string' } } : {})
   const x = await import('./exchange.js')
   if (cmd === 'clock') {
     const [sub = 'show', ...args] = positionals
@@ -395,7 +398,10 @@ async function cmdExchange(rest: string[], cmd: string): Promise<number> {
     return cmd === 'queue' ? await x.cmdQueue(values.data, queueOptions(values)) : await x.cmdStatus(values.data)
   }
   if (positionals.length !== 1) throw new UsageError(`${cmd} needs one DIR${cmd === 'import' ? ' (or - for stdin)' : ''}`)
-  return cmd === 'export' ? await x.cmdExport(positionals[0]!, values.data) : await x.cmdImport(positionals[0]!, values.data)
+  if (cmd === 'export') return await x.cmdExport(positionals[0]!, values.data)
+  const area = values.area as string | undefined
+  if (area !== undefined && positionals[0] !== '-') throw new UsageError('--area goes with import - (the exec handler of an NNCP area, one bundle on stdin), not with a folder')
+  return await x.cmdImport(positionals[0]!, values.data, { area })
 }
 
 /** usb, appliance, hotspot: the box's own hardware and network. */

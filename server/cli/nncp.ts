@@ -1,12 +1,15 @@
 // `outpost transport nncp-snippet [NEIGHBOUR] [--set handler=NAME] [--set via=RELAY,...]`:
 // prints the exec handler a user pastes into the neighbour section of their
 // NNCP config, so that packets from that neighbour reach this node's
-// `outpost import -`. It writes nothing: NNCP's config stays the user's.
+// `outpost import -`. With `--set area=AREA [--set subs=NODE,...]` it prints
+// the areas block of an NNCP multicast area instead, whose handler is
+// `outpost import - --area AREA`. It writes nothing: NNCP's config stays the
+// user's, and so do the area's keys (nncp-cfgnew -area makes them).
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { resolveDataDir, nodePaths } from '../base/paths.js'
-import { renderNncpExecSnippet } from '../transports/nncp-config.js'
+import { renderNncpAreaSnippet, renderNncpExecSnippet } from '../transports/nncp-config.js'
 import { TransportConfigError } from '../transports/transport.js'
 
 /**
@@ -25,7 +28,11 @@ export function installedOutpostBin(from = fileURLToPath(import.meta.url)): stri
   throw new Error(`cannot find bin/outpost.mjs above ${from}; is this Outpost installation complete?`)
 }
 
-const KEYS = ['handler', 'via']
+const KEYS = ['handler', 'via', 'area', 'subs']
+
+function nameList(v: string | undefined): string[] | undefined {
+  return v ? v.split(',').map((n) => n.trim()).filter(Boolean) : undefined
+}
 
 export async function cmdNncpSnippet(args: string[], values: { data?: unknown; set?: unknown }): Promise<number> {
   if (args.length > 1) throw new TransportConfigError(`transport nncp-snippet takes at most one NEIGHBOUR (the other node's NNCP name), not ${args.join(' ')}`)
@@ -39,16 +46,19 @@ export async function cmdNncpSnippet(args: string[], values: { data?: unknown; s
   }
   const paths = nodePaths(resolveDataDir(values.data as string | undefined))
   if (!existsSync(paths.config)) console.error(`warning: ${paths.data} holds no Outpost node yet (outpost init); the handler will fail until it does`)
+  const area = settings.area
+  if (area !== undefined) {
+    if (args.length) throw new TransportConfigError(`nncp-snippet: an area's block names no NEIGHBOUR (its subscribers go in --set subs=NODE,...), not ${args[0]}`)
+    if (settings.via !== undefined) throw new TransportConfigError('nncp-snippet: via is for a neighbour\'s section; an area reaches its members through subs')
+  } else if (settings.subs !== undefined) {
+    throw new TransportConfigError('nncp-snippet: subs belongs to an area; give --set area=AREA too')
+  }
   let text: string
   try {
-    text = renderNncpExecSnippet({
-      nodeBinary: process.execPath,
-      outpostBin: installedOutpostBin(),
-      dataDir: paths.data,
-      handler: settings.handler,
-      neighbour: args[0],
-      via: settings.via ? settings.via.split(',').map((v) => v.trim()).filter(Boolean) : undefined,
-    })
+    const common = { nodeBinary: process.execPath, outpostBin: installedOutpostBin(), dataDir: paths.data, handler: settings.handler }
+    text = area !== undefined
+      ? renderNncpAreaSnippet({ ...common, area, subs: nameList(settings.subs) })
+      : renderNncpExecSnippet({ ...common, neighbour: args[0], via: nameList(settings.via) })
   } catch (err) {
     throw new TransportConfigError((err as Error).message)
   }

@@ -23,6 +23,12 @@ export interface NncpExecHandlerOptions {
   outpostBin: string
   /** The data directory of the Outpost node that imports what arrives. */
   dataDir: string
+  /**
+   * The NNCP area the handler serves, when it is an area's exec handler:
+   * `outpost import - --area NAME` then passes over, quietly, the bundles
+   * sealed to other nodes that every member of the area is handed.
+   */
+  area?: string
 }
 
 /**
@@ -34,10 +40,11 @@ export function nncpExecCommand(o: NncpExecHandlerOptions): string[] {
   for (const [what, path] of [['node binary', o.nodeBinary], ['outpost bin', o.outpostBin], ['data dir', o.dataDir]] as const) {
     if (!path.startsWith('/')) throw new Error(`the ${what} must be an absolute path, not "${path}": nncp-toss runs the handler from its own working directory`)
   }
-  return [o.nodeBinary, o.outpostBin, 'import', '-', '--data', o.dataDir]
+  if (o.area !== undefined && !isNncpName(o.area)) throw new Error(`"${o.area}" is not a usable NNCP area name (letters, digits, ".", "_" and "-")`)
+  return [o.nodeBinary, o.outpostBin, 'import', '-', ...(o.area ? ['--area', o.area] : []), '--data', o.dataDir]
 }
 
-export interface NncpExecSnippetOptions extends NncpExecHandlerOptions {
+export interface NncpExecSnippetOptions extends Omit<NncpExecHandlerOptions, 'area'> {
   /** The handler name (default outpost-import); the sending side's `handler` setting must match. */
   handler?: string
   /** The NNCP name of the neighbour whose section this goes into, for the comment. */
@@ -79,5 +86,77 @@ export function renderNncpExecSnippet(o: NncpExecSnippetOptions): string {
     '# No "incoming" is needed: bundles travel as exec packets, not files,',
     '# and leaving it out keeps NNCP refusing file uploads from this neighbour.',
   )
+  return `${lines.join('\n')}\n`
+}
+
+/** An area's keys as `nncp-cfgnew -area NAME` prints them; the same on every member of the group. */
+export interface NncpAreaKeys {
+  id: string
+  pub: string
+  prv: string
+}
+
+export interface NncpAreaSnippetOptions extends NncpExecHandlerOptions {
+  area: string
+  /** The handler name (default outpost-import); the sending side's `handler` setting must match. */
+  handler?: string
+  /** The neighbours this node passes the area's packets on to: the ones it meets. */
+  subs?: string[]
+  /** The area's keys; left out, the snippet holds placeholders that NNCP refuses until they are filled in. */
+  keys?: NncpAreaKeys
+}
+
+/** NNCP's ids and keys are 52 letters and digits of base32 (256 bits). */
+const AREA_KEY = /^[A-Z2-7]{52}$/
+
+/**
+ * The `areas` block of this node's NNCP config for one area: its keys, the
+ * neighbours to pass packets on to, and the exec handler that hands each
+ * bundle to `outpost import - --area NAME`. Outpost does not make the area's
+ * keys: one member makes them once (`nncp-cfgnew -area NAME`) and every
+ * Outpost box of the group gets the same three.
+ */
+export function renderNncpAreaSnippet(o: NncpAreaSnippetOptions): string {
+  const handler = o.handler ?? DEFAULT_NNCP_HANDLER
+  if (!isNncpName(handler)) throw new Error(`"${handler}" is not a usable NNCP handler name (letters, digits, ".", "_" and "-")`)
+  if (!isNncpName(o.area)) throw new Error(`"${o.area}" is not a usable NNCP area name (letters, digits, ".", "_" and "-")`)
+  for (const n of o.subs ?? []) {
+    if (!isNncpName(n)) throw new Error(`"${n}" is not a usable NNCP node name (letters, digits, ".", "_" and "-")`)
+  }
+  for (const [k, v] of Object.entries(o.keys ?? {})) {
+    if (!AREA_KEY.test(v)) throw new Error(`the area's ${k} "${v}" is not an NNCP key (52 characters of base32, as nncp-cfgnew -area prints)`)
+  }
+  const argv = nncpExecCommand(o).map((a) => JSON.stringify(a)).join(', ')
+  const key = (k: keyof NncpAreaKeys) => JSON.stringify(o.keys?.[k] ?? `${k.toUpperCase()}-FROM-nncp-cfgnew-area`)
+  const lines = [
+    `# Outpost: paste into the areas section of this node's NNCP config,`,
+    '# areas: { ... }, at the top level beside self and neigh.',
+    ...(o.keys
+      ? []
+      : [
+          `# id, pub and prv come from \`nncp-cfgnew -area ${o.area} -nocomments\`, run once for the`,
+          '# whole group: every Outpost box of the area gets the same three.',
+        ]),
+    '# Every member that posts to the area must be in neigh (its id, exchpub,',
+    '# signpub and noisepub; no addrs needed), or NNCP refuses its packets as',
+    '# from an "unknown sender".',
+    'areas: {',
+    `  ${JSON.stringify(o.area)}: {`,
+    `    id: ${key('id')}`,
+    '    # With pub and prv this node can open the area\'s packets; a box that',
+    '    # only carries them (no Outpost on it) gets id and subs alone.',
+    `    pub: ${key('pub')}`,
+    `    prv: ${key('prv')}`,
+    '    # The neighbours this node passes every packet of the area on to.',
+    `    subs: [${(o.subs?.length ? o.subs : ['NEIGHBOUR']).map((n) => JSON.stringify(n)).join(', ')}]`,
+    '    # Every bundle of the area arrives here; outpost import - --area imports',
+    '    # those sealed to this node and passes the others over (exit 0), since',
+    '    # NNCP carries them on to subs by itself.',
+    '    exec: {',
+    `      ${JSON.stringify(handler)}: [${argv}]`,
+    '    }',
+    '  }',
+    '}',
+  ]
   return `${lines.join('\n')}\n`
 }

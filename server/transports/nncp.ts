@@ -5,6 +5,12 @@
 // transfers carry it. On the peer, nncp-toss runs the exec handler, which
 // is `outpost import -` with the bundle on stdin (see nncp-config.ts and
 // docs/transports/nncp.md).
+//
+// With `area`, the bundle goes to an NNCP multicast area instead
+// (`nncp-exec area:AREA outpost-import`): every member passes it on to its
+// own subscribers, so it reaches the peer through whichever box meets a
+// carrier first. It is still sealed to the one peer; every other member's
+// `outpost import - --area AREA` sees that and passes it over.
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { DEFAULT_NNCP_HANDLER, isNncpName } from './nncp-config.js'
 
@@ -16,6 +22,8 @@ export interface NncpConfig {
   handler: string
   /** Kept as the word the user gave: the service stores the parsed config and parses it again at each run. */
   toss: 'yes' | 'no'
+  /** The NNCP multicast area bundles are posted to instead of the peer's node alone. */
+  area?: string
 }
 
 /** A bundle is at most a few MB of already-compressed data; queueing it is a local disk write. */
@@ -42,6 +50,7 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
     cfg: { doc: 'the NNCP config file (default: NNCP\'s own, $NNCPCFG or /etc/nncp.hjson)' },
     handler: { doc: 'the exec handler name in the peer\'s NNCP config', default: DEFAULT_NNCP_HANDLER },
     toss: { doc: 'yes: each run also runs nncp-toss, so packets that arrived are imported; no: something else tosses (nncp-toss -cycle, nncp-daemon -autotoss)', default: 'yes' },
+    area: { doc: 'post the bundles to this NNCP multicast area (nncp-exec area:AREA) rather than to node alone; still sealed to the peer, they reach it through any member of the area (docs/transports/nncp.md, "Areas")' },
   },
   parseConfig(raw) {
     const c = checkConfigKeys(this, raw)
@@ -49,17 +58,22 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
     if (!isNncpName(c.handler!)) throw new TransportConfigError(`nncp: handler "${c.handler}" is not an NNCP handler name (letters, digits, ".", "_" and "-")`)
     if (c.cfg !== undefined && !c.cfg.startsWith('/')) throw new TransportConfigError(`nncp: cfg must be an absolute path, not "${c.cfg}"`)
     if (c.toss !== 'yes' && c.toss !== 'no') throw new TransportConfigError(`nncp: toss is yes or no, not "${c.toss}"`)
-    return { node: c.node!, cfg: c.cfg, handler: c.handler!, toss: c.toss }
+    if (c.area !== undefined && !isNncpName(c.area)) throw new TransportConfigError(`nncp: area "${c.area}" is not an NNCP area name (letters, digits, ".", "_" and "-")`)
+    return { node: c.node!, cfg: c.cfg, handler: c.handler!, toss: c.toss, ...(c.area !== undefined ? { area: c.area } : {}) }
   },
   async run(ctx, config) {
+    const to = config.area ? `area:${config.area}` : config.node
     // Toss before sending: the acks owed for bundles that just arrived then
     // leave in this same run, rather than one schedule later.
+    const from = config.area ?? config.node
     let tossed = 0
     let tossError: string | undefined
     if (config.toss === 'yes') {
       const r = await ctx.exec('nncp-toss', common(config), { timeoutMs: TOSS_TIMEOUT_MS })
-      // NNCP logs one "Got exec from NODE to HANDLER" line per packet it handed over.
-      const got = new RegExp(`Got exec from ${config.node.replace(/[.]/g, '\\.')} to ${config.handler.replace(/[.]/g, '\\.')}\\b`, 'g')
+      // NNCP logs one "Got exec from NODE to HANDLER" line per packet it
+      // handed over; for an area's packet, the area's name stands for NODE
+      // (NNCP 8.8 also sets NNCP_SENDER to the area's id, not the poster's).
+      const got = new RegExp(`Got exec from ${from.replace(/[.]/g, '\\.')} to ${config.handler.replace(/[.]/g, '\\.')}\\b`, 'g')
       tossed = (r.stderr.match(got) ?? []).length
       // A failed handler (exit 75: the node could not deliver yet) leaves its
       // packet in NNCP's spool for the next toss, so nothing is lost; but the
@@ -69,14 +83,25 @@ export const nncpTransport: TransportDriver<NncpConfig> = {
 
     const sent = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
       // The bundle is compressed and encrypted already: NNCP's compression would gain nothing.
-      const r = await ctx.exec('nncp-exec', [...common(config), '-quiet', '-nocompress', config.node, config.handler], { input: bytes, timeoutMs: EXEC_TIMEOUT_MS })
+      const r = await ctx.exec('nncp-exec', [...common(config), '-quiet', '-nocompress', to, config.handler], { input: bytes, timeoutMs: EXEC_TIMEOUT_MS })
       if (r.code !== 0) {
-        throw new Error(`nncp-exec ${config.node} ${config.handler} failed for bundle ${name} (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}; check that "${config.node}" is a neighbour in ${config.cfg ?? 'the NNCP config'}; the bundle's mail stays in the outbox`)
+        const check = config.area ? `that "${config.area}" is in the areas section of` : `that "${config.node}" is a neighbour in`
+        throw new Error(`nncp-exec ${to} ${config.handler} failed for bundle ${name} (exit ${r.code}): ${lastLines(r.stderr || r.stdout)}; check ${check} ${config.cfg ?? 'the NNCP config'}; the bundle's mail stays in the outbox`)
       }
-      return `nncp:${config.node}/${name}`
+      return `nncp:${to}/${name}`
     }, sendOptions(ctx, 'nncp'))
 
-    const detail = `queued ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} NNCP packets for ${config.node}${config.toss === 'yes' ? `; tossed ${tossed} bundles from ${config.node}` : ''}`
+    // nncp-exec to an area queues the packet to this node itself; only a
+    // toss copies it to the area's subscribers (NNCP's Multicast section),
+    // so without one it would wait in the spool until the next run.
+    if (config.area && config.toss === 'yes' && sent.bundles > 0) {
+      const r = await ctx.exec('nncp-toss', [...common(config), '-node', 'self'], { timeoutMs: TOSS_TIMEOUT_MS })
+      if (r.code !== 0) tossError = `${tossError ? `${tossError}; then ` : ''}nncp-toss -node self failed (exit ${r.code}) after posting to area ${config.area}; the packets wait in NNCP's spool for the next toss: ${lastLines(r.stderr || r.stdout)}`
+    }
+
+    const dest = config.area ? `${config.node} in area ${config.area}` : config.node
+    const source = config.area ? `area ${config.area} (for this node or passed over)` : config.node
+    const detail = `queued ${sent.messages} messages and ${sent.acks} acks in ${sent.bundles} NNCP packets for ${dest}${config.toss === 'yes' ? `; tossed ${tossed} bundles from ${source}` : ''}`
     if (tossError) throw new Error(`${tossError} (this run also ${detail})`)
     return { sentBundles: sent.bundles, sentBytes: sent.bytes, receivedBundles: tossed, receivedBytes: 0, detail }
   },

@@ -44,6 +44,13 @@ test('camp and town exchange mail by folder: exactly once, acked, bad bundles qu
     // Nothing leaves the outbox on export: only an ack removes it.
     assert.match((await camp.cli(['queue'])).stdout, /town: 3 messages.*\n.*exported 1×/)
 
+    // An NNCP area's handler (`import - --area`) is handed every member's
+    // bundles: town's is passed over, exit 0, with nothing kept or quarantined.
+    const passed = spawnSync(process.execPath, [OUTPOST_BIN, 'import', '-', '--area', 'valley', '--data', camp.data], { input: readFileSync(bundlesIn(stick)[0]!), encoding: 'utf8' })
+    assert.equal(passed.status, 0, passed.stderr)
+    assert.match(passed.stdout, /stdin: bundle \S+ from camp is for town; passed over, NNCP carries it on through area valley/)
+    assert.deepEqual(readdirSync(camp.data).includes('quarantine') ? readdirSync(join(camp.data, 'quarantine')) : [], [])
+    assert.equal(spawnSync(process.execPath, [OUTPOST_BIN, 'import', stick, '--area', 'valley', '--data', camp.data], { encoding: 'utf8' }).status, 2, '--area goes with import - only')
     // A carrier that pipes town's bundle into camp (`import -`): kept in camp's quarantine, exit 0 so the carrier lets go.
     const misdirected = spawnSync(process.execPath, [OUTPOST_BIN, 'import', '-', '--data', camp.data], { input: readFileSync(bundlesIn(stick)[0]!), encoding: 'utf8' })
     assert.equal(misdirected.status, 0, misdirected.stderr)

@@ -3,7 +3,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { renderNncpExecSnippet, nncpExecCommand, DEFAULT_NNCP_HANDLER } from '../../../server/transports/nncp-config.js'
+import { renderNncpExecSnippet, renderNncpAreaSnippet, nncpExecCommand, DEFAULT_NNCP_HANDLER } from '../../../server/transports/nncp-config.js'
 import { nncpTransport } from '../../../server/transports/nncp.js'
 import { installedOutpostBin } from '../../../server/cli/nncp.js'
 import type { Exec } from '../../../server/base/exec.js'
@@ -117,4 +117,78 @@ test('a failed toss still sends, then fails the run saying the packets stay in N
   const { ctx, calls } = fakeRun({ 'nncp-toss': { code: 1, stderr: 'ERROR Tossing exec town/ABC: outpost-import: handling: exit status 75\n' } }, [Buffer.from('x')])
   await assert.rejects(nncpTransport.run(ctx, nncpTransport.parseConfig({ node: 'town' })), /nncp-toss failed \(exit 1\); packets whose import failed stay in NNCP's spool.*exit status 75.*queued 1 messages/)
   assert.equal(calls.filter((c) => c.file === 'nncp-exec').length, 1)
+})
+
+const AREA_KEYS = {
+  id: 'YSTABDDIHF53VSIV7I7YRN4K3LDLBTJVJBULI2VPRXC3O2S3PARQ',
+  pub: '2QY63UKIRAL2VSCZY44NZDOH2VYSLUUE72CF3FTCYNQR5BY73NLQ',
+  prv: 'HYJT4NW27T76RPT6AUGJ7O2UUEUR5RO36PLGK7IEVNLMZIJMDNRQ',
+}
+
+/** The `areas: { ... }` block of an area snippet with its comments taken out, read back as JSON. */
+function areasBlock(snippet: string): Record<string, { id: string; pub: string; prv: string; subs: string[]; exec: Record<string, string[]> }> {
+  const body = snippet.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n')
+  const m = /^areas: (\{\n[^]*\n\})\n$/m.exec(body)
+  assert.ok(m, `no areas block in:\n${snippet}`)
+  // HJSON without commas between members: add them to read it as JSON.
+  const json = m[1]!.replace(/^(\s*)(id|pub|prv|subs|exec):/gm, '$1"$2":').replace(/("|\]|\})\n(\s*")/g, '$1,\n$2')
+  return JSON.parse(json) as ReturnType<typeof areasBlock>
+}
+
+test('an area\'s block: its keys, its subscribers, and a handler that imports with --area', () => {
+  const s = renderNncpAreaSnippet({ ...PATHS, area: 'valley', subs: ['hub', 'town'], keys: AREA_KEYS })
+  assert.deepEqual(areasBlock(s), {
+    valley: {
+      ...AREA_KEYS,
+      subs: ['hub', 'town'],
+      exec: { 'outpost-import': ['/usr/bin/node', '/usr/lib/outpost/bin/outpost.mjs', 'import', '-', '--area', 'valley', '--data', '/var/lib/outpost'] },
+    },
+  })
+  // No allow-unknown: NNCP checks each poster's signature against neigh, so every member must be listed there.
+  assert.doesNotMatch(s, /allow-unknown/)
+  assert.match(s, /must be in neigh/)
+})
+
+test('without keys the area block holds placeholders and says where the keys come from', () => {
+  const s = renderNncpAreaSnippet({ ...PATHS, area: 'valley', handler: 'op-in' })
+  assert.match(s, /nncp-cfgnew -area valley -nocomments/)
+  const block = areasBlock(s).valley!
+  assert.deepEqual([block.id, block.pub, block.prv], ['ID-FROM-nncp-cfgnew-area', 'PUB-FROM-nncp-cfgnew-area', 'PRV-FROM-nncp-cfgnew-area'])
+  assert.deepEqual(block.subs, ['NEIGHBOUR'])
+  assert.deepEqual(Object.keys(block.exec), ['op-in'])
+})
+
+test('unusable area names, subscribers and keys are refused with a reason', () => {
+  assert.throws(() => renderNncpAreaSnippet({ ...PATHS, area: 'a b' }), /"a b" is not a usable NNCP area name/)
+  assert.throws(() => renderNncpAreaSnippet({ ...PATHS, area: 'v', subs: ['x;y'] }), /"x;y" is not a usable NNCP node name/)
+  assert.throws(() => renderNncpAreaSnippet({ ...PATHS, area: 'v', keys: { ...AREA_KEYS, prv: 'short' } }), /the area's prv "short" is not an NNCP key/)
+  assert.throws(() => nncpExecCommand({ ...PATHS, area: '-x' }), /not a usable NNCP area name/)
+})
+
+test('with area, a run posts to area:AREA, counts the area\'s packets as tossed, and tosses self so the post reaches the subscribers', async () => {
+  const { ctx, calls } = fakeRun({ 'nncp-toss': { code: 0, stderr: 'x Got exec from valley to outpost-import (2.9 KiB)\nx Got exec from town to outpost-import (1 KiB)\n' } }, [Buffer.from('x')])
+  const config = nncpTransport.parseConfig({ node: 'town', area: 'valley', cfg: '/n/camp.hjson' })
+  assert.equal(config.area, 'valley')
+  const r = await nncpTransport.run(ctx, config)
+  assert.deepEqual(calls.map((c) => [c.file, ...c.args]), [
+    ['nncp-toss', '-cfg', '/n/camp.hjson', '-noprogress'],
+    ['nncp-exec', '-cfg', '/n/camp.hjson', '-noprogress', '-quiet', '-nocompress', 'area:valley', 'outpost-import'],
+    ['nncp-toss', '-cfg', '/n/camp.hjson', '-noprogress', '-node', 'self'],
+  ])
+  assert.equal(r.receivedBundles, 1)
+  assert.match(r.detail, /in 1 NNCP packets for town in area valley; tossed 1 bundles from area valley/)
+  assert.throws(() => nncpTransport.parseConfig({ node: 'town', area: 'a b' }), /area "a b" is not an NNCP area name/)
+  // Settings stored before areas existed parse as before: no area.
+  assert.equal('area' in nncpTransport.parseConfig({ node: 'town' }), false)
+})
+
+test('with area and nothing to send, or toss=no, no self toss runs; a failed post names the area', async () => {
+  const empty = fakeRun({}, [])
+  await nncpTransport.run(empty.ctx, nncpTransport.parseConfig({ node: 'town', area: 'valley' }))
+  assert.deepEqual(empty.calls.map((c) => c.args.at(-1)), ['-noprogress'])
+  const noToss = fakeRun({}, [Buffer.from('x')])
+  await nncpTransport.run(noToss.ctx, nncpTransport.parseConfig({ node: 'town', area: 'valley', toss: 'no' }))
+  assert.deepEqual(noToss.calls.map((c) => c.file), ['nncp-exec'])
+  const failed = fakeRun({ 'nncp-exec': { code: 1, stderr: 'ERROR: unknown area\n' } }, [Buffer.from('x')])
+  await assert.rejects(nncpTransport.run(failed.ctx, nncpTransport.parseConfig({ node: 'town', area: 'valley' })), /nncp-exec area:valley outpost-import failed .*check that "valley" is in the areas section of the NNCP config/)
 })
