@@ -12,7 +12,6 @@
 // domains, are kept in quarantine with their reasons.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +19,7 @@ import { startNode, OUTPOST_BIN, type TestNode } from '../../helpers/node.js'
 import { Phone } from '../../helpers/deltachat.js'
 import { messageIdCounts } from '../../helpers/mail.js'
 import { waitFor } from '../../helpers/wait.js'
+import { mustRun as ok, newNncpKeys as newKeys, nncpPublic as publicPart, runTool as run, type NncpKeys } from '../../helpers/nncp.js'
 import { listQuarantine } from '../../../server/base/quarantine.js'
 
 const EXIM_ROOT = process.env.OUTPOST_EXIM_ROOT ?? join(process.env.OUTPOST_TEST_CACHE ?? '/var/cache/outpost-test', 'exim')
@@ -34,51 +34,6 @@ function skipReason(): string | false {
   if (!existsSync('/usr/bin/nncp-exec')) return 'needs Debian\'s nncp package'
   return false
 }
-
-interface Ran {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function run(file: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...opts.env } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
-    // A command that refuses before it reads its input (a sender it will not
-    // take) closes the pipe first; its exit code is the answer, not EPIPE.
-    child.stdin?.on('error', () => undefined)
-    child.stdin?.end(opts.input ?? '')
-  })
-}
-
-async function ok(file: string, args: string[], opts: { input?: string | Buffer; env?: Record<string, string> } = {}): Promise<string> {
-  const r = await run(file, args, opts)
-  assert.equal(r.code, 0, `${file} ${args.join(' ')} failed (exit ${r.code}): ${r.stderr}${r.stdout}`)
-  return r.stdout + r.stderr
-}
-
-interface NncpKeys {
-  id: string
-  exchpub: string
-  exchprv: string
-  signpub: string
-  signprv: string
-  noiseprv: string
-  noisepub: string
-}
-
-async function newKeys(): Promise<NncpKeys> {
-  const out = await ok('nncp-cfgnew', ['-nocomments'])
-  const self = out.slice(out.indexOf('self:'), out.indexOf('neigh:'))
-  const keys: Record<string, string> = {}
-  for (const m of self.matchAll(/^\s*(id|exchpub|exchprv|signpub|signprv|noiseprv|noisepub):\s*(\S+)\s*$/gm)) keys[m[1]!] = m[2]!
-  return keys as unknown as NncpKeys
-}
-
-const publicPart = (k: NncpKeys) => ({ id: k.id, exchpub: k.exchpub, signpub: k.signpub, noisepub: k.noisepub })
 
 /** One NNCP node: its keys, a private spool and log, and its neighbours with the exec handlers each may run here. */
 function nncpConfig(dir: string, self: NncpKeys, neigh: Record<string, { keys: NncpKeys; exec?: Record<string, string[]> }>, umask?: string): string {

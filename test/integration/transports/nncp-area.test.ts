@@ -9,7 +9,6 @@
 // pasted into the config as is.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,57 +18,15 @@ import { smtpClient, messageIdCounts } from '../../helpers/mail.js'
 import { befriend } from '../../helpers/stick.js'
 import { cmdline, waitAllGone } from '../../helpers/procs.js'
 import { renderNncpAreaSnippet, type NncpAreaKeys } from '../../../server/transports/nncp-config.js'
+import { mustRun, newNncpAreaKeys, newNncpKeys as newNodeKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
 import { nodePaths } from '../../../server/base/paths.js'
 import { waitFor } from '../../helpers/wait.js'
 
-interface NncpKeys {
-  id: string
-  exchpub: string
-  exchprv: string
-  signpub: string
-  signprv: string
-  noiseprv: string
-  noisepub: string
-}
-
 const AREA = 'valley'
-
-function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(file, args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
-
-async function nncp(args: string[]): Promise<string> {
-  const r = await run(args[0]!, args.slice(1))
-  assert.equal(r.code, 0, `${args.join(' ')} failed: ${r.stderr}${r.stdout}`)
-  return r.stderr + r.stdout
-}
-
-/** The `name: value` lines nncp-cfgnew printed between two markers. */
-function keysBetween(out: string, from: string, to: string | undefined, names: string[]): Record<string, string> {
-  const part = out.slice(out.indexOf(from), to ? out.indexOf(to) : undefined)
-  const keys: Record<string, string> = {}
-  for (const m of part.matchAll(/^\s*([a-z]+):\s*([A-Z2-7]+)\s*$/gm)) if (names.includes(m[1]!)) keys[m[1]!] = m[2]!
-  for (const k of names) assert.ok(keys[k], `nncp-cfgnew printed no ${k}`)
-  return keys
-}
-
-async function newNodeKeys(): Promise<NncpKeys> {
-  const out = await nncp(['nncp-cfgnew', '-nocomments'])
-  return keysBetween(out, 'self:', 'neigh:', ['id', 'exchpub', 'exchprv', 'signpub', 'signprv', 'noiseprv', 'noisepub']) as unknown as NncpKeys
-}
-
+const nncp = (args: string[]) => mustRun(args[0]!, args.slice(1))
 /** The area's keys, made once for the group as a user makes them. */
-async function newAreaKeys(): Promise<NncpAreaKeys> {
-  const out = await nncp(['nncp-cfgnew', '-area', AREA, '-nocomments'])
-  return keysBetween(out, `${AREA}:`, undefined, ['id', 'pub', 'prv']) as unknown as NncpAreaKeys
-}
+const newAreaKeys = () => newNncpAreaKeys(AREA)
 
-const publicPart = (k: NncpKeys) => ({ id: k.id, exchpub: k.exchpub, signpub: k.signpub, noisepub: k.noisepub })
 
 /**
  * One NNCP node's config: its keys, a private spool and log under dir, every

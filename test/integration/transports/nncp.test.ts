@@ -6,7 +6,7 @@
 // `renderNncpExecSnippet` prints for users, pasted into the config as is.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -18,44 +18,10 @@ import { freePort } from '../../helpers/ports.js'
 import { cmdline, isAlive, waitAllGone } from '../../helpers/procs.js'
 import { renderNncpExecSnippet } from '../../../server/transports/nncp-config.js'
 import { waitFor } from '../../helpers/wait.js'
+import { mustRun, newNncpKeys as newKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
 
-interface NncpKeys {
-  id: string
-  exchpub: string
-  exchprv: string
-  signpub: string
-  signprv: string
-  noiseprv: string
-  noisepub: string
-}
+const nncp = (args: string[]) => mustRun(args[0]!, args.slice(1))
 
-function run(file: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(file, args, { encoding: 'utf8', timeout: 120_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
-      resolve({ code, stdout, stderr })
-    })
-    if (input !== undefined) child.stdin?.end(input)
-  })
-}
-
-async function nncp(args: string[]): Promise<string> {
-  const r = await run(args[0]!, args.slice(1))
-  assert.equal(r.code, 0, `${args.join(' ')} failed: ${r.stderr}${r.stdout}`)
-  return r.stderr + r.stdout
-}
-
-/** A fresh keypair set from nncp-cfgnew: its self section, read key by key. */
-async function newKeys(): Promise<NncpKeys> {
-  const out = await nncp(['nncp-cfgnew', '-nocomments'])
-  const self = out.slice(out.indexOf('self:'), out.indexOf('neigh:'))
-  const keys: Record<string, string> = {}
-  for (const m of self.matchAll(/^\s*(id|exchpub|exchprv|signpub|signprv|noiseprv|noisepub):\s*(\S+)\s*$/gm)) keys[m[1]!] = m[2]!
-  for (const k of ['id', 'exchpub', 'exchprv', 'signpub', 'signprv', 'noiseprv', 'noisepub']) assert.ok(keys[k], `nncp-cfgnew printed no ${k}`)
-  return keys as unknown as NncpKeys
-}
-
-const publicPart = (k: NncpKeys) => ({ id: k.id, exchpub: k.exchpub, signpub: k.signpub, noisepub: k.noisepub })
 
 /**
  * One NNCP node's config: its keys, a private spool and log under dir (not
