@@ -94,3 +94,31 @@ export function holdFor(peer: string, size: number, carriers: readonly CarrierWi
   }
   return { kind: 'only-narrow', reason: `held: only narrow carriers reach ${peer}; add a wider one, or raise the limit (${limits}; this message is ${kib(size)})` }
 }
+
+/** What a peer's carriers hold back, in counts: the queue's heading for the peer. */
+export interface PeerHolds {
+  /** Messages some carrier of the peer does not take. */
+  held: number
+  /** Of those, the ones no carrier of the peer takes. */
+  onlyNarrow: number
+}
+
+/** The smallest size some carrier refuses, and the smallest none takes (Infinity when none / some carrier takes all). */
+export function holdThresholds(carriers: readonly CarrierWidth[]): { someRefuse: number; allRefuse: number } {
+  if (!carriers.length) return { someRefuse: Infinity, allRefuse: Infinity }
+  const limits = carriers.map((c) => c.link.maxMessageBytes)
+  return { someRefuse: Math.min(...limits), allRefuse: Math.max(...limits) }
+}
+
+/** The queue's line for a peer whose carriers hold something back; null when nothing is held. */
+export function peerHoldNote(peer: string, holds: PeerHolds, carriers: readonly CarrierWidth[]): string | null {
+  if (!holds.held) return null
+  const narrow = carriers.filter((c) => c.link.narrow).map((c) => `${c.kind} #${c.id} takes up to ${kib(c.link.maxMessageBytes)}`).join(', ')
+  const n = (k: number) => `${k} message${k === 1 ? '' : 's'}`
+  if (holds.onlyNarrow) {
+    const rest = holds.held - holds.onlyNarrow
+    return `held: only narrow carriers reach ${peer}; add a wider one, or raise the limit (${narrow}): ${n(holds.onlyNarrow)} wait${holds.onlyNarrow === 1 ? 's' : ''} for that` +
+      (rest ? `; ${n(rest)} more go${rest === 1 ? 'es' : ''} only by the larger carrier` : '')
+  }
+  return `${n(holds.held)} held for a wider carrier (${narrow})`
+}

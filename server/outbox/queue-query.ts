@@ -9,7 +9,7 @@
 // shown twice or skipped.
 import type { Db } from '../db/index.js'
 import { dueCondition, EVENT_HOLD_MS, nextDueSql, type ResendPolicy } from './resend-policy.js'
-import { sendBands, WIDE, type LinkWidth, type SizeBand } from './link-width.js'
+import { holdThresholds, sendBands, WIDE, type CarrierWidth, type LinkWidth, type PeerHolds, type SizeBand } from './link-width.js'
 
 /** What waits for one peer, in a line. */
 export interface PeerTotals {
@@ -267,4 +267,16 @@ export function markDeparted(db: Db, peer: string, messageIds: string[], bundleI
   db.$client.transaction(() => {
     for (const id of messageIds) stmt.run(...due.params, now, bundleId, via, peer, id)
   })()
+}
+
+/**
+ * How many messages for `peer` its carriers hold back (link-width.ts): some
+ * carrier does not take them, or none does. A seek in the peer's index,
+ * whose entries carry the size.
+ */
+export function peerHolds(db: Db, peer: string, carriers: readonly CarrierWidth[]): PeerHolds {
+  const { someRefuse, allRefuse } = holdThresholds(carriers)
+  const over = (bytes: number) => (Number.isFinite(bytes) ? (db.$client.prepare('SELECT count(*) AS n FROM outbox WHERE peer = ? AND size > ?').get(peer, bytes) as { n: number }).n : 0)
+  const held = over(someRefuse)
+  return { held, onlyNarrow: held ? over(allRefuse) : 0 }
 }

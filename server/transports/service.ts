@@ -99,7 +99,7 @@ export class TransportService {
     // The width settings (narrow, max_message_kib) are every carrier's, kept
     // beside the driver's own: checked here, read again at each run.
     linkWidth(driver, raw)
-    const width = Object.fromEntries(Object.entries(raw).filter(([k]) => k === 'narrow' || k === 'max_message_kib'))
+    const width = Object.fromEntries(Object.entries(raw).filter(([k, v]) => (k === 'narrow' || k === 'max_message_kib') && v !== ''))
     const config = { ...(driver.parseConfig(withoutLinkKeys(raw)) as Record<string, string>), ...width }
     const sched = schedule ?? driver.defaultSchedule
     checkSchedule(sched)

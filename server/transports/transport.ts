@@ -101,9 +101,10 @@ export function withoutLinkKeys(raw: Record<string, string>): Record<string, str
  * narrow; `narrow=no` makes even a radio wide.
  */
 export function linkWidth(driver: Pick<TransportDriver, 'kind' | 'narrow'>, raw: Record<string, string>): LinkWidth {
-  const n = raw.narrow
+  // An empty value (a form's untouched field) is no setting.
+  const n = raw.narrow || undefined
   if (n !== undefined && n !== 'yes' && n !== 'no') throw new TransportConfigError(`${driver.kind}: narrow is yes or no, not "${n}"`)
-  const m = raw.max_message_kib
+  const m = raw.max_message_kib || undefined
   let kib: number | undefined
   if (m !== undefined) {
     kib = Number(m)
