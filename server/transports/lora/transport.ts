@@ -100,7 +100,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
   defaultSchedule: '* * * * *',
   narrow: {
     maxMessageKib: 8,
-    why: 'a text or receipt is about 2.3 KB; 8 KiB of mail is about 40 frames of 222 bytes, some 40 s on air at SF9/125 kHz, a little more than an hour of EU868\'s 1% budget, while a photo of 200 KB would take over a day of it',
+    why: 'a text or receipt is about 2.3 KB; 8 KiB of mail is about 42 frames of 222 bytes, some 45 s on air at SF9/125 kHz, a little more than an hour of EU868\'s 1% budget, while a photo of 200 KB would take over a day of it',
   },
   configKeys: {
     port: { doc: 'the radio\'s serial device, e.g. /dev/ttyACM0 (or a /dev/serial/by-id/ name, which survives replugging)', required: true },
