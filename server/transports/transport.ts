@@ -55,7 +55,7 @@ export interface TransportDriver<C = Record<string, string>> {
    * Set on a carrier that is narrow by nature (a LoRa radio): the largest
    * message it takes by default, and why that figure. Any carrier can be
    * made narrow, or wide again, by its `narrow` and `max_message_kib`
-   * settings (LINK_KEYS).
+   * settings (linkKeys).
    */
   narrow?: { maxMessageKib: number; why: string }
   /** Checks the settings given with `transport add` and fills in defaults; throws TransportConfigError naming the key. */
