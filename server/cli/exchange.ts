@@ -13,6 +13,7 @@ import { recordSafely } from '../events/record.js'
 import { yggdrasilAddress } from '../base/yggdrasil.js'
 import { formatBytes, progressBar } from './progress.js'
 import { printQueue, type QueueViewOptions } from './queue-view.js'
+import { TransportService } from '../transports/service.js'
 import { outboxTotals, peerTotals } from '../outbox/queue-query.js'
 
 async function withExchange<T>(data: unknown, work: (x: Exchange, node: ReturnType<typeof openNode>) => Promise<T>): Promise<T> {
@@ -119,7 +120,8 @@ export async function cmdImport(source: string, data: unknown, opts: { area?: st
 
 export async function cmdQueue(data: unknown, opts: QueueViewOptions = {}): Promise<number> {
   return withExchange(data, async (_x, node) => {
-    printQueue(node.db, opts)
+    const transports = new TransportService(node.db, () => true)
+    printQueue(node.db, { ...opts, widths: (peer) => transports.widths(peer) })
     return 0
   })
 }

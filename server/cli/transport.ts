@@ -6,7 +6,7 @@ import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { maskSecrets, nextRuns, TransportService } from '../transports/service.js'
 import { runTransport } from '../transports/runner.js'
 import { driverFor, driverKinds } from '../transports/registry.js'
-import { TransportConfigError } from '../transports/transport.js'
+import { TransportConfigError, allConfigKeys } from '../transports/transport.js'
 import { exec } from '../base/exec.js'
 import { formatAge, formatBytes, progressBar } from './progress.js'
 
@@ -15,7 +15,7 @@ export function transportHelp(): string {
   for (const kind of driverKinds()) {
     const d = driverFor(kind)!
     lines.push(`  ${kind} (default schedule "${d.defaultSchedule}"): ${d.doc}`)
-    for (const [k, spec] of Object.entries(d.configKeys)) lines.push(`      ${k}${spec.required ? ' (required)' : spec.default !== undefined ? ` (default ${spec.default})` : ''}: ${spec.doc}`)
+    for (const [k, spec] of Object.entries(allConfigKeys(d))) lines.push(`      ${k}${spec.required ? ' (required)' : spec.default !== undefined ? ` (default ${spec.default})` : ''}: ${spec.doc}`)
   }
   return lines.join('\n')
 }

@@ -104,8 +104,10 @@ export const outbox = sqliteTable(
     index('outbox_peer_queued').on(t.peer, t.queuedAt, t.messageId, t.size),
     // The queue across all peers, oldest first, and the oldest message's age.
     index('outbox_queued').on(t.queuedAt, t.peer, t.messageId),
-    // "Has this peer anything due?", asked by the scheduler every half second.
-    index('outbox_peer_due').on(t.peer, t.dueAt, t.lastExportAt),
+    // "Has this peer anything due?", asked by the scheduler every half second;
+    // with size at its end, also within a narrow carrier's limit
+    // (outbox/link-width.ts) without reading the rows.
+    index('outbox_peer_due').on(t.peer, t.dueAt, t.lastExportAt, t.size),
   ],
 )
 

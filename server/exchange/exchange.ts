@@ -18,6 +18,7 @@ import { Carry } from './carry.js'
 import { BundleExport, type BundleSink, type ExportDeps, type ExportOptions, type ExportResult } from './export.js'
 import { BundleImport, MAX_BUNDLE_FILE_BYTES, type ClassicImportOutcome, type ImportOutcome, type ImportResult } from './import.js'
 import type { CarrierOptions, Progress } from './run.js'
+import type { LinkWidth } from '../outbox/link-width.js'
 
 export interface ExchangeDeps {
   /** Where bundles, acks and deliveries are reported; by default the node's events table. */
@@ -86,6 +87,11 @@ export class Exchange {
   /** Peers an `event` transport runs for: mail never sent, sent long ago and not acked, or acks owed. */
   peersWithUnsentWork(now = this.clock.now()): string[] {
     return this.export.peersWithUnsentWork(now)
+  }
+
+  /** Whether a carrier of width `link` has mail it takes, or acks, to send to `peer` now. */
+  hasUnsentWorkFor(peer: string, link: LinkWidth, now = this.clock.now()): boolean {
+    return this.export.hasUnsentWorkFor(peer, link, now)
   }
 
   /** Peers with mail, acks or relayed bundles waiting, by name. */

@@ -4,7 +4,8 @@
 import { existsSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, count, eq, inArray } from 'drizzle-orm'
-import { countWaiting, dueForExport } from '../outbox/queue-query.js'
+import { countHeld, countWaiting, dueBands, peerHasDueFor } from '../outbox/queue-query.js'
+import { WIDE, type LinkWidth } from '../outbox/link-width.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed } from '../db/schema.js'
 import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, sealMailBundle, type BundleHeader } from '../bundle/format.js'
@@ -52,6 +53,8 @@ export interface ExportResult {
   acks: number
   /** Bundles of other nodes carried on unopened. */
   relayed: number
+  /** Messages for the peer larger than this carrier takes (link-width.ts): they wait for a wider one. */
+  held: number
   bytes: number
   files: string[]
   /**
@@ -72,6 +75,11 @@ export interface ExportOptions extends CarrierOptions {
    * over nothing).
    */
   settle?: 'on-send' | 'on-confirm'
+  /**
+   * How wide the carrier is (link-width.ts): a narrow one takes messages up
+   * to its limit, chat-sized first; wide (everything, oldest first) by default.
+   */
+  link?: LinkWidth
 }
 
 export type ExportDeps = StepDeps
@@ -94,6 +102,17 @@ export class BundleExport {
   peersWithWork(): string[] {
     const owed = this.deps.node.db.selectDistinct({ peer: acksOwed.peer }).from(acksOwed).all().map((r) => r.peer)
     return [...new Set([...this.deps.outbox.peersWithMail(), ...owed, ...this.deps.carry.peersWithRelayed()])].sort()
+  }
+
+  /**
+   * Whether a carrier of width `link` has anything to send to `peer` now:
+   * mail it takes (as peersWithUnsentWork, within its size limit), acks owed
+   * or bundles carried for neighbours. A narrow carrier holding only a photo
+   * has nothing to do.
+   */
+  hasUnsentWorkFor(peer: string, link: LinkWidth, now = this.deps.node.clock.now()): boolean {
+    if (peerHasDueFor(this.deps.node.db, peer, now, link)) return true
+    return this.deps.node.db.select({ n: count() }).from(acksOwed).where(eq(acksOwed.peer, peer)).get()!.n > 0
   }
 
   acksOwedCount(): number {
@@ -129,7 +148,8 @@ export class BundleExport {
     const { node, identity, peers, outbox, carry } = this.deps
     const now = opts.now ?? node.clock.now()
     const via = opts.via ?? 'folder'
-    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, bytes: 0, files: [] }
+    const link = opts.link ?? WIDE
+    const r: ExportResult = { peer: peerName, bundles: 0, messages: 0, acks: 0, relayed: 0, held: 0, bytes: 0, files: [] }
     const sent = (bundleId: string, messages: number, bytes: number) => this.deps.report('bundle.exported', { peer: peerName, bundleId, messages, bytes, via })
     // What makes each bundle count as handed over, run at once or kept for confirm().
     const pending: (() => void)[] = []
@@ -163,13 +183,16 @@ export class BundleExport {
       r.bytes += relayed.bytes.length
       if (where) r.files.push(where)
     }
-    // Read a page at a time, and only what the carrier's resend policy makes due.
-    const due = dueForExport(node.db, peerName, resendPolicyFor(via), now)
+    // Read a page at a time, and only what the carrier's resend policy makes
+    // due and its width lets through, in its bands: on a narrow carrier the
+    // chat-sized messages fill bundles of their own and go first.
+    const bands = dueBands(node.db, peerName, resendPolicyFor(via), now, link)
+    r.held = countHeld(node.db, peerName, link)
     // Each message is read from the spool when the seal asks for it, into
     // one buffer for all, and streamed into the bundle: memory holds a
     // bundle's ciphertext and one message, never the batch of mail.
     const read = outbox.sharedReader()
-    for (const chunk of chunks(due)) {
+    for (const chunk of bandChunks(bands)) {
       const messages = function* (): Generator<BsmtpMessage> {
         for (const e of chunk) yield { id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: read(e.messageId) }
       }
@@ -212,6 +235,11 @@ export class BundleExport {
   private header(kind: 'mail' | 'ack', destination: string, hops: number, now: number): Omit<BundleHeader, 'v' | 'count'> {
     return { id: newBundleId(), kind, origin: this.deps.node.config.node.name, destination, created: now, expires: now + BUNDLE_LIFETIME_MS, hops, hopLimit: HOP_LIMIT }
   }
+}
+
+/** The bundles' worth of each band in turn: a bundle never mixes two bands. */
+function* bandChunks<E extends { size: number }>(bands: Iterable<E>[]): Generator<E[]> {
+  for (const band of bands) yield* chunks(band)
 }
 
 function* chunks<E extends { size: number }>(entries: Iterable<E>): Generator<E[]> {

@@ -9,6 +9,7 @@
 // shown twice or skipped.
 import type { Db } from '../db/index.js'
 import { dueCondition, EVENT_HOLD_MS, nextDueSql, type ResendPolicy } from './resend-policy.js'
+import { holdThresholds, sendBands, WIDE, type CarrierWidth, type LinkWidth, type PeerHolds, type SizeBand } from './link-width.js'
 
 /** What waits for one peer, in a line. */
 export interface PeerTotals {
@@ -79,8 +80,11 @@ export const QUEUE_SQL = {
   peerCount: `SELECT count(*) AS n FROM outbox WHERE peer = ?`,
   /** The peers with mail, by skipping through the index: a step per peer, not per message. */
   peersWithMail: `WITH RECURSIVE p(peer) AS (SELECT min(peer) FROM outbox UNION ALL SELECT (SELECT min(peer) FROM outbox WHERE peer > p.peer) FROM p WHERE p.peer IS NOT NULL) SELECT peer FROM p WHERE peer IS NOT NULL`,
-  /** Due for an online carrier, and not just taken by any carrier (EVENT_HOLD_MS): an index-only seek. */
-  peerHasDue: `SELECT 1 AS due FROM outbox WHERE peer = ? AND due_at <= ? AND (last_export_at IS NULL OR last_export_at <= ?) LIMIT 1`,
+  /**
+   * Due for an online carrier, no larger than the carrier takes (link-width.ts),
+   * and not just taken by any carrier (EVENT_HOLD_MS): an index-only seek.
+   */
+  peerHasDue: `SELECT 1 AS due FROM outbox WHERE peer = ? AND due_at <= ? AND (last_export_at IS NULL OR last_export_at <= ?) AND size <= ? LIMIT 1`,
   firstPage: `SELECT ${COLUMNS} FROM outbox ORDER BY queued_at, peer, message_id LIMIT ?`,
   pageAfter: `SELECT ${COLUMNS} FROM outbox WHERE (queued_at, peer, message_id) > (?, ?, ?) ORDER BY queued_at, peer, message_id LIMIT ?`,
   peerFirstPage: `SELECT ${COLUMNS} FROM outbox WHERE peer = ? ORDER BY queued_at, message_id LIMIT ?`,
@@ -162,7 +166,21 @@ export function peersWithMail(db: Db): string[] {
  */
 export function peersDue(db: Db, now: number): string[] {
   const has = db.$client.prepare(QUEUE_SQL.peerHasDue)
-  return peersWithMail(db).filter((p) => has.get(p, now, now - EVENT_HOLD_MS) !== undefined)
+  return peersWithMail(db).filter((p) => has.get(p, now, now - EVENT_HOLD_MS, Number.MAX_SAFE_INTEGER) !== undefined)
+}
+
+/**
+ * Whether `peer` has a message a carrier of width `link` would send now
+ * (peersDue's rule, within the carrier's size limit): a narrow `event`
+ * carrier is not run again and again for a photo it holds.
+ */
+export function peerHasDueFor(db: Db, peer: string, now: number, link: LinkWidth): boolean {
+  return db.$client.prepare(QUEUE_SQL.peerHasDue).get(peer, now, now - EVENT_HOLD_MS, sqlLimit(link.maxMessageBytes)) !== undefined
+}
+
+/** A byte limit as SQLite compares it (Infinity is not an integer it binds). */
+function sqlLimit(bytes: number): number {
+  return Number.isFinite(bytes) ? bytes : Number.MAX_SAFE_INTEGER
 }
 
 /** One page of the queue, oldest first; of one peer, or of all. */
@@ -196,27 +214,45 @@ export function* walkQueue(db: Db, opts: { peer?: string; pageSize?: number } = 
 }
 
 /**
- * The rows an export run writes for `peer` under `policy`, oldest first,
+ * The rows an export run writes for `peer` under `policy`, in the bands a
+ * carrier of width `link` sends them (link-width.ts: all at once on a wide
+ * carrier, chat-sized first on a narrow one), each band oldest first and
  * read `pageSize` at a time. Marking rows exported between pages does not
  * move the cursor (it walks queued_at and message_id, which never change).
  */
-export function* dueForExport(db: Db, peer: string, policy: ResendPolicy, now: number, pageSize = 500): Generator<OutboxRow> {
+export function dueBands(db: Db, peer: string, policy: ResendPolicy, now: number, link: LinkWidth = WIDE, pageSize = 500): Generator<OutboxRow>[] {
+  return sendBands(link).map((band) => dueInBand(db, peer, policy, now, band, pageSize))
+}
+
+/** The rows an export run writes for `peer` under `policy` on a wide carrier, oldest first. */
+export function dueForExport(db: Db, peer: string, policy: ResendPolicy, now: number, pageSize = 500): Generator<OutboxRow> {
+  return dueInBand(db, peer, policy, now, sendBands(WIDE)[0]!, pageSize)
+}
+
+function* dueInBand(db: Db, peer: string, policy: ResendPolicy, now: number, band: SizeBand, pageSize: number): Generator<OutboxRow> {
   const due = dueCondition(policy, now)
-  const first = db.$client.prepare(`SELECT ${COLUMNS} FROM outbox WHERE peer = ? AND ${due.sql} ORDER BY queued_at, message_id LIMIT ?`)
-  const next = db.$client.prepare(`SELECT ${COLUMNS} FROM outbox WHERE peer = ? AND (queued_at, message_id) > (?, ?) AND ${due.sql} ORDER BY queued_at, message_id LIMIT ?`)
-  let rows = first.all(peer, ...due.params, pageSize) as OutboxRow[]
+  const sizes = [band.minBytes, sqlLimit(band.maxBytes)]
+  const first = db.$client.prepare(`SELECT ${COLUMNS} FROM outbox WHERE peer = ? AND ${due.sql} AND size > ? AND size <= ? ORDER BY queued_at, message_id LIMIT ?`)
+  const next = db.$client.prepare(`SELECT ${COLUMNS} FROM outbox WHERE peer = ? AND (queued_at, message_id) > (?, ?) AND ${due.sql} AND size > ? AND size <= ? ORDER BY queued_at, message_id LIMIT ?`)
+  let rows = first.all(peer, ...due.params, ...sizes, pageSize) as OutboxRow[]
   while (rows.length) {
     yield* rows
     if (rows.length < pageSize) return
     const last = rows.at(-1)!
-    rows = next.all(peer, last.queuedAt, last.messageId, ...due.params, pageSize) as OutboxRow[]
+    rows = next.all(peer, last.queuedAt, last.messageId, ...due.params, ...sizes, pageSize) as OutboxRow[]
   }
 }
 
-/** How many rows an export run under `policy` would write for `peer`: the progress bar's total. */
-export function countDue(db: Db, peer: string, policy: ResendPolicy, now: number): number {
+/** How many rows an export run under `policy` over `link` would write for `peer`: the progress bar's total. */
+export function countDue(db: Db, peer: string, policy: ResendPolicy, now: number, link: LinkWidth = WIDE): number {
   const due = dueCondition(policy, now)
-  return (db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE peer = ? AND ${due.sql}`).get(peer, ...due.params) as { n: number }).n
+  return (db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE peer = ? AND ${due.sql} AND size <= ?`).get(peer, ...due.params, sqlLimit(link.maxMessageBytes)) as { n: number }).n
+}
+
+/** How many messages for `peer` are larger than a carrier of width `link` takes: held for a wider one. */
+export function countHeld(db: Db, peer: string, link: LinkWidth): number {
+  if (!Number.isFinite(link.maxMessageBytes)) return 0
+  return (db.$client.prepare(`SELECT count(*) AS n FROM outbox WHERE peer = ? AND size > ?`).get(peer, link.maxMessageBytes) as { n: number }).n
 }
 
 /**
@@ -231,4 +267,16 @@ export function markDeparted(db: Db, peer: string, messageIds: string[], bundleI
   db.$client.transaction(() => {
     for (const id of messageIds) stmt.run(...due.params, now, bundleId, via, peer, id)
   })()
+}
+
+/**
+ * How many messages for `peer` its carriers hold back (link-width.ts): some
+ * carrier does not take them, or none does. A seek in the peer's index,
+ * whose entries carry the size.
+ */
+export function peerHolds(db: Db, peer: string, carriers: readonly CarrierWidth[]): PeerHolds {
+  const { someRefuse, allRefuse } = holdThresholds(carriers)
+  const over = (bytes: number) => (Number.isFinite(bytes) ? (db.$client.prepare('SELECT count(*) AS n FROM outbox WHERE peer = ? AND size > ?').get(peer, bytes) as { n: number }).n : 0)
+  const held = over(someRefuse)
+  return { held, onlyNarrow: held ? over(allRefuse) : 0 }
 }

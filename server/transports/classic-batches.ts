@@ -3,6 +3,7 @@
 // SMTP batches of at most `perBatch` messages and about 16 MiB.
 import { writeBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
 import type { Outbox } from '../outbox/outbox.js'
+import { sendBands, WIDE, type LinkWidth } from '../outbox/link-width.js'
 
 /** A batch is read whole by `exim -bS`; 16 MiB is what a bundle holds too. One message larger than this goes alone. */
 export const MAX_BATCH_BYTES = 16 * 1024 * 1024
@@ -14,9 +15,14 @@ export interface ClassicBatch {
   bytes: Buffer
 }
 
-/** The peer's waiting mail as classic batches, each read from the spool only when its turn comes. */
-export function* classicBatches(outbox: Outbox, peer: string, perBatch: number): Generator<ClassicBatch> {
-  const waiting = outbox.waiting(peer)
+/**
+ * The peer's waiting mail as classic batches, each read from the spool only
+ * when its turn comes. On a narrow carrier (link-width.ts) only what it
+ * takes, chat-sized first; what is larger stays for a wider carrier.
+ */
+export function* classicBatches(outbox: Outbox, peer: string, perBatch: number, link: LinkWidth = WIDE): Generator<ClassicBatch> {
+  const all = outbox.waiting(peer)
+  const waiting = sendBands(link).flatMap((b) => all.filter((row) => row.size > b.minBytes && row.size <= b.maxBytes))
   for (let i = 0; i < waiting.length; ) {
     const batch: BsmtpMessage[] = []
     let size = 0

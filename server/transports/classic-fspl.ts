@@ -69,7 +69,7 @@ export const classicFsplTransport: TransportDriver<ClassicFsplConfig> = {
     let messages = 0
     let jobs = 0
     let bytesSent = 0
-    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch))) {
+    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch), ctx.link)) {
       const name = `classic-${Date.now()}-${jobs}`
       const input = join(state, `${name}.bsmtp`)
       writeFileDurable(input, bytes, 0o600)

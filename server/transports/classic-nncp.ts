@@ -81,7 +81,7 @@ export const classicNncpTransport: TransportDriver<ClassicNncpConfig> = {
     let messages = 0
     let bytesSent = 0
     const waiting = countWaiting(ctx.node.db, ctx.peer)
-    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch))) {
+    for (const { ids, bytes } of classicBatches(outbox, ctx.peer, Number(config.batch), ctx.link)) {
       const r = await ctx.exec('nncp-exec', [...common(config), '-quiet', config.node, config.handler], { input: bytes, timeoutMs: EXEC_TIMEOUT_MS })
       if (r.code !== 0) {
         throw new Error(

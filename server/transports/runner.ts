@@ -9,7 +9,8 @@ import type { OutpostEvents } from '../events/types.js'
 import type { Exec } from '../base/exec.js'
 import { driverFor } from './registry.js'
 import type { TransportService } from './service.js'
-import type { RunReport } from './transport.js'
+import { linkWidth, withoutLinkKeys, type RunReport } from './transport.js'
+import { countHeld } from '../outbox/queue-query.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import { OutpostError } from '../base/errors.js'
 
@@ -57,7 +58,12 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
     report({ phase: 'progress', done, total })
   }
   try {
-    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress: onProgress }, driver.parseConfig(t.config))
+    const link = linkWidth(driver, t.config)
+    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress: onProgress, link }, driver.parseConfig(withoutLinkKeys(t.config)))
+    // A narrow carrier says what it left for a wider one, so a run's line
+    // never hides a photo that waits (outpost queue says for which carrier).
+    const held = countHeld(ctx.node.db, t.peer, link)
+    if (held) r.detail += `; ${held} message${held === 1 ? '' : 's'} over ${Math.round(link.maxMessageBytes / 1024)} KiB held for a wider carrier (outpost queue --peer ${t.peer})`
     ctx.service.finishRun(runId, { ok: true, bytesOut: r.sentBytes, bytesIn: r.receivedBytes, detail: r.detail })
     ctx.log(`transport ${id} (${t.kind} → ${t.peer}): ${r.detail}`)
     report({ phase: 'done', done: r.sentBundles + r.receivedBundles, total: r.sentBundles + r.receivedBundles })

@@ -7,11 +7,22 @@ import cron, { type ScheduledTask } from 'node-cron'
 import { mkdirSync, watch, type FSWatcher } from 'node:fs'
 import { EVENT_SCHEDULE, type TransportInfo, type TransportService } from './service.js'
 import { runTransport, TransportBusyError, type RunnerContext } from './runner.js'
-import { TransportConfigError } from './transport.js'
+import { TransportConfigError, linkWidth } from './transport.js'
+import { driverFor } from './registry.js'
+import { WIDE, type LinkWidth } from '../outbox/link-width.js'
 
 const RELOAD_MS = 15_000
 const EVENT_POLL_MS = 500
 const MAX_BACKOFF_MS = 60 * 60 * 1000
+
+function widthOf(t: TransportInfo): LinkWidth {
+  const driver = driverFor(t.kind)
+  try {
+    return driver ? linkWidth(driver, t.config) : WIDE
+  } catch {
+    return WIDE
+  }
+}
 
 export class TransportScheduler {
   private tasks = new Map<number, { key: string; task?: ScheduledTask }>()
@@ -72,7 +83,12 @@ export class TransportScheduler {
     for (const t of this.service.list()) {
       if (!t.enabled || t.schedule !== EVENT_SCHEDULE || this.running.has(t.id)) continue
       waiting ??= new Set(this.ctx.exchange.peersWithUnsentWork())
-      if (waiting.has(t.peer)) void this.tick(t)
+      if (!waiting.has(t.peer)) continue
+      // A narrow carrier runs only for what it takes: a photo it holds for a
+      // wider carrier would otherwise start it at every poll.
+      const link = widthOf(t)
+      if (link.narrow && !this.ctx.exchange.hasUnsentWorkFor(t.peer, link)) continue
+      void this.tick(t)
     }
   }
 

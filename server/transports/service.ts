@@ -5,7 +5,8 @@ import cron from 'node-cron'
 import type { Db } from '../db/index.js'
 import { transportRuns, transports } from '../db/schema.js'
 import { driverFor, driverKinds } from './registry.js'
-import { TransportConfigError } from './transport.js'
+import { TransportConfigError, linkWidth, withoutLinkKeys } from './transport.js'
+import type { CarrierWidth } from '../outbox/link-width.js'
 
 export interface TransportInfo {
   id: number
@@ -95,7 +96,11 @@ export class TransportService {
     if (!this.peerExists(peer)) throw new TransportConfigError(`"${peer}" is not a peer of this node; add it first with \`outpost peer add CARD\``)
     const driver = driverFor(kind)
     if (!driver) throw new TransportConfigError(`unknown transport kind "${kind}" (known: ${driverKinds().join(', ')})`)
-    const config = driver.parseConfig(raw) as Record<string, string>
+    // The width settings (narrow, max_message_kib) are every carrier's, kept
+    // beside the driver's own: checked here, read again at each run.
+    linkWidth(driver, raw)
+    const width = Object.fromEntries(Object.entries(raw).filter(([k, v]) => (k === 'narrow' || k === 'max_message_kib') && v !== ''))
+    const config = { ...(driver.parseConfig(withoutLinkKeys(raw)) as Record<string, string>), ...width }
     const sched = schedule ?? driver.defaultSchedule
     checkSchedule(sched)
     const row = this.db
@@ -109,6 +114,19 @@ export class TransportService {
   list(peer?: string): TransportInfo[] {
     const q = this.db.select().from(transports)
     return (peer ? q.where(eq(transports.peer, peer)) : q).orderBy(transports.id).all().map(toInfo)
+  }
+
+  /** How wide each enabled carrier of `peer` is: what the queue explains a held message by. */
+  widths(peer: string): CarrierWidth[] {
+    return this.list(peer).flatMap((t) => {
+      const driver = driverFor(t.kind)
+      if (!t.enabled || !driver) return []
+      try {
+        return [{ id: t.id, kind: t.kind, link: linkWidth(driver, t.config) }]
+      } catch {
+        return []
+      }
+    })
   }
 
   get(id: number): TransportInfo | undefined {

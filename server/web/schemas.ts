@@ -169,11 +169,37 @@ export const QueuedMessage = Type.Object({
   exportedAt: Type.Union([Type.Number(), Type.Null()]),
   /** The carrier it last left by: folder, usb, http, nncp, …; null while it never left. */
   via: Type.Union([Type.String(), Type.Null()]),
+  /**
+   * Why narrow carriers of the peer (a LoRa radio) do not take it: larger
+   * than their limit. `wider`: another carrier of the peer takes it;
+   * `only-narrow`: none does, so it waits until a wider carrier is added or
+   * a limit raised. Null when every carrier takes it.
+   */
+  held: Type.Union([
+    Type.Object({
+      kind: Type.Union([Type.Literal('wider'), Type.Literal('only-narrow')]),
+      reason: Type.String({ description: 'one line a person can act on' }),
+    }),
+    Type.Null(),
+  ]),
 })
 export type QueuedMessage = Static<typeof QueuedMessage>
 export const Queue = Type.Object({
   /** What waits for each peer: SQL aggregates, whatever the page. */
-  peers: Type.Array(Type.Object({ peer: Type.String(), messages: Type.Integer(), bytes: Type.Number(), oldestAt: Type.Number() })),
+  peers: Type.Array(
+    Type.Object({
+      peer: Type.String(),
+      messages: Type.Integer(),
+      bytes: Type.Number(),
+      oldestAt: Type.Number(),
+      /** Messages some narrow carrier of the peer holds for a wider one. */
+      held: Type.Integer(),
+      /** Of those, the ones no carrier of the peer takes (only narrow carriers reach it). */
+      heldOnlyNarrow: Type.Integer(),
+      /** The line that says what is held and why; null when nothing is. */
+      holdNote: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
   totals: Type.Object({ messages: Type.Integer(), bytes: Type.Number() }),
   /** One page of the waiting messages, oldest first: of `peer` when given, else of all peers. */
   items: Type.Array(QueuedMessage),

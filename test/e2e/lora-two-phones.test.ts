@@ -3,7 +3,9 @@
 // radios (two ptys, real airtime at SF7/125 kHz, 10% frame loss). Both
 // nodes run their lora transport at once, session after session, as their
 // schedules would; SecureJoin's handshake and then the encrypted messages
-// cross, each arriving once, and the acks come home.
+// cross, each arriving once, and the acks come home. A photo sent with a
+// text is held on the radio and arrives when a folder transport (a stick)
+// runs, once.
 //
 // The duty cycle is 10% here: 869.525 MHz, the transport's default channel,
 // lies in EU868's 869.4–869.65 MHz sub-band, which allows it. SecureJoin's
@@ -12,16 +14,21 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startNode, OUTPOST_BIN, type CliResult, type TestNode } from '../helpers/node.js'
 import { Phone, secureJoin, type JoinedChat } from '../helpers/deltachat.js'
 import { befriend } from '../helpers/stick.js'
 import { ptyRadioPair } from '../helpers/radio-sim.js'
+import { waitFor } from '../helpers/wait.js'
 
 const WAIT_MS = 600_000
 
-function transportRun(node: TestNode): Promise<CliResult> {
+function transportRun(node: TestNode, id = '1'): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [OUTPOST_BIN, 'transport', 'run', '1', '--data', node.data], { encoding: 'utf8', timeout: 600_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [OUTPOST_BIN, 'transport', 'run', id, '--data', node.data], { encoding: 'utf8', timeout: 600_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0
       resolve({ code, stdout, stderr })
     })
@@ -37,6 +44,7 @@ describe('alice at camp and bob in town chat over LoRa radios', { timeout: 30 * 
   let radio: Awaited<ReturnType<typeof ptyRadioPair>>
   const phones: Phone[] = []
   const runs: string[] = []
+  const scratch = mkdtempSync(join(tmpdir(), 'op-lora-phones-'))
 
   /** One radio session: both nodes run their transport at once. */
   async function session(): Promise<void> {
@@ -85,6 +93,7 @@ describe('alice at camp and bob in town chat over LoRa radios', { timeout: 30 * 
     await camp?.destroy()
     await town?.destroy()
     await radio?.stop()
+    rmSync(scratch, { recursive: true, force: true })
     console.log(`# radio: ${JSON.stringify(radio?.channel.stats)}`)
     for (const line of runs.filter((l) => !/sent 0 bundles .* received 0 /.test(l))) console.log(`# ${line}`)
   })
@@ -126,5 +135,40 @@ describe('alice at camp and bob in town chat over LoRa radios', { timeout: 30 * 
       await session()
     }
     for (const n of [camp, town]) assert.match((await n.cli(['queue'])).stdout, /the outbox is empty/, n.domain)
+  })
+
+  it('a photo sent with a text is held on the radio; the text crosses by radio, the photo by a stick, each once', async () => {
+    const stick = join(scratch, 'stick')
+    const photo = join(scratch, 'ridge.jpg')
+    mkdirSync(stick)
+    writeFileSync(photo, randomBytes(120 * 1024))
+    for (const [node, peer] of [[camp, 'town'], [town, 'camp']] as const) {
+      const r = await node.cli(['transport', 'add', peer, 'folder', '--set', `path=${stick}`, '--schedule', '0 0 1 1 *'])
+      assert.equal(r.code, 0, r.stderr)
+    }
+    const text = `The view from the ridge, photo follows (${Date.now()})`
+    const since = bob.mark()
+    await Promise.all([alice.sendFile(chat.joinerChatId, photo, 'the ridge'), alice.sendText(chat.joinerChatId, text)])
+    // Both wait at camp; the photo is held for the stick (transport #2).
+    await waitFor('both messages in the outbox', async () => /town: 2 messages/.test((await camp.cli(['queue'])).stdout), { timeoutMs: 60_000 })
+    assert.match((await camp.cli(['queue'])).stdout, /held for a wider carrier \(folder #2\)/)
+    const got = await onAirUntil(bob.waitForIncoming((m) => m.text === text, WAIT_MS, since))
+    assert.equal(got.message.showPadlock, true)
+    const bobSeen = async () => Promise.all(bob.events.slice(since).filter((e) => e.event.kind === 'IncomingMsg').map(async (e) => await bob.rpc.getMessage(bob.accountId, (e.event as { msgId: number }).msgId)))
+    assert.equal((await bobSeen()).filter((m) => m.fileName === 'ridge.jpg').length, 0, 'the photo did not go by radio')
+    // The stick: camp writes, town reads (and writes its ack at its next run), camp reads the ack.
+    for (const [node, id] of [[camp, '2'], [town, '2']] as const) {
+      const r = await transportRun(node, id)
+      assert.equal(r.code, 0, r.stderr + r.stdout)
+    }
+    const file = await bob.waitForIncoming((m) => m.fileName === 'ridge.jpg', 60_000, since)
+    assert.equal(file.message.showPadlock, true)
+    assert.equal(file.message.fileBytes, 120 * 1024)
+    for (const [node, id] of [[town, '2'], [camp, '2']] as const) assert.equal((await transportRun(node, id)).code, 0)
+    await session()
+    const seen = await bobSeen()
+    assert.equal(seen.filter((m) => m.fileName === 'ridge.jpg').length, 1, 'the photo once')
+    assert.equal(seen.filter((m) => m.text === text).length, 1, 'the text once')
+    assert.doesNotMatch((await camp.cli(['queue'])).stdout, /held/, 'nothing is held any more')
   })
 })

@@ -157,6 +157,14 @@ export class Phone {
     return await this.rpc.miscSendTextMessage(this.accountId, chatId, text)
   }
 
+  /**
+   * Sends the file at `path` as an attachment (viewtype File, so the core
+   * sends its bytes as they are instead of recoding an image), with `text`.
+   */
+  async sendFile(chatId: number, path: string, text: string): Promise<number> {
+    return await this.rpc.sendMsg(this.accountId, chatId, { text, html: null, viewtype: 'File', file: path, filename: null, location: null, overrideSenderName: null, quotedMessageId: null, quotedText: null })
+  }
+
   /** Resolves with the first event of `kind` at or after `since` that matches. */
   async waitFor<K extends DcEvent['kind']>(
     kind: K,

@@ -24,6 +24,7 @@ import { RadioLink, type SendOutcome } from './link.js'
 import { openSerialRadio } from './radio-port.js'
 import { Reassembly } from './reassembly.js'
 import { rnodeSetup } from './rnode.js'
+import { WIDE } from '../../outbox/link-width.js'
 
 /** The settings as the user gave them (keys of configKeys, defaults filled in): the service stores this and parses it again at each run. */
 export type LoraConfig = Record<string, string>
@@ -97,6 +98,10 @@ export const loraTransport: TransportDriver<LoraConfig> = {
   // listen_seconds: run every minute, the radio listens most of the time,
   // so the peer's runs find it.
   defaultSchedule: '* * * * *',
+  narrow: {
+    maxMessageKib: 8,
+    why: 'a text or receipt is about 2.3 KB; 8 KiB of mail is about 42 frames of 222 bytes, some 45 s on air at SF9/125 kHz, a little more than an hour of EU868\'s 1% budget, while a photo of 200 KB would take over a day of it',
+  },
   configKeys: {
     port: { doc: 'the radio\'s serial device, e.g. /dev/ttyACM0 (or a /dev/serial/by-id/ name, which survives replugging)', required: true },
     baud: { doc: 'the serial speed; RNode firmware uses 115200', default: '115200' },
@@ -134,6 +139,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     let sentBytes = 0
     let receivedBytes = 0
     let stopped: string | undefined
+    let seq = 0
     const link = new RadioLink({
       port: radio,
       self: ctx.node.config.node.name,
@@ -156,9 +162,11 @@ export const loraTransport: TransportDriver<LoraConfig> = {
       if (config.firmware === 'rnode') await radio.write(rnodeSetup({ frequency: config.frequency, txPower: config.txpower, modulation: config.modulation }))
       let lastActivity = Date.now()
       while (Date.now() - started < config.maxMs) {
-        if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.peersWithUnsentWork().includes(ctx.peer)) {
+        if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.hasUnsentWorkFor(ctx.peer, ctx.link ?? WIDE)) {
           const r = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
-            const file = join(dirs.out, `${String(Date.now()).padStart(13, '0')}-${name}`)
+            // The sequence keeps the order the export sealed them in (chat
+            // first on a narrow link) for bundles sealed within one millisecond.
+            const file = join(dirs.out, `${String(Date.now()).padStart(13, '0')}-${String(seq++).padStart(6, '0')}-${name}`)
             writeFileDurable(file, bytes, 0o600)
             return `lora:${ctx.peer}/${name}`
           }, sendOptions(ctx, 'lora'))

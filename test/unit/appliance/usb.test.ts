@@ -28,7 +28,7 @@ function scene(exchange: Partial<StickExchange> = {}) {
   const steps: string[] = []
   const x: StickExchange = {
     importFrom: exchange.importFrom ?? (async () => (steps.push('import'), [])),
-    exportTo: exchange.exportTo ?? (async () => (steps.push('export'), [{ peer: 'town', bundles: 1, messages: 2, acks: 0, relayed: 0, bytes: 10, files: [] }])),
+    exportTo: exchange.exportTo ?? (async () => (steps.push('export'), [{ peer: 'town', bundles: 1, messages: 2, acks: 0, relayed: 0, held: 0, bytes: 10, files: [] }])),
   }
   const lines: string[] = []
   return { clock, led, patterns, stick, steps, x, lines, log: (l: string) => lines.push(l), done: () => rmSync(stick, { recursive: true, force: true }) }

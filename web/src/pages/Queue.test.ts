@@ -13,6 +13,7 @@ const msg = (i: number): QueuedMessage => ({
   bundleId: i < 2 ? 'b'.repeat(32) : null,
   exportedAt: i < 2 ? T + 60_000 : null,
   via: i < 2 ? 'http' : null,
+  held: i === 3 ? { kind: 'only-narrow', reason: 'held: only narrow carriers reach town; add a wider one, or raise the limit (lora #1 takes up to 8 KiB; this message is 180 KiB)' } : null,
 })
 const all = Array.from({ length: 120 }, (_, i) => msg(i))
 
@@ -25,7 +26,7 @@ vi.mock('../lib/api.ts', async (importOriginal) => {
       const items = p.peer === 'town' ? all.slice(from, from + (p.limit ?? 100)) : all.slice(0, p.limit ?? 100)
       const last = from + items.length - 1
       return {
-        peers: [{ peer: 'town', messages: all.length, bytes: all.length * 2300, oldestAt: T }],
+        peers: [{ peer: 'town', messages: all.length, bytes: all.length * 2300, oldestAt: T, held: 1, heldOnlyNarrow: 1, holdNote: 'held: only narrow carriers reach town; add a wider one, or raise the limit (lora #1 takes up to 8 KiB): 1 message waits for that' }],
         totals: { messages: all.length, bytes: all.length * 2300 },
         items,
         next: p.peer === 'town' && last < all.length - 1 ? String(last) : null,
@@ -48,6 +49,10 @@ describe('Queue page', () => {
     await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(50))
     expect(within(town).getAllByRole('listitem')[0]!.textContent).toMatch(/in bundle, sent .* by http \(2×\), not yet confirmed/)
     expect(within(town).getAllByRole('listitem')[2]!.textContent).toMatch(/not sent yet/)
+    // A message no carrier of the peer takes says so, and the peer's heading raises it.
+    expect(within(town).getAllByRole('listitem')[3]!.textContent).toMatch(/held: only narrow carriers reach town; add a wider one, or raise the limit/)
+    expect(within(town).getAllByRole('listitem')[2]!.textContent).not.toMatch(/held/)
+    expect(within(town).getByRole('alert').textContent).toMatch(/only narrow carriers reach town/)
     expect(within(town).getByText('50 of 120 shown')).toBeTruthy()
 
     await fireEvent.click(await within(town).findByRole('button', { name: 'Load more' }))

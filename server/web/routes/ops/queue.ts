@@ -6,7 +6,8 @@ import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../errors.js'
 import { ErrorBody } from './schemas.js'
 import { Queue, QueueParams, Retried } from '../../schemas.js'
-import { countWaiting, CursorError, DEFAULT_PAGE, MAX_PAGE, outboxTotals, peerTotals, queuePage } from '../../../outbox/queue-query.js'
+import { countWaiting, CursorError, DEFAULT_PAGE, MAX_PAGE, outboxTotals, peerHolds, peerTotals, queuePage } from '../../../outbox/queue-query.js'
+import { holdFor, peerHoldNote, type CarrierWidth } from '../../../outbox/link-width.js'
 
 // The contract's page bounds are the outbox's own.
 if (QueueParams.properties.limit.maximum !== MAX_PAGE || QueueParams.properties.limit.default !== DEFAULT_PAGE) {
@@ -27,8 +28,25 @@ const queue: FastifyPluginAsyncTypebox = async (app) => {
       if (err instanceof CursorError) throw new HttpError(400, err.message)
       throw err
     }
-    const items = page.items.map((e) => ({ messageId: e.messageId, peer: e.peer, size: e.size, queuedAt: e.queuedAt, exports: e.exports, bundleId: e.lastBundleId, exportedAt: e.lastExportAt, via: e.lastVia }))
-    return { peers: perPeer, totals: { messages: totals.messages, bytes: totals.bytes }, items, next: page.next }
+    // Which carriers reach each peer, and how wide: what a hold is explained by.
+    const widths = new Map<string, CarrierWidth[]>()
+    const widthsOf = (peer: string) => widths.get(peer) ?? widths.set(peer, transports.widths(peer)).get(peer)!
+    const peers = perPeer.map((p) => {
+      const holds = peerHolds(app.outpost.node.db, p.peer, widthsOf(p.peer))
+      return { ...p, held: holds.held, heldOnlyNarrow: holds.onlyNarrow, holdNote: peerHoldNote(p.peer, holds, widthsOf(p.peer)) }
+    })
+    const items = page.items.map((e) => ({
+      messageId: e.messageId,
+      peer: e.peer,
+      size: e.size,
+      queuedAt: e.queuedAt,
+      exports: e.exports,
+      bundleId: e.lastBundleId,
+      exportedAt: e.lastExportAt,
+      via: e.lastVia,
+      held: holdFor(e.peer, e.size, widthsOf(e.peer)),
+    }))
+    return { peers, totals: { messages: totals.messages, bytes: totals.bytes }, items, next: page.next }
   })
 
   app.post('/queue/:peer/retry', { schema: { params: Type.Object({ peer: Peer }), response: { 200: Retried, 404: ErrorBody } } }, async (req) => {

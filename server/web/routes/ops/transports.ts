@@ -7,7 +7,7 @@ import { Type } from '@sinclair/typebox'
 import { driverFor, driverKinds } from '../../../transports/registry.js'
 import { checkSchedule, nextRuns, SECRET_MASK, type TransportInfo } from '../../../transports/service.js'
 import { scheduleText } from '../../../transports/schedule-text.js'
-import { TransportConfigError } from '../../../transports/transport.js'
+import { TransportConfigError, allConfigKeys } from '../../../transports/transport.js'
 import { HttpError } from '../../errors.js'
 import { asked, ErrorBody, Run } from './schemas.js'
 import { NewTransport, Schedule, SchedulePreview, SECRET_SHOWN_AS, Started, Transport, TransportKind } from '../../schemas.js'
@@ -44,7 +44,7 @@ const transports: FastifyPluginAsyncTypebox = async (app) => {
           kind,
           summary: d.doc,
           defaultSchedule: d.defaultSchedule,
-          options: Object.entries(d.configKeys).map(([name, k]) => ({ name, required: k.required === true, secret: k.secret === true, help: k.doc, ...(k.default !== undefined ? { default: k.default } : {}) })),
+          options: Object.entries(allConfigKeys(d)).map(([name, k]) => ({ name, required: k.required === true, secret: k.secret === true, help: k.doc, ...(k.default !== undefined ? { default: k.default } : {}) })),
         }
       }),
   )

@@ -112,3 +112,39 @@ test('a large queue comes a page at a time: the cursor walks every message once,
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('the queue says which messages a narrow carrier holds and why, and when only narrow carriers reach the peer', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-webq-narrow-'))
+  const camp = await opsNode(join(dir, 'camp'), 'camp.test')
+  const town = await opsNode(join(dir, 'town'), 'town.test')
+  try {
+    assert.equal((await camp.send('POST', '/api/peers', { card: (await town.get('/api/self')).json().card })).statusCode, 200)
+    const never = '0 0 1 1 *'
+    assert.equal((await camp.send('POST', '/api/transports', { peer: 'town', kind: 'lora', options: { port: '/dev/ttyACM0' }, schedule: never })).statusCode, 200)
+    const ids: string[] = []
+    for (const [n, size] of [[1, 300], [2, 40 * 1024]] as const) {
+      const data = Buffer.concat([Buffer.from(`Message-ID: <n${n}@camp.test>\r\n\r\n`), Buffer.alloc(size, 'x')])
+      ids.push(stableMessageId(data, 'alice@camp.test'))
+      camp.services.outbox.enqueue({ messageId: ids.at(-1)!, sender: 'alice@camp.test', data, byPeer: new Map([['town', ['bob@town.test']]]), hops: 0 })
+    }
+    type Q = { peers: { held: number; heldOnlyNarrow: number; holdNote: string | null }[]; items: { messageId: string; held: { kind: string; reason: string } | null }[] }
+    let q = (await camp.get('/api/queue')).json() as Q
+    const heldOf = (id: string) => q.items.find((m) => m.messageId === id)!.held
+    assert.equal(heldOf(ids[0]!), null, 'a short message goes by radio')
+    assert.equal(heldOf(ids[1]!)?.kind, 'only-narrow')
+    assert.match(heldOf(ids[1]!)!.reason, /^held: only narrow carriers reach town; add a wider one, or raise the limit/)
+    assert.deepEqual([q.peers[0]!.held, q.peers[0]!.heldOnlyNarrow], [1, 1])
+    assert.match(q.peers[0]!.holdNote!, /only narrow carriers reach town/)
+
+    // A stick to town: the large message is held for it.
+    assert.equal((await camp.send('POST', '/api/transports', { peer: 'town', kind: 'folder', options: { path: dir }, schedule: never })).statusCode, 200)
+    q = (await camp.get('/api/queue')).json() as Q
+    assert.equal(heldOf(ids[1]!)?.kind, 'wider')
+    assert.match(heldOf(ids[1]!)!.reason, /held for a wider carrier \(folder #2\)/)
+    assert.deepEqual([q.peers[0]!.held, q.peers[0]!.heldOnlyNarrow], [1, 0])
+  } finally {
+    await camp.close()
+    await town.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
