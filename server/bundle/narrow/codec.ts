@@ -153,7 +153,9 @@ export function fromRecords(records: Buffer, keyFor: (ref: string) => Buffer | u
         keysReceived.set(keyRef(key), key)
       } else {
         const ref = take(KEY_REF_BYTES).toString('hex')
-        key = keysReceived.get(ref) ?? keyFor(ref)
+        // A key is taken for a reference only if it hashes to it.
+        const held = keysReceived.get(ref) ?? keyFor(ref)
+        key = held && keyRef(held) === ref ? held : undefined
         if (!key) {
           missing.push(ref)
           continue
