@@ -191,6 +191,7 @@ export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array | re
       hops: header.hops,
       hopLimit: header.hopLimit,
       count: header.count,
+      ...(header.enc !== undefined ? { enc: header.enc } : {}),
     }),
     'utf8',
   )
