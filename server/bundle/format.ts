@@ -618,13 +618,15 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
       }
       throw new BundleError('malformed', `${who(h)}: its narrow payload cannot be unpacked (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
     }
-  } else try {
-    plain = await decompress(compressed, { maxOutputLength: opts.maxDecompressedBytes, chunkSize: 64 * 1024 })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+  } else {
+    try {
+      plain = await decompress(compressed, { maxOutputLength: opts.maxDecompressedBytes, chunkSize: 64 * 1024 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+      }
+      throw new BundleError('malformed', `${who(h)}: its payload is not brotli data (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
     }
-    throw new BundleError('malformed', `${who(h)}: its payload is not brotli data (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
   }
 
   if (h.kind === 'mail') {
