@@ -163,7 +163,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
       let lastActivity = Date.now()
       while (Date.now() - started < config.maxMs) {
         if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.peersWithUnsentWork().includes(ctx.peer)) {
-          // The narrow packing: a short message in far fewer bytes on air (bundle/narrow/codec.ts).
+          // The narrow packing (bundle/narrow/codec.ts): armor as binary, known keys by reference, a Delta Chat dictionary.
           let keysSent: Iterable<string> = []
           const narrow = { peerHasKey: (ref: string) => peerKeys.has(ref), onEncoded: (e: { keysSent: Map<string, Buffer> }) => (keysSent = [...e.keysSent.keys()]) }
           const r = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
