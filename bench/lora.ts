@@ -1,22 +1,28 @@
-// Bytes and airtime on a LoRa link per short Delta Chat message: one
-// message (≈2.3 KB: headers with the Autocrypt key, and an armored OpenPGP
-// body of random bytes) sealed into a real bundle and sent by the real link
-// protocol (server/transports/lora/link.ts) over a simulated channel, every
-// frame both sides put on the air counted: fragments, queries, ACKs and
-// resends. Airtime is computed for SF7, SF9 and SF12 at 125 kHz by the
-// Semtech formula, and set against the baseline measured in the same run:
-// the bare message cut into 222-byte frames with no bundle, no link framing
-// and no ACKs, i.e. the least any carrier could put on air without
-// compressing.
+// Bytes and airtime on a LoRa link per short Delta Chat message. First the
+// narrow encoding step by step (server/bundle/narrow/codec.ts) on real
+// messages of the real core (test/fixtures/deltachat/, none of those the
+// dictionary was made from): raw, armor as binary, deflate with the
+// dictionary, Autocrypt key by reference. Then whole bundles sealed as a
+// LoRa run seals them and sent by the real link protocol
+// (server/transports/lora/link.ts) over a simulated channel, every frame
+// both sides put on the air counted: fragments, queries, ACKs and resends;
+// brotli bundles (what the carrier sent before) beside narrow ones. Airtime
+// is computed for SF7, SF9 and SF12 at 125 kHz by the Semtech formula, and
+// set against the baseline measured in the same run: the bare ≈2.3 KB
+// message cut into 222-byte frames with no bundle, no link framing and no
+// ACKs, i.e. the least any carrier could put on air without compressing.
 //
 //   node --import tsx bench/lora.ts
 import { generateKeyPairSync, randomBytes } from 'node:crypto'
+import { brotliCompressSync } from 'node:zlib'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
-import { newBundleId, sealBundle } from '../server/bundle/format.js'
+import { newBundleId, sealBundle, type NarrowSealOptions } from '../server/bundle/format.js'
+import { foldKey, keyRef } from '../server/bundle/narrow/autocrypt-key.js'
+import { encodeNarrow, narrowRecords } from '../server/bundle/narrow/codec.js'
 import { stableMessageId } from '../server/bundle/message-id.js'
 import { airtimeMs } from '../server/transports/lora/airtime.js'
 import { AirtimeBudget, WINDOW_MS } from '../server/transports/lora/duty-cycle.js'
@@ -27,6 +33,7 @@ import type { RadioPort } from '../server/transports/lora/radio-port.js'
 import { Reassembly } from '../server/transports/lora/reassembly.js'
 import { radioPair } from '../test/helpers/radio-sim.js'
 import { seededRandom } from '../test/helpers/seeded-random.js'
+import { DICTIONARY_SAMPLES, deltaChatSamples } from '../test/helpers/deltachat-samples.js'
 
 const PAYLOAD = 222
 const fold = (s: string) => s.match(/.{1,76}/g)!.join('\r\n')
@@ -68,24 +75,67 @@ async function framesOnAir(bundle: Buffer, loss: number, seed: number): Promise<
   return sizes
 }
 
+/** A message carrying the sender's key in an Autocrypt header, as SecureJoin's first message does; the key is 450 random bytes, about an Ed25519 key with its subkey and signatures. */
+function keyMessage(key: Buffer, n: number): Buffer {
+  return Buffer.from([
+    `Message-ID: <key${n}@camp.test>`, 'Subject: Message from alice@camp.test', 'Chat-Version: 1.0', 'Secure-Join: vc-request',
+    `Autocrypt: addr=alice@camp.test; prefer-encrypt=mutual; keydata=${foldKey(key, { crlf: true, tab: false, first: 0, lineLength: 76 })}`,
+    'MIME-Version: 1.0', 'From: <alice@camp.test>', 'To: <bob@town.test>', 'Content-Type: text/plain; charset=utf-8', '', 'Secure-Join: vc-request', '',
+  ].join('\r\n'), 'latin1')
+}
+
+const sum = (a: number[]) => a.reduce((s, x) => s + x, 0)
+const mean = (a: number[]) => sum(a) / a.length
+
 export async function benchLora(out: (line?: string) => void = (l = '') => process.stdout.write(l + '\n')): Promise<void> {
-  const message = shortChatMessage()
   const signKey = generateKeyPairSync('ed25519').privateKey
   const recipient = await identityToRecipient(await generateIdentity())
-  const created = Date.now()
-  const bundle = await sealBundle({ header: { id: newBundleId(), kind: 'mail', origin: 'camp', destination: 'town', created, expires: created + 86_400_000, hops: 0, hopLimit: 4 }, payload: { messages: [{ sender: 'alice@camp.test', recipients: ['bob@town.test'], data: message, id: stableMessageId(message, 'alice@camp.test') }] }, signKey, recipient })
-  const clean = await framesOnAir(bundle, 0, 1)
-  const lossy = await framesOnAir(bundle, 0.1, 2)
-  const baseline = Array.from({ length: Math.ceil(message.length / PAYLOAD) }, (_, i) => Math.min(PAYLOAD, message.length - i * PAYLOAD))
-  const sum = (a: number[]) => a.reduce((s, x) => s + x, 0)
-  out(`LoRa: one short Delta Chat message (${message.length} bytes) in a sealed bundle of ${bundle.length} bytes, ${PAYLOAD}-byte frames, 125 kHz, CR 4/5`)
-  out(`  bytes on air, no loss: ${sum(clean)} in ${clean.length} frames (both directions); 10% loss: ${sum(lossy)} in ${lossy.length}; baseline (bare message, no framing): ${sum(baseline)} in ${baseline.length}; ratio ${(sum(clean) / sum(baseline)).toFixed(2)}`)
-  for (const sf of [7, 9, 12]) {
-    const m = { sf, bw: 125000, cr: 5, preamble: 8 }
-    const air = (sizes: number[]) => sum(sizes.map((n) => airtimeMs(m, n)))
-    const ours = air(clean)
-    const budget = 0.01 * WINDOW_MS
-    out(`  SF${sf}: ${(ours / 1000).toFixed(1)} s on air (10% loss: ${(air(lossy) / 1000).toFixed(1)} s), baseline ${(air(baseline) / 1000).toFixed(1)} s, ratio ${(ours / air(baseline)).toFixed(2)}; ${(budget / ours).toFixed(1)} messages an hour within 1% duty cycle`)
+  const seal = async (datas: Buffer[], narrow?: NarrowSealOptions) => {
+    const created = Date.now()
+    const messages = datas.map((data) => ({ sender: 'alice@camp.test', recipients: ['bob@town.test'], data, id: stableMessageId(data, 'alice@camp.test') }))
+    return sealBundle({ header: { id: newBundleId(), kind: 'mail', origin: 'camp', destination: 'town', created, expires: created + 86_400_000, hops: 0, hopLimit: 4 }, payload: { messages }, signKey, recipient, ...(narrow ? { narrow } : {}) })
+  }
+  const synthetic = shortChatMessage()
+  const baseline = Array.from({ length: Math.ceil(synthetic.length / PAYLOAD) }, (_, i) => Math.min(PAYLOAD, synthetic.length - i * PAYLOAD))
+
+  // The encoding, step by step, on real messages it was not trained on.
+  const real = deltaChatSamples().filter((s) => !DICTIONARY_SAMPLES.includes(s.name)).map((s) => s.data)
+  const none = () => false
+  const raw = mean(real.map((d) => d.length))
+  const unwrapped = mean(real.map((d) => narrowRecords(d, none, { armor: true, keyRefs: false, dictionary: false }).bytes.length))
+  const deflated = mean(real.map((d) => encodeNarrow(d, none, { armor: true, keyRefs: false, dictionary: false }).bytes.length))
+  const dict = mean(real.map((d) => encodeNarrow(d, none, { armor: true, keyRefs: false, dictionary: true }).bytes.length))
+  const referenced = mean(real.map((d) => encodeNarrow(d, () => true).bytes.length))
+  const brotli = mean(real.map((d) => brotliCompressSync(d).length))
+  const key = randomBytes(450)
+  const km = keyMessage(key, 1)
+  const kWhole = encodeNarrow(km, none).bytes.length
+  const kRef = encodeNarrow(km, (r) => r === keyRef(key)).bytes.length
+  out(`LoRa bytes on air: ${real.length} real short Delta Chat messages (core 2.57), mean of each step; the synthetic 2.3 KB message is the baseline`)
+  out(`  raw ${raw.toFixed(0)} B; armor as binary ${unwrapped.toFixed(0)} B (${(unwrapped / raw).toFixed(2)}); + deflate ${deflated.toFixed(0)} B; + dictionary ${dict.toFixed(0)} B (${(dict / raw).toFixed(2)}); + key by reference ${referenced.toFixed(0)} B (the core 2.57 puts the key inside the encryption: nothing to refer to); brotli alone ${brotli.toFixed(0)} B`)
+  out(`  a message with an Autocrypt key in its headers (SecureJoin's first): raw ${km.length} B, narrow with the key whole ${kWhole} B, by reference ${kRef} B`)
+
+  // Whole bundles over the link: what a LoRa run puts on the air.
+  const rows: [string, Buffer[], NarrowSealOptions | undefined][] = [
+    ['brotli bundle, 1 message (before)', [real[0]!], undefined],
+    ['narrow bundle, 1 message', [real[0]!], { peerHasKey: none }],
+    [`brotli bundle, ${real.length} messages`, real, undefined],
+    [`narrow bundle, ${real.length} messages`, real, { peerHasKey: none }],
+  ]
+  out(`  sealed and sent by the link (${PAYLOAD}-byte frames, 125 kHz, CR 4/5; every frame of both sides counted); baseline: the bare ${synthetic.length}-byte message in ${baseline.length} frames, ${sum(baseline)} B`)
+  let seed = 1
+  for (const [what, datas, narrow] of rows) {
+    const bundle = await seal(datas, narrow)
+    const clean = await framesOnAir(bundle, 0, seed++)
+    const lossy = await framesOnAir(bundle, 0.1, seed++)
+    const per = sum(clean) / datas.length
+    out(`  ${what}: bundle ${bundle.length} B; on air ${per.toFixed(0)} B a message (10% loss: ${(sum(lossy) / datas.length).toFixed(0)} B), ratio to baseline ${(per / sum(baseline)).toFixed(2)}`)
+    for (const sf of [7, 9, 12]) {
+      const m = { sf, bw: 125000, cr: 5, preamble: 8 }
+      const air = (sizes: number[]) => sum(sizes.map((n) => airtimeMs(m, n)))
+      const ours = air(clean) / datas.length
+      out(`    SF${sf}: ${(ours / 1000).toFixed(2)} s a message (10% loss: ${(air(lossy) / datas.length / 1000).toFixed(2)} s), baseline ${(air(baseline) / 1000).toFixed(2)} s, ratio ${(ours / air(baseline)).toFixed(2)}; ${((0.01 * WINDOW_MS) / ours).toFixed(1)} messages an hour within 1% duty cycle`)
+    }
   }
 }
 

@@ -22,6 +22,7 @@ const age = () => import('age-encryption')
 import { decryptAgePayload, splitAgeFile } from './age-payload.js'
 import { BSMTP_QUIT, BsmtpError, bsmtpMessageParts, parseBsmtp, type BsmtpLimits, type BsmtpMessage } from './bsmtp.js'
 import { MESSAGE_ID_PATTERN } from './message-id.js'
+import { decodeNarrow, encodeNarrow, UnknownKeyRefError, type NarrowEncoded } from './narrow/codec.js'
 import { isNodeName, MAX_NODE_NAME } from '../identity/name.js'
 import { OutpostError } from '../base/errors.js'
 
@@ -69,7 +70,15 @@ export interface BundleHeader {
   hopLimit: number
   /** Messages (mail) or acknowledged ids (ack) in the payload. */
   count: number
+  /**
+   * How the plain payload is packed. Absent: brotli. "narrow-1": the narrow
+   * encoding for carriers that count every byte (narrow/codec.ts: armor as
+   * binary, known Autocrypt keys by reference, deflate with a dictionary).
+   */
+  enc?: typeof NARROW_ENCODING
 }
+
+export const NARROW_ENCODING = 'narrow-1'
 
 export interface MailPayload {
   messages: BsmtpMessage[]
@@ -86,7 +95,13 @@ export interface AckPayload {
 
 /** `kind` repeats header.kind at the top, where TypeScript can narrow `payload` on it. */
 export type OpenedBundle =
-  | { kind: 'mail'; header: BundleHeader & { kind: 'mail' }; payload: MailPayload }
+  | {
+    kind: 'mail'
+    header: BundleHeader & { kind: 'mail' }
+    payload: MailPayload
+    /** Autocrypt keys a narrow payload carried whole, by reference: keep them, so later bundles may refer to them. */
+    keys?: Map<string, Buffer>
+  }
   | { kind: 'ack'; header: BundleHeader & { kind: 'ack' }; payload: AckPayload }
 
 export type BundleErrorReason =
@@ -99,6 +114,7 @@ export type BundleErrorReason =
   | 'too-large'
   | 'not-for-us'
   | 'malformed'
+  | 'unknown-key'
 
 export class BundleError extends OutpostError {
   override name = 'BundleError'
@@ -135,6 +151,8 @@ function headerProblem(h: Record<string, unknown>): string | undefined {
   if (!isInt(h.hopLimit, 0, MAX_HOP_LIMIT)) return `"hopLimit" is not a whole number from 0 to ${MAX_HOP_LIMIT}`
   if (!isInt(h.hops, 0, MAX_HOP_LIMIT + 1)) return '"hops" is not a whole number from 0'
   if (!isInt(h.count, 0)) return '"count" is not a whole number from 0'
+  if (h.enc !== undefined && h.enc !== NARROW_ENCODING) return `"enc" is ${JSON.stringify(h.enc)}, a payload encoding this node does not read (it reads "${NARROW_ENCODING}"); update Outpost on this node`
+  if (h.enc !== undefined && h.kind !== 'mail') return '"enc" is given on an ack bundle'
   return undefined
 }
 
@@ -173,6 +191,7 @@ export function assembleBundle(header: BundleHeader, ciphertext: Uint8Array | re
       hops: header.hops,
       hopLimit: header.hopLimit,
       count: header.count,
+      ...(header.enc !== undefined ? { enc: header.enc } : {}),
     }),
     'utf8',
   )
@@ -201,6 +220,8 @@ export interface SealInput {
   signKey: KeyObject
   /** The destination node's age X25519 recipient, "age1…". */
   recipient: string
+  /** For a mail bundle: pack the payload for a narrow carrier. */
+  narrow?: NarrowSealOptions
 }
 
 export interface MailSealInput {
@@ -219,6 +240,15 @@ export interface MailSealInput {
   signKey: KeyObject
   /** The destination node's age X25519 recipient, "age1…". */
   recipient: string
+  /** Pack the payload for a narrow carrier (narrow/codec.ts) rather than with brotli. */
+  narrow?: NarrowSealOptions
+}
+
+export interface NarrowSealOptions {
+  /** Whether the destination is known to hold this Autocrypt key (by reference); a key it may not hold goes whole. */
+  peerHasKey(ref: string): boolean
+  /** What the encoding did: the keys it sent whole and the references it sent. */
+  onEncoded?(encoded: Omit<NarrowEncoded, 'bytes'>): void
 }
 
 /** How much BSMTP text the compressor is handed at a time: one buffer, refilled. */
@@ -230,7 +260,7 @@ export async function sealBundle(input: SealInput): Promise<Buffer> {
   if (h.kind === 'mail') {
     if (!('messages' in payload)) throw new Error(`cannot seal ${who(h)}: a mail bundle needs a payload with "messages"`)
     const sizeHint = payload.messages.reduce((n, m) => n + m.data.length, 0)
-    return sealMailBundle({ header: h, messages: payload.messages, count: payload.messages.length, sizeHint, signKey: input.signKey, recipient: input.recipient })
+    return sealMailBundle({ header: h, messages: payload.messages, count: payload.messages.length, sizeHint, signKey: input.signKey, recipient: input.recipient, ...(input.narrow ? { narrow: input.narrow } : {}) })
   }
   if (!('acks' in payload)) throw new Error(`cannot seal ${who(h)}: an ack bundle needs a payload with "acks"`)
   const problem = ackProblem(payload)
@@ -260,6 +290,7 @@ export async function sealBundle(input: SealInput): Promise<Buffer> {
 export async function sealMailBundle(input: MailSealInput): Promise<Buffer> {
   const h = input.header
   if (h.kind !== 'mail') throw new Error(`cannot seal ${who(h)} as mail: its header says "${h.kind}"`)
+  if (input.narrow) return sealNarrowMailBundle(input, input.narrow)
   const header = checkedHeader(h, input.count)
   const encrypter = await encrypterFor(h, input.recipient)
   const brotli = createBrotliCompress({
@@ -310,6 +341,29 @@ export async function sealMailBundle(input: MailSealInput): Promise<Buffer> {
   await fed
   if (feedError) throw feedError
   return assembleBundle(header, pieces, input.signKey)
+}
+
+/**
+ * Seals a mail bundle whose payload is in the narrow encoding. A narrow
+ * carrier takes small bundles, so the batch is packed whole in memory:
+ * the encoding needs all of it to prove that it unpacks to the same bytes.
+ */
+async function sealNarrowMailBundle(input: MailSealInput, narrow: NarrowSealOptions): Promise<Buffer> {
+  const h = input.header
+  const header = checkedHeader({ ...h, enc: NARROW_ENCODING }, input.count)
+  const parts: Buffer[] = []
+  let n = 0
+  for (const m of input.messages) {
+    // The iterator may reuse one buffer for every message: copy each out.
+    for (const part of bsmtpMessageParts(m, n)) parts.push(Buffer.from(part))
+    n++
+  }
+  if (n !== input.count) throw new Error(`cannot seal ${who(h)}: its header counts ${input.count} messages but ${n} were given`)
+  parts.push(BSMTP_QUIT)
+  const { bytes, keysSent, refsSent } = encodeNarrow(Buffer.concat(parts), (ref) => narrow.peerHasKey(ref))
+  narrow.onEncoded?.({ keysSent, refsSent })
+  const ciphertext = await (await encrypterFor(h, input.recipient)).encrypt(bytes)
+  return assembleBundle(header, ciphertext, input.signKey)
 }
 
 /** Writes the messages as one BSMTP batch into `sink`, a refilled buffer at a time, and ends it. */
@@ -420,6 +474,7 @@ function readFrame(bytes: Buffer): Frame {
   const header: BundleHeader = {
     v: p.v, id: p.id, kind: p.kind, origin: p.origin, destination: p.destination,
     created: p.created, expires: p.expires, hops: p.hops, hopLimit: p.hopLimit, count: p.count,
+    ...(p.enc !== undefined ? { enc: p.enc } : {}),
   }
   const end = total - SIGNATURE_BYTES
   return {
@@ -491,6 +546,8 @@ export interface OpenOptions {
   limits?: Partial<BsmtpLimits>
   /** Ids one ack bundle may carry; MAX_ACK_IDS when not given. */
   maxAckIds?: number
+  /** The Autocrypt keys this node holds, by reference, for a narrow payload that refers to keys. */
+  keyFor?: (ref: string) => Buffer | undefined
 }
 
 /**
@@ -546,13 +603,30 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
   }
 
   let plain: Buffer
-  try {
-    plain = await decompress(compressed, { maxOutputLength: opts.maxDecompressedBytes, chunkSize: 64 * 1024 })
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+  let keys: Map<string, Buffer> | undefined
+  if (h.enc === NARROW_ENCODING) {
+    try {
+      const d = decodeNarrow(Buffer.from(compressed), opts.keyFor ?? (() => undefined), opts.maxDecompressedBytes)
+      plain = d.plain
+      keys = d.keysReceived
+    } catch (err) {
+      if (err instanceof UnknownKeyRefError) {
+        throw new BundleError('unknown-key', `${who(h)}: ${err.message}. This node has lost or never had them; "${h.origin}" sends them whole once it hears the bundle was refused`, h)
+      }
+      if (err instanceof RangeError || (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+      }
+      throw new BundleError('malformed', `${who(h)}: its narrow payload cannot be unpacked (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
     }
-    throw new BundleError('malformed', `${who(h)}: its payload is not brotli data (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
+  } else {
+    try {
+      plain = await decompress(compressed, { maxOutputLength: opts.maxDecompressedBytes, chunkSize: 64 * 1024 })
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new BundleError('too-large', `${who(h)} unpacks to more than this node's limit of ${opts.maxDecompressedBytes} bytes; it was refused before unpacking further. Ask "${h.origin}" to send smaller bundles, or raise the limit`, h)
+      }
+      throw new BundleError('malformed', `${who(h)}: its payload is not brotli data (${(err as Error).message}); "${h.origin}" wrote a broken bundle: report it to its admin`, h)
+    }
   }
 
   if (h.kind === 'mail') {
@@ -567,7 +641,7 @@ export async function openBundle(bytes: Buffer, opts: OpenOptions): Promise<Open
     if (messages.length !== h.count) {
       throw new BundleError('malformed', `${who(h)}: its header counts ${h.count} messages but the payload holds ${messages.length}; report it to the admin of "${h.origin}"`, h)
     }
-    return { kind: 'mail', header: h as BundleHeader & { kind: 'mail' }, payload: { messages } }
+    return { kind: 'mail', header: h as BundleHeader & { kind: 'mail' }, payload: { messages }, ...(keys?.size ? { keys } : {}) }
   }
 
   let parsed: unknown

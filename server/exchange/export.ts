@@ -8,7 +8,7 @@ import { countHeld, countWaiting, dueBands, peerHasDueFor } from '../outbox/queu
 import { WIDE, type LinkWidth } from '../outbox/link-width.js'
 import { resendPolicyFor } from '../outbox/resend-policy.js'
 import { acksOwed } from '../db/schema.js'
-import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, sealMailBundle, type BundleHeader } from '../bundle/format.js'
+import { bundleFileName, MAX_ACK_IDS, newBundleId, sealBundle, sealMailBundle, type BundleHeader, type NarrowSealOptions } from '../bundle/format.js'
 import { stickFolder } from '../bundle/stick-layout.js'
 import type { BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../base/durable.js'
@@ -67,6 +67,8 @@ export interface ExportResult {
 
 export interface ExportOptions extends CarrierOptions {
   onMessages?: (n: number) => void
+  /** A narrow carrier's packing of mail bundles (bundle/format.ts), with what it knows the peer holds. */
+  narrow?: NarrowSealOptions
   /**
    * When the bundles count as handed over: as soon as `send` returns (a file
    * written, a POST answered 2xx, an nncp-exec that took the packet), or only
@@ -198,7 +200,7 @@ export class BundleExport {
       }
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
       const sizeHint = chunk.reduce((n, e) => n + e.size, 0)
-      const bytes = await sealMailBundle({ header, messages: messages(), count: chunk.length, sizeHint, signKey: identity.signPrivate, recipient: peer.age })
+      const bytes = await sealMailBundle({ header, messages: messages(), count: chunk.length, sizeHint, signKey: identity.signPrivate, recipient: peer.age, ...(opts.narrow ? { narrow: opts.narrow } : {}) })
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.mail-written')
       settle(() => {

@@ -24,6 +24,7 @@ import {
 import { isFinishedBundleName, STICK_FOLDER } from '../bundle/stick-layout.js'
 import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } from '../bundle/stick-file.js'
 import { BsmtpError, parseBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
+import { Keyring } from '../bundle/narrow/keyring.js'
 import { crashPoint } from '../base/crash-point.js'
 import type { DeliveryOutcome } from '../delivery/deliver.js'
 import { BatchDelivery } from '../delivery/batch.js'
@@ -281,6 +282,7 @@ export class BundleImport {
         maxBytes: MAX_BUNDLE_FILE_BYTES,
         maxDecompressedBytes: MAX_DECOMPRESSED_BYTES,
         limits: { maxMessageBytes: this.node.config.limits.max_message_bytes + 64 * 1024 },
+        keyFor: (ref) => this.keyring().get(ref),
       })
       // Signed by a trusted peer: the real time is at least when it was made
       // (within limits: see clock.ts). A box that booted with no network
@@ -292,6 +294,9 @@ export class BundleImport {
         this.recordBundle(opened.header, ids.length, now)
         return { kind: 'imported', header: opened.header, delivered: 0, forwarded: 0, duplicates: 0, quarantined: 0, acked: ids.length }
       }
+      // Kept before the bundle counts as taken in: the peer refers to these
+      // keys from the moment it hears that it was.
+      if (opened.kind === 'mail' && opened.keys) this.keyring().put(opened.keys)
       return await this.importMail(opened.header, opened.payload.messages, now, via, onMessages)
     } catch (err) {
       // A bad bundle is a value, not a crash: it goes to quarantine and the
@@ -307,6 +312,11 @@ export class BundleImport {
         throw qerr
       }
     }
+  }
+
+  /** The Autocrypt keys narrow payloads brought whole (bundle/narrow/keyring.ts). */
+  private keyring(): Keyring {
+    return new Keyring(join(this.node.paths.spool, 'narrow-keys'))
   }
 
   private recordBundle(header: BundleHeader, messages: number, now: number): void {

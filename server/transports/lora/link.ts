@@ -33,7 +33,7 @@ export interface LinkOptions {
   modulation: LoraModulation
   budget: AirtimeBudget
   store: Reassembly
-  /** Takes in a whole bundle; resolves to ACK_DONE or ACK_DEFERRED. */
+  /** Takes in a whole bundle; resolves to ACK_DONE, ACK_DEFERRED or ACK_REFUSED. */
   deliver(bundle: Buffer, id: string): Promise<number>
   /** Fragments per burst before an ACK is asked for. */
   window?: number
@@ -191,6 +191,9 @@ export class RadioLink {
         if (status === ACK_DONE) {
           this.o.store.markDone(id, ACK_DONE)
           this.stats.bundlesReceived++
+        } else if (status === ACK_REFUSED) {
+          // Answered refused from now on: the sender stops and sends its mail another way.
+          this.o.store.markDone(id, ACK_REFUSED)
         }
         // Deferred: the whole bundle stays held, and the sender's next query imports it again.
       })

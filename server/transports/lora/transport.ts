@@ -19,8 +19,9 @@ import { writeFileDurable } from '../../base/durable.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
 import { BANDWIDTHS_HZ, airtimeMs, type LoraModulation } from './airtime.js'
 import { AirtimeBudget, REGIONS } from './duty-cycle.js'
-import { ACK_DEFERRED, ACK_DONE } from './frames.js'
+import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
 import { RadioLink, type SendOutcome } from './link.js'
+import { PeerKeys } from './peer-keys.js'
 import { openSerialRadio } from './radio-port.js'
 import { Reassembly } from './reassembly.js'
 import { rnodeSetup } from './rnode.js'
@@ -131,6 +132,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
     mkdirSync(dirs.out, { recursive: true })
     const budget = new AirtimeBudget(join(ctx.node.paths.spool, 'lora', 'airtime.json'), config.duty)
+    const peerKeys = new PeerKeys(join(dirs.out, '..', 'peer-keys.json'))
     const radio = await openSerialRadio(config.port, config.baud)
     let received = 0
     let messages = 0
@@ -153,6 +155,10 @@ export const loraTransport: TransportDriver<LoraConfig> = {
       deliver: async (bytes, id) => {
         const o = await ctx.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
         if (o.kind === 'deferred') return ACK_DEFERRED
+        // It refers to keys this node does not hold (its store was lost):
+        // refused, the peer forgets what it thought this node holds and
+        // sends the mail again with the keys whole.
+        if (o.kind === 'quarantined' && o.reason === 'unknown-key') return ACK_REFUSED
         received++
         receivedBytes += bytes.length
         return ACK_DONE
@@ -163,13 +169,18 @@ export const loraTransport: TransportDriver<LoraConfig> = {
       let lastActivity = Date.now()
       while (Date.now() - started < config.maxMs) {
         if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.hasUnsentWorkFor(ctx.peer, ctx.link ?? WIDE)) {
+          // The narrow packing (bundle/narrow/codec.ts): armor as binary, known keys by reference, a Delta Chat dictionary.
+          let keysSent: Iterable<string> = []
+          const narrow = { peerHasKey: (ref: string) => peerKeys.has(ref), onEncoded: (e: { keysSent: Map<string, Buffer> }) => (keysSent = [...e.keysSent.keys()]) }
           const r = await ctx.exchange.exportPeer(ctx.peer, async (name, bytes) => {
             // The sequence keeps the order the export sealed them in (chat
             // first on a narrow link) for bundles sealed within one millisecond.
-            const file = join(dirs.out, `${String(Date.now()).padStart(13, '0')}-${String(seq++).padStart(6, '0')}-${name}`)
-            writeFileDurable(file, bytes, 0o600)
+            const queued = `${String(Date.now()).padStart(13, '0')}-${String(seq++).padStart(6, '0')}-${name}`
+            peerKeys.sent(queued, keysSent)
+            keysSent = []
+            writeFileDurable(join(dirs.out, queued), bytes, 0o600)
             return `lora:${ctx.peer}/${name}`
-          }, sendOptions(ctx, 'lora'))
+          }, { ...sendOptions(ctx, 'lora'), narrow })
           messages += r.messages
           acks += r.acks
         }
@@ -180,12 +191,14 @@ export const loraTransport: TransportDriver<LoraConfig> = {
           const outcome: SendOutcome = await link.send(bytes)
           lastActivity = Date.now()
           if (outcome === 'done') {
+            peerKeys.taken(next)
             rmSync(file)
             sentBundles++
             sentBytes += bytes.length
           } else if (outcome === 'refused') {
             renameSync(file, join(dirs.out, `error.${next}`))
-            ctx.log(`lora: ${ctx.peer} refused bundle ${next} (${bytes.length} bytes, larger than it takes by radio); kept as error.${next}, its mail goes again by another carrier or after the resend timeout`)
+            peerKeys.forget()
+            ctx.log(`lora: ${ctx.peer} refused bundle ${next} (${bytes.length} bytes: larger than it takes by radio, or referring to Autocrypt keys it no longer holds, which now go whole); kept as error.${next}, its mail goes again by another carrier or after the resend timeout`)
           } else {
             stopped = outcome === 'deferred' ? `${ctx.peer} could not take bundles now; they wait for the next run`
               : outcome === 'budget' ? `the airtime budget is spent (${(budget.usedMs() / 1000).toFixed(1)} of ${(budget.limitMs() / 1000).toFixed(0)} s in the last hour); the rest waits`

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { RadioLink } from '../../../../server/transports/lora/link.js'
 import { AirtimeBudget } from '../../../../server/transports/lora/duty-cycle.js'
 import { Reassembly } from '../../../../server/transports/lora/reassembly.js'
-import { ACK_DONE } from '../../../../server/transports/lora/frames.js'
+import { ACK_DONE, ACK_REFUSED } from '../../../../server/transports/lora/frames.js'
 import type { RadioPort } from '../../../../server/transports/lora/radio-port.js'
 import { radioPair, type ChannelOptions } from '../../../helpers/radio-sim.js'
 import { seededRandom } from '../../../helpers/seeded-random.js'
@@ -109,5 +109,27 @@ test('a receiver whose radio fails to write does not take the process down; the 
   new RadioLink({ port: broken, self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, log: (l) => logged.push(l) })
   assert.equal(await a.send(randomBytes(500)), 'down')
   assert.ok(logged.some((l) => /answering camp failed: the radio was unplugged/.test(l)), logged.join('\n'))
+  ch.close()
+})
+
+test('a bundle the receiver takes in but refuses (it refers to keys the receiver lost) ends the send as refused, and stays refused when asked again', { timeout: 60_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0 }))
+  const a = node('camp', 'town', ports[0], 11)
+  let imports = 0
+  new RadioLink({
+    port: ports[1], self: 'town', peer: 'camp', payload: 222, modulation,
+    budget: new AirtimeBudget(undefined, 1),
+    store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-town-')), 1 << 20),
+    deliver: async () => {
+      imports++
+      return ACK_REFUSED
+    },
+    random: seededRandom(12),
+    maxMisses: 30,
+  })
+  const bundle = randomBytes(900)
+  assert.equal(await a.link.send(bundle), 'refused')
+  assert.equal(await a.link.send(bundle), 'refused')
+  assert.equal(imports, 1, 'the refusal is remembered, not imported again')
   ch.close()
 })
