@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb } from '../../../server/db/index.js'
-import { AccountService } from '../../../server/accounts/service.js'
+import { ACCOUNT_SQL, AccountCursorError, AccountService } from '../../../server/accounts/service.js'
 import { hashPassword, verifyPassword, randomPassword } from '../../../server/accounts/password.js'
 import { dcloginUri } from '../../../server/accounts/dclogin.js'
 import { defaults } from '../../../server/config/schema.js'
@@ -45,6 +45,65 @@ test('account service: add, list, verify, passwd, remove, refusals', async () =>
     s.remove('alice@camp.test')
     assert.deepEqual(s.list(), [])
     assert.throws(() => s.remove('alice@camp.test'), /no such account/)
+    db.$client.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('accounts come a page at a time by address, a search narrows them, and a page reads only its rows of the address index', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-acc-'))
+  try {
+    const db = openDb(join(dir, 'o.db'))
+    const insert = db.$client.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)')
+    // 500 accounts, as the scale target: the hash is not what is tested here.
+    db.$client.transaction(() => {
+      for (let i = 0; i < 500; i++) insert.run(`user${String(i).padStart(3, '0')}@camp.test`, 'x', i)
+    })()
+    const svc = new AccountService(db, ['camp.test'])
+    const seen: string[] = []
+    let page = svc.page({ limit: 120 })
+    for (;;) {
+      assert.equal(page.total, 500)
+      assert.ok(page.items.length <= 120)
+      seen.push(...page.items.map((a) => a.address))
+      if (!page.next) break
+      page = svc.page({ limit: 120, after: page.next })
+    }
+    assert.equal(seen.length, 500, 'every account once')
+    assert.equal(new Set(seen).size, 500)
+    assert.deepEqual(seen, [...seen].sort(), 'in address order')
+    assert.equal(svc.page().items.length, 50, 'a page is 50 unless asked')
+    assert.equal(svc.page({ limit: 10_000 }).items.length, 200, 'and never more than 200')
+
+    // The admin looks for one person by a part of the address, in any case.
+    const found = svc.page({ search: ' USER42 ' })
+    assert.deepEqual(
+      found.items.map((a) => a.address),
+      ['user420@camp.test', 'user421@camp.test', 'user422@camp.test', 'user423@camp.test', 'user424@camp.test', 'user425@camp.test', 'user426@camp.test', 'user427@camp.test', 'user428@camp.test', 'user429@camp.test'],
+    )
+    assert.equal(found.total, 10)
+    assert.equal(found.next, null)
+    const first = svc.page({ search: 'user42', limit: 4 })
+    assert.equal(first.items.length, 4)
+    assert.deepEqual(svc.page({ search: 'user42', limit: 4, after: first.next! }).items.map((a) => a.address), ['user424@camp.test', 'user425@camp.test', 'user426@camp.test', 'user427@camp.test'])
+    assert.deepEqual(svc.page({ search: 'nobody' }), { items: [], total: 0, next: null })
+    // An account added after the cursor's place shows on a later page, one removed is simply gone.
+    const p1 = svc.page({ limit: 2 })
+    insert.run('user001a@camp.test', 'x', 0)
+    svc.remove('user002@camp.test')
+    assert.deepEqual(svc.page({ limit: 2, after: p1.next! }).items.map((a) => a.address), ['user001a@camp.test', 'user003@camp.test'])
+    assert.throws(() => svc.page({ after: 'not-a-cursor' }), AccountCursorError)
+
+    // Both queries walk the address index: no sort in memory, no scan of the table's rows.
+    for (const [name, sql, params] of [
+      ['page', ACCOUNT_SQL.page, ['', '', 51]],
+      ['count', ACCOUNT_SQL.count, ['']],
+    ] as const) {
+      const plan = (db.$client.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ')
+      assert.match(plan, /(SEARCH|SCAN) accounts USING (COVERING )?INDEX accounts_address_unique/, `${name}: ${plan}`)
+      assert.doesNotMatch(plan, /TEMP B-TREE/, `${name} sorts nothing in memory: ${plan}`)
+    }
     db.$client.close()
   } finally {
     rmSync(dir, { recursive: true, force: true })
