@@ -22,6 +22,8 @@ export interface SeedOptions {
   bodyBytes?: number
   /** Also the `message.queued` event Outbox.enqueue records for each row (the activity log and traffic chart read them). */
   events?: boolean
+  /** The envelope of message i; by default from user(i % 500)@camp.test to friend(i % 97) at the peer's domain (PEER.test). */
+  envelope?: (i: number, peer: string) => { sender: string; recipients: string[] }
 }
 
 /** A stable message id as the bundle format has them: 64 hex digits. */
@@ -55,7 +57,8 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
       const data = seedMessage(i, bodyBytes)
       if (o.spool) writeFileSync(join(o.spool, `${id}.eml`), data, { mode: 0o600 })
       const queuedAt = start + n * 1000
-      const added = insert.run(id, peer, `user${i % 500}@camp.test`, JSON.stringify([`friend${i % 97}@${peer}.test`]), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
+      const env = o.envelope?.(i, peer) ?? { sender: `user${i % 500}@camp.test`, recipients: [`friend${i % 97}@${peer}.test`] }
+      const added = insert.run(id, peer, env.sender, JSON.stringify(env.recipients), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
       if (o.events && added) event.run(queuedAt, JSON.stringify({ messageId: id, peer, size: data.length }))
       ids.push(id)
     }
