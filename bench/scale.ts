@@ -170,6 +170,7 @@ async function importStick(n: OpsNode, gate: NodeContext, count: number, offset:
     offset,
     envelope: (i) => ({ sender: `friend${i % 97}@p00.test`, recipients: [`user${i % ACCOUNTS}@camp.test`] }),
   })
+  mkdirSync(stick)
   await new Exchange(gate, exchangeServices(gate, { log: () => undefined })).exportTo(stick)
   // p00 never hears the acks here: it forgets what it carried, so its next stick holds only new mail.
   gate.db.$client.prepare('DELETE FROM outbox').run()
@@ -182,7 +183,7 @@ async function importStick(n: OpsNode, gate: NodeContext, count: number, offset:
     if (r.outcome.kind !== 'imported') throw new Error(`import: ${JSON.stringify(r.outcome).slice(0, 300)}`)
     messages += r.outcome.delivered
   }
-  if (messages !== count) throw new Error(`the import delivered ${messages} of ${count}`)
+  if (messages !== count) throw new Error(`the import delivered ${messages} of ${count}: ${JSON.stringify(results).slice(0, 600)}`)
   return { messages, ms: took }
 }
 
@@ -207,6 +208,7 @@ export async function benchScale(): Promise<Row[]> {
     gate = filled.gate
     // A first small import, so that the timed ones do not include loading the import's modules.
     await importStick(n, gate, 10, 5_000_000, join(dir, 'stick-warm'))
+    rmSync(join(dir, 'stick-warm'), { recursive: true, force: true })
     const floors = { node: cliMs(['-e', '0'], null), help: cliMs(['--help'], n.node.paths.data) }
     console.log(`scale: ${ACCOUNTS} accounts, ${PEERS} peers; the CLI's floors: Node itself (node -e 0) ${ms(floors.node)}, the cheapest command (outpost --help) ${ms(floors.help)}`)
     let seeded = 0

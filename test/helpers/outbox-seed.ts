@@ -32,8 +32,9 @@ export function seedId(i: number): string {
 }
 
 /** A message as a phone would submit it, padded to about `bodyBytes`. */
-export function seedMessage(i: number, bodyBytes: number): Buffer {
-  const head = `From: user${i % 500}@camp.test\r\nTo: friend${i % 97}@far.test\r\nMessage-ID: <seed${i}@camp.test>\r\nSubject: [...]\r\n\r\n`
+export function seedMessage(i: number, bodyBytes: number, envelope?: { sender: string; recipients: string[] }): Buffer {
+  const from = envelope?.sender ?? `user${i % 500}@camp.test`
+  const head = `From: ${from}\r\nTo: ${envelope?.recipients.join(', ') ?? `friend${i % 97}@far.test`}\r\nMessage-ID: <seed${i}@${from.slice(from.indexOf('@') + 1)}>\r\nSubject: [...]\r\n\r\n`
   const body = createHash('sha512').update(String(i)).digest('base64')
   return Buffer.from(head + body.repeat(Math.max(1, Math.ceil(bodyBytes / body.length))).slice(0, bodyBytes) + '\r\n')
 }
@@ -54,10 +55,11 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
       const i = offset + n
       const id = seedId(i)
       const peer = o.peers[i % o.peers.length]!
-      const data = seedMessage(i, bodyBytes)
+      const given = o.envelope?.(i, peer)
+      const data = seedMessage(i, bodyBytes, given)
       if (o.spool) writeFileSync(join(o.spool, `${id}.eml`), data, { mode: 0o600 })
       const queuedAt = start + n * 1000
-      const env = o.envelope?.(i, peer) ?? { sender: `user${i % 500}@camp.test`, recipients: [`friend${i % 97}@${peer}.test`] }
+      const env = given ?? { sender: `user${i % 500}@camp.test`, recipients: [`friend${i % 97}@${peer}.test`] }
       const added = insert.run(id, peer, env.sender, JSON.stringify(env.recipients), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
       if (o.events && added) event.run(queuedAt, JSON.stringify({ messageId: id, peer, size: data.length }))
       ids.push(id)
