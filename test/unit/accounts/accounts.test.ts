@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openDb } from '../../../server/db/index.js'
+import { openDb, upToDate } from '../../../server/db/index.js'
+import { appRoot } from '../../../server/base/app-root.js'
+import Database from 'better-sqlite3'
 import { ACCOUNT_SQL, AccountCursorError, AccountService } from '../../../server/accounts/service.js'
 import { hashPassword, verifyPassword, randomPassword } from '../../../server/accounts/password.js'
 import { dcloginUri } from '../../../server/accounts/dclogin.js'
@@ -105,6 +107,35 @@ test('accounts come a page at a time by address, a search narrows them, and a pa
       assert.doesNotMatch(plan, /TEMP B-TREE/, `${name} sorts nothing in memory: ${plan}`)
     }
     db.$client.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a database that has every migration is opened without a migration pass; one that lacks the newest gets it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-db-'))
+  const folder = join(appRoot(), 'server/db/migrations')
+  try {
+    const fresh = new Database(join(dir, 'o.db'))
+    assert.equal(upToDate(fresh, folder), false, 'an empty database is not up to date')
+    fresh.close()
+    let db = openDb(join(dir, 'o.db'))
+    assert.equal(upToDate(db.$client, folder), true)
+    // As if the newest migration had come with an upgrade: its record and its table are not there yet.
+    const newest = db.$client.prepare('SELECT max(created_at) AS at FROM __drizzle_migrations').get() as { at: number }
+    db.$client.prepare('DELETE FROM __drizzle_migrations WHERE created_at = ?').run(newest.at)
+    assert.equal(upToDate(db.$client, folder), false)
+    const before = (db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
+    db.$client.close()
+    // Migration 0009 is re-run by the next open: it must be safe to replay, or the open fails loudly.
+    try {
+      db = openDb(join(dir, 'o.db'))
+      assert.equal((db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n, before + 1, 'the open applied it')
+      assert.equal(upToDate(db.$client, folder), true)
+      db.$client.close()
+    } catch (err) {
+      assert.match(String(err), /already exists|duplicate column/, 'the open ran the migration again')
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
