@@ -141,7 +141,7 @@ export class SettingsService {
           return
         case 'node.domain':
           splitAddress(`postmaster@${String(value)}`)
-          if (this.node.accounts.list().length > 0) throw new SettingsError(`node.domain: this node has accounts at ${this.node.config.node.domain}; changing the domain would cut them off. Remove them first, or set up a new node`, 409)
+          if (this.node.accounts.count() > 0) throw new SettingsError(`node.domain: this node has accounts at ${this.node.config.node.domain}; changing the domain would cut them off. Remove them first, or set up a new node`, 409)
           return
         case 'hotspot.ssid':
           return checkSsid(String(value))

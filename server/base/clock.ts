@@ -78,6 +78,8 @@ export interface FloorStore {
   set(key: string, value: number): void
   getText(key: string): string | undefined
   setText(key: string, value: string): void
+  /** Runs `write` as one commit, where the store has commits (one fsync instead of one per key). */
+  atomically?(write: () => void): void
 }
 
 /** What the admin is shown: the times, and what set the floor. */
@@ -233,11 +235,16 @@ export class FloorClock implements NodeClock {
 
   /** Stores the floor, so the next start (after a reboot without network) begins from it. */
   save(): void {
-    // Never write over a reset made by another process since we last looked.
-    this.adoptReset(true)
-    this.store.set(FLOOR_KEY, this.floor())
-    this.store.set(VOUCHED_KEY, this.vouched())
-    if (this.source) this.store.setText(FLOOR_SOURCE_KEY, JSON.stringify(this.source))
+    const write = () => {
+      // Never write over a reset made by another process since we last looked.
+      this.adoptReset(true)
+      this.store.set(FLOOR_KEY, this.floor())
+      this.store.set(VOUCHED_KEY, this.vouched())
+      if (this.source) this.store.setText(FLOOR_SOURCE_KEY, JSON.stringify(this.source))
+    }
+    // Every command saves on its way out: one commit, not one fsync'd commit per key.
+    if (this.store.atomically) this.store.atomically(write)
+    else write()
   }
 
   /**

@@ -133,7 +133,7 @@ export async function cmdStatus(data: unknown): Promise<number> {
     const waiting = outboxTotals(perPeer).messages
     const c = node.config
     console.log(`node ${c.node.name} (${c.node.domain}), data in ${node.paths.data}`)
-    console.log(`  accounts: ${node.accounts.list().length}`)
+    console.log(`  accounts: ${node.accounts.count()}`)
     console.log(`  peers: ${x.peers.list().map((p) => p.name).join(', ') || 'none'}`)
     console.log(`  outbox: ${waiting} messages for ${perPeer.length} peers${waiting ? ` (${perPeer.map((p) => `${p.peer} ${p.messages}`).join(', ')})` : ''}`)
     console.log(`  acks owed: ${x.acksOwedCount()}`)

@@ -4,6 +4,7 @@
 import Database from 'better-sqlite3'
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import * as schema from './schema.js'
 import { appRoot } from '../base/app-root.js'
@@ -27,8 +28,25 @@ export function openDb(path: string, opts: { migrate?: boolean; readonly?: boole
   const sqlite = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.migrate === false })
   applyPragmas(sqlite)
   const db = drizzle(sqlite, { schema }) as Db
-  if (opts.migrate !== false) migrate(db, { migrationsFolder: join(appRoot(), 'server/db/migrations') })
+  const migrationsFolder = join(appRoot(), 'server/db/migrations')
+  if (opts.migrate !== false && !upToDate(sqlite, migrationsFolder)) migrate(db, { migrationsFolder })
   return db
+}
+
+/**
+ * Whether the database has every migration already, by drizzle's own rule:
+ * it applies the migrations of the journal newer than the newest one it
+ * recorded. Every CLI command opens the database, and reading and hashing
+ * every migration file only to find nothing to do was a good part of a
+ * view's time; this reads the journal and one row.
+ */
+export function upToDate(sqlite: Database.Database, migrationsFolder: string): boolean {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: { when: number }[] }
+  const newest = Math.max(...journal.entries.map((e) => e.when))
+  const table = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get()
+  if (!table) return false
+  const last = sqlite.prepare('SELECT created_at AS at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 1').get() as { at: number | string } | undefined
+  return last !== undefined && Number(last.at) >= newest
 }
 
 export { schema }

@@ -33,5 +33,8 @@ export function settingsFloorStore(db: Db): FloorStore {
       return typeof v === 'string' ? v : undefined
     },
     setText: (key, value) => setSetting(db, key, value),
+    // IMMEDIATE: it reads (a reset by another process) before it writes, and a
+    // deferred transaction could not take the write lock after another wrote.
+    atomically: (write) => db.$client.transaction(write).immediate(),
   }
 }

@@ -82,6 +82,22 @@ export type Traffic = Static<typeof Traffic>
 // ---- accounts ----
 export const Account = Type.Object({ address: Type.String(), createdAt: Type.Number(), quotaMb: Type.Union([Type.Integer(), Type.Null()]), usedBytes: Type.Number() })
 export type Account = Static<typeof Account>
+/** One page of accounts by address, of those whose address contains `search`. */
+export const Accounts = Type.Object({
+  items: Type.Array(Account),
+  /** How many accounts match the search (all of them without one). */
+  total: Type.Integer(),
+  /** Pass as `after` for the next page; null on the last. */
+  next: Type.Union([Type.String(), Type.Null()]),
+})
+export type Accounts = Static<typeof Accounts>
+/** A page is 50 accounts unless asked otherwise, and at most 200 (the account service's ACCOUNT_PAGE and ACCOUNT_PAGE_MAX). */
+export const AccountsParams = Type.Object({
+  search: Type.Optional(Type.String({ maxLength: 320, description: 'a part of the address, in any case' })),
+  after: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+})
+export type AccountsParams = Static<typeof AccountsParams>
 export const AccountPassword = Type.String({ minLength: 9, maxLength: 256 })
 export const NewAccount = Type.Object(
   {

@@ -22,6 +22,8 @@ export interface SeedOptions {
   bodyBytes?: number
   /** Also the `message.queued` event Outbox.enqueue records for each row (the activity log and traffic chart read them). */
   events?: boolean
+  /** The envelope of message i; by default from user(i % 500)@camp.test to friend(i % 97) at the peer's domain (PEER.test). */
+  envelope?: (i: number, peer: string) => { sender: string; recipients: string[] }
 }
 
 /** A stable message id as the bundle format has them: 64 hex digits. */
@@ -30,8 +32,9 @@ export function seedId(i: number): string {
 }
 
 /** A message as a phone would submit it, padded to about `bodyBytes`. */
-export function seedMessage(i: number, bodyBytes: number): Buffer {
-  const head = `From: user${i % 500}@camp.test\r\nTo: friend${i % 97}@far.test\r\nMessage-ID: <seed${i}@camp.test>\r\nSubject: [...]\r\n\r\n`
+export function seedMessage(i: number, bodyBytes: number, envelope?: { sender: string; recipients: string[] }): Buffer {
+  const from = envelope?.sender ?? `user${i % 500}@camp.test`
+  const head = `From: ${from}\r\nTo: ${envelope?.recipients.join(', ') ?? `friend${i % 97}@far.test`}\r\nMessage-ID: <seed${i}@${from.slice(from.indexOf('@') + 1)}>\r\nSubject: [...]\r\n\r\n`
   const body = createHash('sha512').update(String(i)).digest('base64')
   return Buffer.from(head + body.repeat(Math.max(1, Math.ceil(bodyBytes / body.length))).slice(0, bodyBytes) + '\r\n')
 }
@@ -52,10 +55,12 @@ export function seedOutbox(db: Db, o: SeedOptions): string[] {
       const i = offset + n
       const id = seedId(i)
       const peer = o.peers[i % o.peers.length]!
-      const data = seedMessage(i, bodyBytes)
+      const given = o.envelope?.(i, peer)
+      const data = seedMessage(i, bodyBytes, given)
       if (o.spool) writeFileSync(join(o.spool, `${id}.eml`), data, { mode: 0o600 })
       const queuedAt = start + n * 1000
-      const added = insert.run(id, peer, `user${i % 500}@camp.test`, JSON.stringify([`friend${i % 97}@${peer}.test`]), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
+      const env = given ?? { sender: `user${i % 500}@camp.test`, recipients: [`friend${i % 97}@${peer}.test`] }
+      const added = insert.run(id, peer, env.sender, JSON.stringify(env.recipients), data.length, queuedAt, queuedAt + DEFAULT_MESSAGE_LIFETIME_MS).changes
       if (o.events && added) event.run(queuedAt, JSON.stringify({ messageId: id, peer, size: data.length }))
       ids.push(id)
     }

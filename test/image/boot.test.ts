@@ -196,8 +196,8 @@ describe('the Raspberry Pi image boots, sets itself up from the card and carries
     const login = await api(ports.web, 'POST', '/api/auth/login', { body: { password: ADMIN } })
     assert.equal(login.status, 200, login.body)
     const c = login.cookie ?? ''
-    const accounts = JSON.parse((await api(ports.web, 'GET', '/api/accounts', { cookie: c })).body) as { address: string }[]
-    assert.deepEqual(accounts.map((a) => a.address).sort(), made.map((m) => m.address).sort())
+    const accounts = JSON.parse((await api(ports.web, 'GET', '/api/accounts', { cookie: c })).body) as { items: { address: string }[] }
+    assert.deepEqual(accounts.items.map((a) => a.address).sort(), made.map((m) => m.address).sort())
     // Claimed: this boot's note no longer shows the (spent) setup code.
     assert.doesNotMatch(readCard(img, 'outpost-setup.txt'), /Its setup code/)
   })

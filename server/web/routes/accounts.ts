@@ -2,13 +2,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { accountCredentials, mailboxBytes, qrSvg } from '../../accounts/credentials.js'
+import { ACCOUNT_PAGE, ACCOUNT_PAGE_MAX, AccountCursorError } from '../../accounts/service.js'
 import { InviteService, type Invite as StoredInvite } from '../../accounts/invites.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { removeAccount } from '../../accounts/mailbox.js'
 import { exec } from '../../base/exec.js'
 import { asBadRequest, HttpError } from '../errors.js'
-import { Account, Credentials, ErrorBody, Invite, NewAccount, NewInvite, AccountPassword } from '../schemas.js'
+import { Account, Accounts, AccountsParams, Credentials, ErrorBody, Invite, NewAccount, NewInvite, AccountPassword } from '../schemas.js'
 import type { NodeConfig } from '../../config/schema.js'
+
+// The contract's page bounds are the account service's own.
+if (AccountsParams.properties.limit.maximum !== ACCOUNT_PAGE_MAX || AccountsParams.properties.limit.default !== ACCOUNT_PAGE) {
+  throw new Error('the account page bounds of the API contract and of the account service differ')
+}
 
 const AddressParams = Type.Object({ address: Type.String({ minLength: 3, maxLength: 320 }) })
 /** Where a group member opens an invite: the landing page, with the code after # so it never reaches a server log. */
@@ -21,11 +27,18 @@ const accounts: FastifyPluginAsyncTypebox = async (app) => {
   const invites = new InviteService(node.db, node.accounts, node.config.node.domain, app.adminAuth.now)
   const withUrl = (i: StoredInvite) => ({ ...i, url: inviteUrl(node.config, i.code) })
 
-  app.get(
-    '/accounts',
-    { schema: { response: { 200: Type.Array(Account) } } },
-    async () => node.accounts.list().map((a) => ({ ...a, usedBytes: mailboxBytes(node.paths, a.address) })),
-  )
+  // A page of accounts, never all of them: each one shown costs a walk of
+  // its mailbox for its size, so a box of 500 must not pay 500 walks.
+  app.get('/accounts', { schema: { querystring: AccountsParams, response: { 200: Accounts, 400: ErrorBody } } }, async (req) => {
+    let page
+    try {
+      page = node.accounts.page(req.query)
+    } catch (err) {
+      if (err instanceof AccountCursorError) throw new HttpError(400, err.message)
+      throw err
+    }
+    return { ...page, items: page.items.map((a): Account => ({ ...a, usedBytes: mailboxBytes(node.paths, a.address) })) }
+  })
 
   app.post(
     '/accounts',

@@ -3,8 +3,10 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { openDb } from '../../../server/db/index.js'
-import { AccountService } from '../../../server/accounts/service.js'
+import { openDb, upToDate } from '../../../server/db/index.js'
+import { appRoot } from '../../../server/base/app-root.js'
+import Database from 'better-sqlite3'
+import { ACCOUNT_SQL, AccountCursorError, AccountService } from '../../../server/accounts/service.js'
 import { hashPassword, verifyPassword, randomPassword } from '../../../server/accounts/password.js'
 import { dcloginUri } from '../../../server/accounts/dclogin.js'
 import { defaults } from '../../../server/config/schema.js'
@@ -46,6 +48,94 @@ test('account service: add, list, verify, passwd, remove, refusals', async () =>
     assert.deepEqual(s.list(), [])
     assert.throws(() => s.remove('alice@camp.test'), /no such account/)
     db.$client.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('accounts come a page at a time by address, a search narrows them, and a page reads only its rows of the address index', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-acc-'))
+  try {
+    const db = openDb(join(dir, 'o.db'))
+    const insert = db.$client.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)')
+    // 500 accounts, as the scale target: the hash is not what is tested here.
+    db.$client.transaction(() => {
+      for (let i = 0; i < 500; i++) insert.run(`user${String(i).padStart(3, '0')}@camp.test`, 'x', i)
+    })()
+    const svc = new AccountService(db, ['camp.test'])
+    const seen: string[] = []
+    let page = svc.page({ limit: 120 })
+    for (;;) {
+      assert.equal(page.total, 500)
+      assert.ok(page.items.length <= 120)
+      seen.push(...page.items.map((a) => a.address))
+      if (!page.next) break
+      page = svc.page({ limit: 120, after: page.next })
+    }
+    assert.equal(seen.length, 500, 'every account once')
+    assert.equal(new Set(seen).size, 500)
+    assert.deepEqual(seen, [...seen].sort(), 'in address order')
+    assert.equal(svc.page().items.length, 50, 'a page is 50 unless asked')
+    assert.equal(svc.page({ limit: 10_000 }).items.length, 200, 'and never more than 200')
+
+    // The admin looks for one person by a part of the address, in any case.
+    const found = svc.page({ search: ' USER42 ' })
+    assert.deepEqual(
+      found.items.map((a) => a.address),
+      ['user420@camp.test', 'user421@camp.test', 'user422@camp.test', 'user423@camp.test', 'user424@camp.test', 'user425@camp.test', 'user426@camp.test', 'user427@camp.test', 'user428@camp.test', 'user429@camp.test'],
+    )
+    assert.equal(found.total, 10)
+    assert.equal(found.next, null)
+    const first = svc.page({ search: 'user42', limit: 4 })
+    assert.equal(first.items.length, 4)
+    assert.deepEqual(svc.page({ search: 'user42', limit: 4, after: first.next! }).items.map((a) => a.address), ['user424@camp.test', 'user425@camp.test', 'user426@camp.test', 'user427@camp.test'])
+    assert.deepEqual(svc.page({ search: 'nobody' }), { items: [], total: 0, next: null })
+    // An account added after the cursor's place shows on a later page, one removed is simply gone.
+    const p1 = svc.page({ limit: 2 })
+    insert.run('user001a@camp.test', 'x', 0)
+    svc.remove('user002@camp.test')
+    assert.deepEqual(svc.page({ limit: 2, after: p1.next! }).items.map((a) => a.address), ['user001a@camp.test', 'user003@camp.test'])
+    assert.throws(() => svc.page({ after: 'not-a-cursor' }), AccountCursorError)
+
+    // Both queries walk the address index: no sort in memory, no scan of the table's rows.
+    for (const [name, sql, params] of [
+      ['page', ACCOUNT_SQL.page, ['', '', 51]],
+      ['count', ACCOUNT_SQL.count, ['']],
+    ] as const) {
+      const plan = (db.$client.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail).join(' | ')
+      assert.match(plan, /(SEARCH|SCAN) accounts USING (COVERING )?INDEX accounts_address_unique/, `${name}: ${plan}`)
+      assert.doesNotMatch(plan, /TEMP B-TREE/, `${name} sorts nothing in memory: ${plan}`)
+    }
+    db.$client.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a database that has every migration is opened without a migration pass; one that lacks the newest gets it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-db-'))
+  const folder = join(appRoot(), 'server/db/migrations')
+  try {
+    const fresh = new Database(join(dir, 'o.db'))
+    assert.equal(upToDate(fresh, folder), false, 'an empty database is not up to date')
+    fresh.close()
+    let db = openDb(join(dir, 'o.db'))
+    assert.equal(upToDate(db.$client, folder), true)
+    // As if the newest migration had come with an upgrade: its record and its table are not there yet.
+    const newest = db.$client.prepare('SELECT max(created_at) AS at FROM __drizzle_migrations').get() as { at: number }
+    db.$client.prepare('DELETE FROM __drizzle_migrations WHERE created_at = ?').run(newest.at)
+    assert.equal(upToDate(db.$client, folder), false)
+    const before = (db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n
+    db.$client.close()
+    // Migration 0009 is re-run by the next open: it must be safe to replay, or the open fails loudly.
+    try {
+      db = openDb(join(dir, 'o.db'))
+      assert.equal((db.$client.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n, before + 1, 'the open applied it')
+      assert.equal(upToDate(db.$client, folder), true)
+      db.$client.close()
+    } catch (err) {
+      assert.match(String(err), /already exists|duplicate column/, 'the open ran the migration again')
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }

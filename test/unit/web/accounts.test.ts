@@ -32,9 +32,11 @@ test('creating an account gives its password, dclogin: URI and a QR code of it; 
 
     r = await f.app.inject({ url: '/api/accounts', headers: { cookie: s.cookie } })
     assert.deepEqual(
-      r.json().map((x: { address: string; usedBytes: number }) => [x.address, x.usedBytes]),
+      r.json().items.map((x: { address: string; usedBytes: number }) => [x.address, x.usedBytes]),
       [['alice@camp.test', 0]],
     )
+    assert.equal(r.json().total, 1)
+    assert.equal(r.json().next, null)
 
     r = await f.app.inject({ method: 'POST', url: '/api/accounts/alice@camp.test/password', headers: s.headers })
     assert.equal(r.statusCode, 200)
@@ -47,6 +49,46 @@ test('creating an account gives its password, dclogin: URI and a QR code of it; 
     assert.equal(f.node.accounts.get('alice@camp.test'), undefined)
     r = await f.app.inject({ method: 'DELETE', url: '/api/accounts/alice@camp.test', headers: s.headers })
     assert.equal(r.statusCode, 404)
+  } finally {
+    await f.close()
+  }
+})
+
+test('the account list comes a page at a time with a cursor, and a search narrows it on the server', async () => {
+  const f = await adminFixture()
+  try {
+    const s = await f.setup()
+    const insert = f.node.db.$client.prepare('INSERT INTO accounts (address, password_hash, created_at) VALUES (?, ?, ?)')
+    for (let i = 0; i < 120; i++) insert.run(`user${String(i).padStart(3, '0')}@camp.test`, 'x', i)
+    // One has mail on disk: its page says how much.
+    mkdirSync(join(f.node.paths.mail, 'camp.test', 'user007', 'Maildir', 'new'), { recursive: true })
+    writeFileSync(join(f.node.paths.mail, 'camp.test', 'user007', 'Maildir', 'new', '1.eml'), 'x'.repeat(1234))
+    const get = (q: string) => f.app.inject({ url: `/api/accounts${q}`, headers: { cookie: s.cookie } })
+
+    let r = await get('')
+    assert.equal(r.statusCode, 200)
+    let page = r.json()
+    assert.equal(page.items.length, 50, 'the first page, not all 120')
+    assert.equal(page.total, 120)
+    assert.equal(page.items.find((a: { address: string }) => a.address === 'user007@camp.test').usedBytes, 1234)
+    const seen = page.items.map((a: { address: string }) => a.address)
+    while (page.next) {
+      page = (await get(`?limit=50&after=${encodeURIComponent(page.next)}`)).json()
+      seen.push(...page.items.map((a: { address: string }) => a.address))
+    }
+    assert.equal(seen.length, 120)
+    assert.equal(new Set(seen).size, 120, 'none twice')
+
+    r = await get('?search=USER11')
+    assert.deepEqual(
+      r.json().items.map((a: { address: string }) => a.address),
+      Array.from({ length: 10 }, (_, i) => `user11${i}@camp.test`),
+    )
+    assert.equal(r.json().total, 10)
+    r = await get('?after=garbage')
+    assert.equal(r.statusCode, 400)
+    assert.match(r.json().error, /not an account cursor/)
+    assert.equal((await get('?limit=201')).statusCode, 400, 'a page is at most 200')
   } finally {
     await f.close()
   }

@@ -10,7 +10,8 @@ export type { OutpostEvent, OutpostEvents, EventKind }
 // The types come from the server's own schemas (server/web/schemas.ts), as
 // the event map does: type-only imports, so no server code enters the bundle.
 import type {
-  Account,
+  Accounts,
+  AccountsParams,
   AccountUplinkInput,
   AnyEvent,
   AuthState,
@@ -172,8 +173,10 @@ export class Api {
   }
 
   // ---- accounts ----
-  accounts(opts?: RequestOptions) {
-    return this.get<Account[]>('/api/accounts', opts)
+  accounts(params: AccountsParams = {}, opts?: RequestOptions) {
+    const q = new URLSearchParams()
+    for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') q.set(k, String(v))
+    return this.get<Accounts>(`/api/accounts${q.size ? `?${q}` : ''}`, opts)
   }
   addAccount(a: NewAccount) {
     return this.request<Credentials>('POST', '/api/accounts', a)
