@@ -38,5 +38,10 @@ export default defineConfig({
     environment: 'node',
     include: ['src/**/*.test.ts'],
     restoreMocks: true,
+    setupFiles: ['src/test-setup.ts'],
+    // Every wait inside a test has its own bound (findBy*, waitFor); this one
+    // only catches a test that hangs. Vitest's 5 s default failed component
+    // tests on a machine at load 20 that pass in under a second when idle.
+    testTimeout: 60_000,
   },
 })

@@ -44,7 +44,7 @@ describe('Internet uplink settings', () => {
     expect((await screen.findByTestId('uplink-state')).textContent).toBe('Offline')
     expect(screen.getByTestId('uplink-last').textContent).toBe('5 min ago')
     const chooser = (await screen.findByLabelText('Gateway peer')) as HTMLSelectElement
-    await vi.waitFor(() => expect(chooser.options.length).toBe(3))
+    await vi.waitFor(() => expect(chooser.options.length).toBe(3), { timeout: 20_000 })
     expect(chooser.value).toBe('town')
     await fireEvent.change(chooser, { target: { value: 'vps' } })
     await fireEvent.input(screen.getByLabelText('Check every (seconds)'), { target: { value: '10' } })

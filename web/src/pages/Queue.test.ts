@@ -46,7 +46,7 @@ describe('Queue page', () => {
     render(QueuePage)
     const town = await screen.findByRole('region', { name: 'Waiting for town' })
     expect(within(town).getByText(/^120 ·/)).toBeTruthy()
-    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(50))
+    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(50), { timeout: 20_000 })
     expect(within(town).getAllByRole('listitem')[0]!.textContent).toMatch(/in bundle, sent .* by http \(2×\), not yet confirmed/)
     expect(within(town).getAllByRole('listitem')[2]!.textContent).toMatch(/not sent yet/)
     // A message no carrier of the peer takes says so, and the peer's heading raises it.
@@ -56,9 +56,9 @@ describe('Queue page', () => {
     expect(within(town).getByText('50 of 120 shown')).toBeTruthy()
 
     await fireEvent.click(await within(town).findByRole('button', { name: 'Load more' }))
-    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(100))
+    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(100), { timeout: 20_000 })
     await fireEvent.click(await within(town).findByRole('button', { name: 'Load more' }))
-    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(120))
+    await vi.waitFor(() => expect(within(town).getAllByRole('listitem')).toHaveLength(120), { timeout: 20_000 })
     expect(within(town).queryByRole('button', { name: 'Load more' })).toBeNull()
     const ids = within(town).getAllByRole('listitem').map((li) => li.querySelector('code')!.title)
     expect(new Set(ids).size).toBe(120)
