@@ -32,6 +32,7 @@ import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
 import { TransportScheduler } from '../transports/scheduler.js'
+import { LoraListener } from '../transports/lora/listener.js'
 import { startDiscovery } from '../transports/discovery/mdns.js'
 import { rememberSighting } from '../transports/discovery/sightings.js'
 import { signFingerprint } from '../identity/card.js'
@@ -199,6 +200,10 @@ export async function startNode(data: string): Promise<number> {
       return expungeExpired(exec, paths, config, node.clock.expiryNow()).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     }
     void runExpiry()
+    // Radios stay open and receiving between runs; before the schedule
+    // starts, so the first run borrows the open port instead of opening it.
+    const radios = services.add('radio listener', new LoraListener({ node, exchange, transports: () => transportService.list(), log }), (l) => l.stop())
+    await radios.start()
     scheduler.start()
     // A smarthost set or changed (by the CLI or the web admin) while the node
     // runs: Haraka reads the hosts it must use TLS with only at start.

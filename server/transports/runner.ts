@@ -57,7 +57,7 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
     report({ phase: 'progress', done, total })
   }
   try {
-    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress: onProgress }, driver.parseConfig(t.config))
+    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, transportId: id, exec: ctx.exec, log: ctx.log, progress: onProgress }, driver.parseConfig(t.config))
     ctx.service.finishRun(runId, { ok: true, bytesOut: r.sentBytes, bytesIn: r.receivedBytes, detail: r.detail })
     ctx.log(`transport ${id} (${t.kind} → ${t.peer}): ${r.detail}`)
     report({ phase: 'done', done: r.sentBundles + r.receivedBundles, total: r.sentBundles + r.receivedBundles })

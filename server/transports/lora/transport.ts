@@ -3,7 +3,10 @@
 // waits for the peer over the link protocol (link.ts), takes in whatever
 // the peer sends meanwhile, and stays on the air until the channel has been
 // quiet for `listen_seconds`, so both nodes' runs overlap and acks can come
-// back in the same session. See docs/transports/lora.md.
+// back in the same session. Inside `outpost start` the radio stays open
+// between runs (listener.ts) and receives at any time; a run then sends
+// over that open link and ends once its queue is sent. See
+// docs/transports/lora.md.
 //
 // Like NNCP's spool, the radio has a queue of its own on disk: a bundle is
 // sealed into spool/lora/<peer>/out/ (tmp → fsync → rename) and that is
@@ -18,12 +21,9 @@ import { join } from 'node:path'
 import { writeFileDurable } from '../../base/durable.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
 import { BANDWIDTHS_HZ, airtimeMs, type LoraModulation } from './airtime.js'
-import { AirtimeBudget, REGIONS } from './duty-cycle.js'
-import { ACK_DEFERRED, ACK_DONE } from './frames.js'
-import { RadioLink, type SendOutcome } from './link.js'
-import { openSerialRadio } from './radio-port.js'
-import { Reassembly } from './reassembly.js'
-import { rnodeSetup } from './rnode.js'
+import { REGIONS } from './duty-cycle.js'
+import type { SendOutcome } from './link.js'
+import { borrowRadio, LoraSession } from './session.js'
 
 /** The settings as the user gave them (keys of configKeys, defaults filled in): the service stores this and parses it again at each run. */
 export type LoraConfig = Record<string, string>
@@ -125,8 +125,12 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     const started = Date.now()
     const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
     mkdirSync(dirs.out, { recursive: true })
-    const budget = new AirtimeBudget(join(ctx.node.paths.spool, 'lora', 'airtime.json'), config.duty)
-    const radio = await openSerialRadio(config.port, config.baud)
+    // Inside `outpost start` the listener holds the radio open between runs:
+    // the run sends over that link, and need not stay on the air to listen.
+    const borrowed = borrowRadio(config.port, ctx.peer)
+    const session = borrowed?.session ?? (await LoraSession.open({ node: ctx.node, exchange: ctx.exchange, peer: ctx.peer, transportId: ctx.transportId, settings: config, inDir: dirs.in, log: ctx.log }))
+    const { link, budget } = session
+    const before = { ...link.stats }
     let received = 0
     let messages = 0
     let acks = 0
@@ -134,26 +138,11 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     let sentBytes = 0
     let receivedBytes = 0
     let stopped: string | undefined
-    const link = new RadioLink({
-      port: radio,
-      self: ctx.node.config.node.name,
-      peer: ctx.peer,
-      payload: config.payload,
-      modulation: config.modulation,
-      budget,
-      store: new Reassembly(dirs.in, config.maxBundleBytes),
-      window: config.window,
-      log: ctx.log,
-      deliver: async (bytes, id) => {
-        const o = await ctx.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
-        if (o.kind === 'deferred') return ACK_DEFERRED
-        received++
-        receivedBytes += bytes.length
-        return ACK_DONE
-      },
+    const stopCounting = session.onDelivered((bytes) => {
+      received++
+      receivedBytes += bytes
     })
     try {
-      if (config.firmware === 'rnode') await radio.write(rnodeSetup({ frequency: config.frequency, txPower: config.txpower, modulation: config.modulation }))
       let lastActivity = Date.now()
       while (Date.now() - started < config.maxMs) {
         if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.peersWithUnsentWork().includes(ctx.peer)) {
@@ -185,14 +174,19 @@ export const loraTransport: TransportDriver<LoraConfig> = {
           }
           continue
         }
-        if (Date.now() - Math.max(lastActivity, link.lastHeardAt) >= config.listenMs && !link.importing()) break
+        if ((borrowed || Date.now() - Math.max(lastActivity, link.lastHeardAt) >= config.listenMs) && !link.importing()) break
         await new Promise((r) => setTimeout(r, 200))
       }
     } finally {
-      link.close()
-      await radio.close()
+      stopCounting()
+      if (borrowed) {
+        session.flush()
+        borrowed.release()
+      } else {
+        await session.close()
+      }
     }
-    const s = link.stats
+    const s = Object.fromEntries(Object.entries(link.stats).map(([k, v]) => [k, v - before[k as keyof typeof before]])) as typeof before
     const waiting = spooled(dirs.out).length
     const detail = `sent ${sentBundles} bundles (${messages} messages and ${acks} acks sealed this run) and received ${received} from ${ctx.peer} by radio; ` +
       `${s.framesSent} frames sent (${s.framesResent} resent, ${(s.airtimeMs / 1000).toFixed(1)} s on air), ${s.acksMissed} ACKs missed, ${s.framesBad} frames unreadable; ` +
