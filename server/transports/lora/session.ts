@@ -87,7 +87,7 @@ export class LoraSession {
     } catch (err) {
       const message = (err as Error).message
       // serialport locks the device: a second opener is told so.
-      if (/lock/i.test(message)) throw new Error(`the radio at ${s.port} is held by another program (${message}). While \`outpost start\` runs it keeps the radio open and its own runs send; use "run now" in the web admin, or stop the node first.`)
+      if (/lock/i.test(message)) throw new Error(`the radio at ${s.port} is held by another program (${message}). While \`outpost start\` runs it keeps the radio open and its own runs send; use "run now" in the web admin, or stop the node first.`, { cause: err })
       throw err
     }
     try {
