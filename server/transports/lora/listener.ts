@@ -86,7 +86,8 @@ export class LoraListener {
     const want = new Map(this.o.transports().filter((t) => t.enabled && t.kind === 'lora').map((t) => [t.id, t]))
     for (const [id, o] of this.open) {
       const t = want.get(id)
-      if ((!t || keyOf(t) !== o.key) && !radioBorrowed(o.session.o.settings.port)) await this.close(id, o)
+      // A radio that went away (unplugged) is closed even under a run, whose link is down already.
+      if (o.session.lost !== undefined || ((!t || keyOf(t) !== o.key) && !radioBorrowed(o.session.o.settings.port))) await this.close(id, o)
     }
     const ports = new Set([...this.open.values()].map((o) => o.session.o.settings.port))
     for (const t of want.values()) {

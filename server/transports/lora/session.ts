@@ -51,6 +51,8 @@ export class LoraSession {
   private readonly counter: RadioCounter | undefined
   private readonly delivered = new Set<(bytes: number) => void>()
   private closed = false
+  /** Why the port closed by itself (the radio was unplugged), if it did. */
+  lost: string | undefined
 
   private constructor(
     readonly o: LoraSessionOptions,
@@ -74,6 +76,12 @@ export class LoraSession {
         for (const fn of this.delivered) fn(bytes.length)
         return ACK_DONE
       },
+    })
+    radio.onClose?.((err) => {
+      if (this.closed) return
+      this.lost = err?.message ?? 'the port closed'
+      this.link.close()
+      o.log(`lora: the radio at ${o.settings.port} went away (${this.lost}); it is opened again when it is back`)
     })
     this.counter = o.transportId === undefined ? undefined : new RadioCounter(new RadioLog(o.node.db), o.transportId, this.link.stats)
   }

@@ -116,3 +116,36 @@ test('a radio that cannot be opened is reported once, with the reason, and tried
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('a radio unplugged while it listens is closed and opened again when it is back', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-listener-'))
+  const camp = await opsNode(join(dir, 'camp'), 'camp.test')
+  const town = await opsNode(join(dir, 'town'), 'town.test')
+  const lines: string[] = []
+  const unplug: ((err?: Error) => void)[] = []
+  let opens = 0
+  const l = new LoraListener({
+    node: camp.node, exchange: camp.services.exchange, transports: () => camp.services.transports.list(), log: (line) => lines.push(line),
+    open: async () => {
+      opens++
+      return { write: async () => {}, onData: () => {}, close: async () => {}, onClose: (fn) => void unplug.push(fn) }
+    },
+  })
+  try {
+    await befriend(camp, town)
+    const r = await camp.send('POST', '/api/transports', { peer: 'town', kind: 'lora', options: { port: '/dev/sim-usb' } })
+    assert.equal(r.statusCode, 200, r.body)
+    await l.start()
+    assert.equal(opens, 1)
+    unplug[0]!(new Error('Port is not open: disconnected'))
+    assert.ok(lines.some((s) => /the radio at \/dev\/sim-usb went away \(Port is not open: disconnected\)/.test(s)), lines.join('\n'))
+    await l.reload()
+    assert.equal(opens, 2, 'opened again')
+    assert.deepEqual(l.listening(), [1])
+  } finally {
+    await l.stop()
+    await camp.close()
+    await town.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
