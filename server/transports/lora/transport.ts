@@ -93,9 +93,10 @@ export function loraSettings(c: LoraConfig): LoraSettings {
 export const loraTransport: TransportDriver<LoraConfig> = {
   kind: 'lora',
   doc: 'Bundles over a LoRa radio on a serial port (an RNode, or any KISS TNC): fragments within the radio payload, selective ACKs, resumption after a dropped link, and the region\'s duty-cycle budget. Both nodes need a radio on the same frequency and modulation; see docs/transports/lora.md.',
-  // Each run stays on the air until the channel has been quiet for
-  // listen_seconds: run every minute, the radio listens most of the time,
-  // so the peer's runs find it.
+  // Every minute: mail waits at most a minute to go. Inside `outpost start`
+  // the radio listens between runs anyway (listener.ts); a node that is
+  // not running gets the radio only during runs, each on the air until the
+  // channel has been quiet for listen_seconds.
   defaultSchedule: '* * * * *',
   configKeys: {
     port: { doc: 'the radio\'s serial device, e.g. /dev/ttyACM0 (or a /dev/serial/by-id/ name, which survives replugging)', required: true },
@@ -111,7 +112,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     payload: { doc: 'the radio\'s largest frame in bytes (222 on RNode firmware); no frame the link sends is larger', default: '222' },
     duty: { doc: 'the duty cycle in percent (default: the region\'s, 1 in EU868); the sender never exceeds it over any hour' },
     window: { doc: 'fragments sent before asking for an ACK', default: '8' },
-    listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long', default: '45' },
+    listen_seconds: { doc: 'a run that opens the radio itself (`outpost transport run`, or a node not running) ends once nothing was sent or heard for this long; inside `outpost start` the radio listens between runs and a run ends when its queue is sent', default: '45' },
     max_seconds: { doc: 'the longest a run keeps the radio', default: '600' },
     max_bundle_kib: { doc: 'the largest bundle taken in from the peer, in KiB', default: '1024' },
   },
