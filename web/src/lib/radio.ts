@@ -34,7 +34,8 @@ export interface AirtimeLayout {
 
 /** Lays out one bar per hour in a width × height view box, leaving `left` for the axis and `bottom` for the hours. */
 export function airtimeLayout(hours: Radio['hours'], width: number, height: number, left = 36, bottom = 18): AirtimeLayout {
-  const plot = { x: left, y: 4, width: width - left, height: height - bottom - 4 }
+  // 10 px above the plot: the top tick's label sits there.
+  const plot = { x: left, y: 10, width: width - left, height: height - bottom - 10 }
   const topSeconds = niceMax(Math.max(0, ...hours.map((h) => h.airtimeMs)) / 1000)
   const slot = hours.length ? plot.width / hours.length : plot.width
   const gap = Math.min(2, slot * 0.2)
