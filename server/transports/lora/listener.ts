@@ -9,13 +9,15 @@ import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
 import type { TransportInfo } from '../service.js'
 import { loraSettings, loraSpool } from './transport.js'
-import { holdRadio, LoraSession, radioBorrowed } from './session.js'
+import { holdRadio, lendRequested, LoraSession, radioBorrowed } from './session.js'
 import { RadioLog } from './radio-log.js'
 import type { RadioPort } from './radio-port.js'
 
 const RELOAD_MS = 15_000
 const FLUSH_MS = 60_000
 const PRUNE_MS = 60 * 60 * 1000
+/** How often a request to lend a radio (`outpost transport run` while the node runs) is looked for. */
+const LEND_CHECK_MS = 500
 
 export interface ListenerOptions {
   node: NodeContext
@@ -60,6 +62,7 @@ export class LoraListener {
     every(this.o.reloadMs ?? RELOAD_MS, () => void this.reload())
     every(FLUSH_MS, () => this.flush())
     every(PRUNE_MS, () => this.prune())
+    every(LEND_CHECK_MS, () => this.lend())
   }
 
   async stop(): Promise<void> {
@@ -91,7 +94,7 @@ export class LoraListener {
     }
     const ports = new Set([...this.open.values()].map((o) => o.session.o.settings.port))
     for (const t of want.values()) {
-      if (this.open.has(t.id)) continue
+      if (this.open.has(t.id) || lendRequested(this.o.node.paths.run, t.id)) continue
       try {
         const settings = loraSettings(t.config)
         if (ports.has(settings.port)) throw new Error(`the radio at ${settings.port} already listens for another LoRa transport; one radio serves one peer`)
@@ -128,6 +131,16 @@ export class LoraListener {
       await o.session.close()
     } catch (err) {
       this.o.log(`lora: closing the radio of transport ${id} failed: ${(err as Error).message}`)
+    }
+  }
+
+  /** Closes a radio a run from the command line asks for; the next reload after that run opens it again. */
+  private lend(): void {
+    for (const [id, o] of this.open) {
+      if (radioBorrowed(o.session.o.settings.port) || !lendRequested(this.o.node.paths.run, id)) continue
+      this.o.log(`lora: transport ${id} lends its radio to a run from the command line`)
+      this.open.delete(id)
+      this.reloading = this.reloading.then(() => this.close(id, o))
     }
   }
 

@@ -4,6 +4,7 @@
 // (listener.ts) keeps one open between runs, and a run borrows that one
 // instead, so the node has one owner of the serial port and the peer can
 // reach it whenever its duty cycle lets it transmit.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
@@ -51,6 +52,8 @@ export class LoraSession {
   private readonly counter: RadioCounter | undefined
   private readonly delivered = new Set<(bytes: number) => void>()
   private closed = false
+  /** The request this session's run made for the node to lend it the port; removed at close. */
+  private lendRequest: string | undefined
   /** Why the port closed by itself (the radio was unplugged), if it did. */
   lost: string | undefined
 
@@ -107,6 +110,36 @@ export class LoraSession {
     return new LoraSession(o, radio)
   }
 
+  /**
+   * Opens the port; when the running node holds it (the port is locked),
+   * asks the node's listener to lend it: a file run/lora-lend-<transport>
+   * holding this process's pid, which the listener sees within half a
+   * second and answers by closing its session until the file is gone. The
+   * port is tried again for up to `waitMs`.
+   */
+  static async openLent(o: LoraSessionOptions, waitMs = 20_000): Promise<LoraSession> {
+    try {
+      return await LoraSession.open(o)
+    } catch (err) {
+      if (o.transportId === undefined || !/held by another program/.test((err as Error).message)) throw err
+      const request = lendRequestFile(o.node.paths.run, o.transportId)
+      writeFileSync(request, String(process.pid))
+      const deadline = Date.now() + waitMs
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 300))
+        try {
+          const session = await LoraSession.open(o)
+          session.lendRequest = request
+          return session
+        } catch (again) {
+          if (Date.now() < deadline && /held by another program/.test((again as Error).message)) continue
+          rmSync(request, { force: true })
+          throw again
+        }
+      }
+    }
+  }
+
   get peer(): string {
     return this.o.peer
   }
@@ -132,6 +165,27 @@ export class LoraSession {
     this.link.close()
     this.flush()
     await this.radio.close()
+    if (this.lendRequest) rmSync(this.lendRequest, { force: true })
+  }
+}
+
+/** Where a run from another process asks the node to lend it transport `id`'s radio. */
+export function lendRequestFile(runDir: string, id: number): string {
+  return join(runDir, `lora-lend-${id}`)
+}
+
+/** Whether a live process asks for transport `id`'s radio; a request left by a process that died is removed. */
+export function lendRequested(runDir: string, id: number): boolean {
+  const file = lendRequestFile(runDir, id)
+  if (!existsSync(file)) return false
+  try {
+    const pid = Number(readFileSync(file, 'utf8').trim())
+    if (Number.isInteger(pid) && pid > 0) process.kill(pid, 0)
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return true
+    rmSync(file, { force: true })
+    return false
   }
 }
 

@@ -5,8 +5,7 @@
 // quiet for `listen_seconds`, so both nodes' runs overlap and acks can come
 // back in the same session. Inside `outpost start` the radio stays open
 // between runs (listener.ts) and receives at any time; a run then sends
-// over that open link and ends once its queue is sent. See
-// docs/transports/lora.md.
+// over that open link. See docs/transports/lora.md.
 //
 // Like NNCP's spool, the radio has a queue of its own on disk: a bundle is
 // sealed into spool/lora/<peer>/out/ (tmp → fsync → rename) and that is
@@ -127,9 +126,10 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
     mkdirSync(dirs.out, { recursive: true })
     // Inside `outpost start` the listener holds the radio open between runs:
-    // the run sends over that link, and need not stay on the air to listen.
+    // the run sends over that link. A run from the command line while the
+    // node holds the port asks the node to lend it (session.ts).
     const borrowed = borrowRadio(config.port, ctx.peer)
-    const session = borrowed?.session ?? (await LoraSession.open({ node: ctx.node, exchange: ctx.exchange, peer: ctx.peer, transportId: ctx.transportId, settings: config, inDir: dirs.in, log: ctx.log }))
+    const session = borrowed?.session ?? (await LoraSession.openLent({ node: ctx.node, exchange: ctx.exchange, peer: ctx.peer, transportId: ctx.transportId, settings: config, inDir: dirs.in, log: ctx.log }))
     const { link, budget } = session
     const before = { ...link.stats }
     let received = 0
@@ -175,7 +175,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
           }
           continue
         }
-        if ((borrowed || Date.now() - Math.max(lastActivity, link.lastHeardAt) >= config.listenMs) && !link.importing()) break
+        if (Date.now() - Math.max(lastActivity, link.lastHeardAt) >= config.listenMs && !link.importing()) break
         await new Promise((r) => setTimeout(r, 200))
       }
     } finally {

