@@ -111,7 +111,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     payload: { doc: 'the radio\'s largest frame in bytes (222 on RNode firmware); no frame the link sends is larger', default: '222' },
     duty: { doc: 'the duty cycle in percent (default: the region\'s, 1 in EU868); the sender never exceeds it over any hour' },
     window: { doc: 'fragments sent before asking for an ACK', default: '8' },
-    listen_seconds: { doc: 'a run that opens the radio itself (`outpost transport run`, or a node not running) ends once nothing was sent or heard for this long; inside `outpost start` the radio listens between runs and a run ends when its queue is sent', default: '45' },
+    listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long (inside `outpost start` the radio listens between runs anyway)', default: '45' },
     max_seconds: { doc: 'the longest a run keeps the radio', default: '600' },
     max_bundle_kib: { doc: 'the largest bundle taken in from the peer, in KiB', default: '1024' },
   },
