@@ -4,7 +4,7 @@
 // are in-memory ports joined by the simulated channel.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { opsNode, type OpsNode } from '../../../helpers/ops-admin.js'
@@ -14,7 +14,7 @@ import { stableMessageId } from '../../../../server/bundle/message-id.js'
 import { exec } from '../../../../server/base/exec.js'
 import { runTransport } from '../../../../server/transports/runner.js'
 import { LoraListener } from '../../../../server/transports/lora/listener.js'
-import { borrowRadio } from '../../../../server/transports/lora/session.js'
+import { borrowRadio, lendRequested, lendRequestFile } from '../../../../server/transports/lora/session.js'
 import { RadioLog } from '../../../../server/transports/lora/radio-log.js'
 import type { RadioPort } from '../../../../server/transports/lora/radio-port.js'
 
@@ -140,6 +140,50 @@ test('a radio unplugged while it listens is closed and opened again when it is b
     await l.reload()
     assert.equal(opens, 2, 'opened again')
     assert.deepEqual(l.listening(), [1])
+  } finally {
+    await l.stop()
+    await camp.close()
+    await town.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a run from another process asks for the radio: the listener lends it while the request stands, and takes it back after', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-listener-'))
+  const camp = await opsNode(join(dir, 'camp'), 'camp.test')
+  const town = await opsNode(join(dir, 'town'), 'town.test')
+  const lines: string[] = []
+  const closedAt: number[] = []
+  let opens = 0
+  const l = new LoraListener({
+    node: camp.node, exchange: camp.services.exchange, transports: () => camp.services.transports.list(), log: (line) => lines.push(line),
+    open: async () => {
+      opens++
+      return { write: async () => {}, onData: () => {}, close: async () => void closedAt.push(Date.now()) }
+    },
+  })
+  try {
+    await befriend(camp, town)
+    const r = await camp.send('POST', '/api/transports', { peer: 'town', kind: 'lora', options: { port: '/dev/sim-lend' } })
+    assert.equal(r.statusCode, 200, r.body)
+    await l.start()
+    assert.deepEqual(l.listening(), [1])
+    // This process stands in for `outpost transport run`: a live pid.
+    mkdirSync(camp.node.paths.run, { recursive: true })
+    writeFileSync(lendRequestFile(camp.node.paths.run, 1), String(process.pid))
+    await waitFor('the radio lent', () => closedAt.length === 1, { timeoutMs: 10_000 })
+    assert.deepEqual(l.listening(), [])
+    await l.reload()
+    assert.equal(opens, 1, 'not opened again while the request stands')
+    rmSync(lendRequestFile(camp.node.paths.run, 1))
+    await l.reload()
+    assert.equal(opens, 2)
+    assert.deepEqual(l.listening(), [1])
+    assert.ok(lines.some((s) => /transport 1 lends its radio to a run from the command line/.test(s)), lines.join('\n'))
+    // A request left by a process that is gone is ignored and removed.
+    await l.stop()
+    writeFileSync(lendRequestFile(camp.node.paths.run, 1), '2147483646')
+    assert.equal(lendRequested(camp.node.paths.run, 1), false)
   } finally {
     await l.stop()
     await camp.close()
