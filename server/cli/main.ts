@@ -76,6 +76,8 @@ Transports (carriers of bundles to a peer, each on its own schedule)
                                        print the exec handler block for NNCP's config (calls \`outpost import -\`)
   transport nncp-snippet --set area=AREA [--set subs=NODE,...] [--set handler=NAME]
                                        print the areas block of an NNCP multicast area (calls \`outpost import - --area AREA\`)
+  radio [ID] [--json]                  each LoRa radio: port, channel, airtime used against the duty-cycle budget,
+                                       frames sent, resent, received and lost in the last day, airtime per hour
 Internet (docs/gateway.md, docs/uplink.md)
   uplink [show]                        how this node reaches the Internet, online or not, and when it last was
   uplink set [--kind gateway|account|none] [--peer NAME] [--probe-seconds N]
@@ -451,6 +453,12 @@ async function cmdCarrier(rest: string[]): Promise<number> {
   return await cmdTransport(sub, args, values)
 }
 
+async function cmdRadio(rest: string[]): Promise<number> {
+  const { values, positionals } = parse(rest, { json: { type: 'boolean' } })
+  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals.slice(1).join(' ')}`)
+  return (await import('./radio.js')).cmdRadio(positionals, values)
+}
+
 /** uplink and dkim: the way to the Internet. */
 async function cmdGateway(rest: string[], cmd: string): Promise<number> {
   const uplink = await import('./uplink.js')
@@ -506,6 +514,7 @@ const COMMANDS: Record<string, (rest: string[], cmd: string) => Promise<number>>
   'setup-file': cmdSetupFile,
   // carriers and the Internet
   transport: cmdCarrier,
+  radio: cmdRadio,
   uplink: cmdGateway,
   dkim: cmdGateway,
 }

@@ -238,3 +238,27 @@ export const invites = sqliteTable('invites', {
   maxUses: integer('max_uses', { mode: 'number' }).notNull(),
   uses: integer('uses', { mode: 'number' }).notNull().default(0),
 })
+
+/**
+ * What a LoRa radio did, an hour per row: airtime and frames, kept so the
+ * radio's state (`outpost radio`, the web admin) survives a restart of the
+ * node. Rows older than a week are pruned, so the table holds at most
+ * 168 rows per radio transport.
+ */
+export const radioHours = sqliteTable(
+  'radio_hours',
+  {
+    transportId: integer('transport_id').notNull(),
+    /** The hour's start, ms since the epoch (UTC). */
+    hour: integer('hour', { mode: 'number' }).notNull(),
+    airtimeMs: integer('airtime_ms', { mode: 'number' }).notNull().default(0),
+    framesSent: integer('frames_sent', { mode: 'number' }).notNull().default(0),
+    framesResent: integer('frames_resent', { mode: 'number' }).notNull().default(0),
+    framesReceived: integer('frames_received', { mode: 'number' }).notNull().default(0),
+    /** Frames heard but unreadable: corrupted on air, or for another link. */
+    framesBad: integer('frames_bad', { mode: 'number' }).notNull().default(0),
+    /** Polls whose ACK never came back: the frame or its answer was lost on air. */
+    acksMissed: integer('acks_missed', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.transportId, t.hour] })],
+)

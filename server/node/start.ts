@@ -32,6 +32,7 @@ import { ensureIdentity } from '../identity/keys.js'
 import { Exchange, exchangeServices } from '../exchange/exchange.js'
 import { TransportService } from '../transports/service.js'
 import { TransportScheduler } from '../transports/scheduler.js'
+import { LoraListener } from '../transports/lora/listener.js'
 import { startDiscovery } from '../transports/discovery/mdns.js'
 import { rememberSighting } from '../transports/discovery/sightings.js'
 import { signFingerprint } from '../identity/card.js'
@@ -173,6 +174,8 @@ export async function startNode(data: string): Promise<number> {
     // Made now so the web admin can "run now"; it starts its schedule once
     // the node is ready. It stops after the web app, which can start runs.
     const scheduler = services.add('transports', new TransportScheduler({ node, exchange, service: transportService, exec, log, events }, transportService, paths.spool), (s) => s.stop())
+    // Made now so the web admin can say which radios listen; it opens them once the node is ready.
+    const radios = services.add('radio listener', new LoraListener({ node, exchange, transports: () => transportService.list(), log }), (l) => l.stop())
     // Until the web admin has a password, claiming it needs the setup code;
     // a node set up before setup codes existed gets one here.
     const setupCode = new AdminAuth(node.db).isSetUp() ? undefined : new SetupCodeFile(paths.setupCode).ensure().code
@@ -182,7 +185,7 @@ export async function startNode(data: string): Promise<number> {
         probes: { host: config.listen.address, smtpPort: config.ports.submission, imapPort: config.ports.imap, db: node.db, dataDir: paths.data },
         tls: { key: readFileSync(paths.tlsKey), cert: readFileSync(paths.tlsCert) },
         inbox: exchangeInbox(exchange, join(paths.run, 'uploads')),
-        services: createWebServices(node, { exchange, transports: transportService, scheduler, bus, events, log }),
+        services: createWebServices(node, { exchange, transports: transportService, scheduler, radios, bus, events, log }),
       }),
       (a) => a.close(),
     )
@@ -199,6 +202,9 @@ export async function startNode(data: string): Promise<number> {
       return expungeExpired(exec, paths, config, node.clock.expiryNow()).catch((err: Error) => log(`mail expiry failed: ${err.message}`))
     }
     void runExpiry()
+    // Radios stay open and receiving between runs; before the schedule
+    // starts, so the first run borrows the open port instead of opening it.
+    await radios.start()
     scheduler.start()
     // A smarthost set or changed (by the CLI or the web admin) while the node
     // runs: Haraka reads the hosts it must use TLS with only at start.

@@ -59,7 +59,7 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
   }
   try {
     const link = linkWidth(driver, t.config)
-    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, exec: ctx.exec, log: ctx.log, progress: onProgress, link }, driver.parseConfig(withoutLinkKeys(t.config)))
+    const r = await driver.run({ node: ctx.node, exchange: ctx.exchange, peer: t.peer, transportId: id, exec: ctx.exec, log: ctx.log, progress: onProgress, link }, driver.parseConfig(withoutLinkKeys(t.config)))
     // A narrow carrier says what it left for a wider one, so a run's line
     // never hides a photo that waits (outpost queue says for which carrier).
     const held = countHeld(ctx.node.db, t.peer, link)

@@ -20,6 +20,8 @@ export interface TransportRunContext {
   node: NodeContext
   exchange: Exchange
   peer: string
+  /** The transport being run (its id in `outpost transport list`). */
+  transportId?: number
   exec: Exec
   log(line: string): void
   progress?: Progress

@@ -171,6 +171,35 @@ export type SchedulePreview = Static<typeof SchedulePreview>
 export const Started = Type.Object({ started: Type.Literal(true) })
 export type Started = Static<typeof Started>
 
+// ---- radios (LoRa transports) ----
+const RadioFigures = Type.Object({
+  airtimeMs: Type.Integer({ description: 'time on air transmitting, ms' }),
+  framesSent: Type.Integer(),
+  framesResent: Type.Integer({ description: 'frames sent again because the peer did not have them' }),
+  framesReceived: Type.Integer(),
+  framesBad: Type.Integer({ description: 'frames heard but unreadable (corrupted on air)' }),
+  acksMissed: Type.Integer({ description: 'polls whose ACK never came back: lost on air one way or the other' }),
+})
+export const Radio = Type.Object({
+  transportId: Type.Integer(),
+  peer: Type.String(),
+  port: Type.String(),
+  listening: Type.Union([Type.Boolean(), Type.Null()], { description: 'open and receiving between runs; null where not known' }),
+  firmware: Type.String(),
+  region: Type.String(),
+  frequencyHz: Type.Integer(),
+  sf: Type.Integer({ minimum: 7, maximum: 12 }),
+  bandwidthHz: Type.Integer(),
+  codingRate: Type.Integer({ description: 'denominator: 5 means 4/5' }),
+  txPowerDbm: Type.Integer(),
+  payloadBytes: Type.Integer(),
+  dutyPercent: Type.Number(),
+  budget: Type.Object({ usedMs: Type.Integer(), limitMs: Type.Integer() }, { description: 'airtime in the sliding hour the duty cycle counts, against what it allows' }),
+  day: RadioFigures,
+  hours: Type.Array(Type.Object({ hour: Type.Number({ description: 'the hour\'s start, ms since the epoch' }), airtimeMs: Type.Integer() }), { description: 'the last 24 hours, oldest first' }),
+})
+export type Radio = Static<typeof Radio>
+
 // ---- queue ----
 export const QueuedMessage = Type.Object({
   messageId: Type.String({ description: "the node's stable id of the message (a hash), not its Message-ID header" }),

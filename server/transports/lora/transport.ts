@@ -3,7 +3,9 @@
 // waits for the peer over the link protocol (link.ts), takes in whatever
 // the peer sends meanwhile, and stays on the air until the channel has been
 // quiet for `listen_seconds`, so both nodes' runs overlap and acks can come
-// back in the same session. See docs/transports/lora.md.
+// back in the same session. Inside `outpost start` the radio stays open
+// between runs (listener.ts) and receives at any time; a run then sends
+// over that open link. See docs/transports/lora.md.
 //
 // Like NNCP's spool, the radio has a queue of its own on disk: a bundle is
 // sealed into spool/lora/<peer>/out/ (tmp → fsync → rename) and that is
@@ -18,13 +20,10 @@ import { join } from 'node:path'
 import { writeFileDurable } from '../../base/durable.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
 import { BANDWIDTHS_HZ, airtimeMs, type LoraModulation } from './airtime.js'
-import { AirtimeBudget, REGIONS } from './duty-cycle.js'
-import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
-import { RadioLink, type SendOutcome } from './link.js'
+import { REGIONS } from './duty-cycle.js'
+import type { SendOutcome } from './link.js'
 import { PeerKeys } from './peer-keys.js'
-import { openSerialRadio } from './radio-port.js'
-import { Reassembly } from './reassembly.js'
-import { rnodeSetup } from './rnode.js'
+import { borrowRadio, LoraSession } from './session.js'
 import { WIDE } from '../../outbox/link-width.js'
 
 /** The settings as the user gave them (keys of configKeys, defaults filled in): the service stores this and parses it again at each run. */
@@ -95,9 +94,10 @@ export function loraSettings(c: LoraConfig): LoraSettings {
 export const loraTransport: TransportDriver<LoraConfig> = {
   kind: 'lora',
   doc: 'Bundles over a LoRa radio on a serial port (an RNode, or any KISS TNC): fragments within the radio payload, selective ACKs, resumption after a dropped link, and the region\'s duty-cycle budget. Both nodes need a radio on the same frequency and modulation; see docs/transports/lora.md.',
-  // Each run stays on the air until the channel has been quiet for
-  // listen_seconds: run every minute, the radio listens most of the time,
-  // so the peer's runs find it.
+  // Every minute: mail waits at most a minute to go. Inside `outpost start`
+  // the radio listens between runs anyway (listener.ts); a node that is
+  // not running gets the radio only during runs, each on the air until the
+  // channel has been quiet for listen_seconds.
   defaultSchedule: '* * * * *',
   narrow: {
     maxMessageKib: 8,
@@ -117,7 +117,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     payload: { doc: 'the radio\'s largest frame in bytes (222 on RNode firmware); no frame the link sends is larger', default: '222' },
     duty: { doc: 'the duty cycle in percent (default: the region\'s, 1 in EU868); the sender never exceeds it over any hour' },
     window: { doc: 'fragments sent before asking for an ACK', default: '8' },
-    listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long', default: '45' },
+    listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long (inside `outpost start` the radio listens between runs anyway)', default: '45' },
     max_seconds: { doc: 'the longest a run keeps the radio', default: '600' },
     max_bundle_kib: { doc: 'the largest bundle taken in from the peer, in KiB', default: '1024' },
   },
@@ -131,9 +131,14 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     const started = Date.now()
     const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
     mkdirSync(dirs.out, { recursive: true })
-    const budget = new AirtimeBudget(join(ctx.node.paths.spool, 'lora', 'airtime.json'), config.duty)
     const peerKeys = new PeerKeys(join(dirs.out, '..', 'peer-keys.json'))
-    const radio = await openSerialRadio(config.port, config.baud)
+    // Inside `outpost start` the listener holds the radio open between runs:
+    // the run sends over that link. A run from the command line while the
+    // node holds the port asks the node to lend it (session.ts).
+    const borrowed = borrowRadio(config.port, ctx.peer)
+    const session = borrowed?.session ?? (await LoraSession.openLent({ node: ctx.node, exchange: ctx.exchange, peer: ctx.peer, transportId: ctx.transportId, settings: config, inDir: dirs.in, log: ctx.log }))
+    const { link, budget } = session
+    const before = { ...link.stats }
     let received = 0
     let messages = 0
     let acks = 0
@@ -142,30 +147,11 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     let receivedBytes = 0
     let stopped: string | undefined
     let seq = 0
-    const link = new RadioLink({
-      port: radio,
-      self: ctx.node.config.node.name,
-      peer: ctx.peer,
-      payload: config.payload,
-      modulation: config.modulation,
-      budget,
-      store: new Reassembly(dirs.in, config.maxBundleBytes),
-      window: config.window,
-      log: ctx.log,
-      deliver: async (bytes, id) => {
-        const o = await ctx.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
-        if (o.kind === 'deferred') return ACK_DEFERRED
-        // It refers to keys this node does not hold (its store was lost):
-        // refused, the peer forgets what it thought this node holds and
-        // sends the mail again with the keys whole.
-        if (o.kind === 'quarantined' && o.reason === 'unknown-key') return ACK_REFUSED
-        received++
-        receivedBytes += bytes.length
-        return ACK_DONE
-      },
+    const stopCounting = session.onDelivered((bytes) => {
+      received++
+      receivedBytes += bytes
     })
     try {
-      if (config.firmware === 'rnode') await radio.write(rnodeSetup({ frequency: config.frequency, txPower: config.txpower, modulation: config.modulation }))
       let lastActivity = Date.now()
       while (Date.now() - started < config.maxMs) {
         if (!stopped && spooled(dirs.out).length === 0 && ctx.exchange.hasUnsentWorkFor(ctx.peer, ctx.link ?? WIDE)) {
@@ -210,10 +196,15 @@ export const loraTransport: TransportDriver<LoraConfig> = {
         await new Promise((r) => setTimeout(r, 200))
       }
     } finally {
-      link.close()
-      await radio.close()
+      stopCounting()
+      if (borrowed) {
+        session.flush()
+        borrowed.release()
+      } else {
+        await session.close()
+      }
     }
-    const s = link.stats
+    const s = Object.fromEntries(Object.entries(link.stats).map(([k, v]) => [k, v - before[k as keyof typeof before]])) as typeof before
     const waiting = spooled(dirs.out).length
     const detail = `sent ${sentBundles} bundles (${messages} messages and ${acks} acks sealed this run) and received ${received} from ${ctx.peer} by radio; ` +
       `${s.framesSent} frames sent (${s.framesResent} resent, ${(s.airtimeMs / 1000).toFixed(1)} s on air), ${s.acksMissed} ACKs missed, ${s.framesBad} frames unreadable; ` +

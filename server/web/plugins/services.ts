@@ -22,6 +22,8 @@ export interface WebServices {
   exchange: Exchange
   /** Runs transports now; absent when the node runs no scheduler (tests, the CLI). */
   scheduler?: TransportScheduler
+  /** Which LoRa transports keep their radio open between runs; absent when no listener runs (tests, the CLI). */
+  radios?: { listening(): number[] }
   /** The node's log line. */
   log: (line: string) => void
 }
@@ -42,7 +44,7 @@ export default fp<{ services: WebServices }>(
 /** The services of an opened node; `outpost start` adds its scheduler, tests leave it out. */
 export function createWebServices(
   node: NodeContext,
-  opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; bus?: EventBus; events?: EventLog; log?: (line: string) => void } = {},
+  opts: { exchange?: Exchange; transports?: TransportService; scheduler?: TransportScheduler; radios?: { listening(): number[] }; bus?: EventBus; events?: EventLog; log?: (line: string) => void } = {},
 ): WebServices {
   const bus = opts.bus ?? new EventBus()
   const events = opts.events ?? new EventLog(node.db, bus)
@@ -57,6 +59,7 @@ export function createWebServices(
     outbox: exchange.outbox,
     exchange,
     ...(opts.scheduler ? { scheduler: opts.scheduler } : {}),
+    ...(opts.radios ? { radios: opts.radios } : {}),
     log,
   }
 }

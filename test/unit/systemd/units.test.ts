@@ -43,6 +43,21 @@ test('the node unit is hardened, each setting with its reason, and never sets Me
   assert.match(readFileSync(new URL('outpost.sysusers', dir), 'utf8'), /^u outpost - /m)
 })
 
+test('the node may open a LoRa radio\'s serial port, and no other device', () => {
+  const lines = readFileSync(new URL('outpost.service', dir), 'utf8').split('\n')
+  // PrivateDevices=yes would leave no /dev/ttyACM0 to open.
+  assert.ok(lines.includes('PrivateDevices=no') && !lines.includes('PrivateDevices=yes'))
+  assert.ok(lines.includes('DevicePolicy=closed'), 'devices not allowed below stay refused')
+  const allowed = lines.filter((l) => l.startsWith('DeviceAllow=')).sort()
+  assert.deepEqual(allowed, ['DeviceAllow=char-ttyACM rw', 'DeviceAllow=char-ttyAMA rw', 'DeviceAllow=char-ttyUSB rw'])
+  assert.ok(lines.includes('SupplementaryGroups=dialout'), 'serial ports belong to the dialout group')
+  for (const h of ['DevicePolicy=closed', 'SupplementaryGroups=dialout']) {
+    let j = lines.indexOf(h) - 1
+    while (j > 0 && /^[A-Za-z]+=/.test(lines[j]!)) j--
+    assert.match(lines[j]!, /^#/, `${h} has a comment saying why`)
+  }
+})
+
 test('every service has a memory limit for a 1 GB Pi and a system call filter, each with its reason', () => {
   for (const u of units.filter((f) => f.endsWith('.service'))) {
     const lines = readFileSync(new URL(u, dir), 'utf8').split('\n')

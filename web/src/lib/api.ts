@@ -30,6 +30,7 @@ import type {
   PeerRemoved,
   PublicInfo,
   Queue,
+  Radio,
   QueueParams,
   Retried,
   Route,
@@ -249,6 +250,9 @@ export class Api {
   }
   transportRuns(id: number) {
     return this.get<Run[]>(`/api/transports/${id}/runs`)
+  }
+  radios(opts?: RequestOptions) {
+    return this.get<Radio[]>('/api/radios', opts)
   }
   schedulePreview(schedule: string) {
     return this.get<SchedulePreview>(`/api/schedule/preview?schedule=${enc(schedule)}`)

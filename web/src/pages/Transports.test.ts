@@ -2,7 +2,14 @@
 import { describe, expect, it, vi } from 'vitest'
 import { fireEvent, render, screen, within } from '@testing-library/svelte'
 import { tick } from 'svelte'
-import type { OutpostEvent, Transport } from '../lib/api.ts'
+import type { OutpostEvent, Radio, Transport } from '../lib/api.ts'
+
+// jsdom has no layout and no ResizeObserver, which the radio chart's bind:clientWidth uses.
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+} as unknown as typeof ResizeObserver
 
 const transport: Transport = {
   id: 3,
@@ -23,6 +30,7 @@ vi.mock('../lib/api.ts', async (importOriginal) => {
     transportKinds: vi.fn(async () => [{ kind: 'folder', summary: 'a folder', options: [{ name: 'path', required: true, secret: false, help: 'the folder' }] }]),
     runTransport: vi.fn(async () => ({ started: true })),
     schedulePreview: vi.fn(async () => ({ valid: true, text: 'every 5 minutes', next: [] })),
+    radios: vi.fn(async () => [] as Radio[]),
   }
   return { ...real, api: fake }
 })
@@ -67,5 +75,21 @@ describe('Transports page', () => {
     await tick()
     expect(within(item).getByText(/Failed: \/media\/stick is not there/)).toBeTruthy()
     expect(within(item).queryByRole('progressbar')).toBeNull()
+  })
+
+  it('shows a LoRa transport\'s radio beside it, and no radio for other carriers', async () => {
+    const lora: Transport = { ...transport, id: 5, kind: 'lora', options: { port: '/dev/ttyACM0' } }
+    vi.mocked(api.transports).mockResolvedValueOnce([transport, lora])
+    vi.mocked(api.radios).mockResolvedValueOnce([{
+      transportId: 5, peer: 'town', port: '/dev/ttyACM0', listening: true, firmware: 'rnode', region: 'EU868', frequencyHz: 869_525_000, sf: 9, bandwidthHz: 125_000,
+      codingRate: 5, txPowerDbm: 14, payloadBytes: 222, dutyPercent: 1, budget: { usedMs: 1800, limitMs: 36_000 },
+      day: { airtimeMs: 1800, framesSent: 9, framesResent: 0, framesReceived: 3, framesBad: 0, acksMissed: 0 },
+      hours: Array.from({ length: 24 }, (_, i) => ({ hour: i * 3_600_000, airtimeMs: i === 23 ? 1800 : 0 })),
+    }])
+    render(Transports)
+    const heading = await screen.findByRole('heading', { name: /Radio on \/dev\/ttyACM0/ })
+    expect(heading.closest('li')?.getAttribute('data-transport')).toBe('5')
+    expect(screen.getAllByRole('heading', { name: /Radio on/ })).toHaveLength(1)
+    expect(screen.getByRole('img', { name: /Airtime per hour over the last 24 hours: 1\.8 s in all/ })).toBeTruthy()
   })
 })
