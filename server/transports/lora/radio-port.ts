@@ -2,7 +2,8 @@
 // The real radio is a serial device (/dev/ttyACM0, /dev/ttyUSB0) opened with
 // the serialport library; the tests open a pseudo-terminal the same way,
 // with the radio simulator on its other end, so the one driver runs in both.
-import { SerialPort } from 'serialport'
+// serialport (and its native binding) is loaded only when a radio is opened:
+// every CLI command that merely lists transports would pay for it otherwise.
 
 export interface RadioPort {
   /** Writes bytes to the TNC; resolves once they are handed to the OS. */
@@ -15,7 +16,8 @@ export interface RadioPort {
 }
 
 /** Opens a serial device (or a pseudo-terminal) raw at `baud`. */
-export function openSerialRadio(path: string, baud: number): Promise<RadioPort> {
+export async function openSerialRadio(path: string, baud: number): Promise<RadioPort> {
+  const { SerialPort } = await import('serialport')
   return new Promise((resolve, reject) => {
     const port = new SerialPort({ path, baudRate: baud, autoOpen: false })
     // Errors without a callback (none are expected: every write has one) are
