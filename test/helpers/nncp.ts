@@ -2,6 +2,8 @@
 // nncp-cfgnew the way a user makes them (a node's, or a multicast area's).
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import type { NncpAreaKeys } from '../../server/transports/nncp-config.js'
 
 export interface Ran {
@@ -64,3 +66,21 @@ export async function newNncpAreaKeys(area: string): Promise<NncpAreaKeys> {
 
 /** What other nodes list for this one in their neigh section. */
 export const nncpPublic = (k: NncpKeys) => ({ id: k.id, exchpub: k.exchpub, signpub: k.signpub, noisepub: k.noisepub })
+
+/**
+ * The opening lines of a test node's NNCP config, up to its own entry in
+ * neigh: a private spool and log under dir (made here), its keys. The caller
+ * adds its neighbours, closes neigh, and adds what else it needs.
+ */
+export function nncpConfigHead(dir: string, self: NncpKeys): string[] {
+  mkdirSync(join(dir, 'spool'), { recursive: true })
+  return [
+    '{',
+    `  spool: ${JSON.stringify(join(dir, 'spool'))}`,
+    `  log: ${JSON.stringify(join(dir, 'log'))}`,
+    '  noprogress: true',
+    `  self: ${JSON.stringify(self)}`,
+    '  neigh: {',
+    `    self: ${JSON.stringify(nncpPublic(self))}`,
+  ]
+}

@@ -19,32 +19,21 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { join } from 'node:path'
 import { writeFileDurable } from '../../base/durable.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
-import { BANDWIDTHS_HZ, airtimeMs, type LoraModulation } from './airtime.js'
+import { BANDWIDTHS_HZ, airtimeMs } from './airtime.js'
 import { REGIONS } from './duty-cycle.js'
 import type { SendOutcome } from './link.js'
 import { PeerKeys } from './peer-keys.js'
-import { borrowRadio, LoraSession } from './session.js'
+import { borrowRadio, LoraSession, type RadioSettings } from './session.js'
 import { WIDE } from '../../outbox/link-width.js'
 
 /** The settings as the user gave them (keys of configKeys, defaults filled in): the service stores this and parses it again at each run. */
 export type LoraConfig = Record<string, string>
 
-/** What a run uses, read from the settings. */
-export interface LoraSettings {
-  port: string
-  baud: number
-  firmware: 'rnode' | 'kiss'
+/** What a run uses, read from the settings: what opening the radio needs, and how long a run stays on the air. */
+export interface LoraSettings extends RadioSettings {
   region: string
-  frequency: number
-  txpower: number
-  modulation: LoraModulation
-  payload: number
-  /** The share of airtime allowed, 0 to 1. */
-  duty: number
-  window: number
   listenMs: number
   maxMs: number
-  maxBundleBytes: number
 }
 
 const int = (kind: string, key: string, v: string, min: number, max: number): number => {

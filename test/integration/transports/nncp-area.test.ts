@@ -18,7 +18,7 @@ import { smtpClient, messageIdCounts } from '../../helpers/mail.js'
 import { befriend } from '../../helpers/stick.js'
 import { cmdline, waitAllGone } from '../../helpers/procs.js'
 import { renderNncpAreaSnippet, type NncpAreaKeys } from '../../../server/transports/nncp-config.js'
-import { mustRun, newNncpAreaKeys, newNncpKeys as newNodeKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
+import { mustRun, nncpConfigHead, newNncpAreaKeys, newNncpKeys as newNodeKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
 import { nodePaths } from '../../../server/base/paths.js'
 import { waitFor } from '../../helpers/wait.js'
 
@@ -34,16 +34,9 @@ const newAreaKeys = () => newNncpAreaKeys(AREA)
  * signature), and the area block printed for this node's Outpost.
  */
 function writeNncpConfig(o: { dir: string; self: NncpKeys; members: Record<string, NncpKeys>; subs: string[]; area: NncpAreaKeys; outpost: TestNode }): string {
-  mkdirSync(join(o.dir, 'spool'), { recursive: true })
   const snippet = renderNncpAreaSnippet({ nodeBinary: process.execPath, outpostBin: OUTPOST_BIN, dataDir: o.outpost.data, area: AREA, subs: o.subs, keys: o.area })
   const text = [
-    '{',
-    `  spool: ${JSON.stringify(join(o.dir, 'spool'))}`,
-    `  log: ${JSON.stringify(join(o.dir, 'log'))}`,
-    '  noprogress: true',
-    `  self: ${JSON.stringify(o.self)}`,
-    '  neigh: {',
-    `    self: ${JSON.stringify(publicPart(o.self))}`,
+    ...nncpConfigHead(o.dir, o.self),
     ...Object.entries(o.members).map(([name, k]) => `    ${name}: ${JSON.stringify(publicPart(k))}`),
     '  }',
     ...snippet.trimEnd().split('\n').map((l) => `  ${l}`),

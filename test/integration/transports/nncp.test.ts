@@ -18,7 +18,7 @@ import { freePort } from '../../helpers/ports.js'
 import { cmdline, isAlive, waitAllGone } from '../../helpers/procs.js'
 import { renderNncpExecSnippet } from '../../../server/transports/nncp-config.js'
 import { waitFor } from '../../helpers/wait.js'
-import { mustRun, newNncpKeys as newKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
+import { mustRun, nncpConfigHead, newNncpKeys as newKeys, nncpPublic as publicPart, type NncpKeys } from '../../helpers/nncp.js'
 
 const nncp = (args: string[]) => mustRun(args[0]!, args.slice(1))
 
@@ -29,17 +29,10 @@ const nncp = (args: string[]) => mustRun(args[0]!, args.slice(1))
  * handler snippet that hands packets to this side's Outpost node.
  */
 function writeNncpConfig(o: { dir: string; self: NncpKeys; neighName: string; neigh: NncpKeys; outpost: TestNode; addr?: string }): string {
-  mkdirSync(join(o.dir, 'spool'), { recursive: true })
   const snippet = renderNncpExecSnippet({ nodeBinary: process.execPath, outpostBin: OUTPOST_BIN, dataDir: o.outpost.data, neighbour: o.neighName })
   const neighKeys = Object.entries(publicPart(o.neigh)).map(([k, v]) => `      ${k}: ${JSON.stringify(v)}`)
   const text = [
-    '{',
-    `  spool: ${JSON.stringify(join(o.dir, 'spool'))}`,
-    `  log: ${JSON.stringify(join(o.dir, 'log'))}`,
-    '  noprogress: true',
-    `  self: ${JSON.stringify(o.self)}`,
-    '  neigh: {',
-    `    self: ${JSON.stringify(publicPart(o.self))}`,
+    ...nncpConfigHead(o.dir, o.self),
     `    ${o.neighName}: {`,
     ...neighKeys,
     ...(o.addr ? [`      addrs: { lan: ${JSON.stringify(o.addr)} }`] : []),
