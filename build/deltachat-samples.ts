@@ -7,11 +7,12 @@
 // tests of the compact encoding and bench/lora.ts read these files.
 //
 //   node build/build.mjs && node --import tsx build/deltachat-samples.ts
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Phone, secureJoin } from '../test/helpers/deltachat.js'
 import { startNode } from '../test/helpers/node.js'
+import { maildirFiles } from '../test/helpers/mail.js'
 import { waitFor } from '../test/helpers/wait.js'
 
 const OUT = fileURLToPath(new URL('../test/fixtures/deltachat/', import.meta.url))
@@ -23,16 +24,6 @@ const TEXTS = [
   'Bringing the water filter and two batteries, back before dark.',
   'Did the radio work last night?',
 ]
-
-function maildirFiles(maildir: string): string[] {
-  const out: string[] = []
-  for (const sub of ['new', 'cur']) {
-    try {
-      for (const n of readdirSync(join(maildir, sub))) out.push(join(maildir, sub, n))
-    } catch { /* the Maildir appears with the first delivery */ }
-  }
-  return out
-}
 
 const node = await startNode({ domain: 'camp.test' })
 const phones: Phone[] = []
@@ -50,16 +41,16 @@ try {
   mkdirSync(OUT, { recursive: true })
   let n = 0
   for (const [from, to, chatId, local] of [[alice, bob, chat.inviterChatId, 'bob'], [bob, alice, chat.joinerChatId, 'alice']] as const) {
-    const maildir = join(node.data, 'mail', 'camp.test', local, 'Maildir')
+    const address = `${local}@camp.test`
     await to.stopIo()
-    const before = new Set(maildirFiles(maildir))
+    const before = new Set(maildirFiles(node.data, address))
     for (const text of TEXTS) {
       const since = from.mark()
       const id = await from.sendText(chatId, text)
       await from.waitFor('MsgDelivered', (e) => e.msgId === id, 60_000, since)
     }
     const fresh = await waitFor(`${TEXTS.length} messages in ${local}'s Maildir`, async () => {
-      const f = maildirFiles(maildir).filter((p) => !before.has(p) && readFileSync(p, 'latin1').includes('BEGIN PGP MESSAGE'))
+      const f = maildirFiles(node.data, address).filter((p) => !before.has(p) && readFileSync(p, 'latin1').includes('BEGIN PGP MESSAGE'))
       return f.length >= TEXTS.length ? f : undefined
     }, 60_000)
     for (const p of fresh.sort()) writeFileSync(join(OUT, `short-${String(++n).padStart(2, '0')}.eml`), readFileSync(p))
