@@ -7,6 +7,7 @@
 // (tmp → fsync → rename), so a restart or a new run does not hand out a
 // fresh hour.
 import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { writeFileDurable } from '../../base/durable.js'
 
 export interface RegionPlan {
@@ -39,6 +40,11 @@ export const WINDOW_MS = 60 * 60 * 1000
 interface Entry {
   at: number
   ms: number
+}
+
+/** Where a node keeps the airtime its radios spent (one budget for all of them). */
+export function airtimeFile(spool: string): string {
+  return join(spool, 'lora', 'airtime.json')
 }
 
 export class AirtimeBudget {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
-import { AirtimeBudget } from './duty-cycle.js'
+import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
 import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
 import { RadioLink } from './link.js'
 import { openSerialRadio, type RadioPort } from './radio-port.js'
@@ -62,7 +62,7 @@ export class LoraSession {
     private readonly radio: RadioPort,
   ) {
     const s = o.settings
-    this.budget = new AirtimeBudget(join(o.node.paths.spool, 'lora', 'airtime.json'), s.duty)
+    this.budget = new AirtimeBudget(airtimeFile(o.node.paths.spool), s.duty)
     this.link = new RadioLink({
       port: radio,
       self: o.node.config.node.name,

@@ -2,10 +2,9 @@
 // admin): the port and channel settings, airtime used in the last hour
 // against the duty-cycle budget, and the frames of the last day with an
 // hour-by-hour airtime series for the chart.
-import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { TransportInfo } from '../service.js'
-import { AirtimeBudget } from './duty-cycle.js'
+import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
 import { RadioLog, type RadioFigures } from './radio-log.js'
 import { loraSettings } from './transport.js'
 
@@ -44,7 +43,7 @@ export function radioState(node: NodeContext, t: TransportInfo, listening: boole
     return undefined
   }
   // Read-only: the budget file is written only when a frame is charged.
-  const budget = new AirtimeBudget(join(node.paths.spool, 'lora', 'airtime.json'), s.duty, () => now)
+  const budget = new AirtimeBudget(airtimeFile(node.paths.spool), s.duty, () => now)
   const log = new RadioLog(node.db)
   const hours = log.hours(t.id, 24, now)
   const day = log.total(t.id, 24, now)
