@@ -90,7 +90,9 @@ export async function offload(stickDir: string, deps: OffloadDeps): Promise<Offl
     const messages = exported.reduce((n, r) => n + r.messages, 0)
     const acks = exported.reduce((n, r) => n + r.acks, 0)
     const bundlesIn = imported.filter((r) => r.outcome.kind === 'imported').length
-    log(`offload ${stickDir}: imported ${bundlesIn} bundles; exported ${messages} messages and ${acks} acks for ${exported.map((r) => r.peer).join(', ') || 'no peer'}; safe to remove`)
+    const swept = exported.reduce((n, r) => n + (r.swept ?? 0), 0)
+    const cut = swept ? `; removed ${swept} unfinished bundle writes an earlier pull had cut short` : ''
+    log(`offload ${stickDir}: imported ${bundlesIn} bundles; exported ${messages} messages and ${acks} acks for ${exported.map((r) => r.peer).join(', ') || 'no peer'}${cut}; safe to remove`)
     led.show('done')
     report({ phase: 'done', done: bundlesIn + exported.reduce((n, r) => n + r.bundles, 0), total: bundlesIn + exported.reduce((n, r) => n + r.bundles, 0) })
     return { ok: true, imported, exported }

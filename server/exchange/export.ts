@@ -1,7 +1,7 @@
 // Export: sealing what waits for a peer into bundles and handing them to a
 // carrier. The exchange hands this step its services; the carriers give it
 // a sink (a file on a stick, an nncp-exec, an HTTP POST).
-import { existsSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, count, eq, inArray } from 'drizzle-orm'
 import { countHeld, countWaiting, dueBands, peerHasDueFor } from '../outbox/queue-query.js'
@@ -46,6 +46,31 @@ export function stickSink(dir: string, peer: string): BundleSink {
   }
 }
 
+/** A bundle write of writeFileDurable's (base/durable.ts) that never reached its rename: `.NAME.obundle.PID.HEX.tmp`. */
+const CUT_WRITE = /^\.[^/]+\.obundle\.\d+\.[0-9a-f]{8}\.tmp$/
+
+/**
+ * Removes the bundle writes a pulled stick cut short in DIR/outpost/<peer>/
+ * and returns their names. They never count as bundles (a reader skips
+ * them: stick-layout.ts), but nothing else would ever remove them, and a
+ * stick pulled often would fill up. Only for a stick in the box's own port
+ * (`via: 'usb'`), which nothing else writes to while it is plugged in: a
+ * shared folder (Syncthing, a network mount) may hold another writer's
+ * write in progress under a name like these.
+ */
+export function sweepCutWrites(dir: string, peer: string): string[] {
+  const folder = stickFolder(dir, peer)
+  let names: string[]
+  try {
+    names = readdirSync(folder)
+  } catch {
+    return []
+  }
+  const cut = names.filter((n) => CUT_WRITE.test(n))
+  for (const n of cut) rmSync(join(folder, n), { force: true })
+  return cut
+}
+
 export interface ExportResult {
   peer: string
   bundles: number
@@ -57,6 +82,8 @@ export interface ExportResult {
   held: number
   bytes: number
   files: string[]
+  /** Writes a pulled stick had cut short, removed from the peer's folder before this export (sweepCutWrites). */
+  swept?: number
   /**
    * With `settle: 'on-confirm'`: records the run's bundles as handed over
    * (the messages as departed, the acks as sent, the carried bundles as
@@ -131,8 +158,10 @@ export class BundleExport {
     let done = 0
     const results: ExportResult[] = []
     for (const peer of targets) {
+      const swept = via === 'usb' ? sweepCutWrites(dir, peer).length : 0
       const r = await this.exportPeer(peer, stickSink(dir, peer), { now, via, onMessages: (n) => progress?.((done += n), total, peer) })
-      if (r.bundles) results.push(r)
+      if (swept) r.swept = swept
+      if (r.bundles || swept) results.push(r)
     }
     progress?.(total, total, 'done')
     return results

@@ -24,9 +24,13 @@
 // are no part of the box: they are fetched from Debian's mirror for arm64
 // and installed on the test's copy of the card only.
 //
-// A power cut: the offload is frozen at a crash point right after it wrote
-// a mail bundle to the stick, qemu is killed, and after the next boot the
-// same stick finishes the work and the mail arrives once.
+// Power cuts and a pulled stick: the first power-on is cut while the
+// first-boot setup runs, and the next boot finishes it. The offload is
+// frozen at a crash point right after it wrote a mail bundle to the stick,
+// qemu is killed, and after the next boot the same stick finishes the work
+// and the mail arrives once. A stick is pulled while a bundle is half
+// written on it: the unit stops, the daemon says so, and the next plug of
+// that stick finishes the work and removes what the pull cut short.
 //
 // Slow (software emulation: minutes per boot), so it is in no tier of
 // test/run.mjs; `npm run test:appliance` builds the image and runs it.
@@ -165,7 +169,7 @@ mdns.on('response', async (r) => {
 ask()
 `
 
-describe('the appliance in the emulator: a stick is plugged in, offloaded and safe to remove', { timeout: 3 * BOOT_MS }, () => {
+describe('the appliance in the emulator: a stick is plugged in, offloaded and safe to remove', { timeout: 5 * BOOT_MS }, () => {
   const work = mkdtempSync(join(tmpdir(), 'outpost-appliance-'))
   const img = join(work, 'outpost.img')
   // Two radios: the box's own (wlan0, the hotspot) and the phone's (wlan1).
@@ -209,8 +213,24 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     else rmSync(work, { recursive: true, force: true })
   })
 
-  it('boots, and the box and the peer trust each other by their cards', async () => {
-    note(`boot: /api/health answered ${await box.boot('first boot', BOOT_MS)} s after power-on`)
+  it('a power cut during the first boot: the next boot finishes it, and the box and the peer trust each other by their cards', async () => {
+    // The first power-on is cut while the first-boot setup runs (SSH host
+    // keys, `outpost init`, outpost-setup.txt applied), as when someone
+    // pulls the plug of a box that seems to do nothing for a minute.
+    const setupStarted = await box.powerOnUntil('first boot, cut', /Starting outpost-setup\.service/, BOOT_MS)
+    await box.powerCut()
+    const cut = box.console()
+    assert.doesNotMatch(cut, /Finished outpost-setup\.service/, 'the power was cut before the first-boot setup finished')
+    assert.match(cut, /Finished outpost-grow-root\.service/, 'after the root file system was grown')
+    note(`first boot cut: the setup unit started ${setupStarted} s after power-on, and the power was cut then`)
+    note(`boot after the cut: /api/health answered ${await box.boot('first boot, after the cut', BOOT_MS)} s after power-on`)
+    const again = box.console()
+    assert.match(again, /Finished outpost-setup\.service/, 'the setup ran to the end on the next boot')
+    assert.doesNotMatch(again, /Failed to start (outpost[a-z-]*|hostapd|dnsmasq)\.service/)
+    // The card was applied: its note says so, and the passphrase and password are no longer on it.
+    const card = execFileSync('mtype', ['-i', `${img}@@${firstPartitionOffset(img)}`, '::/outpost-setup.txt'], { encoding: 'utf8' })
+    assert.doesNotMatch(card, /^admin_password = \S/m, 'the admin password was applied and removed from the card')
+    assert.doesNotMatch(card, /^wifi_passphrase = \S/m, 'the passphrase was applied and removed from the card')
     const login = await api(box.ports.web!, 'POST', '/api/auth/login', { body: { password: ADMIN } })
     assert.equal(login.status, 200, login.body)
     const csrf = (JSON.parse(login.body) as { csrf: string }).csrf
@@ -496,5 +516,57 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     assert.equal(imp.code, 0, imp.stdout + imp.stderr)
     assert.equal(messageIdCounts(town!.data, bob.address).get('<cut@camp.test>'), 1, 'the mail written before the cut reached bob, once')
     assert.equal(messageIdCounts(town!.data, bob.address).get('<to-town@camp.test>'), 1, 'and the earlier one is still there once')
+  })
+
+  it('a stick pulled in the middle of an export loses nothing: the next plug finishes the work and clears what the pull cut short', async () => {
+    const toTown = smtpClient(box.ports.submission!, alice)
+    await toTown.sendMail({ from: alice.address, to: bob.address, subject: 'before the pull', text: 'Pull it now.\n', messageId: '<pulled@camp.test>' })
+    toTown.close()
+    // The offload freezes with its first bundle written to the stick under
+    // its tmp name, fsynced, not yet renamed (a crash point); the stick is
+    // pulled exactly there, and systemd stops the unit (BindsTo= its device).
+    await box.sshOk([
+      'mkdir -p /run/systemd/system/outpost-usb@.service.d',
+      'printf "[Service]\\nEnvironment=OUTPOST_CRASH_AT=durable.written:1:stop\\n" >/run/systemd/system/outpost-usb@.service.d/50-pull.conf',
+      'systemctl daemon-reload',
+    ].join(' && '))
+    const stick = join(work, 'pulled.img')
+    makeStick(stick, 'vfat', {})
+    execFileSync('mmd', ['-i', `${stick}@@1048576`, '::/outpost'])
+    const plugged = Date.now()
+    const first = await box.plug(stick)
+    await waitFor('the offload to freeze mid-write', async () => (await journal(plugged, '-u outpost-usb@sda1.service -o cat')).some((l) => /crash point durable\.written \(#1\): freezing/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
+    const pulled = Date.now()
+    await box.pull(first)
+    await waitFor('the offload unit to stop with its stick', async () => !/^(active|activating|deactivating)$/m.test((await box.ssh('systemctl is-active outpost-usb@sda1.service')).stdout), { timeoutMs: STEP_MS, everyMs: 2000 })
+    await waitFor('the mount to go', async () => (await box.ssh('findmnt /run/outpost/usb/sda1')).code === 1, { timeoutMs: STEP_MS, everyMs: 2000 })
+    note(`stick pulled mid-write: the offload unit stopped ${since(pulled)} after the pull`)
+    const said = await waitFor('the appliance daemon to see the pull', async () => (await journal(pulled, '-u outpost-appliance.service -o cat')).find((l) => /removed before its offload finished/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
+    assert.match(said, /nothing is lost, plug it in again/)
+    await box.sshOk('rm /run/systemd/system/outpost-usb@.service.d/50-pull.conf && systemctl daemon-reload')
+    const cutWrite = (f: string) => /^\/outpost\/town\/\.[^/]+\.obundle\.\d+\.[0-9a-f]{8}\.tmp$/.test(f)
+    const afterPull = stickFiles(stick)
+    assert.deepEqual(afterPull.filter((f) => /^\/outpost\/town\/[^./][^/]*\.obundle$/.test(f)), [], `no finished bundle on the pulled stick: ${afterPull.join(' ')}`)
+    const cut = afterPull.filter(cutWrite)
+    note(`the pulled stick held ${cut.length} unfinished bundle write(s) and no finished bundle`)
+
+    // The same stick again: the offload runs to the end and removes what the pull cut short.
+    const replugged = Date.now()
+    const id = await box.plug(stick)
+    const done = await waitFor('the offload to end', async () => (await journal(replugged, '-u outpost-usb@sda1.service -o cat')).find((l) => /safe to remove|failed/.test(l)), { timeoutMs: STEP_MS, everyMs: 3000 })
+    assert.match(done, /exported [1-9]\d* messages .*safe to remove/)
+    if (cut.length) assert.match(done, new RegExp(`removed ${cut.length} unfinished bundle writes an earlier pull had cut short`))
+    note(`plugged again after the pull: offload done ${since(replugged)} after the plug`)
+    await waitFor('the stick to be unmounted', async () => (await box.ssh('findmnt /run/outpost/usb/sda1')).code === 1, { timeoutMs: STEP_MS, everyMs: 2000 })
+    await box.pull(id)
+    const files = stickFiles(stick)
+    assert.deepEqual(files.filter(cutWrite), [], `nothing unfinished left on the stick: ${files.join(' ')}`)
+    const back = join(work, 'after-pull')
+    mkdirSync(join(back, 'outpost', 'town'), { recursive: true })
+    for (const f of files.filter((x) => /^\/outpost\/town\/[^./][^/]*\.obundle$/.test(x))) execFileSync('mcopy', ['-i', `${stick}@@1048576`, `::${f}`, join(back, f)])
+    const imp = await town!.cli(['import', back])
+    assert.equal(imp.code, 0, imp.stdout + imp.stderr)
+    assert.equal(messageIdCounts(town!.data, bob.address).get('<pulled@camp.test>'), 1, 'the mail of the pulled offload reached bob, once')
+    assert.equal(messageIdCounts(town!.data, bob.address).get('<cut@camp.test>'), 1, 'and the one of the power cut is still there once')
   })
 })

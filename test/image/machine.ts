@@ -160,8 +160,8 @@ export class Machine {
     for (const name of Object.keys(this.opts.forward)) this.ports[name] = await freePort()
   }
 
-  /** Powers on; resolves once /api/health answers. Returns the seconds it took. */
-  async boot(label: string, timeoutMs: number): Promise<number> {
+  /** Starts qemu and opens its monitor; returns when it was started. */
+  async #powerOn(label: string): Promise<number> {
     this.consoleLog = join(this.opts.work, `${label.replace(/\W+/g, '-')}.log`)
     const args = [join(REPO, 'image/qemu-boot.sh'), this.opts.img, '--log', this.consoleLog, '--qmp', this.qmpPath, '--radios', String(this.opts.radios ?? 1)]
     for (const [name, guest] of Object.entries(this.opts.forward)) args.push('--forward', `${this.ports[name]}:${guest}`)
@@ -169,8 +169,29 @@ export class Machine {
     // nice: software emulation takes every cycle it gets, on a shared machine.
     this.#qemu = spawn('nice', ['-n', '19', 'bash', ...args], { stdio: ['ignore', 'inherit', 'inherit'], detached: true })
     this.qmp = await Qmp.open(this.qmpPath, 120_000)
+    return started
+  }
+
+  /**
+   * Powers on and resolves as soon as the serial console shows `sign` (to
+   * cut the power at that moment of the boot). Returns the seconds it took.
+   */
+  async powerOnUntil(label: string, sign: RegExp, timeoutMs: number): Promise<number> {
+    const started = await this.#powerOn(label)
     for (;;) {
-      if (!this.running()) throw new Error(`qemu ended (${this.#qemu.exitCode ?? this.#qemu.signalCode}) before the node answered; console in ${this.consoleLog}`)
+      if (!this.running()) throw new Error(`qemu ended (${this.#qemu!.exitCode ?? this.#qemu!.signalCode}) before the console showed ${sign}; console in ${this.consoleLog}`)
+      if (sign.test(this.console())) break
+      if (Date.now() - started > timeoutMs) throw new Error(`the console did not show ${sign} within ${timeoutMs / 60_000} min; console in ${this.consoleLog}`)
+      await new Promise((res) => setTimeout(res, 200))
+    }
+    return Math.round((Date.now() - started) / 1000)
+  }
+
+  /** Powers on; resolves once /api/health answers. Returns the seconds it took. */
+  async boot(label: string, timeoutMs: number): Promise<number> {
+    const started = await this.#powerOn(label)
+    for (;;) {
+      if (!this.running()) throw new Error(`qemu ended (${this.#qemu!.exitCode ?? this.#qemu!.signalCode}) before the node answered; console in ${this.consoleLog}`)
       const r = this.ports.web ? await api(this.ports.web, 'GET', '/api/health').catch(() => undefined) : undefined
       if (r?.status === 200) break
       if (Date.now() - started > timeoutMs) throw new Error(`no /api/health within ${timeoutMs / 60_000} min; console in ${this.consoleLog}`)
