@@ -211,11 +211,13 @@ export class Machine {
   }
 
   /** Runs a shell command as root on the box (SSH through the forwarded port). */
-  ssh(command: string, timeoutMs = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
+  ssh(command: string, timeoutMs = 5 * 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
       execFile('ssh', ['-i', this.sshKey, '-p', String(this.ports.ssh), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', 'root@127.0.0.1', command], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 2 ** 20 }, (err, stdout, stderr) => {
         const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 255) : 0
-        resolve({ code, stdout, stderr })
+        // Killed by the timeout: say so, or the caller sees only "exited 255".
+        const late = err && (err as { killed?: boolean }).killed ? `ssh: no answer within ${timeoutMs / 1000} s (killed)\n` : ''
+        resolve({ code, stdout, stderr: late + stderr })
       })
     })
   }
