@@ -120,7 +120,12 @@ export async function applyHotspot(
     ['dnsmasq.service', changed.includes(paths.dnsmasq)],
     ['outpost-hotspot-mdns.service', changed.includes(paths.mdnsEnv)],
   ]
-  await run('systemctl', ['enable', ...units.map(([u]) => u)])
+  // SYSTEMCTL_SKIP_SYSV: systemctl enable also brings a unit's SysV init
+  // script (hostapd and dnsmasq ship one) in step by running update-rc.d,
+  // which writes /etc/rc?.d. That is read-only in outpost-hotspot.service's
+  // sandbox, so there the enable failed after the first unit and the mDNS
+  // unit was never enabled. A systemd box never runs those scripts.
+  await execOk(exec, 'systemctl', ['enable', ...units.map(([u]) => u)], { env: { ...process.env, SYSTEMCTL_SKIP_SYSV: '1' } })
   for (const [unit, restart] of units) {
     // start is a no-op for a running unit: phones stay connected when nothing they use changed.
     await run('systemctl', [...(deps.queueStarts ? ['--no-block'] : []), restart ? 'restart' : 'start', unit])

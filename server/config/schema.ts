@@ -122,7 +122,16 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
 }
 
 export function defaultHost(): string {
-  for (const list of Object.values(networkInterfaces())) {
+  let interfaces: ReturnType<typeof networkInterfaces>
+  try {
+    interfaces = networkInterfaces()
+  } catch {
+    // Listing them needs a netlink socket, which a sandbox without network
+    // refuses (outpost-usb@.service: RestrictAddressFamilies=AF_UNIX). Such a
+    // command reads the host from outpost.toml and never needs this default.
+    return '127.0.0.1'
+  }
+  for (const list of Object.values(interfaces)) {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address
   }
   return '127.0.0.1'

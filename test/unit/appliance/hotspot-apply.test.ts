@@ -27,14 +27,16 @@ function scene(fail: Record<string, number> = {}) {
     mdnsEnv: join(dir, 'run/outpost/hotspot.env'),
   }
   const calls: string[] = []
-  const exec: Exec = async (file, args) => {
+  const envs = new Map<string, NodeJS.ProcessEnv | undefined>()
+  const exec: Exec = async (file, args, opts) => {
     const line = [file, ...args].join(' ')
     calls.push(line)
+    envs.set(line, opts?.env)
     const code = fail[line] ?? 0
     return { code, stdout: '', stderr: code ? 'Failed to restart hostapd.service: Unit hostapd.service is masked.' : '' }
   }
   const lines: string[] = []
-  return { dir, paths, calls, exec, lines, log: (l: string) => lines.push(l), done: () => rmSync(dir, { recursive: true, force: true }) }
+  return { dir, paths, calls, envs, exec, lines, log: (l: string) => lines.push(l), done: () => rmSync(dir, { recursive: true, force: true }) }
 }
 
 test('the first apply writes every file (hostapd.conf readable by root only), sets the address and restarts the services', async () => {
@@ -59,6 +61,8 @@ test('the first apply writes every file (hostapd.conf readable by root only), se
       'systemctl restart outpost-hotspot-mdns.service',
     ])
     assert.deepEqual(readdirSync(join(s.dir, 'etc/hostapd')), ['hostapd.conf'], 'no tmp file is left beside it')
+    // In outpost-hotspot.service's sandbox /etc/rc?.d is read-only: the enable must not touch the SysV scripts.
+    assert.equal(s.envs.get('systemctl enable hostapd.service dnsmasq.service outpost-hotspot-mdns.service')?.SYSTEMCTL_SKIP_SYSV, '1')
   } finally {
     s.done()
   }

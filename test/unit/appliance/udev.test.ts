@@ -35,7 +35,11 @@ test('the offload unit mounts as root, offloads as the outpost user, and always 
   assert.ok(unit.includes('ExecStopPost=-+/usr/bin/systemd-umount /run/outpost/usb/%i'))
   assert.ok(unit.includes('BindsTo=dev-%i.device'))
   // Only FAT and exFAT, checked again before the mount, which never allows programs, setuid or devices.
-  assert.ok(unit.some((l) => l.startsWith('ExecCondition=+/bin/sh -c ') && l.includes('blkid -p') && l.includes('vfat|exfat) exit 0')))
+  // The type comes from udev's database: the unit's device cgroup (PrivateDevices=) keeps even "+" commands from opening /dev/sd*.
+  assert.ok(unit.some((l) => l.startsWith('ExecCondition=+/bin/sh -c ') && l.includes('udevadm info --query=property --property=ID_FS_TYPE --value /dev/%I') && l.includes('vfat|exfat) exit 0')))
+  assert.ok(!unit.some((l) => /^ExecCondition=.*\bblkid\b/.test(l)), 'blkid cannot open the device from inside the unit')
+  // The mount point does not exist until ExecStartPre= mounts the stick; the conditions before it run in the namespace too.
+  assert.ok(unit.includes('ReadWritePaths=/var/lib/outpost -/run/outpost/usb/%i'))
   assert.ok(unit.some((l) => l.startsWith('ExecStartPre=+/usr/bin/systemd-mount ') && l.includes('--options=noexec,nosuid,nodev')))
   assert.ok(!unit.some((l) => /^MemoryDenyWriteExecute=/.test(l)), 'V8 aborts with MemoryDenyWriteExecute')
 })
