@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
+import { CompactBundleError, expandBundle, isCompactForm } from '../../bundle/compact.js'
 import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
 import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
 import { RadioLink } from './link.js'
@@ -73,7 +74,22 @@ export class LoraSession {
       store: new Reassembly(o.inDir, s.maxBundleBytes),
       window: s.window,
       log: o.log,
-      deliver: async (bytes, id) => {
+      takesCompact: true,
+      deliver: async (carried, id) => {
+        // A compact carriage form is expanded to the bundle file it stands
+        // for, and that is imported as any bundle is: its signature is
+        // checked on these bytes before anything is decrypted.
+        let bytes = carried
+        if (isCompactForm(carried)) {
+          try {
+            bytes = expandBundle(carried)
+          } catch (err) {
+            if (!(err instanceof CompactBundleError)) throw err
+            const q = o.exchange.quarantineCarried(`lora-${id}.compact`, carried, 'corrupt', `from ${o.peer} by radio: ${err.message}`, 'lora')
+            o.log(`lora: ${err.message} (from ${o.peer})${q.kind === 'quarantined' ? `; kept as ${q.file}` : ''}`)
+            return q.kind === 'deferred' ? ACK_DEFERRED : ACK_DONE
+          }
+        }
         const r = await o.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
         if (r.kind === 'deferred') return ACK_DEFERRED
         // It refers to keys this node does not hold (its store was lost):
