@@ -191,6 +191,8 @@ export const loraTransport: TransportDriver<LoraConfig> = {
         await new Promise((r) => setTimeout(r, 200))
       }
     } finally {
+      // What the peer said of the compact form this run, kept for the next.
+      carriage.peerTakesCompact(link.peerTakesCompact)
       stopCounting()
       if (borrowed) {
         session.flush()
