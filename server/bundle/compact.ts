@@ -8,7 +8,7 @@
 // bundle.
 //
 // What goes: the bundle's frame (magic, lengths and their CRC: 33 bytes,
-// all implied), the header as JSON (about 180 bytes, as binary about 40),
+// all implied), the header as JSON (about 195 bytes, as binary about 40),
 // and the age header as text (168 bytes of base64 for one X25519 stanza,
 // as raw bytes 96). What stays as it is: the age payload (nonce, ciphertext
 // and tags) and the Ed25519 signature, which no encoding can shrink.
