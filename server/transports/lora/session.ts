@@ -96,7 +96,7 @@ export class LoraSession {
         // refused, the peer forgets what it thought this node holds and
         // sends the mail again with the keys whole.
         if (r.kind === 'quarantined' && r.reason === 'unknown-key') return ACK_REFUSED
-        for (const fn of this.delivered) fn(bytes.length)
+        for (const fn of this.delivered) fn(carried.length)
         return ACK_DONE
       },
     })
@@ -164,7 +164,7 @@ export class LoraSession {
     return this.o.peer
   }
 
-  /** Calls `fn` with the size of each bundle taken in whole; returns how to stop. */
+  /** Calls `fn` with the bytes each bundle taken in whole took on the radio (its compact form, when it came so); returns how to stop. */
   onDelivered(fn: (bytes: number) => void): () => void {
     this.delivered.add(fn)
     return () => this.delivered.delete(fn)
