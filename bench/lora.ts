@@ -6,7 +6,11 @@
 // LoRa run seals them and sent by the real link protocol
 // (server/transports/lora/link.ts) over a simulated channel, every frame
 // both sides put on the air counted: fragments, queries, ACKs and resends;
-// brotli bundles (what the carrier sent before) beside narrow ones. Airtime
+// brotli bundles (what the carrier sent before) beside narrow ones, and
+// each narrow bundle again in its compact carriage form
+// (server/bundle/compact.ts) against the same bundle uncompacted. The
+// bytes on air of one short message are broken down into the bundle's
+// parts and the link's. Airtime
 // is computed for SF7, SF9 and SF12 at 125 kHz by the Semtech formula, and
 // set against the baseline measured in the same run: the bare ≈2.3 KB
 // message cut into 222-byte frames with no bundle, no link framing and no
@@ -20,13 +24,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { generateIdentity, identityToRecipient } from 'age-encryption'
-import { newBundleId, sealBundle, type NarrowSealOptions } from '../server/bundle/format.js'
+import { FRAME_BYTES, MAGIC, SIGNATURE_BYTES, newBundleId, sealBundle, type NarrowSealOptions } from '../server/bundle/format.js'
+import { compactBundle } from '../server/bundle/compact.js'
+import { splitAgeFile } from '../server/bundle/age-payload.js'
 import { foldKey, keyRef } from '../server/bundle/narrow/autocrypt-key.js'
 import { encodeNarrow, narrowRecords } from '../server/bundle/narrow/codec.js'
 import { stableMessageId } from '../server/bundle/message-id.js'
 import { airtimeMs } from '../server/transports/lora/airtime.js'
 import { AirtimeBudget, WINDOW_MS } from '../server/transports/lora/duty-cycle.js'
-import { ACK_DONE } from '../server/transports/lora/frames.js'
+import { ACK_DONE, CRC_LENGTH, DATA_HEADER, KIND_DATA } from '../server/transports/lora/frames.js'
 import { KissDecoder } from '../server/transports/lora/kiss.js'
 import { RadioLink } from '../server/transports/lora/link.js'
 import type { RadioPort } from '../server/transports/lora/radio-port.js'
@@ -55,14 +61,21 @@ export function shortChatMessage(): Buffer {
   ].join('\r\n'))
 }
 
+interface AirFrame { kind: number; length: number }
+
 /** Every frame's length as it went on air, from both sides of one transfer. */
 async function framesOnAir(bundle: Buffer, loss: number, seed: number): Promise<number[]> {
+  return (await framesOnAirByKind(bundle, loss, seed)).map((f) => f.length)
+}
+
+/** Every frame as it went on air (its kind and length), from both sides of one transfer. */
+async function framesOnAirByKind(bundle: Buffer, loss: number, seed: number): Promise<AirFrame[]> {
   const fast = { sf: 7, bw: 500000, cr: 5, preamble: 8 }
   const { ports, channel } = radioPair({ modulation: fast, payload: PAYLOAD, loss, seed })
-  const sizes: number[] = []
+  const sizes: AirFrame[] = []
   const tapped = (p: RadioPort): RadioPort => {
     const d = new KissDecoder()
-    return { ...p, write: async (b) => { sizes.push(...d.push(b).map((f) => f.data.length)); return p.write(b) } }
+    return { ...p, write: async (b) => { sizes.push(...d.push(b).map((f) => ({ kind: f.data[0]!, length: f.data.length }))); return p.write(b) } }
   }
   const dirs = [mkdtempSync(join(tmpdir(), 'op-bl-')), mkdtempSync(join(tmpdir(), 'op-bl-'))]
   const mk = (self: string, peer: string, port: RadioPort, dir: string, s: number) => new RadioLink({ port: tapped(port), self, peer, payload: PAYLOAD, modulation: fast, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(dir, 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(s), maxMisses: 30 })
@@ -85,6 +98,30 @@ function keyMessage(key: Buffer, n: number): Buffer {
 }
 
 const sum = (a: number[]) => a.reduce((s, x) => s + x, 0)
+
+function compacted(bundle: Buffer): Buffer {
+  const r = compactBundle(bundle)
+  if (!('compact' in r)) throw new Error(`the bench bundle has no compact form: ${r.unchanged}`)
+  return r.compact
+}
+
+/** Where the bytes of one sealed bundle go: its frame, header JSON, age header, age nonce and tags, the compressed payload they wrap, and the signature. */
+function bundleParts(bundle: Buffer): { frame: number; header: number; ageHeader: number; ageOverhead: number; payload: number; signature: number } {
+  const header = bundle.readUInt32BE(MAGIC.length)
+  const age = bundle.subarray(FRAME_BYTES + header, bundle.length - SIGNATURE_BYTES)
+  const { header: ageHeader, rest } = splitAgeFile(age)
+  const chunks = Math.max(1, Math.ceil((rest.length - 16) / (64 * 1024 + 16)))
+  const ageOverhead = 16 + 16 * chunks
+  return { frame: FRAME_BYTES, header, ageHeader: ageHeader.length, ageOverhead, payload: rest.length - ageOverhead, signature: SIGNATURE_BYTES }
+}
+
+/** The link's share of a transfer: DATA frames' headers and CRCs, bundle bytes sent more than once, and QUERY/ACK frames. */
+function linkParts(frames: AirFrame[], carried: number): { dataFrames: number; framing: number; resent: number; other: number; otherFrames: number } {
+  const data = frames.filter((f) => f.kind === KIND_DATA)
+  const framing = data.length * (DATA_HEADER + CRC_LENGTH)
+  const others = frames.filter((f) => f.kind !== KIND_DATA)
+  return { dataFrames: data.length, framing, resent: sum(data.map((f) => f.length)) - framing - carried, other: sum(others.map((f) => f.length)), otherFrames: others.length }
+}
 const mean = (a: number[]) => sum(a) / a.length
 
 export async function benchLora(out: (line?: string) => void = (l = '') => process.stdout.write(l + '\n')): Promise<void> {
@@ -115,26 +152,51 @@ export async function benchLora(out: (line?: string) => void = (l = '') => proce
   out(`  raw ${raw.toFixed(0)} B; armor as binary ${unwrapped.toFixed(0)} B (${(unwrapped / raw).toFixed(2)}); + deflate ${deflated.toFixed(0)} B; + dictionary ${dict.toFixed(0)} B (${(dict / raw).toFixed(2)}); + key by reference ${referenced.toFixed(0)} B (the core 2.57 puts the key inside the encryption: nothing to refer to); brotli alone ${brotli.toFixed(0)} B`)
   out(`  a message with an Autocrypt key in its headers (SecureJoin's first): raw ${km.length} B, narrow with the key whole ${kWhole} B, by reference ${kRef} B`)
 
+  // Where the bytes of a lone short message go, uncompacted and compacted, on a clean channel.
+  const lone = await seal([real[0]!], { peerHasKey: none })
+  const loneCompact = compacted(lone)
+  const p = bundleParts(lone)
+  out(`  breakdown of a lone short message (${real[0]!.length} B raw) in a narrow bundle of ${lone.length} B: frame ${p.frame} B, header JSON ${p.header} B, age header ${p.ageHeader} B (one X25519 stanza and its MAC, as text), age nonce and tag ${p.ageOverhead} B, compressed payload ${p.payload} B, signature ${p.signature} B`)
+  for (const [what, carried] of [['as the bundle file', lone], ['in its compact form', loneCompact]] as const) {
+    const frames = await framesOnAirByKind(carried, 0, 100)
+    const l = linkParts(frames, carried.length)
+    out(`    ${what} (${carried.length} B): on air ${sum(frames.map((f) => f.length))} B = ${carried.length} B carried + ${l.framing} B of link headers and CRCs in ${l.dataFrames} DATA frames + ${l.resent} B resent + ${l.other} B in ${l.otherFrames} QUERY and ACK frames`)
+  }
+  out(`    compact form: ${lone.length - loneCompact.length} B less (the frame, the header as binary, the age stanza and MAC as raw bytes); the ${p.payload + p.ageOverhead + p.signature} B of ciphertext, nonce, tag and signature stay`)
+
   // Whole bundles over the link: what a LoRa run puts on the air.
-  const rows: [string, Buffer[], NarrowSealOptions | undefined][] = [
-    ['brotli bundle, 1 message (before)', [real[0]!], undefined],
-    ['narrow bundle, 1 message', [real[0]!], { peerHasKey: none }],
-    [`brotli bundle, ${real.length} messages`, real, undefined],
-    [`narrow bundle, ${real.length} messages`, real, { peerHasKey: none }],
+  const narrowOne = await seal([real[0]!], { peerHasKey: none })
+  const narrowAll = await seal(real, { peerHasKey: none })
+  const rows: [string, Buffer, number][] = [
+    ['brotli bundle, 1 message (before)', await seal([real[0]!]), 1],
+    ['narrow bundle, 1 message', narrowOne, 1],
+    ['narrow bundle, 1 message, compact form', compacted(narrowOne), 1],
+    [`brotli bundle, ${real.length} messages`, await seal(real), real.length],
+    [`narrow bundle, ${real.length} messages`, narrowAll, real.length],
+    [`narrow bundle, ${real.length} messages, compact form`, compacted(narrowAll), real.length],
   ]
   out(`  sealed and sent by the link (${PAYLOAD}-byte frames, 125 kHz, CR 4/5; every frame of both sides counted); baseline: the bare ${synthetic.length}-byte message in ${baseline.length} frames, ${sum(baseline)} B`)
   let seed = 1
-  for (const [what, datas, narrow] of rows) {
-    const bundle = await seal(datas, narrow)
-    const clean = await framesOnAir(bundle, 0, seed++)
+  let uncompacted = 0
+  for (const [what, bundle, count] of rows) {
+    const compact = what.endsWith('compact form')
+    // A compact form goes over the same simulated channel, with the same seeds, as the bundle before it.
+    if (compact) seed -= 2
+    const cleanFrames = await framesOnAirByKind(bundle, 0, seed++)
+    const clean = cleanFrames.map((f) => f.length)
     const lossy = await framesOnAir(bundle, 0.1, seed++)
-    const per = sum(clean) / datas.length
-    out(`  ${what}: bundle ${bundle.length} B; on air ${per.toFixed(0)} B a message (10% loss: ${(sum(lossy) / datas.length).toFixed(0)} B), ratio to baseline ${(per / sum(baseline)).toFixed(2)}`)
+    const per = sum(clean) / count
+    // Resends on a clean channel come from ACKs that a busy machine answered late: the comparison leaves them out.
+    const resent = linkParts(cleanFrames, bundle.length).resent
+    const needed = (sum(clean) - resent) / count
+    out(`  ${what}: ${compact ? 'carried' : 'bundle'} ${bundle.length} B; on air ${per.toFixed(0)} B a message (${(resent / count).toFixed(0)} B of it resent; 10% loss: ${(sum(lossy) / count).toFixed(0)} B), ratio to baseline ${(per / sum(baseline)).toFixed(2)}` +
+      (compact ? `; without resends ${needed.toFixed(0)} B, ratio to the same bundle uncompacted ${(needed / uncompacted).toFixed(2)}` : ''))
+    uncompacted = needed
     for (const sf of [7, 9, 12]) {
       const m = { sf, bw: 125000, cr: 5, preamble: 8 }
       const air = (sizes: number[]) => sum(sizes.map((n) => airtimeMs(m, n)))
-      const ours = air(clean) / datas.length
-      out(`    SF${sf}: ${(ours / 1000).toFixed(2)} s a message (10% loss: ${(air(lossy) / datas.length / 1000).toFixed(2)} s), baseline ${(air(baseline) / 1000).toFixed(2)} s, ratio ${(ours / air(baseline)).toFixed(2)}; ${((0.01 * WINDOW_MS) / ours).toFixed(1)} messages an hour within 1% duty cycle`)
+      const ours = air(clean) / count
+      out(`    SF${sf}: ${(ours / 1000).toFixed(2)} s a message (10% loss: ${(air(lossy) / count / 1000).toFixed(2)} s), baseline ${(air(baseline) / 1000).toFixed(2)} s, ratio ${(ours / air(baseline)).toFixed(2)}; ${((0.01 * WINDOW_MS) / ours).toFixed(1)} messages an hour within 1% duty cycle`)
     }
   }
 }

@@ -135,6 +135,11 @@ export class Exchange {
     return this.import.importClassic(peer, bytes, opts)
   }
 
+  /** Keeps what a carrier brought but could not read as a bundle (a damaged compact carriage form) in quarantine with its reason. */
+  quarantineCarried(name: string, bytes: Buffer, reason: string, detail: string, via: string): ClassicImportOutcome {
+    return this.import.quarantineClassic(name, bytes, reason, detail, undefined, via)
+  }
+
   /** Keeps a classic batch that cannot be taken (from no peer, or too large) in quarantine with its reason. */
   quarantineClassic(name: string, bytes: Buffer, reason: string, detail: string, via?: string): ClassicImportOutcome {
     return this.import.quarantineClassic(name, bytes, reason, detail, undefined, via)

@@ -4,7 +4,7 @@
 // ignored. The layout (all integers big-endian):
 //
 //   DATA   'D' flags link[4] id[8] total:u32 index:u16 count:u16 data… crc:u32
-//   QUERY  'Q' 0     link[4] id[8] total:u32 count:u16               crc:u32
+//   QUERY  'Q' flags link[4] id[8] total:u32 count:u16               crc:u32
 //   ACK    'A' status link[4] id[8] count:u16 base:u16 bitmap…       crc:u32
 //
 // `id` is the first 8 bytes of the SHA-256 of the whole bundle: the
@@ -14,6 +14,12 @@
 // `ceil(total / count)` bytes long but the last. An ACK says every fragment
 // below `base` is held, and bit i of the bitmap (LSB first) that fragment
 // base + i is.
+//
+// Flags: bit 0 (DATA only) asks for an ACK; bit 1 says the sending node
+// takes bundles in their compact carriage form (bundle/compact.ts). A node
+// of an older version sends 0 in QUERY and only bit 0 in DATA, and ignores
+// both bits where it does not know them, so the flag is how the two ends
+// agree on the compact form without a handshake of their own.
 import { crc32 } from 'node:zlib'
 import { createHash } from 'node:crypto'
 
@@ -21,6 +27,7 @@ export const KIND_DATA = 0x44
 export const KIND_QUERY = 0x51
 export const KIND_ACK = 0x41
 export const FLAG_POLL = 0x01
+export const FLAG_TAKES_COMPACT = 0x02
 
 export const ACK_PARTIAL = 0
 /** The bundle was taken in (imported, a duplicate, relayed or quarantined): never send it again. */
@@ -38,8 +45,8 @@ export const ACK_HEADER = 18
 export const CRC_LENGTH = 4
 
 export type LinkFrame =
-  | { kind: 'data'; poll: boolean; link: Buffer; id: Buffer; total: number; index: number; count: number; data: Buffer }
-  | { kind: 'query'; link: Buffer; id: Buffer; total: number; count: number }
+  | { kind: 'data'; poll: boolean; takesCompact?: boolean; link: Buffer; id: Buffer; total: number; index: number; count: number; data: Buffer }
+  | { kind: 'query'; takesCompact?: boolean; link: Buffer; id: Buffer; total: number; count: number }
   | { kind: 'ack'; status: number; link: Buffer; id: Buffer; count: number; base: number; bitmap: Buffer }
 
 /** The link id of two nodes: the same on both sides, whoever sends. */
@@ -77,7 +84,7 @@ export function encodeFrame(f: LinkFrame): Buffer {
   if (f.kind === 'data') {
     const h = Buffer.alloc(DATA_HEADER)
     h[0] = KIND_DATA
-    h[1] = f.poll ? FLAG_POLL : 0
+    h[1] = (f.poll ? FLAG_POLL : 0) | (f.takesCompact ? FLAG_TAKES_COMPACT : 0)
     f.link.copy(h, 2)
     f.id.copy(h, 6)
     h.writeUInt32BE(f.total, 14)
@@ -88,6 +95,7 @@ export function encodeFrame(f: LinkFrame): Buffer {
   if (f.kind === 'query') {
     const h = Buffer.alloc(QUERY_LENGTH - CRC_LENGTH)
     h[0] = KIND_QUERY
+    h[1] = f.takesCompact ? FLAG_TAKES_COMPACT : 0
     f.link.copy(h, 2)
     f.id.copy(h, 6)
     h.writeUInt32BE(f.total, 14)
@@ -118,14 +126,14 @@ export function decodeFrame(b: Buffer): LinkFrame | undefined {
     const count = body.readUInt16BE(20)
     const data = Buffer.from(body.subarray(DATA_HEADER))
     if (count < 1 || fragmentLength(total, count, index) !== data.length) return undefined
-    return { kind: 'data', poll: (body[1]! & FLAG_POLL) !== 0, link, id, total, index, count, data }
+    return { kind: 'data', poll: (body[1]! & FLAG_POLL) !== 0, takesCompact: (body[1]! & FLAG_TAKES_COMPACT) !== 0, link, id, total, index, count, data }
   }
   if (body[0] === KIND_QUERY) {
     if (body.length !== QUERY_LENGTH - CRC_LENGTH) return undefined
     const total = body.readUInt32BE(14)
     const count = body.readUInt16BE(18)
     if (count < 1 || fragmentLength(total, count, count - 1) < 1) return undefined
-    return { kind: 'query', link, id, total, count }
+    return { kind: 'query', takesCompact: (body[1]! & FLAG_TAKES_COMPACT) !== 0, link, id, total, count }
   }
   if (body[0] === KIND_ACK) {
     if (body.length < ACK_HEADER) return undefined

@@ -43,6 +43,8 @@ export interface LinkOptions {
   log?: (line: string) => void
   /** The longest a frame may wait for the airtime budget; past it, sending stops for this session. */
   maxBudgetWaitMs?: number
+  /** Whether this node's deliver() takes compact carriage forms (bundle/compact.ts): said in the flags of every QUERY and DATA frame it sends. */
+  takesCompact?: boolean
 }
 
 export type SendOutcome = 'done' | 'deferred' | 'refused' | 'down' | 'budget'
@@ -68,6 +70,13 @@ export class RadioLink {
   readonly stats: LinkStats = { framesSent: 0, framesResent: 0, framesReceived: 0, framesBad: 0, acksMissed: 0, airtimeMs: 0, bytesOnAir: 0, bundlesSent: 0, bundlesReceived: 0 }
   /** When a frame was last heard from the peer (ms since the epoch); 0 never. */
   lastHeardAt = 0
+  /**
+   * Whether the peer takes compact carriage forms, by the flags of the last
+   * QUERY or DATA frame heard from it (undefined: none heard yet). A peer of
+   * an older version never sets the flag, and one that goes back to an
+   * older version stops setting it.
+   */
+  peerTakesCompact: boolean | undefined
   private readonly link: Buffer
   private readonly decoder: KissDecoder
   private readonly window: number
@@ -143,6 +152,7 @@ export class RadioLink {
       if (this.ackWaiter && this.ackWaiter.id === f.id.toString('hex') && this.ackWaiter.count === f.count) this.ackWaiter.resolve(f)
       return
     }
+    this.peerTakesCompact = f.takesCompact === true
     if (f.kind === 'data') {
       const id = f.id.toString('hex')
       // The peer's burst goes on until its polling frame: keep quiet till then.
@@ -235,7 +245,8 @@ export class RadioLink {
     const sentOnce = new Uint8Array(plan.count)
     let misses = 0
     let importWaits = 0
-    let poll: LinkFrame = { kind: 'query', link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+    const takesCompact = this.o.takesCompact === true
+    let poll: LinkFrame = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
     let pollIsResend = false
     for (;;) {
       if (this.closed) return 'down'
@@ -249,7 +260,7 @@ export class RadioLink {
         // Back off a random time that doubles with each miss: the peer may be transmitting, or another burst collided.
         await sleep(this.random() * this.maxFrameMs * 2 ** Math.min(misses, 5))
         // Ask again with a QUERY: 24 bytes, where resending the last fragment would cost a whole frame.
-        poll = { kind: 'query', link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
         pollIsResend = true
         continue
       }
@@ -264,7 +275,7 @@ export class RadioLink {
         // Whole at the peer and being imported: ask again after a while.
         if (++importWaits > 30) return 'down'
         await sleep(Math.min(1000 * 2 ** Math.min(importWaits - 1, 4), 10_000))
-        poll = { kind: 'query', link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
         pollIsResend = false
         continue
       }
@@ -276,12 +287,12 @@ export class RadioLink {
       for (let i = ack.base; i < plan.count && i < span && burst.length < this.window; i++) if (!held[i]) burst.push(i)
       if (burst.length === 0) {
         // Everything held but no import yet: a query makes the peer start it.
-        poll = { kind: 'query', link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
         pollIsResend = false
         continue
       }
       const frames: LinkFrame[] = burst.map((index, k) => ({
-        kind: 'data', poll: k === burst.length - 1, link: this.link, id: idBuf, total: bundle.length, index, count: plan.count,
+        kind: 'data', poll: k === burst.length - 1, takesCompact, link: this.link, id: idBuf, total: bundle.length, index, count: plan.count,
         data: bundle.subarray(index * plan.size, Math.min((index + 1) * plan.size, bundle.length)),
       }))
       for (const f of frames.slice(0, -1)) {

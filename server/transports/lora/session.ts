@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
+import { CompactBundleError, expandBundle, isCompactForm } from '../../bundle/compact.js'
 import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
 import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
 import { RadioLink } from './link.js'
@@ -73,14 +74,29 @@ export class LoraSession {
       store: new Reassembly(o.inDir, s.maxBundleBytes),
       window: s.window,
       log: o.log,
-      deliver: async (bytes, id) => {
+      takesCompact: true,
+      deliver: async (carried, id) => {
+        // A compact carriage form is expanded to the bundle file it stands
+        // for, and that is imported as any bundle is: its signature is
+        // checked on these bytes before anything is decrypted.
+        let bytes = carried
+        if (isCompactForm(carried)) {
+          try {
+            bytes = expandBundle(carried)
+          } catch (err) {
+            if (!(err instanceof CompactBundleError)) throw err
+            const q = o.exchange.quarantineCarried(`lora-${id}.compact`, carried, 'corrupt', `from ${o.peer} by radio: ${err.message}`, 'lora')
+            o.log(`lora: ${err.message} (from ${o.peer})${q.kind === 'quarantined' ? `; kept as ${q.file}` : ''}`)
+            return q.kind === 'deferred' ? ACK_DEFERRED : ACK_DONE
+          }
+        }
         const r = await o.exchange.importBundle(bytes, `lora-${id}.obundle`, { via: 'lora' })
         if (r.kind === 'deferred') return ACK_DEFERRED
         // It refers to keys this node does not hold (its store was lost):
         // refused, the peer forgets what it thought this node holds and
         // sends the mail again with the keys whole.
         if (r.kind === 'quarantined' && r.reason === 'unknown-key') return ACK_REFUSED
-        for (const fn of this.delivered) fn(bytes.length)
+        for (const fn of this.delivered) fn(carried.length)
         return ACK_DONE
       },
     })
@@ -148,7 +164,7 @@ export class LoraSession {
     return this.o.peer
   }
 
-  /** Calls `fn` with the size of each bundle taken in whole; returns how to stop. */
+  /** Calls `fn` with the bytes each bundle taken in whole took on the radio (its compact form, when it came so); returns how to stop. */
   onDelivered(fn: (bytes: number) => void): () => void {
     this.delivered.add(fn)
     return () => this.delivered.delete(fn)

@@ -23,6 +23,7 @@ import { BANDWIDTHS_HZ, airtimeMs } from './airtime.js'
 import { REGIONS } from './duty-cycle.js'
 import type { SendOutcome } from './link.js'
 import { PeerKeys } from './peer-keys.js'
+import { CompactCarriage } from './carriage.js'
 import { borrowRadio, LoraSession, type RadioSettings } from './session.js'
 import { WIDE } from '../../outbox/link-width.js'
 
@@ -121,6 +122,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     const dirs = loraSpool(ctx.node.paths.spool, ctx.peer)
     mkdirSync(dirs.out, { recursive: true })
     const peerKeys = new PeerKeys(join(dirs.out, '..', 'peer-keys.json'))
+    const carriage = new CompactCarriage(join(dirs.out, '..'))
     // Inside `outpost start` the listener holds the radio open between runs:
     // the run sends over that link. A run from the command line while the
     // node holds the port asks the node to lend it (session.ts).
@@ -163,13 +165,17 @@ export const loraTransport: TransportDriver<LoraConfig> = {
         if (next) {
           const file = join(dirs.out, next)
           const bytes = readFileSync(file)
-          const outcome: SendOutcome = await link.send(bytes)
+          // The queue keeps the bundle file; the radio carries its compact
+          // form when the peer takes it (carriage.ts). The form is the same
+          // for the same file, so a transfer cut off resumes.
+          const carried = carriage.carried(bytes, link.peerTakesCompact)
+          const outcome: SendOutcome = await link.send(carried)
           lastActivity = Date.now()
           if (outcome === 'done') {
             peerKeys.taken(next)
             rmSync(file)
             sentBundles++
-            sentBytes += bytes.length
+            sentBytes += carried.length
           } else if (outcome === 'refused') {
             renameSync(file, join(dirs.out, `error.${next}`))
             peerKeys.forget()
@@ -185,6 +191,8 @@ export const loraTransport: TransportDriver<LoraConfig> = {
         await new Promise((r) => setTimeout(r, 200))
       }
     } finally {
+      // What the peer said of the compact form this run, kept for the next.
+      carriage.peerTakesCompact(link.peerTakesCompact)
       stopCounting()
       if (borrowed) {
         session.flush()

@@ -88,12 +88,19 @@ test('real Delta Chat messages cross the radio narrow and are stored byte for by
     const peerKeys = () => JSON.parse(readFileSync(join(camp.data, 'spool', 'lora', 'town', 'peer-keys.json'), 'utf8')) as { held: string[] }
     assert.deepEqual(peerKeys().held, [keyRef(key)], 'camp knows town holds the key once town took the bundle in')
 
-    // 2. The same key again: it goes by reference, and bob's copy is still whole.
+    // Each node heard the other's frames say that it takes compact carriage
+    // forms (camp's mail, town's ack): from now on bundles cross compacted.
+    for (const [node, peer] of [[camp, 'town'], [town, 'camp']] as const) {
+      assert.ok(existsSync(join(node.data, 'spool', 'lora', peer, 'takes-compact')), `the node facing ${peer} knows it takes compact forms`)
+    }
+
+    // 2. The same key again, in a compact carriage form now: it goes by reference, and bob's copy is still whole.
     await submit(withKey(2))
     await waitFor('the message in the outbox', async () => /town: 1 messages/.test((await camp.cli(['queue'])).stdout))
     await session()
     const second = await waitFor('<key2@camp.test> at town', () => stored(town, bob.address, '<key2@camp.test>'), 30_000)
     assert.ok(submittedForm(second.toString('latin1')).equals(withKey(2)))
+    assert.ok(!existsSync(join(town.data, 'quarantine')) || readdirSync(join(town.data, 'quarantine')).length === 0, 'the compact form expanded to the signed bundle: nothing quarantined')
 
     // 3. Town loses its keys: the next bundle referring to the key is refused and quarantined, nothing half is delivered, and camp forgets.
     rmSync(keyring, { recursive: true, force: true })

@@ -18,10 +18,10 @@ import { seededRandom } from '../../../helpers/seeded-random.js'
 
 const modulation = { sf: 7, bw: 500000, cr: 5, preamble: 8 }
 
-function node(name: string, peer: string, port: RadioPort, seed: number, dir = mkdtempSync(join(tmpdir(), `op-link-${name}-`))) {
+function node(name: string, peer: string, port: RadioPort, seed: number, dir = mkdtempSync(join(tmpdir(), `op-link-${name}-`)), takesCompact?: boolean) {
   const got: Buffer[] = []
   const link = new RadioLink({
-    port, self: name, peer, payload: 222, modulation,
+    port, self: name, peer, payload: 222, modulation, ...(takesCompact === undefined ? {} : { takesCompact }),
     budget: new AirtimeBudget(undefined, 1),
     store: new Reassembly(dir, 1 << 20),
     deliver: async (b) => {
@@ -131,5 +131,21 @@ test('a bundle the receiver takes in but refuses (it refers to keys the receiver
   assert.equal(await a.link.send(bundle), 'refused')
   assert.equal(await a.link.send(bundle), 'refused')
   assert.equal(imports, 1, 'the refusal is remembered, not imported again')
+  ch.close()
+})
+
+test('each end learns from the flags of the frames it hears whether the other takes compact carriage forms; an older peer never says so', { timeout: 60_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0, seed: 13 }))
+  const a = node('camp', 'town', ports[0], 5, undefined, true)
+  const b = node('town', 'camp', ports[1], 6, undefined, false)
+  assert.equal(a.link.peerTakesCompact, undefined)
+  assert.equal(b.link.peerTakesCompact, undefined)
+  // A sends: B hears A's QUERY and DATA, which say "takes compact"; A hears only ACKs, which say nothing of it.
+  assert.equal(await a.link.send(randomBytes(600)), 'done')
+  assert.equal(b.link.peerTakesCompact, true)
+  assert.equal(a.link.peerTakesCompact, undefined)
+  // B, like a node of the older version, sends frames without the flag.
+  assert.equal(await b.link.send(randomBytes(600)), 'done')
+  assert.equal(a.link.peerTakesCompact, false)
   ch.close()
 })
