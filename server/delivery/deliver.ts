@@ -48,7 +48,12 @@ export interface DeliveryInput {
   key?: string
   /** Ledger rows older than this are not a retry of this message (default: no bound). */
   retryWindowMs?: number
+  /** Called as each step ends, for the benchmark's breakdown (see haraka/lib/accept-trace.ts). */
+  onStep?: (step: DeliveryStep) => void
 }
+
+/** The steps of one delivery, in order: the ledger read, the pending rows on disk, Dovecot's answers, the delivered rows. */
+export type DeliveryStep = 'ledgerRead' | 'pending' | 'lmtp' | 'delivered'
 
 /** The trace header that lets a crashed attempt's outcome be read back from the mailbox. */
 export const DELIVERY_HEADER = 'X-Outpost-Delivery'
@@ -142,6 +147,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
       row.state = 'delivered'
     }
   }
+  input.onStep?.('ledgerRead')
   const known = rows.filter((r) => r.state === 'delivered').map((r) => r.recipient)
   const already = new Set(known)
   const missing = recipients.filter((r) => !already.has(r))
@@ -163,6 +169,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
     .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
     .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
     .run()
+  input.onStep?.('pending')
   const forget = (who: string[]) => {
     if (who.length > 0) input.db.delete(deliveries).where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, who), eq(deliveries.state, 'pending'))).run()
   }
@@ -171,6 +178,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   try {
     const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${key}\r\n`, 'latin1'), input.message])
     results = await lmtpDeliver(input.lmtp, { sender: input.sender, recipients: missing }, traced)
+    input.onStep?.('lmtp')
   } catch (err) {
     if (!(err instanceof LmtpError)) throw err
     // Broken before the message went out: nobody has it. Broken after: for
@@ -188,6 +196,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
       .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, delivered.map((r) => r.recipient))))
       .run()
   }
+  input.onStep?.('delivered')
   forget(provedAbsent(results))
 
   return { ...verdictOf(results, known.length, recipients.length), messageKey: key, alreadyDelivered: known, results }

@@ -19,6 +19,7 @@ import { belowFloor } from '../../base/disk-floor.js'
 import { dirname } from 'node:path'
 import type { OutpostSettings } from '../lib/settings.js'
 import { DeferredEvents, deliveryEvents } from '../lib/events.js'
+import { acceptTrace, type MessageTrace } from '../lib/accept-trace.js'
 
 let settings: () => OutpostSettings
 let events: DeferredEvents
@@ -32,13 +33,35 @@ export function register(this: HarakaPlugin): void {
   attachToSupervisor(settings().pidFile)
   this.register_hook('queue_outbound', 'deliver_local')
   this.register_hook('queue', 'deliver_local')
+  // Only for the benchmark's breakdown (OUTPOST_ACCEPT_TRACE): first at MAIL FROM, last after DATA.
+  if (acceptTrace()) {
+    this.register_hook('mail', 'trace_mail', -1000)
+    this.register_hook('data_post', 'trace_data_post', 1000)
+  }
 }
+
+const TRACE_NOTE = 'outpost_accept_trace'
+const traceOf = (connection: Connection): MessageTrace | undefined => connection.transaction?.notes[TRACE_NOTE] as MessageTrace | undefined
+
+export const trace_mail = guardHook('trace_mail', function (this: HarakaPlugin, next: Next, connection: Connection) {
+  const trace = acceptTrace()
+  if (trace && connection.transaction) connection.transaction.notes[TRACE_NOTE] = trace.start()
+  next()
+})
+
+export const trace_data_post = guardHook('trace_data_post', function (this: HarakaPlugin, next: Next, connection: Connection) {
+  traceOf(connection)?.mark('dataPost')
+  next()
+})
 
 export const deliver_local = guardHook('deliver_local', async function (this: HarakaPlugin, next: Next, connection: Connection) {
   const txn = connection.transaction
   if (!txn) return next(constants.denysoft, smtpReply(451, '4.3.0', 'No transaction to deliver'))
+  const trace = traceOf(connection)
+  trace?.mark('queueHook')
   const s = settings()
   const message = await readMessage(txn.message_stream, s.maxMessageBytes + HEADER_ALLOWANCE)
+  trace?.mark('read')
   // Before anything is written: a full disk makes writes fail after the
   // point of no return, so below the floor the client keeps the message.
   // The message is written up to twice (outbox and mailbox), hence 2×.
@@ -63,6 +86,7 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
     // Into the outbox first: it is a local file and a row, so it rarely
     // fails, and both steps are idempotent when the client retries.
     if (byPeer.size) new Outbox(db, s.spoolDir, events).enqueue({ messageId, sender, data: message, byPeer, hops: 0 })
+    trace?.mark('routed')
     if (!local.length) return { verdict: 'delivered' as const, text: `2.0.0 Queued for ${[...byPeer.keys()].join(', ')}`, messageKey: messageId }
     return deliver({
       db,
@@ -74,6 +98,7 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
       key: messageId,
       // A client's retry comes within hours; the same key a day later is a new message.
       retryWindowMs: CLIENT_RETRY_WINDOW_MS,
+      ...(trace && { onStep: (step) => trace.mark(step) }),
     })
   })
   connection.loginfo(this, `delivery ${outcome.verdict}: key=${outcome.messageKey.slice(0, 16)} ${outcome.text}`)
@@ -82,5 +107,6 @@ export const deliver_local = guardHook('deliver_local', async function (this: Ha
   if (outcome.verdict === 'delivered') next(constants.ok, outcome.text)
   else if (outcome.verdict === 'retry') next(constants.denysoft, outcome.text)
   else next(constants.deny, outcome.text)
+  trace?.done()
   for (const ev of happened) events.record(ev.kind, ev.data)
 })
