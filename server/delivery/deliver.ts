@@ -12,6 +12,7 @@ import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { messageKey } from '../bundle/message-id.js'
+import type { LedgerWriter } from './ledger-writer.js'
 
 export type Verdict =
   /** Every recipient has it: answer OK (250). */
@@ -48,6 +49,12 @@ export interface DeliveryInput {
   key?: string
   /** Ledger rows older than this are not a retry of this message (default: no bound). */
   retryWindowMs?: number
+  /**
+   * Groups the ledger writes of concurrent deliveries (SMTP sessions of one
+   * process): the pending rows in one commit per turn, the delivered
+   * updates after the answer. Without it every write is its own commit.
+   */
+  ledger?: LedgerWriter
   /** Called as each step ends, for the benchmark's breakdown (see haraka/lib/accept-trace.ts). */
   onStep?: (step: DeliveryStep) => void
 }
@@ -131,6 +138,8 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const key = input.key ?? messageKey(input.message, input.sender)
   const oldest = input.retryWindowMs === undefined ? -Infinity : now() - input.retryWindowMs
 
+  // What this process already knows about the key is committed before it is read.
+  input.ledger?.settle(key)
   // Rows outside the retry window are an earlier message that happens to
   // have the same key: this one is delivered (the row is taken over below).
   const rows = input.db
@@ -164,11 +173,15 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   // Written (and, with synchronous=FULL, on disk) before Dovecot sees the
   // message: after a crash, the row says which mailboxes to look into.
   const started = now()
-  input.db
-    .insert(deliveries)
-    .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
-    .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
-    .run()
+  if (input.ledger) {
+    await input.ledger.pending({ messageKey: key, recipients: missing, at: started })
+  } else {
+    input.db
+      .insert(deliveries)
+      .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
+      .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
+      .run()
+  }
   input.onStep?.('pending')
   const forget = (who: string[]) => {
     if (who.length > 0) input.db.delete(deliveries).where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, who), eq(deliveries.state, 'pending'))).run()
@@ -189,7 +202,10 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   }
 
   const delivered = results.filter(isSuccess)
-  if (delivered.length > 0) {
+  if (input.ledger) {
+    // Not awaited: a pending row plus our header in the mailbox settles a crash before it is written.
+    input.ledger.delivered({ messageKey: key, recipients: delivered.map((r) => r.recipient), at: now() })
+  } else if (delivered.length > 0) {
     input.db
       .update(deliveries)
       .set({ state: 'delivered', deliveredAt: now() })
