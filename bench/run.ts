@@ -40,7 +40,12 @@ const ACCEPT_TRACE = join(mkdtempSync(join(tmpdir(), 'op-bench-trace-')), 'accep
 const traceLines = (): string[] => (existsSync(ACCEPT_TRACE) ? readFileSync(ACCEPT_TRACE, 'utf8').split('\n').filter((l) => l.trim()) : [])
 
 const STEP_LABELS: Record<(typeof ACCEPT_STEPS)[number], string> = {
-  dataPost: 'MAIL FROM → end of DATA and data_post hooks',
+  mailDone: 'mail hooks (sender policy)',
+  rcpt: 'mail hooks → RCPT TO arrives',
+  rcptDone: 'rcpt hooks (recipient policy)',
+  data: 'rcpt hooks → DATA arrives',
+  body: 'DATA → body received and parsed',
+  dataPost: 'data_post hooks (DKIM, author check)',
   queueHook: 'data_post → queue hook (Haraka)',
   read: 'readMessage',
   routed: 'disk floor, routing, outbox',

@@ -9,7 +9,17 @@ import { performance } from 'node:perf_hooks'
 
 /** The steps of one message, in the order they happen. */
 export const ACCEPT_STEPS = [
-  /** The end of the data_post hooks (DKIM, author check): Haraka's part after DATA. */
+  /** The last mail hook (sender policy) is done. */
+  'mailDone',
+  /** The first rcpt hook starts: the client's RCPT TO has arrived. */
+  'rcpt',
+  /** The last rcpt hook (recipient policy) is done. */
+  'rcptDone',
+  /** The first data hook starts: the client's DATA has arrived. */
+  'data',
+  /** The first data_post hook starts: the body has arrived and Haraka has parsed it. */
+  'body',
+  /** The end of the data_post hooks (DKIM, author check). */
   'dataPost',
   /** Our queue hook starts. */
   'queueHook',
