@@ -13,6 +13,7 @@ import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { messageKey } from '../bundle/message-id.js'
 import type { LedgerWriter } from './ledger-writer.js'
+import { crashPoint } from '../base/crash-point.js'
 
 export type Verdict =
   /** Every recipient has it: answer OK (250). */
@@ -202,6 +203,8 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   }
 
   const delivered = results.filter(isSuccess)
+  // Dovecot has it, the ledger does not know yet and the client has no answer.
+  if (delivered.length > 0) crashPoint('deliver.stored')
   if (input.ledger) {
     // Not awaited: a pending row plus our header in the mailbox settles a crash before it is written.
     input.ledger.delivered({ messageKey: key, recipients: delivered.map((r) => r.recipient), at: now() })
