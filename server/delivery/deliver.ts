@@ -5,6 +5,11 @@
 // before it the client keeps the message and retries; after it only Dovecot
 // and the ledger stand between the message and loss. So 250 is given only
 // when every recipient's mailbox has the message.
+//
+// The ledger's 'pending' row is on disk before Dovecot sees the message;
+// the 'delivered' mark may follow the 250 (with a LedgerWriter it does): a
+// pending row whose mailbox holds our X-Outpost-Delivery key is settled as
+// delivered by the client's retry, so a crash in between stores nothing twice.
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
