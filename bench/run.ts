@@ -6,6 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ACCEPT_STEPS, stepDurations } from '../server/haraka/lib/accept-trace.js'
+import { cmdline, processTree } from '../test/helpers/procs.js'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { freePort } from '../test/helpers/ports.js'
 import { nodePaths } from '../server/base/paths.js'
@@ -54,6 +55,17 @@ const STEP_LABELS: Record<(typeof ACCEPT_STEPS)[number], string> = {
   lmtp: 'LMTP round trip (Dovecot stores)',
   delivered: "'delivered' rows written",
   answered: 'verdict → next() (250 handed to Haraka)',
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
 }
 
 /** Mean and p50 of each step of the accept path, from the node's trace lines. */
@@ -184,7 +196,11 @@ async function main(): Promise<void> {
   await sleep(200)
   const sequentialTrace = traceLines()
   const baseLatency: LatencySample[] = postfixSmtp ? await idleLatency(postfixSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES) : []
+  const haraka = processTree(node.pid()!).find((p) => /bin\/haraka/.test(cmdline(p)))
+  const harakaCpu0 = cpuSeconds(haraka)
   const ourRate = await throughput(outpostSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL)
+  // Includes the one message per connection sent before the clock starts.
+  const harakaCpuPerMessage = ((cpuSeconds(haraka) - harakaCpu0) * 1000) / (ourRate.accepted + SENDERS)
   await sleep(200)
   // The last TOTAL lines: the timed messages, without the one per connection sent before the clock starts.
   const concurrentTrace = traceLines().slice(sequentialTrace.length).slice(-TOTAL)
@@ -263,6 +279,7 @@ async function main(): Promise<void> {
   out('  where Outpost\'s accept time goes:')
   printAcceptBreakdown('one message at a time', sequentialTrace)
   printAcceptBreakdown(`${SENDERS} senders at once`, concurrentTrace)
+  out(`    Haraka's CPU per message in that run: ${harakaCpuPerMessage.toFixed(1)} ms (one process, one core at most: ${(1000 / harakaCpuPerMessage).toFixed(0)} msg/s)`)
   out()
 
   out('c. Resident memory at idle, summed over processes from /proc (RSS; PSS in brackets)')
