@@ -1,8 +1,12 @@
 // `npm run bench`: one Outpost node on loopback, measured against a private
 // Debian Postfix that delivers into the same Dovecot (the chatmail stack), in
 // the same run. See bench/README.md for what each figure means.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ACCEPT_STEPS, stepDurations } from '../server/haraka/lib/accept-trace.js'
+import { cmdline, processTree } from '../test/helpers/procs.js'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { freePort } from '../test/helpers/ports.js'
 import { nodePaths } from '../server/base/paths.js'
@@ -29,6 +33,56 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
 const SENDERS = 20
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 400)
 const MEMORY_TARGET_MB = 150
+// BENCH_ONLY=b runs part b (and c, which is measured on the same node) and nothing else.
+const ONLY = process.env.BENCH_ONLY
+const part = (name: string) => ONLY === undefined || ONLY === name
+// The node writes where each accepted message's time went (server/haraka/lib/accept-trace.ts).
+const ACCEPT_TRACE = join(mkdtempSync(join(tmpdir(), 'op-bench-trace-')), 'accept.jsonl')
+const traceLines = (): string[] => (existsSync(ACCEPT_TRACE) ? readFileSync(ACCEPT_TRACE, 'utf8').split('\n').filter((l) => l.trim()) : [])
+
+const STEP_LABELS: Record<(typeof ACCEPT_STEPS)[number], string> = {
+  mailDone: 'mail hooks (sender policy)',
+  rcpt: 'mail hooks → RCPT TO arrives',
+  rcptDone: 'rcpt hooks (recipient policy)',
+  data: 'rcpt hooks → DATA arrives',
+  body: 'DATA → body received and parsed',
+  dataPost: 'data_post hooks (DKIM, author check)',
+  queueHook: 'data_post → queue hook (Haraka)',
+  read: 'readMessage',
+  routed: 'disk floor, routing, outbox',
+  ledgerRead: 'ledger read (earlier rows for the key)',
+  pending: "'pending' rows committed",
+  lmtp: 'LMTP round trip (Dovecot stores)',
+  delivered: "'delivered' rows written",
+  answered: 'verdict → next() (250 handed to Haraka)',
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Mean and p50 of each step of the accept path, from the node's trace lines. */
+function printAcceptBreakdown(title: string, lines: string[]): void {
+  if (lines.length === 0) return
+  out(`  ${title}, ${lines.length} messages (mean / p50 per message, server side):`)
+  const durations = stepDurations(lines)
+  let total = 0
+  for (const step of ACCEPT_STEPS) {
+    const d = durations.get(step) ?? []
+    if (d.length === 0) continue
+    const mean = d.reduce((a, b) => a + b, 0) / d.length
+    total += mean
+    out(`    ${pad(STEP_LABELS[step], 52)}${pad(`${mean.toFixed(2)} ms`, 12)}${summarize(d).p50.toFixed(2)} ms`)
+  }
+  out(`    ${pad('sum (MAIL FROM → 250 handed to Haraka)', 52)}${total.toFixed(2)} ms`)
+}
 
 const cleanups: Array<() => Promise<void>> = []
 async function cleanUp(): Promise<void> {
@@ -92,7 +146,7 @@ function nodeLogTail(): string {
 async function main(): Promise<void> {
   out(`Outpost bench: one node on 127.0.0.1, domain ${DOMAIN}`)
   // Rate limits would measure the limiter, not the mail path; Postfix has none here either.
-  const node = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+  const node = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000', OUTPOST_ACCEPT_TRACE: ACCEPT_TRACE } })
   benchNode = node
   cleanups.push(() => node.destroy())
   const paths = nodePaths(node.data)
@@ -139,26 +193,38 @@ async function main(): Promise<void> {
   const watcher = await IdleWatcher.open(node.ports.imap, watcherLogin!, maildirNew('watcher'))
   cleanups.push(() => watcher.close())
   const ourLatency = await idleLatency(outpostSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES)
+  await sleep(200)
+  const sequentialTrace = traceLines()
   const baseLatency: LatencySample[] = postfixSmtp ? await idleLatency(postfixSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES) : []
+  const haraka = processTree(node.pid()!).find((p) => /bin\/haraka/.test(cmdline(p)))
+  const harakaCpu0 = cpuSeconds(haraka)
   const ourRate = await throughput(outpostSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL)
+  // Includes the one message per connection sent before the clock starts.
+  const harakaCpuPerMessage = ((cpuSeconds(haraka) - harakaCpu0) * 1000) / (ourRate.accepted + SENDERS)
+  await sleep(200)
+  // The last TOTAL lines: the timed messages, without the one per connection sent before the clock starts.
+  const concurrentTrace = traceLines().slice(sequentialTrace.length).slice(-TOTAL)
   const baseRate: ThroughputResult | undefined = postfixSmtp ? await throughput(postfixSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL) : undefined
   await watcher.close()
   cleanups.pop()
 
   // a. real Delta Chat clients.
-  const ourPair = await chatPair('outpost', await node.dclogin(alice!.address), await node.dclogin(bob!.address))
-  cleanups.push(() => ourPair.close())
-  const ourChat = await chatLatency(ourPair, maildirNew('bob'), MESSAGES)
-  await ourPair.close()
-  cleanups.pop()
+  let ourChat: ChatSample[] = []
   let baseChat: ChatSample[] = []
-  // Delta Chat logs in to SMTP with the account's password; a baseline without AUTH cannot serve it.
-  if (pf?.auth) {
-    const basePair = await chatPair('postfix', viaPostfix(await node.dclogin(carol!.address), pf.port), viaPostfix(await node.dclogin(dave!.address), pf.port))
-    cleanups.push(() => basePair.close())
-    baseChat = await chatLatency(basePair, maildirNew('dave'), MESSAGES)
-    await basePair.close()
+  if (part('a')) {
+    const ourPair = await chatPair('outpost', await node.dclogin(alice!.address), await node.dclogin(bob!.address))
+    cleanups.push(() => ourPair.close())
+    ourChat = await chatLatency(ourPair, maildirNew('bob'), MESSAGES)
+    await ourPair.close()
     cleanups.pop()
+    // Delta Chat logs in to SMTP with the account's password; a baseline without AUTH cannot serve it.
+    if (pf?.auth) {
+      const basePair = await chatPair('postfix', viaPostfix(await node.dclogin(carol!.address), pf.port), viaPostfix(await node.dclogin(dave!.address), pf.port))
+      cleanups.push(() => basePair.close())
+      baseChat = await chatLatency(basePair, maildirNew('dave'), MESSAGES)
+      await basePair.close()
+      cleanups.pop()
+    }
   }
 
   // The phones have logged out; give Dovecot's IMAP processes time to go.
@@ -170,7 +236,8 @@ async function main(): Promise<void> {
   // Report.
   row('', 'Outpost', 'Postfix', 'Outpost/Postfix')
   out()
-  out(`a. Delta Chat send → IncomingMsg, ${MESSAGES} messages one after another, after SecureJoin`)
+  if (part('a')) out(`a. Delta Chat send → IncomingMsg, ${MESSAGES} messages one after another, after SecureJoin`)
+  else out('a. skipped (BENCH_ONLY)')
   const oc = summarize(ourChat.map((s) => s.incomingMs))
   sameNodeChat = oc
   const bc = summarize(baseChat.map((s) => s.incomingMs))
@@ -209,6 +276,10 @@ async function main(): Promise<void> {
   for (const [label, r] of [['Outpost', ourRate], ['Postfix', baseRate]] as const) {
     if (r && r.rejected > 0) out(`  ${label} refused ${r.rejected} of ${r.accepted + r.rejected} messages, first: ${r.firstError}`)
   }
+  out('  where Outpost\'s accept time goes:')
+  printAcceptBreakdown('one message at a time', sequentialTrace)
+  printAcceptBreakdown(`${SENDERS} senders at once`, concurrentTrace)
+  out(`    Haraka's CPU per message in that run: ${harakaCpuPerMessage.toFixed(1)} ms (one process, one core at most: ${(1000 / harakaCpuPerMessage).toFixed(0)} msg/s)`)
   out()
 
   out('c. Resident memory at idle, summed over processes from /proc (RSS; PSS in brackets)')
@@ -225,6 +296,10 @@ async function main(): Promise<void> {
 
 try {
   await main()
+  if (ONLY !== undefined) {
+    out()
+    out(`BENCH_ONLY=${ONLY}: the other parts are skipped.`)
+  } else {
   // The bundle part needs no running node: seal and open in this process.
   // A node of its own, so that "idle" means no client has ever connected.
   out()
@@ -266,6 +341,7 @@ try {
     step: Number(process.env.BENCH_IMPORT_STEP ?? 5_000),
     grow: Number(process.env.BENCH_IMPORT_GROW ?? 50_000),
   })
+  }
 } catch (err) {
   process.stderr.write(`bench failed: ${(err as Error).stack ?? err}\n${nodeLogTail()}\n`)
   process.exitCode = 1

@@ -5,6 +5,11 @@
 // before it the client keeps the message and retries; after it only Dovecot
 // and the ledger stand between the message and loss. So 250 is given only
 // when every recipient's mailbox has the message.
+//
+// The ledger's 'pending' row is on disk before Dovecot sees the message;
+// the 'delivered' mark may follow the 250 (with a LedgerWriter it does): a
+// pending row whose mailbox holds our X-Outpost-Delivery key is settled as
+// delivered by the client's retry, so a crash in between stores nothing twice.
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, eq, inArray } from 'drizzle-orm'
@@ -12,6 +17,8 @@ import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { messageKey } from '../bundle/message-id.js'
+import type { LedgerWriter } from './ledger-writer.js'
+import { crashPoint } from '../base/crash-point.js'
 
 export type Verdict =
   /** Every recipient has it: answer OK (250). */
@@ -48,7 +55,18 @@ export interface DeliveryInput {
   key?: string
   /** Ledger rows older than this are not a retry of this message (default: no bound). */
   retryWindowMs?: number
+  /**
+   * Groups the ledger writes of concurrent deliveries (SMTP sessions of one
+   * process): the pending rows in one commit per turn, the delivered
+   * updates after the answer. Without it every write is its own commit.
+   */
+  ledger?: LedgerWriter
+  /** Called as each step ends, for the benchmark's breakdown (see haraka/lib/accept-trace.ts). */
+  onStep?: (step: DeliveryStep) => void
 }
+
+/** The steps of one delivery, in order: the ledger read, the pending rows on disk, Dovecot's answers, the delivered rows. */
+export type DeliveryStep = 'ledgerRead' | 'pending' | 'lmtp' | 'delivered'
 
 /** The trace header that lets a crashed attempt's outcome be read back from the mailbox. */
 export const DELIVERY_HEADER = 'X-Outpost-Delivery'
@@ -126,6 +144,8 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const key = input.key ?? messageKey(input.message, input.sender)
   const oldest = input.retryWindowMs === undefined ? -Infinity : now() - input.retryWindowMs
 
+  // What this process already knows about the key is committed before it is read.
+  input.ledger?.settle(key)
   // Rows outside the retry window are an earlier message that happens to
   // have the same key: this one is delivered (the row is taken over below).
   const rows = input.db
@@ -142,6 +162,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
       row.state = 'delivered'
     }
   }
+  input.onStep?.('ledgerRead')
   const known = rows.filter((r) => r.state === 'delivered').map((r) => r.recipient)
   const already = new Set(known)
   const missing = recipients.filter((r) => !already.has(r))
@@ -158,11 +179,16 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   // Written (and, with synchronous=FULL, on disk) before Dovecot sees the
   // message: after a crash, the row says which mailboxes to look into.
   const started = now()
-  input.db
-    .insert(deliveries)
-    .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
-    .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
-    .run()
+  if (input.ledger) {
+    await input.ledger.pending({ messageKey: key, recipients: missing, at: started })
+  } else {
+    input.db
+      .insert(deliveries)
+      .values(missing.map((r) => ({ messageKey: key, recipient: r, deliveredAt: started, state: 'pending' as const })))
+      .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
+      .run()
+  }
+  input.onStep?.('pending')
   const forget = (who: string[]) => {
     if (who.length > 0) input.db.delete(deliveries).where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, who), eq(deliveries.state, 'pending'))).run()
   }
@@ -171,6 +197,7 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   try {
     const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${key}\r\n`, 'latin1'), input.message])
     results = await lmtpDeliver(input.lmtp, { sender: input.sender, recipients: missing }, traced)
+    input.onStep?.('lmtp')
   } catch (err) {
     if (!(err instanceof LmtpError)) throw err
     // Broken before the message went out: nobody has it. Broken after: for
@@ -181,13 +208,19 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   }
 
   const delivered = results.filter(isSuccess)
-  if (delivered.length > 0) {
+  // Dovecot has it, the ledger does not know yet and the client has no answer.
+  if (delivered.length > 0) crashPoint('deliver.stored')
+  if (input.ledger) {
+    // Not awaited: a pending row plus our header in the mailbox settles a crash before it is written.
+    input.ledger.delivered({ messageKey: key, recipients: delivered.map((r) => r.recipient), at: now() })
+  } else if (delivered.length > 0) {
     input.db
       .update(deliveries)
       .set({ state: 'delivered', deliveredAt: now() })
       .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, delivered.map((r) => r.recipient))))
       .run()
   }
+  input.onStep?.('delivered')
   forget(provedAbsent(results))
 
   return { ...verdictOf(results, known.length, recipients.length), messageKey: key, alreadyDelivered: known, results }

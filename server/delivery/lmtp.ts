@@ -218,21 +218,70 @@ async function takeSession(path: string): Promise<() => void> {
 }
 
 /**
+ * How long a session stays open after its message, for the next one. A
+ * session per message paid the connect, the greeting, LHLO and QUIT (and
+ * waited for Dovecot to let go) on every message: four of the six round
+ * trips of a one-recipient delivery. Short, so that after a burst Dovecot's
+ * LMTP processes (about 11 MB each) are free to go soon.
+ */
+export const LMTP_IDLE_MS = 1000
+
+const idleSessions = new Map<string, { session: LmtpSession; timer: NodeJS.Timeout }[]>()
+
+function takeIdle(path: string): LmtpSession | undefined {
+  const list = idleSessions.get(path)
+  for (let idle = list?.pop(); idle; idle = list?.pop()) {
+    clearTimeout(idle.timer)
+    if (idle.session.usable) return idle.session.held()
+    void idle.session.close()
+  }
+  return undefined
+}
+
+function keepIdle(path: string, session: LmtpSession): void {
+  let list = idleSessions.get(path)
+  if (!list) idleSessions.set(path, (list = []))
+  const entry = {
+    session: session.idle(),
+    timer: setTimeout(() => {
+      list.splice(list.indexOf(entry), 1)
+      void session.close()
+    }, LMTP_IDLE_MS).unref(),
+  }
+  list.push(entry)
+}
+
+/**
  * Delivers one message to every recipient over LMTP and returns one result
  * per recipient, in the order given: the RCPT reply for a refused recipient,
  * otherwise the recipient's own reply after the final dot. Throws LmtpError
  * when the server cannot be reached or the session breaks. At most
- * LMTP_SESSIONS run at once per socket; the rest wait their turn.
+ * LMTP_SESSIONS run at once per socket; the rest wait their turn. A session
+ * left open by an earlier message is used again (LMTP_IDLE_MS).
  */
 export async function lmtpDeliver(target: LmtpTarget, envelope: LmtpEnvelope, message: Buffer): Promise<LmtpRecipientResult[]> {
   const release = await takeSession(target.socketPath)
   try {
-    const session = await LmtpSession.connect(target)
+    const reused = takeIdle(target.socketPath)
+    let session = reused ?? (await LmtpSession.connect(target))
+    let results: LmtpRecipientResult[]
     try {
-      return await session.deliver(envelope, message)
-    } finally {
-      await session.close()
+      results = await session.deliver(envelope, message)
+    } catch (err) {
+      // An idle session the server has closed meanwhile fails before the
+      // message went out: nothing was delivered, so a fresh session may try.
+      if (!(reused && err instanceof LmtpError && !err.afterData)) throw err
+      session = await LmtpSession.connect(target)
+      try {
+        results = await session.deliver(envelope, message)
+      } catch (again) {
+        await session.close()
+        throw again
+      }
     }
+    if (session.usable) keepIdle(target.socketPath, session)
+    else await session.close()
+    return results
   } finally {
     release()
   }
@@ -288,6 +337,18 @@ export class LmtpSession {
       socket.destroy()
       throw err
     }
+  }
+
+  /** Waiting in the idle list: the open socket does not keep the process alive. */
+  idle(): this {
+    this.socket.unref()
+    return this
+  }
+
+  /** Taken from the idle list for a message. */
+  held(): this {
+    this.socket.ref()
+    return this
   }
 
   /** Whether the connection broke: nothing more can be sent on it. */

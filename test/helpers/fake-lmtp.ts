@@ -48,6 +48,13 @@ export class FakeLmtp {
     })
   }
 
+  /** Drops every open connection and goes on listening, as Dovecot ending an idle session's process. */
+  hangUpAll(): Promise<void> {
+    const closing = [...this.sockets].map((s) => new Promise<void>((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve()))))
+    for (const s of this.sockets) s.destroy()
+    return Promise.all(closing).then(() => undefined)
+  }
+
   close(): Promise<void> {
     for (const s of this.sockets) s.destroy()
     return new Promise((resolve) => this.server.close(() => resolve()))

@@ -129,3 +129,23 @@ test('at most LMTP_SESSIONS sessions run at once per socket; the rest wait their
   assert.ok(most <= LMTP_SESSIONS, `${most} sessions were open at once`)
   assert.ok(most > 1, 'sessions do run side by side')
 })
+
+test('the next message goes over the session the last one left open; one the server closed meanwhile is replaced without a failure', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-lmtp-'))
+  const lmtp = await new FakeLmtp(join(dir, 'lmtp')).listen()
+  t.after(async () => {
+    await lmtp.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const target = { socketPath: lmtp.path, lhloName: 'camp.test' }
+  const send = (n: number) => lmtpDeliver(target, { sender: 'alice@camp.test', recipients: ['bob@camp.test'] }, Buffer.from(`Subject: ${n}\r\n\r\nhello\r\n`))
+
+  assert.equal((await send(1))[0]!.code, 250)
+  assert.equal((await send(2))[0]!.code, 250)
+  assert.equal(lmtp.sessions, 1, 'one connection for both')
+
+  await lmtp.hangUpAll()
+  assert.equal((await send(3))[0]!.code, 250, 'the closed idle session is not the client\'s problem')
+  assert.equal(lmtp.sessions, 2)
+  assert.deepEqual(lmtp.stored.map((s) => s.data.split('\r\n')[0]), ['Subject: 1', 'Subject: 2', 'Subject: 3'])
+})

@@ -55,3 +55,24 @@ test('events are written after the current turn; a locked database drops them qu
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test("a turn's events are written together; one that cannot be written is dropped alone", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-hev-'))
+  try {
+    const path = join(dir, 'db.sqlite')
+    const db = openDb(path)
+    const errors: string[] = []
+    const deferred = new DeferredEvents(() => path, (l) => errors.push(l))
+    deferred.record('message.accepted', m)
+    // Not JSON: its insert fails inside the turn's transaction.
+    deferred.record('message.accepted', { ...m, size: 1n as unknown as number })
+    deferred.record('message.delivered', { messageId: m.messageId, recipient: 'bob@camp.test', via: 'smtp' })
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(new EventLog(db).recent().map((e) => e.kind).sort(), ['message.accepted', 'message.delivered'])
+    assert.equal(errors.length, 1)
+    assert.match(errors[0]!, /could not record the event message\.accepted.*BigInt/)
+    db.$client.close()
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
