@@ -132,7 +132,7 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       haraka: {
         kind: 'string',
         oneOf: HARAKA_HOSTING,
-        doc: '`child`: Haraka is a process of its own that the node supervises and restarts alone when it dies. `in-process`: Haraka runs inside the node\'s process, which saves about 40 MB of memory; an error that would end Haraka then ends the node (systemd restarts it). A gateway always runs Haraka as a child.',
+        doc: '`child`: Haraka is a process of its own that the node supervises and restarts alone when it dies. `in-process`: Haraka runs inside the node\'s process: about 48 MB less RSS at idle (13 MB less PSS), but SMTP sessions then share the node\'s one thread, and an error that would end Haraka then ends the node (systemd restarts it). A gateway always runs Haraka as a child.',
       },
     },
   },
