@@ -91,12 +91,13 @@ export async function hostHaraka(opts: HarakaHostOptions): Promise<HostedHaraka>
     out = undefined
   })
 
+  const { cont } = require('haraka-constants') as { cont: unknown }
   const logger = require('Haraka/logger') as HarakaLogger
   // Haraka writes each log line to stdout when no plugin took it ('log' hook);
   // a child's stdout goes to its log file, so here the line goes there too,
   // the same text (timestamps as log.ini says, no colours).
   logger.log_respond = (retval, _msg, data) => {
-    if (retval !== require('haraka-constants').cont) return false
+    if (retval !== cont) return false
     out?.write(`${logger.timestamps ? `${new Date().toISOString()} ` : ''}${data.data}\n`)
     return true
   }
