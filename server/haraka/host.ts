@@ -131,7 +131,12 @@ export async function hostHaraka(opts: HarakaHostOptions): Promise<HostedHaraka>
   // no daemonize) and with the listeners awaited.
   server.notes = {}
   server.plugins.server = server
-  server.plugins.load_plugins()
+  try {
+    server.plugins.load_plugins()
+  } catch (err) {
+    // plugins.js throws a plain string for a plugin it cannot find.
+    throw new HarakaHostError(`Haraka could not load its plugins from ${opts.harakaDir}: ${err instanceof Error ? err.message : String(err)}. Is Outpost built (npm run build)?`)
+  }
   const inactivityMs = (Number(server.cfg.main.inactivity_timeout) || 300) * 1000
   await server.setup_smtp_listeners(server.plugins, 'master', inactivityMs)
   if (fatal || server.listeners.length === 0) {
