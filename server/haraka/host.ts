@@ -138,7 +138,13 @@ export async function hostHaraka(opts: HarakaHostOptions): Promise<HostedHaraka>
     throw new HarakaHostError(`Haraka could not load its plugins from ${opts.harakaDir}: ${err instanceof Error ? err.message : String(err)}. Is Outpost built (npm run build)?`)
   }
   const inactivityMs = (Number(server.cfg.main.inactivity_timeout) || 300) * 1000
-  await server.setup_smtp_listeners(server.plugins, 'master', inactivityMs)
+  try {
+    await server.setup_smtp_listeners(server.plugins, 'master', inactivityMs)
+  } catch (err) {
+    // A port another program took since the node checked: the listeners already up must not stay.
+    server.stopListeners()
+    throw new HarakaHostError(`Haraka could not listen: ${(err as Error).message}. Stop the other program, or choose other ports in outpost.toml.`)
+  }
   if (fatal || server.listeners.length === 0) {
     server.stopListeners()
     throw new HarakaHostError(`Haraka did not start listening; its log ${opts.logFile} says why`)
