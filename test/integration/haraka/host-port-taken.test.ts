@@ -4,6 +4,7 @@
 // only once per process).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { startNode } from '../../helpers/node.js'
@@ -36,6 +37,8 @@ test('a taken smtps port fails the hosted start, naming the port, and leaves the
     )
     assert.equal(await canListen(config.ports.submission), true, 'the submission listener was closed again')
   } finally {
+    // Should a listener have stayed open, the assertion above fails; closing it here lets that failure end the test instead of hanging it.
+    ;(createRequire(import.meta.url)('Haraka/server') as { stopListeners(): void }).stopListeners()
     squatter.close()
     await node.destroy()
   }
