@@ -47,9 +47,11 @@ export function mb(bytes: number): string {
 export function role(pid: number): string {
   const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
   if (comm !== 'node') return comm
-  const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-  if (/haraka/i.test(cmdline)) return 'haraka'
-  if (/outpost/.test(cmdline)) return 'outpost'
+  // By the script each runs (Haraka's bin, or outpost's), not by any word in
+  // the command line: a checkout's or data dir's path may contain either name.
+  const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+  if (args.some((a) => /(^|\/)bin\/haraka$/.test(a))) return 'haraka'
+  if (args.some((a) => /(^|\/)bin\/outpost(\.mjs)?$/.test(a))) return 'outpost'
   return comm
 }
 

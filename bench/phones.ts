@@ -5,6 +5,10 @@
 // PSS per kind of process, against the targets of 150 MB at idle and 200 MB
 // with 30 phones.
 //
+// Each figure comes twice, from two fresh nodes one after the other: Haraka
+// as a supervised child, and Haraka inside `outpost start` ([smtp] haraka =
+// "in-process"), with the in-process figure as a ratio of the child's.
+//
 // `node --import tsx bench/phones.ts` runs this part alone (after a build);
 // `npm run bench` runs it as its part c.
 import { readFileSync } from 'node:fs'
@@ -15,6 +19,7 @@ import { startNode, type TestNode } from '../test/helpers/node.js'
 import { nodePaths } from '../server/base/paths.js'
 import { chatSizedBody, IdleWatcher, submitter, type Login } from './submission-to-idle.js'
 import { mb, memoryOf, memoryPerRole, role, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
+import { HARAKA_HOSTING, type HarakaHosting } from '../server/config/schema.js'
 
 export const IDLE_TARGET_MB = 150
 export const PHONES_TARGET_MB = 200
@@ -222,6 +227,44 @@ export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: s
   out(`  ${r.sentToPhones} messages sent to the idling phones over new SMTP sessions; pushes missed: ${r.missedPushes}`)
 }
 
+/** Runs benchPhones on a fresh node per way of running Haraka, child first, and prints each. */
+export async function benchPhonesBothWays(opts: PhonesOptions, cleanups: Array<() => Promise<void>>, out: (line?: string) => void, domain = 'camp.test'): Promise<Record<HarakaHosting, PhonesResult>> {
+  const results = {} as Record<HarakaHosting, PhonesResult>
+  for (const haraka of HARAKA_HOSTING) {
+    // Send limits would refuse the burst; the figures are about memory, not the limiter.
+    const node = await startNode({ domain, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000', OUTPOST_SMTP_HARAKA: haraka } })
+    const destroy = () => node.destroy()
+    cleanups.push(destroy)
+    try {
+      out(`  Haraka ${haraka === 'child' ? 'as a child process' : 'inside outpost start'} ([smtp] haraka = "${haraka}")`)
+      results[haraka] = await benchPhones(node, opts, cleanups)
+      printPhones(results[haraka], opts, out)
+    } catch (err) {
+      // The node's own log says why, before clean-up deletes its data dir.
+      let log = ''
+      try {
+        log = readFileSync(join(nodePaths(node.data).log, 'dovecot.log'), 'utf8').split('\n').filter((l) => /Error|Warning|Fatal|Panic/.test(l)).slice(-20).join('\n')
+      } catch {
+        // no log yet
+      }
+      throw new Error(`${(err as Error).message}\n--- dovecot.log\n${log}\n--- outpost start\n${node.output().slice(-4000)}`, { cause: err })
+    } finally {
+      await destroy()
+      cleanups.splice(cleanups.indexOf(destroy), 1)
+    }
+  }
+  const child = results.child
+  const inProcess = results['in-process']
+  const side = (label: string, a: Snapshot, b: Snapshot) =>
+    `${label} ${mb(b.total.rssBytes)} [${mb(b.total.pssBytes)}] against ${mb(a.total.rssBytes)} [${mb(a.total.pssBytes)}]: ${(b.total.rssBytes / a.total.rssBytes).toFixed(2)}× RSS, ${(b.total.pssBytes / a.total.pssBytes).toFixed(2)}× PSS`
+  out(`  in-process against child, same run:`)
+  out(`    ${side('idle', child.idle, inProcess.idle)}`)
+  out(`    ${side('after the burst', child.afterBurst, inProcess.afterBurst)}`)
+  out(`    ${side(`${opts.phones} phones`, child.phones, inProcess.phones)}`)
+  out(`    burst ${inProcess.burstPerSecond.toFixed(1)} against ${child.burstPerSecond.toFixed(1)} msg/s; CPU ${inProcess.cpuSeconds.toFixed(1)} against ${child.cpuSeconds.toFixed(1)} s`)
+  return results
+}
+
 export function phonesOptionsFromEnv(): PhonesOptions {
   return {
     phones: Number(process.env.BENCH_PHONES ?? 30),
@@ -235,22 +278,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const cleanups: Array<() => Promise<void>> = []
   const opts = phonesOptionsFromEnv()
   const out = (line = '') => process.stdout.write(line + '\n')
-  let node: TestNode | undefined
   try {
-    // Send limits would refuse the burst; the figures are about memory, not the limiter.
-    node = await startNode({ domain: 'camp.test', env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
-    cleanups.push(() => node!.destroy())
     out(`Memory with ${opts.phones} phones, RSS [PSS] per kind of process`)
-    printPhones(await benchPhones(node, opts, cleanups), opts, out)
+    await benchPhonesBothWays(opts, cleanups, out)
   } catch (err) {
-    // The node's own log says why, before clean-up deletes its data dir.
-    let log = ''
-    try {
-      log = readFileSync(join(nodePaths(node!.data).log, 'dovecot.log'), 'utf8').split('\n').filter((l) => /Error|Warning|Fatal|Panic/.test(l)).slice(-20).join('\n')
-    } catch {
-      // no node, or no log yet
-    }
-    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n--- dovecot.log\n${log}\n`)
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`)
     process.exitCode = 1
   } finally {
     while (cleanups.length) await cleanups.pop()!().catch(() => undefined)

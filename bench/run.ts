@@ -21,7 +21,7 @@ import { benchWebSize } from './web-size.js'
 import { benchScale } from './scale.js'
 import { benchIdlePush } from './idle-push.js'
 import { benchImport } from './import.js'
-import { benchPhones, phonesOptionsFromEnv, printPhones } from './phones.js'
+import { benchPhonesBothWays, phonesOptionsFromEnv } from './phones.js'
 import { benchLora } from './lora.js'
 import { benchYggdrasil } from './yggdrasil.js'
 import type { Summary } from './percentiles.js'
@@ -305,11 +305,7 @@ try {
   out()
   const phonesOpts = phonesOptionsFromEnv()
   out(`c2. A group's worth of memory: a fresh node at idle, after a burst, with ${phonesOpts.phones} phones in IMAP IDLE (RSS [PSS])`)
-  const phonesNode = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
-  cleanups.push(() => phonesNode.destroy())
-  printPhones(await benchPhones(phonesNode, phonesOpts, cleanups), phonesOpts, out)
-  await phonesNode.destroy()
-  cleanups.pop()
+  await benchPhonesBothWays(phonesOpts, cleanups, out, DOMAIN)
   out()
   out('d. Bundles (export and import of mail between nodes)')
   await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))

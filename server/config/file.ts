@@ -19,6 +19,7 @@ export interface LoadedConfig {
 function coerce(spec: KeySpec, where: string, value: unknown): string | number | boolean {
   if (spec.kind === 'string') {
     if (typeof value !== 'string') throw new ConfigError(`${where}: expected a string, got ${JSON.stringify(value)}`)
+    if (spec.oneOf && !spec.oneOf.includes(value)) throw new ConfigError(`${where}: expected one of ${spec.oneOf.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(value)}`)
     return value
   }
   if (spec.kind === 'boolean') {

@@ -1,6 +1,7 @@
 // `outpost start`: the node in the foreground. Starts Dovecot and Haraka as
-// supervised children from configs rendered out of outpost.toml, serves the
-// web app, prints one line when everything answers, and stops it all on
+// supervised children from configs rendered out of outpost.toml (or Haraka
+// inside this process, with [smtp] haraka = "in-process"), serves the web
+// app, prints one line when everything answers, and stops it all on
 // SIGINT/SIGTERM.
 import { chmodSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -37,6 +38,7 @@ import { startDiscovery } from '../transports/discovery/mdns.js'
 import { rememberSighting } from '../transports/discovery/sightings.js'
 import { signFingerprint } from '../identity/card.js'
 import { harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../haraka/process.js'
+import { hostHaraka } from '../haraka/host.js'
 import { EventBus, EventLog } from '../events/log.js'
 import { createWebServices } from '../web/plugins/services.js'
 import { dkimDnsRecord, ensureDkimKey, listDkimKeys } from '../gateway/dkim.js'
@@ -150,6 +152,17 @@ export async function startNode(data: string): Promise<number> {
   try {
     const sup = services.add('Dovecot and Haraka', new Supervisor(paths.log, log), (s) => s.stop())
     const mail = await startMailServers(node, sup)
+    if (mail.harakaInProcess) {
+      // Added after the supervisor, so it stops before Dovecot: deliveries in flight still reach it.
+      const haraka = await hostHaraka({
+        harakaDir: paths.harakaDir,
+        logFile: join(paths.log, 'haraka.out.log'),
+        log,
+        // Where a child Haraka would have exited and been restarted, the node stops; systemd starts it again.
+        onFatal: (why) => void shutdown(`error: ${why}`).then(() => process.exit(1)),
+      })
+      services.add('Haraka', haraka, (h) => h.stop())
+    }
 
     // The activity log: every process records into the events table; this
     // one tails it onto the bus the web admin's websocket listens to.
@@ -256,7 +269,7 @@ export async function startNode(data: string): Promise<number> {
  * the supervisor. Returns the uplink settings and the check that restarts
  * Haraka when the smarthost changes.
  */
-async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ uplink: UplinkService; restartHarakaOnNewSmarthost: () => void }> {
+async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ uplink: UplinkService; restartHarakaOnNewSmarthost: () => void; harakaInProcess: boolean }> {
   const { config, paths } = node
   // Once per start: the config below is written in this version's language.
   const dovecot = await checkDovecotInstalled(exec)
@@ -310,8 +323,16 @@ async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ u
   // A login process whose client is still connected outlives the master,
   // and keeps auth, log and anvil alive with it; end those too.
   sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterExit: () => void endDovecotStragglers(paths) })
-  const hk = harakaSpawnArgs(paths)
-  sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
+  // A gateway's Haraka restarts when the smarthost changes and runs Haraka's
+  // outbound queue: that needs a process of its own (haraka/host.ts says why).
+  const harakaInProcess = config.smtp.haraka === 'in-process' && !config.gateway.enabled
+  if (config.smtp.haraka === 'in-process' && config.gateway.enabled) log('warning: [smtp] haraka = "in-process" is not used on a gateway; Haraka runs as a child')
+  if (harakaInProcess) {
+    log('haraka: runs inside this process ([smtp] haraka = "in-process")')
+  } else {
+    const hk = harakaSpawnArgs(paths)
+    sup.start({ name: 'haraka', command: hk.command, args: hk.args, env: hk.env, ipc: true })
+  }
 
   const restartHarakaOnNewSmarthost = (): void => {
     let now: string | undefined
@@ -328,7 +349,7 @@ async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ u
     log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
     sup.restart('haraka', writeHaraka)
   }
-  return { uplink, restartHarakaOnNewSmarthost }
+  return { uplink, restartHarakaOnNewSmarthost, harakaInProcess }
 }
 
 /**

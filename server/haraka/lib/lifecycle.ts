@@ -9,11 +9,16 @@
 // The pid file lets the next `outpost start` find and stop a Haraka that
 // outlived everything else (process.ts stopStaleHaraka checks the process's
 // command line before it kills anything).
+//
+// Hosted inside `outpost start` (host.ts, [smtp] haraka = "in-process") none
+// of that applies: the process is the node's, its signals and exit belong to
+// the node, and host.ts waits for the deliveries in flight itself.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 
 const ATTACHED = Symbol.for('outpost.haraka.attached')
 const STATE = Symbol.for('outpost.haraka.deliveries')
+const HOSTED = Symbol.for('outpost.haraka.hosted')
 
 /** Longest we wait for in-flight deliveries before exiting anyway. */
 export const DRAIN_TIMEOUT_MS = 20_000
@@ -55,10 +60,28 @@ export function drainAndExit(): void {
   setTimeout(() => process.exit(0), DRAIN_TIMEOUT_MS).unref()
 }
 
+/** Deliveries between their start and their ledger row, in this process. */
+export function deliveriesInFlight(): number {
+  return state().inFlight
+}
+
+/**
+ * Marks this process as the node hosting Haraka: from then on
+ * attachToSupervisor leaves the process's signals, exit and pid file alone.
+ * Returns false when Haraka is already hosted here (its modules are
+ * process-wide singletons, so a second one cannot be started).
+ */
+export function markHosted(): boolean {
+  const p = process as NodeJS.Process & { [HOSTED]?: boolean }
+  if (p[HOSTED]) return false
+  p[HOSTED] = true
+  return true
+}
+
 /** Idempotent per process: each plugin is its own bundle, so the flag lives on the shared process object. */
 export function attachToSupervisor(pidFile: string | undefined): void {
-  const p = process as NodeJS.Process & { [ATTACHED]?: boolean }
-  if (p[ATTACHED]) return
+  const p = process as NodeJS.Process & { [ATTACHED]?: boolean; [HOSTED]?: boolean }
+  if (p[ATTACHED] || p[HOSTED]) return
   p[ATTACHED] = true
   if (typeof p.send === 'function') p.on('disconnect', drainAndExit)
   // Haraka itself handles SIGTERM only as pid 1; elsewhere the default would

@@ -4,6 +4,10 @@
 // notice: nothing in the recipient's mailbox and nothing in Haraka's queue.
 //
 // Needs `npm run build` first (the plugins are loaded from dist/).
+//
+// OUTPOST_SMTP_HARAKA=in-process hosts Haraka inside this test's process
+// (server/haraka/host.ts) instead of spawning it; the tests of the child's
+// own life (pid file, IPC, stale children) are skipped then.
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -19,6 +23,7 @@ import { AccountService } from '../../../server/accounts/service.js'
 import { exec, execOk } from '../../../server/base/exec.js'
 import { appRoot } from '../../../server/base/app-root.js'
 import { harakaPidFile, harakaSpawnArgs, renderHarakaConfig, stopStaleHaraka, writeHarakaConfig } from '../../../server/haraka/process.js'
+import { hostHaraka, type HostedHaraka } from '../../../server/haraka/host.js'
 import { renderDovecotConf, type DovecotUser } from '../../../server/dovecot/config.js'
 import { checkDovecotInstalled, dovecotSpawnArgs, prepareDovecotDirs, stopStaleDovecot, validateDovecotConf, writeDovecotConf } from '../../../server/dovecot/process.js'
 import { freePort } from '../../helpers/ports.js'
@@ -33,6 +38,8 @@ const CAROL = { address: `carol@${DOMAIN}`, password: 'carol-password-1' }
 const MAX_BYTES = 64 * 1024
 const BURST = 8
 const isRoot = process.getuid?.() === 0
+const IN_PROCESS = process.env.OUTPOST_SMTP_HARAKA === 'in-process'
+const CHILD_ONLY = { skip: IN_PROCESS ? 'about a Haraka child process' : false }
 
 interface Reply {
   code: number
@@ -165,6 +172,7 @@ interface TestNode {
   config: NodeConfig
   db: Db
   haraka?: ChildProcess
+  hosted?: HostedHaraka
   harakaOutput: string
   dovecot?: ChildProcess
   fakeLmtp?: FakeLmtp
@@ -266,6 +274,13 @@ before(async () => {
   assert.ok(existsSync(join(pluginDir, 'outpost_deliver/index.cjs')), 'the plugins are built: run `npm run build` first')
   writeHarakaConfig(paths, renderHarakaConfig({ config, paths, pluginDir }))
   assert.deepEqual(await stopStaleHaraka(paths), [], 'nothing stale in a fresh data dir')
+  if (IN_PROCESS) {
+    const logFile = join(paths.log, 'haraka.out.log')
+    // Haraka's lines go to its log file, not to a pipe: read it whenever a test looks.
+    Object.defineProperty(node, 'harakaOutput', { get: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') })
+    node.hosted = await hostHaraka({ harakaDir: paths.harakaDir, logFile, log: (l) => console.error(l), onFatal: (why) => assert.fail(why) })
+    return
+  }
   const { command, args, env } = harakaSpawnArgs(paths)
   const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] })
   child.stdout?.on('data', (d) => (node.harakaOutput += d))
@@ -281,6 +296,7 @@ after(async () => {
   if (!node) return
   if (process.env.OUTPOST_TEST_VERBOSE) console.error(node.harakaOutput)
   const pids = node.haraka?.pid ? processTree(node.haraka.pid) : []
+  await node.hosted?.stop()
   await stopChild(node.haraka)
   await stopStaleHaraka(node.paths)
   await stopChild(node.dovecot)
@@ -291,7 +307,7 @@ after(async () => {
   rmSync(node.dir, { recursive: true, force: true })
 })
 
-test('Haraka records its pid', () => {
+test('Haraka records its pid', CHILD_ONLY, () => {
   assert.equal(readFileSync(harakaPidFile(node.paths), 'utf8').trim(), String(node.haraka!.pid))
 })
 
@@ -514,7 +530,7 @@ test('when delivery throws (ledger table gone) the client gets 4xx and Haraka qu
   assert.match(node.harakaOutput, /deliver_local failed, answering DENYSOFT.*no such table: deliveries/s)
 })
 
-test('Haraka exits by itself when its supervisor goes away (the IPC channel closes)', async () => {
+test('Haraka exits by itself when its supervisor goes away (the IPC channel closes)', CHILD_ONLY, async () => {
   const child = node.haraka!
   const pids = processTree(child.pid!)
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
@@ -524,7 +540,7 @@ test('Haraka exits by itself when its supervisor goes away (the IPC channel clos
   assert.ok(!isAlive(child.pid!))
 })
 
-test('stopStaleHaraka stops a Haraka left running by an earlier run', async () => {
+test('stopStaleHaraka stops a Haraka left running by an earlier run', CHILD_ONLY, async () => {
   // An orphan: no IPC channel, its own process group, nobody waiting for it.
   const { command, args, env } = harakaSpawnArgs(node.paths)
   const orphan = spawn(command, args, { env, stdio: 'ignore', detached: true })

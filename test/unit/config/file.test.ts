@@ -42,6 +42,14 @@ test('a wrong type is an error naming the key', () => {
   assert.throws(() => configFromObject({ node: {} }, {}), /domain is required/)
 })
 
+test('a key with a fixed set of values takes only those, from the file and the environment', () => {
+  assert.equal(configFromObject({ node: { domain: 'camp.test' } }, {}).config.smtp.haraka, 'child')
+  assert.equal(configFromObject({ node: { domain: 'camp.test' }, smtp: { haraka: 'in-process' } }, {}).config.smtp.haraka, 'in-process')
+  assert.equal(configFromObject({ node: { domain: 'camp.test' } }, { OUTPOST_SMTP_HARAKA: 'in-process' }).config.smtp.haraka, 'in-process')
+  assert.throws(() => configFromObject({ node: { domain: 'camp.test' }, smtp: { haraka: 'thread' } }, {}), (e: Error) => e instanceof ConfigError && /smtp\.haraka: expected one of "child", "in-process", got "thread"/.test(e.message))
+  assert.throws(() => configFromObject({ node: { domain: 'camp.test' } }, { OUTPOST_SMTP_HARAKA: 'process' }), /OUTPOST_SMTP_HARAKA/)
+})
+
 test('environment overrides any key', () => {
   const r = configFromObject({ node: { domain: 'camp.test' } }, { OUTPOST_PORTS_WEB: '9443' })
   assert.equal(r.config.ports.web, 9443)
