@@ -427,7 +427,7 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
     const remote: string[] = []
     for (const deb of phoneKit) {
       const to = `/tmp/${deb.split('/').at(-1)!.replace(/[^A-Za-z0-9._+-]/g, '_')}`
-      await box.sshOk(`echo ${execFileSync('base64', ['-w0', deb], { encoding: 'utf8' })} | base64 -d >${to}`)
+      await box.copyTo(deb, to)
       remote.push(to)
     }
     await box.sshOk(`dpkg -i ${remote.join(' ')} >/dev/null && rm ${remote.join(' ')}`, STEP_MS)

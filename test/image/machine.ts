@@ -3,7 +3,7 @@
 // sticks, and a root shell over SSH (the key given on the card, as an owner
 // would) to look at what the box did.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { createReadStream, readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { connect, type Socket } from 'node:net'
 import { join } from 'node:path'
@@ -219,6 +219,23 @@ export class Machine {
         const late = err && (err as { killed?: boolean }).killed ? `ssh: no answer within ${timeoutMs / 1000} s (killed)\n` : ''
         resolve({ code, stdout, stderr: late + stderr })
       })
+    })
+  }
+
+  /** Copies a file of this machine to `remote` on the box, through SSH's input (a command line holds at most 128 KiB). */
+  copyTo(local: string, remote: string, timeoutMs = 5 * 60_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const ssh = spawn('ssh', ['-i', this.sshKey, '-p', String(this.ports.ssh), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', 'root@127.0.0.1', `cat >'${remote}'`], { stdio: ['pipe', 'ignore', 'pipe'] })
+      let stderr = ''
+      ssh.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+      const timer = setTimeout(() => ssh.kill('SIGKILL'), timeoutMs)
+      ssh.on('error', reject)
+      ssh.on('close', (code) => {
+        clearTimeout(timer)
+        if (code === 0) resolve()
+        else reject(new Error(`copying ${local} to the box's ${remote} failed (${code ?? 'killed'}): ${stderr}`))
+      })
+      createReadStream(local).on('error', reject).pipe(ssh.stdin!)
     })
   }
 
