@@ -262,8 +262,10 @@ describe('the appliance in the emulator: a stick is plugged in, offloaded and sa
       'systemctl daemon-reload',
       'systemctl restart outpost-appliance.service',
       `echo ${Buffer.from(LED_RECORDER).toString('base64')} | base64 -d >/run/led-recorder.js`,
-      'nohup node /run/led-recorder.js </dev/null >/dev/null 2>&1 &',
-    ].join(' && '))
+      // In braces: a bare & would put the whole && list in the background,
+      // holding the SSH session's output open, and the call would never end.
+      '{ nohup node /run/led-recorder.js </dev/null >/dev/null 2>&1 & }',
+    ].join(' && '), STEP_MS)
     const started = Date.now()
     const said = await waitFor('the daemon to take the LED and button', async () => (await box.sshOk('journalctl --no-pager -o cat -u outpost-appliance.service -n 20')).match(/LED on gpiochip0 line 0, button on line 3 \(libgpiod 2\)/), { timeoutMs: STEP_MS, everyMs: 3000 })
     assert.ok(said)
