@@ -1,6 +1,10 @@
 // A small LMTP server on a unix socket for tests: it records what it was
 // sent (dot-stuffing removed) and answers each recipient as told.
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server, type Socket } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { openDb, type Db } from '../../server/db/index.js'
 
 export interface ReceivedMessage {
   sender: string
@@ -127,4 +131,20 @@ export class FakeLmtp {
       }
     })
   }
+}
+
+/**
+ * A node database and a fake Dovecot LMTP socket in a temporary folder, both
+ * closed and removed after the test: the set-up of the delivery tests.
+ */
+export function deliverySetup(t: { after(fn: () => unknown): void }, prefix: string, dataReply?: (rcpt: string) => string): { db: Db; lmtp: FakeLmtp; dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  const db = openDb(join(dir, 'outpost.db'))
+  const lmtp = new FakeLmtp(join(dir, 'lmtp'), { dataReply })
+  t.after(async () => {
+    await lmtp.close()
+    db.$client.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { db, lmtp, dir }
 }

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { randomInt } from 'node:crypto'
 
 // Ports handed out by this test process: a node's five ports are asked for
@@ -38,4 +38,16 @@ export async function freePort(): Promise<number> {
     if (await isFree(port)) return port
   }
   throw new Error(`no free port between ${LOW} and ${HIGH} after 200 tries`)
+}
+
+/** Whether something accepts a TCP connection on 127.0.0.1:port. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port })
+    s.once('connect', () => {
+      s.destroy()
+      resolve(true)
+    })
+    s.once('error', () => resolve(false))
+  })
 }

@@ -6,7 +6,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { existsSync, readFileSync } from 'node:fs'
-import { connect } from 'node:net'
+import { accepts } from '../../helpers/ports.js'
 import { join } from 'node:path'
 import { startNode } from '../../helpers/node.js'
 import { maildirFiles, smtpClient } from '../../helpers/mail.js'
@@ -17,18 +17,6 @@ import { loadConfig } from '../../../server/config/file.js'
 import { appRoot } from '../../../server/base/app-root.js'
 import { renderHarakaConfig, writeHarakaConfig } from '../../../server/haraka/process.js'
 import { hostHaraka } from '../../../server/haraka/host.js'
-
-/** Whether something accepts a TCP connection on 127.0.0.1:port. */
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port })
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
 
 test('a node with Haraka in its process takes mail over STARTTLS + AUTH into Dovecot, refuses relaying, and stops cleanly', { timeout: 180_000 }, async () => {
   const node = await startNode({ env: { OUTPOST_SMTP_HARAKA: 'in-process' } })

@@ -8,13 +8,12 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startNode, OUTPOST_BIN, type TestNode } from '../../helpers/node.js'
 import { smtpClient, messageIdCounts, type SmtpAccount } from '../../helpers/mail.js'
 import { befriend } from '../../helpers/stick.js'
-import { freePort } from '../../helpers/ports.js'
+import { accepts, freePort } from '../../helpers/ports.js'
 import { cmdline, isAlive, waitAllGone } from '../../helpers/procs.js'
 import { renderNncpExecSnippet } from '../../../server/transports/nncp-config.js'
 import { waitFor } from '../../helpers/wait.js'
@@ -47,17 +46,6 @@ function writeNncpConfig(o: { dir: string; self: NncpKeys; neighName: string; ne
   return cfg
 }
 
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port })
-    s.once('connect', () => {
-      s.destroy()
-      resolve(true)
-    })
-    s.once('error', () => resolve(false))
-  })
-}
 
 async function send(node: TestNode, from: SmtpAccount, to: string, messageId: string): Promise<void> {
   const c = smtpClient(node.ports.submission, from)
@@ -117,7 +105,7 @@ test('nncp transport: mail crosses by nncp-xfer through a folder and by nncp-cal
     daemon = spawn('nncp-daemon', ['-cfg', townCfg, '-bind', `127.0.0.1:${daemonPort}`, '-noprogress', '-quiet'], { stdio: ['ignore', 'ignore', 'pipe'] })
     let daemonErr = ''
     daemon.stderr!.on('data', (d: Buffer) => (daemonErr += d.toString()))
-    await waitFor(`nncp-daemon on 127.0.0.1:${daemonPort} (${daemonErr})`, () => listening(daemonPort))
+    await waitFor(`nncp-daemon on 127.0.0.1:${daemonPort} (${daemonErr})`, () => accepts(daemonPort))
     const call = ['nncp-call', '-cfg', campCfg, '-noprogress', '-onlinedeadline', '1', 'town']
 
     await send(camp, alice, bob.address, '<c1@camp.test>')

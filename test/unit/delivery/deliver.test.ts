@@ -1,28 +1,16 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
-import { openDb } from '../../../server/db/index.js'
 import { deliveries } from '../../../server/db/schema.js'
 import { deliver } from '../../../server/delivery/deliver.js'
 import { messageKey } from '../../../server/bundle/message-id.js'
 import { readMessage } from '../../../server/haraka/lib/read-message.js'
 import type { MessageStream } from '../../../server/haraka/lib/haraka-api.js'
-import { FakeLmtp } from '../../helpers/fake-lmtp.js'
+import { deliverySetup } from '../../helpers/fake-lmtp.js'
 
-function setup(t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string) => string) {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-delivery-'))
-  const db = openDb(join(dir, 'outpost.db'))
-  const lmtp = new FakeLmtp(join(dir, 'lmtp'), { dataReply })
-  t.after(async () => {
-    await lmtp.close()
-    db.$client.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return { db, lmtp, dir }
-}
+const setup = (t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string) => string) => deliverySetup(t, 'outpost-delivery-', dataReply)
 
 const message = (received: string) =>
   Buffer.from(`Received: ${received}\r\nMessage-ID: <m1@camp.test>\r\nFrom: alice@camp.test\r\n\r\nhello\r\n`)

@@ -1,25 +1,14 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { openDb } from '../../../server/db/index.js'
 import { deliveries } from '../../../server/db/schema.js'
 import { deliver } from '../../../server/delivery/deliver.js'
 import { LedgerWriter } from '../../../server/delivery/ledger-writer.js'
-import { FakeLmtp } from '../../helpers/fake-lmtp.js'
+import { deliverySetup } from '../../helpers/fake-lmtp.js'
 
-function setup(t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string) => string) {
-  const dir = mkdtempSync(join(tmpdir(), 'outpost-ledger-'))
-  const db = openDb(join(dir, 'outpost.db'))
-  const lmtp = new FakeLmtp(join(dir, 'lmtp'), { dataReply })
-  t.after(async () => {
-    await lmtp.close()
-    db.$client.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return { db, lmtp, dir }
-}
+const setup = (t: { after(fn: () => unknown): void }, dataReply?: (rcpt: string) => string) => deliverySetup(t, 'outpost-ledger-', dataReply)
 
 const message = (id: string, received = 'attempt 1') =>
   Buffer.from(`Received: ${received}\r\nMessage-ID: <${id}@camp.test>\r\nFrom: alice@camp.test\r\n\r\nhello ${id}\r\n`)
