@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readdirSync, readFileSync, chmodSync } from 'node:fs'
-import { createServer, connect, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { tmpdir, userInfo } from 'node:os'
 import { join } from 'node:path'
 import { ImapFlow } from 'imapflow'
@@ -27,21 +27,11 @@ import {
   expungeExpired,
 } from '../../../server/dovecot/process.js'
 import { waitFor } from '../../helpers/wait.js'
+import { freePort } from '../../helpers/ports.js'
 
 const DOMAIN = 'camp.test'
 const ALICE = { address: `alice@${DOMAIN}`, password: 'correct-horse-battery' }
 const isRoot = process.getuid?.() === 0
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))))
-    })
-  })
-}
 
 
 const canConnect = (port: number) =>
