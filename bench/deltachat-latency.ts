@@ -46,6 +46,8 @@ export interface ChatSample {
   storedMs: number | undefined
   /** send_msg → IncomingMsg on the recipient. */
   incomingMs: number
+  /** When send_msg was called, in wall-clock ms (for a node's trace, which is stamped the same way). */
+  sentAt: number
 }
 
 /**
@@ -77,7 +79,7 @@ export async function chatLatency(pair: ChatPair, recipientMaildirNew: string, n
       const delivered = await pair.sender.waitFor('MsgDelivered', (e) => e.msgId === msgId, 60_000, sentMark)
       if (!got.message.showPadlock) throw new Error(`${pair.recipient.name}: message ${i} arrived without end-to-end encryption`)
       const stored = arrivals.find((t) => t >= t0)
-      if (i >= warmup) samples.push({ deliveredMs: delivered.at - t0, storedMs: stored === undefined ? undefined : stored - t0, incomingMs: got.at - t0 })
+      if (i >= warmup) samples.push({ deliveredMs: delivered.at - t0, storedMs: stored === undefined ? undefined : stored - t0, incomingMs: got.at - t0, sentAt: performance.timeOrigin + t0 })
       const rest = t0 + CHAT_SEND_INTERVAL_MS - performance.now()
       if (rest > 0) await new Promise((r) => setTimeout(r, rest))
     }

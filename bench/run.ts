@@ -3,7 +3,7 @@
 // the same run. See bench/README.md for what each figure means.
 import { existsSync, readFileSync } from 'node:fs'
 import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ACCEPT_STEPS, stepDurations } from '../server/haraka/lib/accept-trace.js'
 import { cmdline, processTree } from '../test/helpers/procs.js'
@@ -33,7 +33,8 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
 const SENDERS = 20
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 400)
 const MEMORY_TARGET_MB = 150
-// BENCH_ONLY=b runs part b (and c, which is measured on the same node) and nothing else.
+// BENCH_ONLY=b runs part b (and c, which is measured on the same node) and nothing else;
+// BENCH_ONLY=e runs part a on Outpost alone (the one-box figure) and then part e.
 const ONLY = process.env.BENCH_ONLY
 const part = (name: string) => ONLY === undefined || ONLY === name
 // The node writes where each accepted message's time went (server/haraka/lib/accept-trace.ts).
@@ -294,8 +295,38 @@ async function main(): Promise<void> {
   out(`    ${afterRoles}`)
 }
 
+/**
+ * BENCH_ONLY=e: part a on Outpost alone (no Postfix, no part b), for the
+ * one-box figure with the same real clients, then part e against it.
+ */
+async function lanOnly(): Promise<void> {
+  out(`Outpost bench, BENCH_ONLY=e: part a on one node (${DOMAIN}), then part e on two`)
+  const node = await startNode({ domain: DOMAIN, env: { OUTPOST_LIMITS_SEND_PER_MINUTE: '1000000', OUTPOST_LIMITS_SEND_BURST: '1000000' } })
+  benchNode = node
+  cleanups.push(() => node.destroy())
+  const [alice, bob] = await Promise.all(['alice', 'bob'].map((l) => node.addAccount(l)))
+  const pair = await chatPair('outpost', await node.dclogin(alice!.address), await node.dclogin(bob!.address))
+  cleanups.push(() => pair.close())
+  const n = Math.min(MESSAGES, 30)
+  const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ')
+  const chat = await chatLatency(pair, join(nodePaths(node.data).mail, DOMAIN, 'bob', 'Maildir', 'new'), n)
+  const loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ')
+  await pair.close()
+  cleanups.pop()
+  await node.destroy()
+  cleanups.pop()
+  benchNode = undefined
+  const oc = summarize(chat.map((s) => s.incomingMs))
+  out(`a. Delta Chat send → IncomingMsg on one node, ${chat.length} messages: p50 ${ms(oc.p50)}, p99 ${ms(oc.p99)}; in the Maildir after p50 ${ms(p50Of(chat.map((s) => s.storedMs)))}`)
+  out(`  load average (1, 5, 15 min) before ${loadBefore}, after ${loadAfter}`)
+  out()
+  out('e. Transports (two nodes on loopback)')
+  await benchLan(oc, n, cleanups)
+}
+
 try {
-  await main()
+  if (ONLY === 'e') await lanOnly()
+  else await main()
   if (ONLY !== undefined) {
     out()
     out(`BENCH_ONLY=${ONLY}: the other parts are skipped.`)

@@ -17,6 +17,7 @@ import { and, eq, inArray, or } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { crashPoint } from '../base/crash-point.js'
+import { hopMark } from '../base/hop-trace.js'
 import { LmtpError, LmtpSession, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { DELIVERY_HEADER, mailboxDeliveries, provedAbsent, verdictOf, type DeliveryOutcome } from './deliver.js'
 
@@ -86,6 +87,7 @@ export class BatchDelivery {
             .run()
         }
       })
+      hopMark('deliver.pending')
 
       const answered: { t: (typeof todo)[number]; results: LmtpRecipientResult[] }[] = []
       /** Rows nobody can have: the message never went out (or was refused before it did). */
@@ -116,6 +118,7 @@ export class BatchDelivery {
       // Dovecot has them, the ledger says pending: the window a crash may
       // hit (once per batch, so a test that kills after every write step in
       // turn also reaches the steps after this one).
+      hopMark('deliver.lmtp')
       crashPoint('deliver.stored')
       const at = this.now()
       db.transaction((tx) => {
@@ -131,6 +134,7 @@ export class BatchDelivery {
           tx.delete(deliveries).where(and(eq(deliveries.messageKey, a.key), inArray(deliveries.recipient, a.recipients), eq(deliveries.state, 'pending'))).run()
         }
       })
+      hopMark('deliver.recorded')
       for (const { t, results } of answered) {
         const had = alreadyOf(t.m)
         outcomes[t.i] = { ...verdictOf(results, had.length, t.m.recipients.length), messageKey: t.m.key, alreadyDelivered: had, results }

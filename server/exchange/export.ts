@@ -13,6 +13,7 @@ import { stickFolder } from '../bundle/stick-layout.js'
 import type { BsmtpMessage } from '../bundle/bsmtp.js'
 import { writeFileDurable } from '../base/durable.js'
 import { crashPoint } from '../base/crash-point.js'
+import { hopMark } from '../base/hop-trace.js'
 import { ExchangeError, type CarrierOptions, type Progress, type StepDeps } from './run.js'
 
 /** A bundle stays valid this long after it was made; a stick can be slow. */
@@ -224,17 +225,20 @@ export class BundleExport {
     // bundle's ciphertext and one message, never the batch of mail.
     const read = outbox.sharedReader()
     for (const chunk of bandChunks(bands)) {
+      hopMark('export.chosen')
       const messages = function* (): Generator<BsmtpMessage> {
         for (const e of chunk) yield { id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: read(e.messageId) }
       }
       const header = this.header('mail', peerName, Math.max(...chunk.map((e) => e.hops)), now)
       const sizeHint = chunk.reduce((n, e) => n + e.size, 0)
       const bytes = await sealMailBundle({ header, messages: messages(), count: chunk.length, sizeHint, signKey: identity.signPrivate, recipient: peer.age, ...(opts.narrow ? { narrow: opts.narrow } : {}) })
+      hopMark('export.sealed', `mail ${chunk.length}`)
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.mail-written')
       settle(() => {
         outbox.markExported(peerName, chunk.map((e) => e.messageId), header.id, now, via)
         sent(header.id, chunk.length, bytes.length)
+        hopMark('export.settled', 'mail')
       })
       r.bundles++
       r.messages += chunk.length
@@ -247,6 +251,7 @@ export class BundleExport {
       const ids = ackIds.slice(i, i + MAX_ACK_IDS)
       const header = this.header('ack', peerName, 0, now)
       const bytes = await sealBundle({ header, payload: { acks: { messageIds: ids, bundleIds: [] } }, signKey: identity.signPrivate, recipient: peer.age })
+      hopMark('export.sealed', `ack ${ids.length}`)
       const where = await send(bundleFileName(header), bytes, header)
       crashPoint('export.ack-written')
       settle(() => {
@@ -254,6 +259,7 @@ export class BundleExport {
         // again, and that copy is acked again.
         node.db.delete(acksOwed).where(and(eq(acksOwed.peer, peerName), inArray(acksOwed.messageId, ids))).run()
         sent(header.id, 0, bytes.length)
+        hopMark('export.settled', 'ack')
       })
       r.bundles++
       r.acks += ids.length

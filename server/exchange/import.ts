@@ -26,6 +26,7 @@ import { listStickFolder, readStickFile, StickFileError, summarizeStickFile } fr
 import { BsmtpError, parseBsmtp, type BsmtpMessage } from '../bundle/bsmtp.js'
 import { Keyring } from '../bundle/narrow/keyring.js'
 import { crashPoint } from '../base/crash-point.js'
+import { hopMark } from '../base/hop-trace.js'
 import type { DeliveryOutcome } from '../delivery/deliver.js'
 import { BatchDelivery } from '../delivery/batch.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
@@ -287,6 +288,7 @@ export class BundleImport {
       // Signed by a trusted peer: the real time is at least when it was made
       // (within limits: see clock.ts). A box that booted with no network
       // learns the time from the first stick.
+      hopMark('import.opened', opened.header.kind)
       this.node.clock.observePeerTime(opened.header.created, opened.header.origin)
       if ('acks' in opened.payload) {
         const ids = opened.payload.acks.messageIds
@@ -501,6 +503,7 @@ export class BundleImport {
           }
           if (src.owesAcks) for (const id of ackOnly) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
         })
+        hopMark('import.done')
         onMessages?.(start + batch.length, messages.length)
       }
     } finally {

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
 import { writeFileDurable } from '../base/durable.js'
+import { hopMark } from '../base/hop-trace.js'
 import { isMessageId } from '../bundle/message-id.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import { markDeparted, outboxTotals, peersDue, peersWithMail, peerTotals, type OutboxRow } from './queue-query.js'
@@ -76,6 +77,7 @@ export class Outbox {
     const now = input.now ?? Date.now()
     const path = this.file(input.messageId)
     if (!existsSync(path)) writeFileDurable(path, input.data, 0o600)
+    hopMark('outbox.spooled')
     const rows = [...input.byPeer].map(([peer, rcpts]) => ({
       messageId: input.messageId,
       peer,
@@ -88,6 +90,7 @@ export class Outbox {
     }))
     if (!rows.length) return
     const added = this.db.insert(outbox).values(rows).onConflictDoNothing().returning({ peer: outbox.peer }).all()
+    hopMark('outbox.committed')
     // Only rows that are new: a client's retry of the same message queues nothing twice, and says so once.
     for (const { peer } of added) recordSafely(this.events, 'message.queued', { messageId: input.messageId, peer, size: input.data.length })
   }

@@ -4,7 +4,7 @@
 // http-auth.ts and docs/transports/http.md). It only sends: the peer's own
 // HTTP transport pushes what it has for us into our /api/peer/bundles.
 import { freshSighting } from './discovery/sightings.js'
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http'
+import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, signRequest } from './http-auth.js'
@@ -14,6 +14,7 @@ import type { TLSSocket } from 'node:tls'
 import { spkiPin } from '../tls/pin.js'
 import { OutpostError } from '../base/errors.js'
 import { crashPoint } from '../base/crash-point.js'
+import { hopMark, hopTracing } from '../base/hop-trace.js'
 
 // Kept under the keys `transport add` takes: the stored settings are parsed again before each run.
 export interface HttpConfig {
@@ -136,6 +137,7 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
         rejectUnauthorized: !opts.insecureTls,
       },
       (res) => {
+        hopMark('http.answered', String(res.statusCode))
         const parts: Buffer[] = []
         let size = 0
         res.on('data', (d: Buffer) => {
@@ -152,6 +154,7 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
     )
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${IDLE_TIMEOUT_MS / 1000} s`)))
     req.on('error', reject)
+    if (hopTracing()) traceRequest(req)
     if (!opts.pin || url.protocol !== 'https:') return void req.end(body)
     const pin = opts.pin
     // Node writes the request only at end(): until the server's key is
@@ -168,6 +171,18 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
       else tls.once('secureConnect', check)
     })
   })
+}
+
+/** Marks the request's steps in the hop trace (OUTPOST_HOP_TRACE). */
+function traceRequest(req: ClientRequest): void {
+  req.once('socket', (socket) => {
+    const fresh = socket.connecting
+    hopMark('http.socket', fresh ? 'new' : 'reused')
+    if (!fresh) return
+    socket.once('connect', () => hopMark('http.connected'))
+    socket.once('secureConnect', () => hopMark('http.tls'))
+  })
+  req.once('finish', () => hopMark('http.sent'))
 }
 
 /** The reason in a JSON answer ({error} or {reason}), else the start of the body. */

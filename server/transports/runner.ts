@@ -13,6 +13,7 @@ import { linkWidth, withoutLinkKeys, type RunReport } from './transport.js'
 import { countHeld } from '../outbox/queue-query.js'
 import { recordSafely, type EventRecorder } from '../events/record.js'
 import { OutpostError } from '../base/errors.js'
+import { hopMark } from '../base/hop-trace.js'
 
 export class TransportBusyError extends OutpostError {
   override name = 'TransportBusyError'
@@ -53,6 +54,7 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
   const report = (data: Pick<OutpostEvents['transport.run'], 'phase' | 'done' | 'total' | 'error'>) =>
     recordSafely(events, 'transport.run', { transportId: id, peer: t.peer, kind: t.kind, ...data }, ctx.log)
   report({ phase: 'start' })
+  hopMark('run.started')
   const onProgress: Progress = (done, total, what) => {
     progress?.(done, total, what)
     report({ phase: 'progress', done, total })
@@ -76,5 +78,6 @@ export async function runTransport(ctx: RunnerContext, id: number, progress?: Pr
     throw err
   } finally {
     release()
+    hopMark('run.done')
   }
 }

@@ -10,6 +10,7 @@ import { runTransport, TransportBusyError, type RunnerContext } from './runner.j
 import { TransportConfigError, linkWidth } from './transport.js'
 import { driverFor } from './registry.js'
 import { WIDE, type LinkWidth } from '../outbox/link-width.js'
+import { hopMark } from '../base/hop-trace.js'
 
 const RELOAD_MS = 15_000
 const EVENT_POLL_MS = 500
@@ -40,14 +41,17 @@ export class TransportScheduler {
     this.reload()
     // Transports are added by the CLI in another process; pick them up.
     this.timers.push(setInterval(() => this.reload(), RELOAD_MS))
-    this.timers.push(setInterval(() => this.pollEvents(), EVENT_POLL_MS))
+    this.timers.push(setInterval(() => this.pollEvents('poll'), EVENT_POLL_MS))
     // Haraka writes each message for a peer into the spool before its 250;
     // watching the folder starts an `event` transport at once instead of at
     // the next poll (the poll stays for acks and for a missed event).
     if (this.spoolDir) {
       try {
         mkdirSync(this.spoolDir, { recursive: true })
-        this.watcher = watch(this.spoolDir, () => this.pollEvents())
+        this.watcher = watch(this.spoolDir, (_event, name) => {
+          hopMark('scheduler.watch', name ?? undefined)
+          this.pollEvents('watch')
+        })
         this.watcher.on('error', () => undefined)
       } catch {
         // No inotify: the poll alone still runs the transports.
@@ -78,7 +82,7 @@ export class TransportScheduler {
     }
   }
 
-  private pollEvents(): void {
+  private pollEvents(woken: string): void {
     let waiting: Set<string> | undefined
     for (const t of this.service.list()) {
       if (!t.enabled || t.schedule !== EVENT_SCHEDULE || this.running.has(t.id)) continue
@@ -88,6 +92,7 @@ export class TransportScheduler {
       // wider carrier would otherwise start it at every poll.
       const link = widthOf(t)
       if (link.narrow && !this.ctx.exchange.hasUnsentWorkFor(t.peer, link)) continue
+      hopMark('scheduler.due', woken)
       void this.tick(t)
     }
   }

@@ -11,6 +11,7 @@ import type { Exchange } from '../../exchange/exchange.js'
 import type { ImportOutcome } from '../../exchange/import.js'
 import { ReplayCache } from '../../transports/http-auth.js'
 import { crashPoint } from '../../base/crash-point.js'
+import { hopMark } from '../../base/hop-trace.js'
 import { prepareUploadDir, UploadSlots } from '../../transports/http-upload.js'
 
 /** What the route needs of the exchange. */
@@ -144,7 +145,10 @@ export default fp<BundleInboxOptions>(
       importFile(peer, file) {
         // The name is only used if the bundle goes to quarantine.
         const name = `http-${peer}-${randomBytes(4).toString('hex')}.obundle`
-        const run = chain.then(() => opts.importBundle(readFileSync(file), name))
+        const run = chain.then(() => {
+          hopMark('import.start')
+          return opts.importBundle(readFileSync(file), name)
+        })
         chain = run.catch(() => undefined)
         return run
       },

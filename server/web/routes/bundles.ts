@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { checkHeaders, verifyDigest, BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, type AuthHeaders } from '../../transports/http-auth.js'
 import { receiveBody, UploadTooLarge, type ReceivedBody } from '../../transports/http-upload.js'
 import { frameBundles, PICKUP_CONTENT_TYPE } from '../../transports/pickup.js'
+import { hopMark } from '../../base/hop-trace.js'
 
 /**
  * The largest bundle accepted over HTTP. Export cuts bundles at about
@@ -122,8 +123,12 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
         .send({ error: `this node is receiving ${app.bundleInbox.uploads.max} requests already; try again in ${BUSY_RETRY_AFTER_S} s`, statusCode: 503 })
     }
     state.set(req, { headers: h, slot: true })
+    hopMark('peer.request')
   })
-  app.addHook('onResponse', async (req) => finish(req))
+  app.addHook('onResponse', async (req) => {
+    hopMark('peer.answered', String(req.raw.statusCode ?? ''))
+    finish(req)
+  })
   app.addHook('onRequestAbort', async (req) => finish(req))
 
   /** The signature over the received body; frees the upload slot either way. */
@@ -159,11 +164,13 @@ const bundles: FastifyPluginAsyncTypebox = async (app) => {
         finish(req)
         return reply.code(415).send({ error: 'the body must be the bundle, sent as application/octet-stream', statusCode: 415 })
       }
+      hopMark('peer.received')
       const v = verified(req, BUNDLES_PATH)
       if (!v.ok) {
         finish(req)
         return reply.code(401).send({ error: v.reason, statusCode: 401 })
       }
+      hopMark('peer.verified')
       let o
       s.importing = true
       try {
