@@ -55,6 +55,8 @@ function printHopBreakdown(samples: ChatSample[], sender: HopMark[], receiver: H
     const at = times.get(step)!
     const seen = at.filter((v): v is number => v !== undefined)
     if (seen.length === 0) continue
+    // The receiver's first step follows the sender's request, not its end of run.
+    if (step === 'peer.request') prev = times.get('http.sent')
     const gaps = prev ? at.flatMap((v, i) => (v !== undefined && prev![i] !== undefined ? [v - prev![i]!] : [])) : []
     const gap = gaps.length ? `${summarize(gaps).p50.toFixed(1)} ms` : ''
     const node = (SENDER_STEPS as readonly string[]).includes(step) ? 'camp' : 'town'

@@ -503,6 +503,8 @@ export class BundleImport {
           }
           if (src.owesAcks) for (const id of ackOnly) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
         })
+        // The acks may go back at once, not at the scheduler's next poll.
+        if (src.owesAcks && taken.length + ackOnly.length > 0) this.deps.outbox.signalWork()
         hopMark('import.done')
         onMessages?.(start + batch.length, messages.length)
       }

@@ -5,7 +5,7 @@
 // synchronous=FULL. Haraka answers 250 only after that. A row leaves only
 // when the peer acknowledges the message; the file leaves with its last row.
 import { and, asc, eq, inArray, sql } from 'drizzle-orm'
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, unlinkSync } from 'node:fs'
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, unlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Db } from '../db/index.js'
 import { outbox } from '../db/schema.js'
@@ -45,6 +45,28 @@ export function queueHealth(s: OutboxSummary, now = Date.now()): { ok: boolean; 
     return { ok: false, detail: `${s.messages} messages wait; the oldest for ${waited}: check that its peer's transport runs (Transports page)` }
   }
   return { ok: true, detail: `${s.messages} messages wait; the oldest for ${waited}` }
+}
+
+/**
+ * A file in the spool that is rewritten after each commit that gives an
+ * online transport work (mail queued, acks owed). The running node's
+ * transport scheduler watches the spool folder (transports/scheduler.ts),
+ * and this write is the change it sees only once the rows are there: the
+ * message's own file lands before its rows are committed, so a watch that
+ * fired on it alone found nothing and the message waited for the next poll
+ * (half a second, a quarter on average, measured as most of a LAN hop).
+ * Dot-prefixed, so nothing takes it for a message. It is a wake-up call,
+ * not a record: never fsync'd, and a missed one costs only the poll.
+ */
+export const WORK_SIGNAL = '.work'
+
+/** Tells a running node's scheduler that work for a transport was committed just now; never throws. */
+export function signalWork(spoolDir: string): void {
+  try {
+    writeFileSync(join(spoolDir, WORK_SIGNAL), String(Date.now()))
+  } catch {
+    // The poll finds the work anyway (a spool that is not writable fails the enqueue itself).
+  }
 }
 
 export interface EnqueueInput {
@@ -91,8 +113,14 @@ export class Outbox {
     if (!rows.length) return
     const added = this.db.insert(outbox).values(rows).onConflictDoNothing().returning({ peer: outbox.peer }).all()
     hopMark('outbox.committed')
+    if (added.length) signalWork(this.spoolDir)
     // Only rows that are new: a client's retry of the same message queues nothing twice, and says so once.
     for (const { peer } of added) recordSafely(this.events, 'message.queued', { messageId: input.messageId, peer, size: input.data.length })
+  }
+
+  /** Tells a running node's scheduler that work for a transport was committed just now (see WORK_SIGNAL). */
+  signalWork(): void {
+    signalWork(this.spoolDir)
   }
 
   read(messageId: string): Buffer {

@@ -11,6 +11,7 @@ import { TransportConfigError, linkWidth } from './transport.js'
 import { driverFor } from './registry.js'
 import { WIDE, type LinkWidth } from '../outbox/link-width.js'
 import { hopMark } from '../base/hop-trace.js'
+import { WORK_SIGNAL } from '../outbox/outbox.js'
 
 const RELOAD_MS = 15_000
 const EVENT_POLL_MS = 500
@@ -28,6 +29,9 @@ function widthOf(t: TransportInfo): LinkWidth {
 export class TransportScheduler {
   private tasks = new Map<number, { key: string; task?: ScheduledTask }>()
   private running = new Set<number>()
+  /** Event transports that were woken while they ran (see pollEvents). */
+  private lookAgain = new Set<number>()
+  private stopped = false
   private timers: NodeJS.Timeout[] = []
   private watcher: FSWatcher | undefined
 
@@ -42,15 +46,18 @@ export class TransportScheduler {
     // Transports are added by the CLI in another process; pick them up.
     this.timers.push(setInterval(() => this.reload(), RELOAD_MS))
     this.timers.push(setInterval(() => this.pollEvents('poll'), EVENT_POLL_MS))
-    // Haraka writes each message for a peer into the spool before its 250;
-    // watching the folder starts an `event` transport at once instead of at
-    // the next poll (the poll stays for acks and for a missed event).
+    // Haraka writes each message for a peer into the spool before its 250,
+    // then commits its outbox rows, then rewrites the spool's work signal
+    // (outbox.ts, WORK_SIGNAL); import does the same for the acks it owes.
+    // Watching the folder starts an `event` transport at once instead of at
+    // the next poll: the signal is the change that comes after the commit,
+    // when export can see the work (the poll stays for a missed event).
     if (this.spoolDir) {
       try {
         mkdirSync(this.spoolDir, { recursive: true })
         this.watcher = watch(this.spoolDir, (_event, name) => {
           hopMark('scheduler.watch', name ?? undefined)
-          this.pollEvents('watch')
+          this.pollEvents(name === WORK_SIGNAL ? 'signal' : 'watch')
         })
         this.watcher.on('error', () => undefined)
       } catch {
@@ -60,6 +67,7 @@ export class TransportScheduler {
   }
 
   stop(): void {
+    this.stopped = true
     for (const t of this.timers) clearInterval(t)
     this.watcher?.close()
     for (const { task } of this.tasks.values()) void task?.stop()
@@ -83,9 +91,16 @@ export class TransportScheduler {
   }
 
   private pollEvents(woken: string): void {
+    if (this.stopped) return
     let waiting: Set<string> | undefined
     for (const t of this.service.list()) {
-      if (!t.enabled || t.schedule !== EVENT_SCHEDULE || this.running.has(t.id)) continue
+      if (!t.enabled || t.schedule !== EVENT_SCHEDULE) continue
+      if (this.running.has(t.id)) {
+        // Mail that came while the run was sealing is not in its bundles:
+        // look again as soon as it ends, not at the next poll.
+        if (woken !== 'poll') this.lookAgain.add(t.id)
+        continue
+      }
       waiting ??= new Set(this.ctx.exchange.peersWithUnsentWork())
       if (!waiting.has(t.peer)) continue
       // A narrow carrier runs only for what it takes: a photo it holds for a
@@ -141,6 +156,7 @@ export class TransportScheduler {
       }
     } finally {
       this.running.delete(t.id)
+      if (this.lookAgain.delete(t.id)) this.pollEvents('after-run')
     }
   }
 }
