@@ -4,8 +4,8 @@
 // http-auth.ts and docs/transports/http.md). It only sends: the peer's own
 // HTTP transport pushes what it has for us into our /api/peer/bundles.
 import { freshSighting } from './discovery/sightings.js'
-import { request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http'
-import { request as httpsRequest } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http'
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from './transport.js'
 import { BUNDLES_PATH, PICKUP_PATH, PICKUP_TOKEN_HEADER, pickupDonePath, signRequest } from './http-auth.js'
 import { unframeBundles } from './pickup.js'
@@ -106,6 +106,57 @@ export class TlsPinError extends OutpostError {
   override name = 'TlsPinError'
 }
 
+/**
+ * How long a connection to a peer stays open after its last request. Under
+ * the web server's own keep-alive (Fastify's 72 s), so that the server never
+ * closes a connection the sender is about to use; a little longer than an
+ * `event` transport's poll, so that a conversation keeps one connection.
+ */
+export const PEER_KEEP_ALIVE_MS = 30_000
+
+/**
+ * One connection pool per peer address, TLS mode and pinned key. A LAN hop
+ * used to open a new TCP connection and TLS handshake for every run (about
+ * 3 ms on loopback, two or three round trips more on a real network); a
+ * connection kept open is used again. Its key was checked against the pin
+ * when it was opened, and is checked again before each request written on
+ * it (postBundle). A pool never mixes pins: a peer whose card now pins
+ * another key gets a pool of its own. Idle sockets do not keep a process
+ * alive (Node unrefs them), so `outpost transport run` still exits.
+ */
+const agents = new Map<string, HttpAgent | HttpsAgent>()
+
+function agentFor(url: URL, opts: { insecureTls: boolean; pin?: string }): HttpAgent | HttpsAgent {
+  const key = `${url.protocol}//${url.host} ${opts.insecureTls ? 'any-ca' : 'ca'} ${opts.pin ?? '-'}`
+  let agent = agents.get(key)
+  if (!agent) {
+    const o = { keepAlive: true, timeout: PEER_KEEP_ALIVE_MS }
+    // No TLS session resumption: a resumed handshake shows no certificate,
+    // and the pin is checked on the certificate of every new connection.
+    agent = url.protocol === 'https:' ? new HttpsAgent({ ...o, maxCachedSessions: 0 }) : new HttpAgent(o)
+    agents.set(key, agent)
+  }
+  return agent
+}
+
+/** Closes every kept-open connection to peers (a node that stops, a test that ends). */
+export function closePeerConnections(): void {
+  for (const a of agents.values()) a.destroy()
+  agents.clear()
+}
+
+/**
+ * A kept-open connection that the peer closed just as it was used fails
+ * before any answer; the request is sent again on a new one. Safe to repeat:
+ * a bundle that did arrive is answered `duplicate` the second time, and a
+ * pickup is confirmed by its token.
+ */
+/** The pin each open connection's TLS key was found to match. */
+const pinChecked = new WeakMap<TLSSocket, string>()
+
+const STALE_SOCKET = new Set(['ECONNRESET', 'EPIPE'])
+const STALE_RETRIES = 2
+
 export interface PostResult {
   status: number
   headers: IncomingHttpHeaders
@@ -114,16 +165,26 @@ export interface PostResult {
 }
 
 /** POSTs one body; resolves with any HTTP answer, rejects only when no answer came. */
-export function postBundle(url: URL, body: Buffer, headers: Record<string, string>, opts: { insecureTls: boolean; pin?: string }): Promise<PostResult> {
+export async function postBundle(url: URL, body: Buffer, headers: Record<string, string>, opts: { insecureTls: boolean; pin?: string }): Promise<PostResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await postOnce(url, body, headers, opts)
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean }
+      if (!e.reusedSocket || !STALE_SOCKET.has(e.code ?? '') || attempt >= STALE_RETRIES) throw err
+    }
+  }
+}
+
+function postOnce(url: URL, body: Buffer, headers: Record<string, string>, opts: { insecureTls: boolean; pin?: string }): Promise<PostResult> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
       url,
       {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(body.length) },
-        // One connection per bundle, closed after: nothing is left open to
-        // keep `outpost transport run` alive, and a LAN handshake is cheap.
-        agent: false,
+        // Kept open for the next run to this peer (see agentFor).
+        agent: agentFor(url, opts),
         // Boxes serve a self-signed certificate (server/tls/selfsigned.ts)
         // that no CA vouches for. Skipping verification is acceptable
         // because nothing rests on the TLS: the request is signed with the
@@ -153,22 +214,32 @@ export function postBundle(url: URL, body: Buffer, headers: Record<string, strin
       },
     )
     req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(new Error(`no progress for ${IDLE_TIMEOUT_MS / 1000} s`)))
-    req.on('error', reject)
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })))
     if (hopTracing()) traceRequest(req)
     if (!opts.pin || url.protocol !== 'https:') return void req.end(body)
     const pin = opts.pin
     // Node writes the request only at end(): until the server's key is
-    // known to be the pinned one, nothing is sent.
+    // known to be the pinned one, nothing is sent. A kept-open connection
+    // is checked again before each request: its key is the one its
+    // handshake gave, and a connection whose check failed is destroyed,
+    // never pooled.
     req.once('socket', (socket) => {
       const tls = socket as TLSSocket
       const check = () => {
         const cert = tls.getPeerX509Certificate()
         const got = cert ? spkiPin(cert) : '(no certificate)'
         if (got !== pin) return req.destroy(new TlsPinError(`${url.host} answered with TLS key ${got}, not ${pin} that the peer's card pins; nothing was sent (a stranger on the network, or the peer's certificate was replaced: then add its new card)`))
+        pinChecked.set(tls, pin)
         req.end(body)
       }
+      // A kept-open connection: Node no longer hands out the peer's
+      // certificate once a connection went back to its pool, so what
+      // counts is that this very connection passed the check for this pin
+      // (the key a TLS 1.3 connection was opened with cannot change).
+      if (req.reusedSocket && pinChecked.get(tls) === pin) return void req.end(body)
       if (tls.encrypted && !tls.connecting && tls.getPeerX509Certificate()) check()
-      else tls.once('secureConnect', check)
+      else if (tls.connecting) tls.once('secureConnect', check)
+      else req.destroy(new TlsPinError(`${url.host}: a kept-open connection whose TLS key was not checked against ${pin}; nothing was sent`))
     })
   })
 }
