@@ -18,7 +18,7 @@ export const HOP_STEPS = [
   'outbox.committed',
   /** The scheduler's watch on the spool saw a change (detail: the file name). */
   'scheduler.watch',
-  /** The scheduler found work for an `event` transport (detail: what woke it: `signal`, the spool's work signal; `watch`, another change in the spool; `poll`; `after-run`, work that came during the run before). */
+  /** The scheduler found work for an `event` transport (detail: what woke it: `signal`, the spool's work signal; `poll`; `after-run`, work that came during the run before). */
   'scheduler.due',
   /** The transport's run lock is taken and its run recorded. */
   'run.started',

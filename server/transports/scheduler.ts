@@ -35,29 +35,40 @@ export class TransportScheduler {
   private timers: NodeJS.Timeout[] = []
   private watcher: FSWatcher | undefined
 
+  private readonly pollMs: number
+  private readonly run: (ctx: RunnerContext, id: number) => Promise<unknown>
+
   constructor(
     private readonly ctx: RunnerContext,
     private readonly service: TransportService,
     private readonly spoolDir?: string,
-  ) {}
+    /** For tests: the poll's period, and what running a transport does (runTransport). */
+    opts: { pollMs?: number; run?: (ctx: RunnerContext, id: number) => Promise<unknown> } = {},
+  ) {
+    this.pollMs = opts.pollMs ?? EVENT_POLL_MS
+    this.run = opts.run ?? runTransport
+  }
 
   start(): void {
     this.reload()
     // Transports are added by the CLI in another process; pick them up.
     this.timers.push(setInterval(() => this.reload(), RELOAD_MS))
-    this.timers.push(setInterval(() => this.pollEvents('poll'), EVENT_POLL_MS))
+    this.timers.push(setInterval(() => this.pollEvents('poll'), this.pollMs))
     // Haraka writes each message for a peer into the spool before its 250,
     // then commits its outbox rows, then rewrites the spool's work signal
     // (outbox.ts, WORK_SIGNAL); import does the same for the acks it owes.
     // Watching the folder starts an `event` transport at once instead of at
     // the next poll: the signal is the change that comes after the commit,
-    // when export can see the work (the poll stays for a missed event).
+    // when export can see the work (the poll stays for a missed signal, and
+    // for work that comes with none: mail whose resend time has come).
     if (this.spoolDir) {
       try {
         mkdirSync(this.spoolDir, { recursive: true })
         this.watcher = watch(this.spoolDir, (_event, name) => {
           hopMark('scheduler.watch', name ?? undefined)
-          this.pollEvents(name === WORK_SIGNAL ? 'signal' : 'watch')
+          // The message files' own changes come before their rows: looking
+          // then finds nothing. (No name: a platform that does not say.)
+          if (name === null || name === WORK_SIGNAL) this.pollEvents('signal')
         })
         this.watcher.on('error', () => undefined)
       } catch {
@@ -149,7 +160,7 @@ export class TransportScheduler {
     if (!opts.force && Date.now() < this.backoffUntil(t)) return
     this.running.add(t.id)
     try {
-      await runTransport(this.ctx, t.id)
+      await this.run(this.ctx, t.id)
     } catch (err) {
       if (!(err instanceof TransportBusyError)) {
         // Already logged and recorded by runTransport; the next tick retries after the backoff.
