@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb } from '../../../server/db/index.js'
-import { Outbox } from '../../../server/outbox/outbox.js'
+import { Outbox, WORK_SIGNAL } from '../../../server/outbox/outbox.js'
 import { stableMessageId } from '../../../server/bundle/message-id.js'
 import type { EventRecorder } from '../../../server/events/record.js'
 import { EVENT_HOLD_MS } from '../../../server/outbox/resend-policy.js'
@@ -35,7 +35,8 @@ test('a message waits for each of its peers, with its recipients, and a retry qu
     assert.deepEqual(queued.map((q) => `${q.kind} ${q.peer}`).sort(), ['message.queued river', 'message.queued town'], 'queued is reported once per peer')
     assert.deepEqual(outbox.read(id), message)
     assert.deepEqual(outbox.summary(), { messages: 2, bytes: 2 * message.length, oldestAt: 1000 })
-    assert.deepEqual(readdirSync(spool), [`${id}.eml`])
+    // Besides the message, only the work signal a running node's scheduler watches.
+    assert.deepEqual(readdirSync(spool), [WORK_SIGNAL, `${id}.eml`])
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
