@@ -37,10 +37,19 @@ if (process.argv[2] === 'export' || process.argv[2] === 'usb') {
   }
 }
 // Every command but `start` runs from the bundled command line
-// (build/build.mjs), which loads in a fraction of the modules; the node
-// itself runs from dist/ as tsc wrote it, as its tests and memory figures
-// measured it, and its start-up happens once.
-const bundle = new URL('../dist/server/cli-bundle/main.mjs', import.meta.url)
-const entry = process.argv[2] !== 'start' && existsSync(fileURLToPath(bundle)) ? bundle : main
-const { run } = await import(entry.href)
-process.exitCode = await run(process.argv.slice(2))
+// (build/build.mjs), one CommonJS file compiled with V8's code cache
+// (server/base/code-cache.ts): a command such as `outpost status`
+// starts in about a quarter less CPU time than from the modules tsc wrote.
+// The node itself runs from dist/ as tsc wrote it, as its tests and memory
+// figures measured it, and its start-up happens once.
+const bundle = fileURLToPath(new URL('../dist/server/cli-bundle/cli.cjs', import.meta.url))
+if (process.argv[2] === 'start' || !existsSync(bundle)) {
+  const { run } = await import(main.href)
+  process.exitCode = await run(process.argv.slice(2))
+} else {
+  const { createRequire } = await import('node:module')
+  const { codeCacheFile, loadWithCodeCache } = createRequire(import.meta.url)('../dist/server/cli-bundle/load.cjs')
+  const cli = loadWithCodeCache(bundle, codeCacheFile(bundle))
+  process.exitCode = await cli.exports.run(process.argv.slice(2))
+  cli.saveIfStale()
+}

@@ -2,7 +2,8 @@
 // Haraka plugin → one CommonJS bundle in a folder plugin (Haraka loads folder
 // plugins with require(), and a .ts file in plugins/ would not load at all).
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
@@ -15,28 +16,70 @@ execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.build.json')], {
 
 const esbuild = require('esbuild')
 
-// The command line once more, as one ESM bundle in dist/server/cli-bundle/
-// (its lazily loaded commands as chunks), with drizzle-orm inside it: a
-// view such as `outpost status` loaded about 180 modules, 113 of them
-// drizzle-orm's, and loading modules was most of its time; bundled it
-// starts about 0.1 s of CPU sooner. Native and other packages stay outside
-// and come from node_modules. `outpost start` keeps running from dist/ as
-// tsc wrote it (bin/outpost.mjs says why).
+// The command line once more, as one CommonJS bundle,
+// dist/server/cli-bundle/cli.cjs, with drizzle-orm inside it: a view such as
+// `outpost status` loaded about 180 modules, 113 of them drizzle-orm's, and
+// loading modules was most of its time. CommonJS, because then the bundle
+// can be compiled with V8's code cache (server/base/code-cache.ts), which
+// Node 20 offers for no ES module. Packages stay outside and come from
+// node_modules. `import()` becomes `require()`, so the bundle needs no
+// loader for ES modules: age-encryption, an ES module only, comes in through
+// Node's require(esm) (on by default from Node 20.19, which package.json's
+// engines asks for). `outpost start` keeps running
+// from dist/ as tsc wrote it (bin/outpost.mjs says why), so the node's own
+// modules stay out of the bundle.
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 const cliOut = join(root, 'dist/server/cli-bundle')
 rmSync(cliOut, { recursive: true, force: true })
-esbuild.buildSync({
+await esbuild.build({
   entryPoints: [join(root, 'server/cli/main.ts')],
-  outdir: cliOut,
-  outExtension: { '.js': '.mjs' },
+  outfile: join(cliOut, 'cli.cjs'),
   bundle: true,
-  splitting: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
+  supported: { 'dynamic-import': false },
+  charset: 'ascii',
   external: Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies }).filter((d) => d !== 'drizzle-orm'),
+  plugins: [
+    {
+      // `start` runs from dist/ (bin/outpost.mjs), never from the bundle.
+      name: 'node-stays-out',
+      setup(b) {
+        b.onResolve({ filter: /^\.\.\/node\/start\.js$/ }, () => ({ path: '../node/start.js', external: true }))
+      },
+    },
+  ],
+  banner: { js: "const __outpost_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  define: { 'import.meta.url': '__outpost_import_meta_url' },
   logLevel: 'warning',
 })
+// Its loader, CommonJS too, so that bin/outpost.mjs loads no ES module
+// besides itself before the command runs.
+await esbuild.build({
+  entryPoints: [join(root, 'server/base/code-cache.ts')],
+  outfile: join(cliOut, 'load.cjs'),
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+})
+// The bundle's first code cache, made by running the views of a throw-away
+// node, so that it holds what they compile (a command whose cache V8 refuses,
+// under another Node or other flags, writes a fresh one).
+{
+  const warm = mkdtempSync(join(tmpdir(), 'outpost-code-cache-'))
+  try {
+    const cli = (...args) => execFileSync(process.execPath, [join(root, 'bin/outpost.mjs'), ...args, '--data', join(warm, 'node')], { stdio: 'ignore', cwd: root, env: { ...process.env, OUTPOST_CODE_CACHE: 'refresh' } })
+    cli('init', '--domain', 'warm-up.invalid', '--host', '127.0.0.1')
+    // What `init` compiled (keys, certificate) would only make every view's cache bigger.
+    for (const f of readdirSync(cliOut)) if (f.endsWith('.cache')) rmSync(join(cliOut, f))
+    for (const view of [['status'], ['queue'], ['account', 'list'], ['peer', 'list'], ['route', 'list'], ['transport', 'list'], ['clock'], ['--help']]) cli(...view)
+  } finally {
+    rmSync(warm, { recursive: true, force: true })
+  }
+}
 const pluginSrc = join(root, 'server/haraka/plugins')
 const pluginOut = join(root, 'dist/haraka-plugins')
 rmSync(pluginOut, { recursive: true, force: true })

@@ -154,10 +154,15 @@ export function defaultHost(): string {
   return '127.0.0.1'
 }
 
-export function defaults(domain: string, opts: { root?: boolean } = {}): NodeConfig {
+/**
+ * The defaults for a node of `domain`. `opts.host`: the host the config
+ * already names, so that the default one (a look at the network interfaces)
+ * is worked out only when it is needed.
+ */
+export function defaults(domain: string, opts: { root?: boolean; host?: string } = {}): NodeConfig {
   const root = opts.root ?? process.getuid?.() === 0
   return {
-    node: { name: domain.split('.')[0] ?? domain, domain, host: defaultHost() },
+    node: { name: domain.split('.')[0] ?? domain, domain, host: opts.host ?? defaultHost() },
     listen: { address: '0.0.0.0', mdns: true },
     ports: { ...(root ? STANDARD_PORTS : HIGH_PORTS) },
     limits: { max_message_bytes: 30 * 1024 * 1024, send_per_minute: 60, send_burst: 10, max_recipients: 50 },
