@@ -47,6 +47,21 @@ function* slices<T>(xs: readonly T[], n: number): Generator<T[]> {
 const rowId = (key: string, recipient: string) => `${key}\n${recipient}`
 
 /**
+ * LMTP sessions a batch is spread over. Dovecot fsyncs each message it
+ * stores; with several sessions its processes do that for several
+ * mailboxes at once, and the file system commits their journal writes
+ * together. Each session is one of delivery/lmtp.ts's LMTP_SESSIONS.
+ */
+export const IMPORT_LANES = 4
+
+/** The lane of a recipient: the same mailbox always goes over the same session. */
+export function laneOf(recipient: string, lanes = IMPORT_LANES): number {
+  let h = 0
+  for (let i = 0; i < recipient.length; i++) h = (h * 31 + recipient.charCodeAt(i)) >>> 0
+  return h % lanes
+}
+
+/**
  * Delivers batches of messages over one LMTP session. `deliver` returns one
  * outcome per message, in order, as deliver() would for each; `close` ends
  * the session. A session that breaks (Dovecot stopped) is opened again for
@@ -54,7 +69,7 @@ const rowId = (key: string, recipient: string) => `${key}\n${recipient}`
  * come back as `retry`.
  */
 export class BatchDelivery {
-  private session: LmtpSession | null = null
+  private readonly lanes: (LmtpSession | undefined)[] = Array.from({ length: IMPORT_LANES })
   private readonly now: () => number
 
   constructor(private readonly opts: BatchDeliveryOptions) {
@@ -92,28 +107,43 @@ export class BatchDelivery {
       const answered: { t: (typeof todo)[number]; results: LmtpRecipientResult[] }[] = []
       /** Rows nobody can have: the message never went out (or was refused before it did). */
       const absent: { key: string; recipients: string[] }[] = []
-      let broken: LmtpError | null = null
+      let broken = null as LmtpError | null
+      // The batch goes over IMPORT_LANES sessions at once, each message to
+      // the lane of its first recipient: Dovecot stores (and fsyncs) for
+      // several mailboxes at a time, while one mailbox's mail still arrives
+      // in the bundle's order over one session.
+      const lanes = new Map<number, (typeof todo)[number][]>()
       for (const t of todo) {
-        if (broken) {
-          absent.push({ key: t.m.key, recipients: t.missing })
-          continue
-        }
-        try {
-          this.session ??= await LmtpSession.open(this.opts.lmtp)
-          const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${t.m.key}\r\n`, 'latin1'), t.m.message])
-          const results = await this.session.deliver({ sender: t.m.sender, recipients: t.missing }, traced)
-          answered.push({ t, results })
-        } catch (err) {
-          if (!(err instanceof LmtpError)) throw err
-          broken = err
-          await this.dropSession()
-          // Broken before this message went out: nobody has it. Broken
-          // after: for some recipients Dovecot may have stored it, so the
-          // pending rows stay and the retry looks into those mailboxes first.
-          if (!err.afterData) absent.push({ key: t.m.key, recipients: t.missing })
-          outcomes[t.i] = { verdict: 'retry', text: `4.4.2 Local delivery is unavailable, please try again later: ${err.message}`, messageKey: t.m.key, alreadyDelivered: alreadyOf(t.m), results: [] }
-        }
+        const lane = laneOf(t.missing[0] ?? '', this.lanes.length)
+        const list = lanes.get(lane)
+        if (list) list.push(t)
+        else lanes.set(lane, [t])
       }
+      await Promise.all(
+        [...lanes].map(async ([lane, list]) => {
+          for (const t of list) {
+            if (broken) {
+              absent.push({ key: t.m.key, recipients: t.missing })
+              continue
+            }
+            try {
+              const session = (this.lanes[lane] ??= await LmtpSession.open(this.opts.lmtp))
+              const traced = Buffer.concat([Buffer.from(`${DELIVERY_HEADER}: ${t.m.key}\r\n`, 'latin1'), t.m.message])
+              const results = await session.deliver({ sender: t.m.sender, recipients: t.missing }, traced)
+              answered.push({ t, results })
+            } catch (err) {
+              if (!(err instanceof LmtpError)) throw err
+              broken ??= err
+              await this.dropSession(lane)
+              // Broken before this message went out: nobody has it. Broken
+              // after: for some recipients Dovecot may have stored it, so the
+              // pending rows stay and the retry looks into those mailboxes first.
+              if (!err.afterData) absent.push({ key: t.m.key, recipients: t.missing })
+              outcomes[t.i] = { verdict: 'retry', text: `4.4.2 Local delivery is unavailable, please try again later: ${err.message}`, messageKey: t.m.key, alreadyDelivered: alreadyOf(t.m), results: [] }
+            }
+          }
+        }),
+      )
 
       // Dovecot has them, the ledger says pending: the window a crash may
       // hit (once per batch, so a test that kills after every write step in
@@ -196,14 +226,14 @@ export class BatchDelivery {
     return new Set(mine.filter((r) => r.state === 'delivered').map((r) => rowId(r.key, r.recipient)))
   }
 
-  private async dropSession(): Promise<void> {
-    const s = this.session
-    this.session = null
+  private async dropSession(lane: number): Promise<void> {
+    const s = this.lanes[lane]
+    this.lanes[lane] = undefined
     await s?.close()
   }
 
-  /** Ends the LMTP session (QUIT), if one is open. */
-  close(): Promise<void> {
-    return this.dropSession()
+  /** Ends the LMTP sessions (QUIT) that are open. */
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((_, lane) => this.dropSession(lane)))
   }
 }

@@ -1,4 +1,4 @@
-// Import's local delivery: many messages over one LMTP session, the ledger
+// Import's local delivery: many messages over a few LMTP sessions (one per lane of mailboxes), the ledger
 // written once on each side of a batch, and the same per-recipient answers
 // and retries as one message at a time.
 import { test } from 'node:test'
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb, type Db } from '../../../server/db/index.js'
 import { deliveries } from '../../../server/db/schema.js'
-import { BatchDelivery, type BatchMessage } from '../../../server/delivery/batch.js'
+import { BatchDelivery, IMPORT_LANES, laneOf, type BatchMessage } from '../../../server/delivery/batch.js'
 import { DELIVERY_HEADER } from '../../../server/delivery/deliver.js'
 import { FakeLmtp, type FakeLmtpOptions } from '../../helpers/fake-lmtp.js'
 
@@ -76,7 +76,8 @@ test('a recipient refused in the middle of the session: the others of that messa
   await b.close()
   assert.deepEqual(out.map((o) => o.verdict), ['delivered', 'rejected', 'rejected', 'delivered'])
   assert.match(out[1]!.text, /^5\.1\.1 Delivery failed \(1 of 2 recipients have it\).*carol@town\.test.*550/)
-  assert.equal(lmtp.sessions, 1)
+  // One session for each mailbox lane the batch's first recipients fall in.
+  assert.equal(lmtp.sessions, new Set(['bob@town.test', 'carol@town.test'].map((r) => laneOf(r))).size)
   assert.deepEqual(storedBy([lmtp]), ['bob@town.test 1', 'bob@town.test 2', 'bob@town.test 4'])
   // A refusal before the message went out proves nobody has it: no row stays.
   assert.deepEqual(rows(db), ['k1 bob@town.test delivered', 'k2 bob@town.test delivered', 'k4 bob@town.test delivered'])
@@ -95,11 +96,12 @@ test('a 4xx for one message: the rest are delivered; the retry delivers that one
   assert.deepEqual(rows(db), ['k1 bob@town.test delivered', 'k2 dave@town.test pending', 'k3 bob@town.test delivered'])
 
   full = false
+  const opened = fake.sessions
   const retry = await b.deliver(messages)
   await b.close()
   assert.deepEqual(retry.map((o) => o.verdict), ['delivered', 'delivered', 'delivered'])
   assert.deepEqual(storedBy([fake]), ['bob@town.test 1', 'bob@town.test 3', 'dave@town.test 2'])
-  assert.equal(fake.sessions, 1, 'the session stays open from batch to batch')
+  assert.equal(fake.sessions, opened, 'the sessions stay open from batch to batch')
   assert.deepEqual(rows(db), ['k1 bob@town.test delivered', 'k2 dave@town.test delivered', 'k3 bob@town.test delivered'])
 })
 
@@ -150,4 +152,27 @@ test('pending rows a crash left are settled from the mailbox in one pass: what i
   assert.deepEqual(out.map((o) => o.alreadyDelivered.length), [1, 1, 0])
   assert.deepEqual(storedBy([lmtp]), ['bob@town.test 3'], 'only the message the mailbox lacked is sent')
   assert.deepEqual(rows(db), [1, 2, 3].map((n) => `k${n} bob@town.test delivered`))
+})
+
+test('a batch for many mailboxes goes over several sessions at once, each mailbox in its order, each message once', async (t) => {
+  const { db, serve, batch } = setup(t)
+  const lmtp = await serve()
+  const people = Array.from({ length: 12 }, (_, i) => `user${i}@town.test`)
+  // Numbered 11-58: msg()'s padded keys of 1-9 would equal those of 10, 20, ...
+  const messages = Array.from({ length: 48 }, (_, n) => msg(n + 11, [people[n % people.length]!]))
+  const b = batch()
+  const out = await b.deliver(messages)
+  await b.close()
+  assert.ok(out.every((o) => o.verdict === 'delivered'))
+  const lanes = new Set(people.map((p) => laneOf(p)))
+  assert.ok(lanes.size > 1 && lanes.size <= IMPORT_LANES, `the recipients fall in ${lanes.size} lanes`)
+  assert.equal(lmtp.sessions, lanes.size, 'one session per lane in use')
+  // Each mailbox got its messages once, in the bundle's order.
+  for (const p of people) {
+    const got = lmtp.stored.filter((s) => s.recipient === p).map((s) => Number(/hello (\d+)/.exec(s.data)![1]))
+    const want = messages.filter((m) => m.recipients[0] === p).map((m) => Number(/hello (\d+)/.exec(m.message.toString())![1]))
+    assert.deepEqual(got, want, p)
+  }
+  assert.equal(rows(db).length, 48)
+  assert.ok(rows(db).every((r) => r.endsWith(' delivered')))
 })

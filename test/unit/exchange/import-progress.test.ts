@@ -1,17 +1,18 @@
 // Import says how far it is while it runs: on the terminal (the progress
 // callback) and as import.run events, live on the bus the web admin listens
-// to; a bundle's local mail goes to Dovecot over one LMTP session.
+// to; a bundle's local mail goes to Dovecot over a few LMTP sessions kept for the whole bundle.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { IMPORT_BATCH } from '../../../server/exchange/import.js'
+import { laneOf } from '../../../server/delivery/batch.js'
 import { EventBus, EventLog } from '../../../server/events/log.js'
 import type { OutpostEvent, OutpostEvents } from '../../../server/events/types.js'
 import { twoPeeredNodes } from '../../helpers/exchange-pair.js'
 import { seedOutbox } from '../../helpers/outbox-seed.js'
 
-test('import reports its progress per batch of messages, in bytes of bundle files, ending at the total; one LMTP session per bundle', async () => {
+test('import reports its progress per batch of messages, in bytes of bundle files, ending at the total; a few LMTP sessions per bundle', async () => {
   const bus = new EventBus()
   const seen: OutpostEvent[] = []
   bus.on((e) => seen.push(e))
@@ -32,7 +33,8 @@ test('import reports its progress per batch of messages, in bytes of bundle file
     const results = await tx.importFrom(stick, (done, total, what) => calls.push([done, total, what]))
     assert.equal(results[0]?.outcome.kind, 'imported')
     assert.equal(lmtp.stored.length, count, 'every message stored once')
-    assert.equal(lmtp.sessions, 1, 'one LMTP session for the bundle')
+    // One session per mailbox lane in use, kept for the whole bundle (not one per batch).
+    assert.equal(lmtp.sessions, new Set(Array.from({ length: 97 }, (_, n) => laneOf(`friend${n}@town.test`))).size, 'one LMTP session per lane for the bundle')
 
     // The terminal: one call per batch and one when the file is done, never backwards, ending at the file's size.
     assert.ok(calls.length >= 3, `${calls.length} progress calls`)
