@@ -32,7 +32,7 @@ import { encodeNarrow, narrowRecords } from '../server/bundle/narrow/codec.js'
 import { stableMessageId } from '../server/bundle/message-id.js'
 import { airtimeMs } from '../server/transports/lora/airtime.js'
 import { AirtimeBudget, WINDOW_MS } from '../server/transports/lora/duty-cycle.js'
-import { ACK_DONE, CRC_LENGTH, DATA_HEADER, KIND_DATA } from '../server/transports/lora/frames.js'
+import { ACK_DONE, CRC_LENGTH, DATA_HEADER, KIND_DATA, KIND_SHORT_DATA, SHORT_DATA_HEADER } from '../server/transports/lora/frames.js'
 import { KissDecoder } from '../server/transports/lora/kiss.js'
 import { RadioLink } from '../server/transports/lora/link.js'
 import type { RadioPort } from '../server/transports/lora/radio-port.js'
@@ -68,8 +68,8 @@ async function framesOnAir(bundle: Buffer, loss: number, seed: number): Promise<
   return (await framesOnAirByKind(bundle, loss, seed)).map((f) => f.length)
 }
 
-/** Every frame as it went on air (its kind and length), from both sides of one transfer. */
-async function framesOnAirByKind(bundle: Buffer, loss: number, seed: number): Promise<AirFrame[]> {
+/** Every frame as it went on air (its kind and length), from both sides of one transfer; `shortData: false` makes both ends send full DATA frames, as before SHORT frames. */
+async function framesOnAirByKind(bundle: Buffer, loss: number, seed: number, shortData = true): Promise<AirFrame[]> {
   const fast = { sf: 7, bw: 500000, cr: 5, preamble: 8 }
   const { ports, channel } = radioPair({ modulation: fast, payload: PAYLOAD, loss, seed })
   const sizes: AirFrame[] = []
@@ -78,7 +78,7 @@ async function framesOnAirByKind(bundle: Buffer, loss: number, seed: number): Pr
     return { ...p, write: async (b) => { sizes.push(...d.push(b).map((f) => ({ kind: f.data[0]!, length: f.data.length }))); return p.write(b) } }
   }
   const dirs = [mkdtempSync(join(tmpdir(), 'op-bl-')), mkdtempSync(join(tmpdir(), 'op-bl-'))]
-  const mk = (self: string, peer: string, port: RadioPort, dir: string, s: number) => new RadioLink({ port: tapped(port), self, peer, payload: PAYLOAD, modulation: fast, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(dir, 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(s), maxMisses: 30 })
+  const mk = (self: string, peer: string, port: RadioPort, dir: string, s: number) => new RadioLink({ port: tapped(port), self, peer, payload: PAYLOAD, modulation: fast, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(dir, 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(s), maxMisses: 30, shortData })
   const a = mk('camp', 'town', ports[0], dirs[0]!, seed + 1)
   mk('town', 'camp', ports[1], dirs[1]!, seed + 2)
   const outcome = await a.send(bundle)
@@ -115,11 +115,12 @@ function bundleParts(bundle: Buffer): { frame: number; header: number; ageHeader
   return { frame: FRAME_BYTES, header, ageHeader: ageHeader.length, ageOverhead, payload: rest.length - ageOverhead, signature: SIGNATURE_BYTES }
 }
 
-/** The link's share of a transfer: DATA frames' headers and CRCs, bundle bytes sent more than once, and QUERY/ACK frames. */
+/** The link's share of a transfer: DATA (and SHORT) frames' headers and CRCs, bundle bytes sent more than once, and QUERY/ACK frames. */
 function linkParts(frames: AirFrame[], carried: number): { dataFrames: number; framing: number; resent: number; other: number; otherFrames: number } {
-  const data = frames.filter((f) => f.kind === KIND_DATA)
-  const framing = data.length * (DATA_HEADER + CRC_LENGTH)
-  const others = frames.filter((f) => f.kind !== KIND_DATA)
+  const isData = (f: AirFrame) => f.kind === KIND_DATA || f.kind === KIND_SHORT_DATA
+  const data = frames.filter(isData)
+  const framing = sum(data.map((f) => (f.kind === KIND_DATA ? DATA_HEADER : SHORT_DATA_HEADER) + CRC_LENGTH))
+  const others = frames.filter((f) => !isData(f))
   return { dataFrames: data.length, framing, resent: sum(data.map((f) => f.length)) - framing - carried, other: sum(others.map((f) => f.length)), otherFrames: others.length }
 }
 const mean = (a: number[]) => sum(a) / a.length
@@ -157,10 +158,21 @@ export async function benchLora(out: (line?: string) => void = (l = '') => proce
   const loneCompact = compacted(lone)
   const p = bundleParts(lone)
   out(`  breakdown of a lone short message (${real[0]!.length} B raw) in a narrow bundle of ${lone.length} B: frame ${p.frame} B, header JSON ${p.header} B, age header ${p.ageHeader} B (one X25519 stanza and its MAC, as text), age nonce and tag ${p.ageOverhead} B, compressed payload ${p.payload} B, signature ${p.signature} B`)
-  for (const [what, carried] of [['as the bundle file', lone], ['in its compact form', loneCompact]] as const) {
-    const frames = await framesOnAirByKind(carried, 0, 100)
+  const loneAir: Record<string, AirFrame[]> = {}
+  for (const [what, carried, shortData] of [['as the bundle file, full DATA frames', lone, false], ['in its compact form, full DATA frames (before SHORT frames)', loneCompact, false], ['in its compact form, SHORT frames', loneCompact, true]] as const) {
+    const frames = await framesOnAirByKind(carried, 0, 100, shortData)
+    loneAir[what] = frames
     const l = linkParts(frames, carried.length)
     out(`    ${what} (${carried.length} B): on air ${sum(frames.map((f) => f.length))} B = ${carried.length} B carried + ${l.framing} B of link headers and CRCs in ${l.dataFrames} DATA frames + ${l.resent} B resent + ${l.other} B in ${l.otherFrames} QUERY and ACK frames`)
+  }
+  // SHORT frames against full ones, the same compact form over the same channel and seeds.
+  const full = loneAir['in its compact form, full DATA frames (before SHORT frames)']!.map((f) => f.length)
+  const short = loneAir['in its compact form, SHORT frames']!.map((f) => f.length)
+  out(`    SHORT frames: ${sum(short)} B on air against ${sum(full)} B with full DATA frames (${sum(full) - sum(short)} B less, ratio ${(sum(short) / sum(full)).toFixed(3)})`)
+  for (const sf of [7, 9, 12]) {
+    const m = { sf, bw: 125000, cr: 5, preamble: 8 }
+    const air = (sizes: number[]) => sum(sizes.map((n) => airtimeMs(m, n)))
+    out(`      SF${sf}/125 kHz: ${(air(short) / 1000).toFixed(2)} s against ${(air(full) / 1000).toFixed(2)} s (ratio ${(air(short) / air(full)).toFixed(3)}); ${((0.01 * WINDOW_MS) / air(short)).toFixed(1)} against ${((0.01 * WINDOW_MS) / air(full)).toFixed(1)} lone messages an hour within 1% duty cycle`)
   }
   out(`    compact form: ${lone.length - loneCompact.length} B less (the frame, the header as binary, the age stanza and MAC as raw bytes); the ${p.payload + p.ageOverhead + p.signature} B of ciphertext, nonce, tag and signature stay`)
 

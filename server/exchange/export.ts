@@ -110,6 +110,15 @@ export interface ExportOptions extends CarrierOptions {
    * to its limit, chat-sized first; wide (everything, oldest first) by default.
    */
   link?: LinkWidth
+  /**
+   * Mail bundles to seal in this call at most (relayed bundles and acks go
+   * as always). A carrier that sends one bundle at a time (the radio) asks
+   * for one, sends it, and asks again: each call chooses afresh, so a chat
+   * message that came in meanwhile goes before larger mail chosen earlier.
+   */
+  maxMailBundles?: number
+  /** Raw mail per bundle, in bytes (BUNDLE_TARGET_BYTES by default); a message larger than this goes alone. */
+  bundleBytes?: number
 }
 
 export type ExportDeps = StepDeps
@@ -224,7 +233,10 @@ export class BundleExport {
     // one buffer for all, and streamed into the bundle: memory holds a
     // bundle's ciphertext and one message, never the batch of mail.
     const read = outbox.sharedReader()
-    for (const chunk of bandChunks(bands)) {
+    let mailBundles = 0
+    for (const chunk of bandChunks(bands, opts.bundleBytes ?? BUNDLE_TARGET_BYTES)) {
+      if (opts.maxMailBundles !== undefined && mailBundles >= opts.maxMailBundles) break
+      mailBundles++
       hopMark('export.chosen')
       const messages = function* (): Generator<BsmtpMessage> {
         for (const e of chunk) yield { id: e.messageId, sender: e.sender, recipients: JSON.parse(e.recipients) as string[], data: read(e.messageId) }
@@ -275,15 +287,15 @@ export class BundleExport {
 }
 
 /** The bundles' worth of each band in turn: a bundle never mixes two bands. */
-function* bandChunks<E extends { size: number }>(bands: Iterable<E>[]): Generator<E[]> {
-  for (const band of bands) yield* chunks(band)
+function* bandChunks<E extends { size: number }>(bands: Iterable<E>[], target: number): Generator<E[]> {
+  for (const band of bands) yield* chunks(band, target)
 }
 
-function* chunks<E extends { size: number }>(entries: Iterable<E>): Generator<E[]> {
+function* chunks<E extends { size: number }>(entries: Iterable<E>, target: number): Generator<E[]> {
   let cur: E[] = []
   let bytes = 0
   for (const e of entries) {
-    if (cur.length && (bytes + e.size > BUNDLE_TARGET_BYTES || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
+    if (cur.length && (bytes + e.size > target || cur.length >= MAX_MESSAGES_PER_BUNDLE)) {
       yield cur
       cur = []
       bytes = 0

@@ -55,6 +55,8 @@ export class RadioChannel {
   private air: OnAir[] = []
   private readonly sinks: ((bytes: Buffer) => void)[] = [() => {}, () => {}]
   private timers = new Set<NodeJS.Timeout>()
+  /** Every frame put on the air, in order: which side sent it and its bytes (its first byte is the link's frame kind). */
+  readonly onAir: { from: 0 | 1; data: Buffer }[] = []
 
   constructor(private readonly o: ChannelOptions) {
     this.random = seededRandom(o.seed ?? 1)
@@ -91,6 +93,7 @@ export class RadioChannel {
       }
     }
     this.air.push(me)
+    this.onAir.push({ from, data })
     this.stats.frames++
     this.stats.airtimeMs += ms
     const timer = setTimeout(() => {

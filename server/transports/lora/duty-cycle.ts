@@ -6,7 +6,15 @@
 // stays within duty × 1 hour. The log of recent frames is kept on disk
 // (tmp → fsync → rename), so a restart or a new run does not hand out a
 // fresh hour.
-import { existsSync, readFileSync } from 'node:fs'
+//
+// The limit binds each transmitter, so each radio keeps its own budget,
+// in a file named after its transport (the id `outpost radio` and
+// /api/radios show): two radios on one node each get the whole share.
+// Versions before this kept one file for every radio of the node; a radio
+// that has no file of its own yet starts from that shared log, so the
+// airtime spent in the hour before the upgrade counts against every radio
+// once (too little airtime for that hour, never too much).
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { writeFileDurable } from '../../base/durable.js'
 
@@ -42,9 +50,53 @@ interface Entry {
   ms: number
 }
 
-/** Where a node keeps the airtime its radios spent (one budget for all of them). */
-export function airtimeFile(spool: string): string {
+/** The one log every radio of a node shared before each radio had its own: read once by each radio, never written. */
+export function sharedAirtimeFile(spool: string): string {
   return join(spool, 'lora', 'airtime.json')
+}
+
+/** Where the radio of LoRa transport `transportId` keeps the airtime it spent. */
+export function airtimeFile(spool: string, transportId: number): string {
+  return join(spool, 'lora', `airtime-${transportId}.json`)
+}
+
+/** Reads a log of frames; undefined when there is none, null when it cannot be read. */
+function readEntries(file: string): Entry[] | undefined | null {
+  if (!existsSync(file)) return undefined
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown
+    if (!Array.isArray(parsed)) return null
+    return parsed.filter((e): e is Entry => typeof e?.at === 'number' && typeof e?.ms === 'number')
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The budget of one radio, kept in its own file. A radio without a file of
+ * its own yet is charged what the node's shared log (from before each radio
+ * had its own) holds of the last hour, and that charge is written to its
+ * file at once, so a restart keeps it. The shared log is removed once
+ * nothing in it counts any more: then no radio can be charged by it.
+ * `readOnly` (the radio's state for `outpost radio`) writes nothing.
+ */
+export function radioBudget(spool: string, transportId: number, duty: number, opts: { now?: () => number; readOnly?: boolean } = {}): AirtimeBudget {
+  const now = opts.now ?? Date.now
+  const file = airtimeFile(spool, transportId)
+  const budget = new AirtimeBudget(opts.readOnly ? undefined : file, duty, now)
+  if (existsSync(file)) {
+    if (opts.readOnly) budget.restore(file)
+    return budget
+  }
+  const shared = sharedAirtimeFile(spool)
+  const old = readEntries(shared)
+  if (old === undefined) return budget
+  const from = now() - WINDOW_MS
+  // A shared log that cannot be read counts as a full hour, as a radio's own does.
+  const live = old === null ? [{ at: now(), ms: budget.limitMs() }] : old.filter((e) => e.at > from)
+  budget.seed(live)
+  if (!opts.readOnly && old !== null && live.length === 0) rmSync(shared, { force: true })
+  return budget
 }
 
 export class AirtimeBudget {
@@ -55,16 +107,23 @@ export class AirtimeBudget {
    * @param duty the share of airtime allowed, 0 to 1
    */
   constructor(private readonly file: string | undefined, readonly duty: number, private readonly now: () => number = Date.now) {
-    if (file && existsSync(file)) {
-      try {
-        const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown
-        if (Array.isArray(parsed)) this.entries = parsed.filter((e): e is Entry => typeof e?.at === 'number' && typeof e?.ms === 'number')
-      } catch {
-        // A log that cannot be read is treated as a full hour: transmitting
-        // too little for an hour is the lawful mistake.
-        this.entries = [{ at: this.now(), ms: this.limitMs() }]
-      }
-    }
+    if (file) this.restore(file)
+  }
+
+  /** Reads the frames kept in `file` (its own, or another's to show it without writing). */
+  restore(file: string): void {
+    const read = readEntries(file)
+    // A log that cannot be read is treated as a full hour: transmitting
+    // too little for an hour is the lawful mistake.
+    if (read === null) this.entries = [{ at: this.now(), ms: this.limitMs() }]
+    else if (read) this.entries = read
+  }
+
+  /** Charges frames that went out before (oldest first), and keeps them as if this budget had sent them. */
+  seed(entries: readonly { at: number; ms: number }[]): void {
+    this.entries = [...entries.map((e) => ({ at: e.at, ms: e.ms })), ...this.entries].sort((a, b) => a.at - b.at)
+    this.prune()
+    if (this.file) writeFileDurable(this.file, JSON.stringify(this.entries), 0o600)
   }
 
   /** Airtime allowed per window, in ms. */

@@ -14,6 +14,13 @@
 // asked for again after a random back-off that doubles with each miss, as
 // in ALOHA. Every frame is charged to the airtime budget first
 // (duty-cycle.ts) and waits when the hour's share is spent.
+//
+// Once the receiver's ACK says it takes them, the fragments go as SHORT
+// frames, without the link id, total and count the QUERY already said
+// (frames.ts). The receiver keeps the plan of each transfer it heard a
+// QUERY or full DATA frame of since its radio opened, and takes a SHORT
+// frame only for one of those; a SHORT frame it cannot place is ignored,
+// and the sender, whose poll then goes unanswered, asks again with a QUERY.
 import { airtimeMs, type LoraModulation } from './airtime.js'
 import type { AirtimeBudget } from './duty-cycle.js'
 import {
@@ -45,6 +52,12 @@ export interface LinkOptions {
   maxBudgetWaitMs?: number
   /** Whether this node's deliver() takes compact carriage forms (bundle/compact.ts): said in the flags of every QUERY and DATA frame it sends. */
   takesCompact?: boolean
+  /**
+   * Whether this node sends and takes SHORT data frames (frames.ts); true
+   * by default. false behaves as a node of an older version: it never says
+   * it can send them, nor that it takes them.
+   */
+  shortData?: boolean
 }
 
 export type SendOutcome = 'done' | 'deferred' | 'refused' | 'down' | 'budget'
@@ -90,6 +103,13 @@ export class RadioLink {
   private closed = false
   private readonly maxFrameMs: number
   private readonly ackMs: number
+  /**
+   * The transfers this link heard a QUERY or full DATA frame of since it
+   * was opened, by id: what a SHORT frame of theirs leaves out. Never
+   * restored from disk: after a restart the sender is made to send a QUERY
+   * first, so a SHORT frame is never placed by a guess.
+   */
+  private readonly plans = new Map<string, { total: number; count: number }>()
 
   constructor(private readonly o: LinkOptions) {
     this.link = linkId(o.self, o.peer)
@@ -139,8 +159,27 @@ export class RadioLink {
     return p
   }
 
+  /** Whether this link takes SHORT frames: on unless the options say it behaves as an older version. */
+  private get shortData(): boolean {
+    return this.o.shortData !== false
+  }
+
+  /** Remembers (or forgets) the plan of transfer `id`, for its SHORT frames. */
+  private plan(id: string, p: { total: number; count: number } | undefined): void {
+    this.plans.delete(id)
+    if (!p) return
+    this.plans.set(id, p)
+    // A few transfers are open at a time (reassembly.ts keeps 4): the oldest plans go.
+    if (this.plans.size > 16) this.plans.delete(this.plans.keys().next().value!)
+  }
+
   private onFrame(raw: Buffer): void {
-    const f = decodeFrame(raw)
+    const decoded = decodeFrame(raw)
+    // A SHORT frame is placed by the plan its transfer's QUERY gave, or not at all.
+    const plan = decoded?.kind === 'short' && this.shortData ? this.plans.get(decoded.id.toString('hex')) : undefined
+    const f: LinkFrame | undefined = decoded?.kind === 'short'
+      ? plan && { kind: 'data', poll: decoded.poll, takesCompact: decoded.takesCompact, sendsShort: true, link: this.link, id: decoded.id, total: plan.total, index: decoded.index, count: plan.count, data: decoded.data }
+      : decoded
     if (!f || !f.link.equals(this.link)) {
       this.stats.framesBad++
       return
@@ -153,31 +192,37 @@ export class RadioLink {
       return
     }
     this.peerTakesCompact = f.takesCompact === true
+    const id = f.id.toString('hex')
+    // The ACK says it takes SHORT frames only to a sender that said it can send them.
+    const short = this.shortData && f.sendsShort === true
     if (f.kind === 'data') {
-      const id = f.id.toString('hex')
       // The peer's burst goes on until its polling frame: keep quiet till then.
       this.busyUntil = f.poll ? 0 : Date.now() + this.maxFrameMs + TURNAROUND_MS
       if (this.o.store.doneStatus(id) === undefined && !this.importingIds.has(id)) {
         if (!this.o.store.put(id, f.total, f.count, f.index, f.data)) {
-          if (f.poll) void this.answer(f.id, f.count, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
+          // A fragment that disagrees with what is held: its plan is not trusted for SHORT frames.
+          if (!plan) this.plan(id, undefined)
+          if (f.poll) void this.answer(f.id, f.count, false, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
           return
         }
       }
-      if (f.poll) void this.answer(f.id, f.count)
+      if (!plan) this.plan(id, { total: f.total, count: f.count })
+      if (f.poll) void this.answer(f.id, f.count, short)
       return
     }
     // A query opens a transfer (or resumes one): answer with what is held.
     this.busyUntil = 0
-    const id = f.id.toString('hex')
     if (this.o.store.doneStatus(id) === undefined && !this.importingIds.has(id) && !this.o.store.open(id, f.total, f.count)) {
-      void this.answer(f.id, f.count, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
+      this.plan(id, undefined)
+      void this.answer(f.id, f.count, false, f.total > this.o.store.maxBytes ? ACK_REFUSED : ACK_PARTIAL)
       return
     }
-    void this.answer(f.id, f.count)
+    this.plan(id, { total: f.total, count: f.count })
+    void this.answer(f.id, f.count, short)
   }
 
-  /** Answers a poll or query: done, importing, or the held fragments. A whole bundle starts its import here. */
-  private async answer(idBuf: Buffer, count: number, forced?: number): Promise<void> {
+  /** Answers a poll or query: done, importing, or the held fragments; `short` says this node takes SHORT frames for the transfer. A whole bundle starts its import here. */
+  private async answer(idBuf: Buffer, count: number, short: boolean, forced?: number): Promise<void> {
     const id = idBuf.toString('hex')
     let status = forced ?? this.o.store.doneStatus(id) ?? (this.importingIds.has(id) ? ACK_IMPORTING : ACK_PARTIAL)
     if (status === ACK_PARTIAL && forced === undefined && this.o.store.isComplete(id)) {
@@ -188,7 +233,7 @@ export class RadioLink {
     // A short random pause: the sender's radio turns from transmit to receive.
     await sleep(20 + this.random() * 80)
     // Answers run beside the run's own sending: a radio that fails here (unplugged) must not take the process down; the sender's next write reports it.
-    await this.transmit({ kind: 'ack', status, link: this.link, id: idBuf, count, base, bitmap }, { urgent: true }).catch((err: Error) => this.log(`lora: answering ${this.o.peer} failed: ${err.message}`))
+    await this.transmit({ kind: 'ack', status, takesShort: short, link: this.link, id: idBuf, count, base, bitmap }, { urgent: true }).catch((err: Error) => this.log(`lora: answering ${this.o.peer} failed: ${err.message}`))
   }
 
   private startImport(id: string): void {
@@ -246,7 +291,11 @@ export class RadioLink {
     let misses = 0
     let importWaits = 0
     const takesCompact = this.o.takesCompact === true
-    let poll: LinkFrame = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+    const sendsShort = this.shortData
+    // Whether the receiver's last ACK said it takes SHORT frames for this transfer.
+    let peerShort = false
+    const query = (): LinkFrame => ({ kind: 'query', takesCompact, sendsShort, link: this.link, id: idBuf, total: bundle.length, count: plan.count })
+    let poll: LinkFrame = query()
     let pollIsResend = false
     for (;;) {
       if (this.closed) return 'down'
@@ -260,11 +309,12 @@ export class RadioLink {
         // Back off a random time that doubles with each miss: the peer may be transmitting, or another burst collided.
         await sleep(this.random() * this.maxFrameMs * 2 ** Math.min(misses, 5))
         // Ask again with a QUERY: 24 bytes, where resending the last fragment would cost a whole frame.
-        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = query()
         pollIsResend = true
         continue
       }
       misses = 0
+      peerShort = sendsShort && ack.takesShort === true
       if (ack.status === ACK_DONE) {
         this.stats.bundlesSent++
         return 'done'
@@ -275,10 +325,14 @@ export class RadioLink {
         // Whole at the peer and being imported: ask again after a while.
         if (++importWaits > 30) return 'down'
         await sleep(Math.min(1000 * 2 ** Math.min(importWaits - 1, 4), 10_000))
-        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = query()
         pollIsResend = false
         continue
       }
+      // The ACK says what the receiver holds now: it may have lost what it
+      // held before (a transfer it dropped, whose bytes did not hash to the
+      // id), so what it no longer names goes again.
+      held.fill(0)
       for (let i = 0; i < ack.base && i < plan.count; i++) held[i] = 1
       for (let i = 0; i < ack.bitmap.length * 8 && ack.base + i < plan.count; i++) if (hasBit(ack.bitmap, i)) held[ack.base + i] = 1
       // The next burst: missing fragments, in order, within the span the ACK could speak of.
@@ -287,16 +341,19 @@ export class RadioLink {
       for (let i = ack.base; i < plan.count && i < span && burst.length < this.window; i++) if (!held[i]) burst.push(i)
       if (burst.length === 0) {
         // Everything held but no import yet: a query makes the peer start it.
-        poll = { kind: 'query', takesCompact, link: this.link, id: idBuf, total: bundle.length, count: plan.count }
+        poll = query()
         pollIsResend = false
         continue
       }
-      const frames: LinkFrame[] = burst.map((index, k) => ({
-        kind: 'data', poll: k === burst.length - 1, takesCompact, link: this.link, id: idBuf, total: bundle.length, index, count: plan.count,
-        data: bundle.subarray(index * plan.size, Math.min((index + 1) * plan.size, bundle.length)),
-      }))
+      const frames = burst.map((index, k): Extract<LinkFrame, { kind: 'data' | 'short' }> => {
+        const data = bundle.subarray(index * plan.size, Math.min((index + 1) * plan.size, bundle.length))
+        const poll = k === burst.length - 1
+        return peerShort
+          ? { kind: 'short', poll, takesCompact, id: idBuf, index, data }
+          : { kind: 'data', poll, takesCompact, sendsShort, link: this.link, id: idBuf, total: bundle.length, index, count: plan.count, data }
+      })
       for (const f of frames.slice(0, -1)) {
-        const index = (f as Extract<LinkFrame, { kind: 'data' }>).index
+        const index = f.index
         if (!(await this.transmit(f, { resend: sentOnce[index] === 1 }))) return 'budget'
         sentOnce[index] = 1
       }

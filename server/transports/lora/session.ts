@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { NodeContext } from '../../context/context.js'
 import type { Exchange } from '../../exchange/exchange.js'
 import { CompactBundleError, expandBundle, isCompactForm } from '../../bundle/compact.js'
-import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
+import { AirtimeBudget, radioBudget } from './duty-cycle.js'
 import { ACK_DEFERRED, ACK_DONE, ACK_REFUSED } from './frames.js'
 import { RadioLink } from './link.js'
 import { openSerialRadio, type RadioPort } from './radio-port.js'
@@ -37,7 +37,7 @@ export interface LoraSessionOptions {
   node: NodeContext
   exchange: Exchange
   peer: string
-  /** The transport whose radio this is: its figures go to the radio log. Undefined keeps them in memory only. */
+  /** The transport whose radio this is: its figures go to the radio log, its airtime to its own budget file. Undefined keeps both in memory only. */
   transportId?: number
   settings: RadioSettings
   /** Where half-received bundles are kept. */
@@ -63,7 +63,8 @@ export class LoraSession {
     private readonly radio: RadioPort,
   ) {
     const s = o.settings
-    this.budget = new AirtimeBudget(airtimeFile(o.node.paths.spool), s.duty)
+    // Each radio has its own duty cycle: the budget is this transport's (duty-cycle.ts).
+    this.budget = o.transportId === undefined ? new AirtimeBudget(undefined, s.duty) : radioBudget(o.node.paths.spool, o.transportId, s.duty)
     this.link = new RadioLink({
       port: radio,
       self: o.node.config.node.name,

@@ -4,7 +4,7 @@
 // hour-by-hour airtime series for the chart.
 import type { NodeContext } from '../../context/context.js'
 import type { TransportInfo } from '../service.js'
-import { AirtimeBudget, airtimeFile } from './duty-cycle.js'
+import { radioBudget } from './duty-cycle.js'
 import { RadioLog, type RadioFigures } from './radio-log.js'
 import { loraSettings } from './transport.js'
 
@@ -25,7 +25,7 @@ export interface RadioState {
   payloadBytes: number
   /** The duty cycle allowed, in percent. */
   dutyPercent: number
-  /** Airtime in the sliding hour the budget counts, and what the budget allows in one. */
+  /** This radio's airtime in the sliding hour the budget counts, and what the budget allows in one. */
   budget: { usedMs: number; limitMs: number }
   /** The last 24 hours together. */
   day: RadioFigures
@@ -42,8 +42,9 @@ export function radioState(node: NodeContext, t: TransportInfo, listening: boole
   } catch {
     return undefined
   }
-  // Read-only: the budget file is written only when a frame is charged.
-  const budget = new AirtimeBudget(airtimeFile(node.paths.spool), s.duty, () => now)
+  // This radio's own budget (each radio has its own duty cycle), read
+  // only: the file is written when a frame is charged.
+  const budget = radioBudget(node.paths.spool, t.id, s.duty, { now: () => now, readOnly: true })
   const log = new RadioLog(node.db)
   const hours = log.hours(t.id, 24, now)
   const day = log.total(t.id, 24, now)

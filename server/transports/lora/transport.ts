@@ -21,6 +21,7 @@ import { writeFileDurable } from '../../base/durable.js'
 import { TransportConfigError, checkConfigKeys, sendOptions, type TransportDriver } from '../transport.js'
 import { BANDWIDTHS_HZ, airtimeMs } from './airtime.js'
 import { REGIONS } from './duty-cycle.js'
+import { CRC_LENGTH, DATA_HEADER } from './frames.js'
 import type { SendOutcome } from './link.js'
 import { PeerKeys } from './peer-keys.js'
 import { CompactCarriage } from './carriage.js'
@@ -35,6 +36,8 @@ export interface LoraSettings extends RadioSettings {
   region: string
   listenMs: number
   maxMs: number
+  /** The airtime one bundle of mail may fill on a narrow radio (narrowBundleBytes). */
+  bundleMs: number
 }
 
 const int = (kind: string, key: string, v: string, min: number, max: number): number => {
@@ -78,7 +81,23 @@ export function loraSettings(c: LoraConfig): LoraSettings {
     listenMs: int('lora', 'listen_seconds', c.listen_seconds!, 1, 3600) * 1000,
     maxMs: int('lora', 'max_seconds', c.max_seconds!, 10, 86_400) * 1000,
     maxBundleBytes: int('lora', 'max_bundle_kib', c.max_bundle_kib!, 1, 12_000) * 1024,
+    bundleMs: int('lora', 'bundle_seconds', c.bundle_seconds!, 1, 3600) * 1000,
   }
+}
+
+/**
+ * The mail one bundle holds on a narrow radio, in bytes as the outbox
+ * counts them: as many fragments as full frames fill `bundleMs` of airtime
+ * at the channel's settings (the Semtech formula, airtime.ts). A run seals
+ * one bundle at a time and chooses again after each (chat first), so a chat
+ * message that comes in while a bundle is on the air waits for that one
+ * bundle at most. The narrow packing makes armored mail smaller than the
+ * outbox counts it, so a bundle of such mail takes a little less airtime
+ * than this; a message larger than this goes in a bundle of its own.
+ */
+export function narrowBundleBytes(s: Pick<LoraSettings, 'modulation' | 'payload' | 'bundleMs'>): number {
+  const frames = Math.max(1, Math.floor(s.bundleMs / airtimeMs(s.modulation, s.payload)))
+  return frames * (s.payload - DATA_HEADER - CRC_LENGTH)
 }
 
 export const loraTransport: TransportDriver<LoraConfig> = {
@@ -110,6 +129,7 @@ export const loraTransport: TransportDriver<LoraConfig> = {
     listen_seconds: { doc: 'a run ends once nothing was sent or heard for this long (inside `outpost start` the radio listens between runs anyway)', default: '45' },
     max_seconds: { doc: 'the longest a run keeps the radio', default: '600' },
     max_bundle_kib: { doc: 'the largest bundle taken in from the peer, in KiB', default: '1024' },
+    bundle_seconds: { doc: 'on a narrow radio, the airtime one bundle of mail may fill (at the channel\'s settings: 30 s is about 5 KiB at SF9/125 kHz); a run sends one bundle at a time, chat first, so a chat message that comes in meanwhile waits for at most one such bundle', default: '30' },
   },
   parseConfig(raw) {
     const c = checkConfigKeys(this, raw)
@@ -157,7 +177,16 @@ export const loraTransport: TransportDriver<LoraConfig> = {
             keysSent = []
             writeFileDurable(join(dirs.out, queued), bytes, 0o600)
             return `lora:${ctx.peer}/${name}`
-          }, { ...sendOptions(ctx, 'lora'), narrow })
+          }, {
+            ...sendOptions(ctx, 'lora'),
+            narrow,
+            // One bundle, sent, then choose again: what came in meanwhile
+            // (chat first on a narrow radio) goes next, not after mail
+            // chosen at the start of the run. On a narrow radio a bundle
+            // holds what fills bundle_seconds of airtime.
+            maxMailBundles: 1,
+            ...(ctx.link?.narrow ? { bundleBytes: narrowBundleBytes(config) } : {}),
+          })
           messages += r.messages
           acks += r.acks
         }

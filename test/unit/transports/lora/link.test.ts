@@ -1,7 +1,8 @@
 // The link protocol over a simulated channel (fast modulation: SF7 at
 // 500 kHz, a few ms a frame): bundles cross whole and once through loss,
 // corruption and both sides talking at once, and a transfer cut off
-// resumes from what the receiver kept.
+// resumes from what the receiver kept. Between nodes of this version the
+// fragments go as SHORT frames; an older peer keeps getting full ones.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
@@ -11,7 +12,8 @@ import { join } from 'node:path'
 import { RadioLink } from '../../../../server/transports/lora/link.js'
 import { AirtimeBudget } from '../../../../server/transports/lora/duty-cycle.js'
 import { Reassembly } from '../../../../server/transports/lora/reassembly.js'
-import { ACK_DONE, ACK_REFUSED } from '../../../../server/transports/lora/frames.js'
+import { ACK_DONE, ACK_REFUSED, ACK_TAKES_SHORT, FLAG_SENDS_SHORT, KIND_SHORT_DATA, fragmentPlan } from '../../../../server/transports/lora/frames.js'
+import { KissDecoder } from '../../../../server/transports/lora/kiss.js'
 import type { RadioPort } from '../../../../server/transports/lora/radio-port.js'
 import { radioPair, type ChannelOptions } from '../../../helpers/radio-sim.js'
 import { seededRandom } from '../../../helpers/seeded-random.js'
@@ -148,4 +150,101 @@ test('each end learns from the flags of the frames it hears whether the other ta
   assert.equal(await b.link.send(randomBytes(600)), 'done')
   assert.equal(a.link.peerTakesCompact, false)
   ch.close()
+})
+
+/** A port that keeps a copy of every frame written to it, as it goes on air. */
+function tapped(port: RadioPort): { port: RadioPort; frames: Buffer[] } {
+  const frames: Buffer[] = []
+  const d = new KissDecoder()
+  return { frames, port: { ...port, write: async (b) => { frames.push(...d.push(b).map((f) => f.data)); return port.write(b) } } }
+}
+
+test('between two nodes of this version the fragments go as SHORT frames once the first ACK says so: 10 bytes less a frame, the bundle whole and once', { timeout: 60_000 }, async () => {
+  const bundle = randomBytes(2400)
+  const onAir = async (receiverShort: boolean) => {
+    const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0, seed: 21 }))
+    const a = tapped(ports[0])
+    const sender = new RadioLink({ port: a.port, self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(22), maxMisses: 30 })
+    const b = tapped(ports[1])
+    const got: Buffer[] = []
+    new RadioLink({ port: b.port, self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async (x) => (got.push(x), ACK_DONE), random: seededRandom(23), maxMisses: 30, shortData: receiverShort })
+    assert.equal(await sender.send(bundle), 'done')
+    ch.close()
+    assert.deepEqual(got, [bundle])
+    return { sent: a.frames, answered: b.frames }
+  }
+  const withShort = await onAir(true)
+  const kinds = withShort.sent.map((f) => String.fromCharCode(f[0]!)).join('')
+  // The QUERY opens, its ACK says "short", and every fragment goes short.
+  assert.match(kinds, /^Qd+Q*$/, kinds)
+  assert.ok(withShort.answered.every((f) => (f[1]! & ACK_TAKES_SHORT) !== 0))
+  // A receiver of an older version never says so: the sender keeps sending full DATA frames.
+  const older = await onAir(false)
+  const olderKinds = older.sent.map((f) => String.fromCharCode(f[0]!)).join('')
+  assert.match(olderKinds, /^QD+Q*$/, olderKinds)
+  assert.ok(older.answered.every((f) => (f[1]! & ACK_TAKES_SHORT) === 0))
+  const bytes = (fs: Buffer[]) => fs.reduce((n, f) => n + f.length, 0)
+  const fragments = kinds.replace(/Q/g, '').length
+  assert.equal(olderKinds.replace(/Q/g, '').length, fragments)
+  assert.equal(bytes(older.sent) - bytes(withShort.sent), 10 * fragments)
+})
+
+test('a sender of an older version never hears the SHORT bit in an ACK, whose status it compares whole', { timeout: 30_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0, seed: 24 }))
+  const a = tapped(ports[0])
+  const sender = new RadioLink({ port: a.port, self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(25), shortData: false })
+  const b = tapped(ports[1])
+  const got: Buffer[] = []
+  new RadioLink({ port: b.port, self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async (x) => (got.push(x), ACK_DONE), random: seededRandom(26) })
+  const bundle = randomBytes(1500)
+  assert.equal(await sender.send(bundle), 'done')
+  ch.close()
+  assert.deepEqual(got, [bundle])
+  assert.ok(a.frames.every((f) => f[0] !== KIND_SHORT_DATA && (f[1]! & FLAG_SENDS_SHORT) === 0))
+  const statuses = b.frames.map((f) => f[1]!)
+  assert.ok(statuses.length > 0 && statuses.every((s) => s <= 4), `status bytes ${statuses.join(', ')}`)
+  assert.equal(statuses[statuses.length - 1], ACK_DONE)
+})
+
+test('after the receiver restarts mid-transfer, its SHORT frames are ignored, not guessed: the sender asks again with a QUERY and the rest goes', { timeout: 60_000 }, async () => {
+  const { ports, channel: ch } = radioPair(channel({ loss: 0, corrupt: 0, seed: 27 }))
+  const a = tapped(ports[0])
+  const sender = new RadioLink({ port: a.port, self: 'camp', peer: 'town', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1), store: new Reassembly(mkdtempSync(join(tmpdir(), 'op-link-')), 1 << 20), deliver: async () => ACK_DONE, random: seededRandom(28), maxMisses: 30, window: 4 })
+  // The receiver's side of the channel goes to whichever link is running now.
+  const listeners: ((chunk: Buffer) => void)[] = []
+  let current = 0
+  ports[1].onData((chunk) => listeners[current]?.(chunk))
+  const dir = mkdtempSync(join(tmpdir(), 'op-link-town-'))
+  const got: Buffer[] = []
+  let shortHeard = 0
+  const receiver = (n: number) => {
+    const d = new KissDecoder()
+    return new RadioLink({
+      port: { ...ports[1], onData: (l) => void (listeners[n] = (chunk) => {
+        for (const f of d.push(chunk)) if (f.data[0] === KIND_SHORT_DATA) shortHeard++
+        // The first radio goes off after the fifth SHORT frame it heard, before answering any more: the node restarts.
+        if (n === 0 && shortHeard > 5) {
+          current = 1
+          restarted = receiver(1)
+          return
+        }
+        l(chunk)
+      }) },
+      self: 'town', peer: 'camp', payload: 222, modulation, budget: new AirtimeBudget(undefined, 1),
+      store: new Reassembly(dir, 1 << 20), deliver: async (x) => (got.push(x), ACK_DONE), random: seededRandom(29 + n),
+    })
+  }
+  let restarted: RadioLink | undefined
+  receiver(0)
+  const bundle = randomBytes(3000)
+  assert.equal(await sender.send(bundle), 'done')
+  ch.close()
+  assert.equal(current, 1, 'the receiver did restart mid-transfer')
+  assert.deepEqual(got, [bundle], 'the bundle arrived whole, once')
+  assert.ok(restarted!.stats.framesBad > 0, 'the restarted receiver ignored SHORT frames it had no QUERY for')
+  assert.ok(sender.stats.acksMissed > 0, 'so the sender heard no ACK')
+  const kinds = a.frames.map((f) => String.fromCharCode(f[0]!)).join('')
+  assert.match(kinds, /^Qd+Q+d+Q*$/, `then asked again with a QUERY and went on short: ${kinds}`)
+  const fragments = fragmentPlan(bundle.length, 222).count
+  assert.ok(kinds.replace(/Q/g, '').length < fragments + 8, `what the first radio kept was not sent again: ${kinds}`)
 })

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { decodeFrame, encodeFrame, fragmentPlan, linkId, transferId } from '../../../../server/transports/lora/frames.js'
+import { ACK_DONE, ACK_PARTIAL, ACK_REFUSED, ACK_TAKES_SHORT, FLAG_SENDS_SHORT, KIND_SHORT_DATA, decodeFrame, encodeFrame, fragmentPlan, linkId, transferId } from '../../../../server/transports/lora/frames.js'
 import { Reassembly } from '../../../../server/transports/lora/reassembly.js'
 import { seededRandom } from '../../../helpers/seeded-random.js'
 
@@ -89,6 +89,42 @@ test('a frame with a flipped bit or from another pair of nodes does not decode a
     bad[i]! ^= 0x10
     assert.equal(decodeFrame(bad), undefined, `flipped byte ${i}`)
   }
-  assert.equal(decodeFrame(f)!.link.equals(linkId('camp', 'elsewhere')), false)
+  const d = decodeFrame(f)!
+  assert.ok(d.kind === 'data' && !d.link.equals(linkId('camp', 'elsewhere')))
   assert.deepEqual(linkId('town', 'camp'), link)
+})
+
+test('a SHORT frame is a DATA frame without the link id, total and count, 10 bytes less, and never reads as a DATA frame', () => {
+  const bundle = randomBytes(600)
+  const id = transferId(bundle)
+  const plan = fragmentPlan(bundle.length, 222)
+  const data = bundle.subarray(0, plan.size)
+  const full = encodeFrame({ kind: 'data', poll: true, takesCompact: true, link, id, total: bundle.length, index: 0, count: plan.count, data })
+  const short = encodeFrame({ kind: 'short', poll: true, takesCompact: true, id, index: 0, data })
+  assert.equal(full.length - short.length, 10)
+  assert.equal(short[0], KIND_SHORT_DATA)
+  assert.deepEqual(decodeFrame(short), { kind: 'short', poll: true, takesCompact: true, id, index: 0, data })
+  // Truncated or with a flipped bit it is no frame at all.
+  for (let n = 0; n < short.length; n++) assert.equal(decodeFrame(short.subarray(0, n)), undefined, `cut to ${n} bytes`)
+  for (let i = 0; i < short.length; i++) {
+    const bad = Buffer.from(short)
+    bad[i]! ^= 0x01
+    assert.equal(decodeFrame(bad), undefined, `flipped byte ${i}`)
+  }
+})
+
+test('an ACK says in the top bit of its status byte whether the receiver takes SHORT frames; the status itself is unchanged', () => {
+  const id = transferId(randomBytes(10))
+  for (const takesShort of [false, true]) {
+    for (const status of [ACK_PARTIAL, ACK_DONE, ACK_REFUSED]) {
+      const b = encodeFrame({ kind: 'ack', status, takesShort, link, id, count: 3, base: 1, bitmap: Buffer.from([1]) })
+      // What a node of an older version reads: the status byte compared whole.
+      assert.equal(b[1], status | (takesShort ? ACK_TAKES_SHORT : 0))
+      assert.deepEqual(decodeFrame(b), { kind: 'ack', status, takesShort, link, id, count: 3, base: 1, bitmap: Buffer.from([1]) })
+    }
+  }
+  // A QUERY says whether its sender can send SHORT frames in a flag bit an older node ignores.
+  const q = encodeFrame({ kind: 'query', sendsShort: true, link, id, total: 10, count: 1 })
+  assert.equal(q[1], FLAG_SENDS_SHORT)
+  assert.equal((decodeFrame(q) as { sendsShort: boolean }).sendsShort, true)
 })

@@ -4,7 +4,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { driverFor } from '../../../../server/transports/registry.js'
-import { loraSettings, loraTransport } from '../../../../server/transports/lora/transport.js'
+import { loraSettings, loraTransport, narrowBundleBytes } from '../../../../server/transports/lora/transport.js'
 import { resendPolicyFor } from '../../../../server/outbox/resend-policy.js'
 
 test('lora is a registered carrier with the backoff resend policy', () => {
@@ -36,4 +36,16 @@ test('bad settings are refused with the key and what it takes', () => {
     [{ port: '/dev/x', speed: '9' }, /unknown setting "speed"/],
   ]
   for (const [raw, re] of bad) assert.throws(() => loraTransport.parseConfig(raw), re)
+})
+
+test('a narrow radio\'s bundle holds what fills bundle_seconds of full frames at the channel\'s settings', () => {
+  const at = (extra: Record<string, string>) => narrowBundleBytes(loraSettings(loraTransport.parseConfig({ port: '/dev/ttyACM0', ...extra })))
+  // SF9/125 kHz: a 222-byte frame is 1.107 s on air, so 30 s holds 27 frames of 196 bytes of bundle.
+  assert.equal(at({}), 27 * 196)
+  // Each step of SF about doubles the airtime: fewer bytes in the same seconds.
+  assert.ok(at({ sf: '7' }) > 3 * at({}))
+  assert.ok(at({ sf: '12' }) < at({}) / 5)
+  assert.equal(at({ bundle_seconds: '60' }), 54 * 196)
+  // Never less than one frame.
+  assert.equal(at({ sf: '12', bundle_seconds: '1' }), 196)
 })

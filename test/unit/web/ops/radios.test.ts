@@ -28,12 +28,16 @@ test('GET /api/radios shows the port, channel, airtime against the hour\'s budge
     const lora = r.json().id as number
     r = await camp.send('POST', '/api/transports', { peer: 'town', kind: 'folder', options: { path: dir } })
     const folder = r.json().id as number
+    // A second radio on the node, with a duty cycle of its own.
+    r = await camp.send('POST', '/api/transports', { peer: 'town', kind: 'lora', options: { port: '/dev/ttyACM1' }, schedule: '*/5 * * * *' })
+    assert.equal(r.statusCode, 200, r.body)
+    const second = r.json().id as number
 
     const now = Date.now()
-    // 9 s of the hour's 36 s already spent, as the link's budget file records it.
+    // 9 s of the hour's 36 s already spent, as the first radio's budget file records it.
     const spool = join(camp.node.paths.spool, 'lora')
     mkdirSync(spool, { recursive: true })
-    writeFileSync(join(spool, 'airtime.json'), JSON.stringify([{ at: now - 2 * HOUR_MS, ms: 7000 }, { at: now - 10 * 60_000, ms: 4000 }, { at: now - 60_000, ms: 5000 }]))
+    writeFileSync(join(spool, `airtime-${lora}.json`), JSON.stringify([{ at: now - 2 * HOUR_MS, ms: 7000 }, { at: now - 10 * 60_000, ms: 4000 }, { at: now - 60_000, ms: 5000 }]))
     const log = new RadioLog(camp.node.db)
     log.add(lora, { airtimeMs: 4000, framesSent: 20, framesResent: 3, framesReceived: 15, framesBad: 1, acksMissed: 2 }, now)
     log.add(lora, { airtimeMs: 7000, framesSent: 30, framesResent: 5, framesReceived: 25, framesBad: 0, acksMissed: 1 }, now - 2 * HOUR_MS)
@@ -43,8 +47,10 @@ test('GET /api/radios shows the port, channel, airtime against the hour\'s budge
     r = await camp.get('/api/radios')
     assert.equal(r.statusCode, 200, r.body)
     const radios = r.json()
-    assert.equal(radios.length, 1, 'the folder transport is not a radio')
-    const radio = radios[0]
+    assert.equal(radios.length, 2, 'the folder transport is not a radio')
+    const radio = radios.find((x: { transportId: number }) => x.transportId === lora)
+    // The other radio's hour is its own: nothing spent.
+    assert.deepEqual(radios.find((x: { transportId: number }) => x.transportId === second).budget, { usedMs: 0, limitMs: 36_000 })
     assert.deepEqual({ ...radio, hours: undefined }, {
       transportId: lora, peer: 'town', port: '/dev/ttyACM0', listening: null, firmware: 'rnode', region: 'EU868',
       frequencyHz: 869_525_000, sf: 10, bandwidthHz: 125_000, codingRate: 5, txPowerDbm: 10, payloadBytes: 222, dutyPercent: 1,
