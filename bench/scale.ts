@@ -159,7 +159,11 @@ async function exportInChild(data: string, out: string, flags: readonly string[]
     // high-water mark across exec, so it reported the bench process's RSS.
     let hwm = true
     try { writeFileSync('/proc/self/clear_refs', '5') } catch { hwm = false }
-    const vmHwm = () => Number(/VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) * 1024
+    const vmHwm = () => {
+      const kb = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+      if (!kb) throw new Error('no VmHWM in /proc/self/status')
+      return Number(kb) * 1024
+    }
     let peak = idle
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10)
     const t = performance.now()
