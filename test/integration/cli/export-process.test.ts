@@ -8,7 +8,8 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runCli } from '../../helpers/node.js'
+import { spawn } from 'node:child_process'
+import { OUTPOST_BIN, runCli } from '../../helpers/node.js'
 import { EXPORT_ENV, NODE_FLAGS } from '../../../server/base/v8-flags.js'
 
 interface Seen {
@@ -51,6 +52,25 @@ test('export runs again with the node flags and a one-thread pool, and its exit 
     assert.ok(inner, `one process ran with UV_THREADPOOL_SIZE=${EXPORT_ENV.UV_THREADPOOL_SIZE}: ${JSON.stringify(seen)}`)
     for (const f of NODE_FLAGS) assert.ok(inner.execArgv.includes(f), `${f} in ${inner.execArgv.join(' ')}`)
     assert.equal(inner.execArgv.filter((a) => a === NODE_FLAGS[0]).length, 1, 'no flag is given twice')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('started with the flags and the pool already set (as outpost-usb@.service does), export runs in one process', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-export-process-'))
+  try {
+    const data = join(dir, 'node')
+    assert.equal((await runCli(['init', '--data', data, '--domain', 'camp.test', '--host', '127.0.0.1'])).code, 0)
+    const hook = join(dir, 'hook.cjs')
+    const out = join(dir, 'seen.jsonl')
+    writeFileSync(hook, `require('node:fs').appendFileSync(${JSON.stringify(out)}, String(process.pid) + '\\n')`)
+    const code = await new Promise<number | null>((resolve) => {
+      const p = spawn(process.execPath, ['--require', hook, ...NODE_FLAGS, OUTPOST_BIN, 'export', join(dir, 'missing'), '--data', data], { env: { ...process.env, ...EXPORT_ENV }, stdio: 'ignore' })
+      p.on('exit', resolve)
+    })
+    assert.equal(code, 1)
+    assert.equal(readFileSync(out, 'utf8').trim().split('\n').length, 1, 'one process')
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
