@@ -14,9 +14,9 @@
 // few runs each, with the ratio from one size to the next (about 1 for a
 // paged view, at most 10 for a tenfold size); then an export of everything
 // in a child process on the built code, in msg/s, with its idle and peak
-// RSS: once with the V8 flags the node and its USB offload run with
-// (server/base/v8-flags.ts), once with Node's defaults, as an `outpost
-// export` typed at a shell runs. Last, an import of a stick carrying as many
+// RSS: once as `outpost export` and the USB offload run (bin/outpost.mjs
+// starts them with the node's V8 flags and a one-thread libuv pool:
+// server/base/v8-flags.ts), once with Node's defaults. Last, an import of a stick carrying as many
 // messages as wait (1k, 10k, 100k up to BENCH_SCALE_IMPORT_MAX), in msg/s:
 // peer p00 is a real node (its own keys), which seals local mail for this
 // node's 500 accounts; the import runs in this process as `outpost import`
@@ -37,7 +37,7 @@ import { opsNode, type OpsNode } from '../test/helpers/ops-admin.js'
 import { seedOutbox } from '../test/helpers/outbox-seed.js'
 import { hashPassword } from '../server/accounts/password.js'
 import { ms } from './percentiles.js'
-import { NODE_FLAGS } from '../server/base/v8-flags.js'
+import { EXPORT_ENV, NODE_FLAGS } from '../server/base/v8-flags.js'
 import { initNode } from '../server/node/init.js'
 import { exec } from '../server/base/exec.js'
 import { openNode, type NodeContext } from '../server/context/context.js'
@@ -142,27 +142,42 @@ interface ExportFigures {
  * its RSS is the export's: idle is the process with the node open and the
  * export step loaded, peak the most it held while exporting.
  */
-async function exportInChild(data: string, out: string, flags: readonly string[]): Promise<ExportFigures> {
+async function exportInChild(data: string, out: string, flags: readonly string[], env: Record<string, string>): Promise<ExportFigures> {
   const dist = (p: string) => JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'server', p)).href)
   const code = `
     const { openNode } = await import(${dist('context/context.js')})
     const { Exchange, exchangeServices } = await import(${dist('exchange/exchange.js')})
     const node = openNode(${JSON.stringify(data)})
     const x = new Exchange(node, exchangeServices(node, { log: () => undefined }))
+    const { readFileSync, writeFileSync } = await import('node:fs')
     globalThis.gc()
     const idle = process.memoryUsage().rss
+    // The kernel's own high-water mark of this process's RSS (VmHWM), reset
+    // here to the idle RSS ("5" to clear_refs, Linux 4.0 and later), so it
+    // misses no spike between two samples. Not resourceUsage().maxRSS: a
+    // child started with vfork (libuv's spawn) inherits its parent's
+    // high-water mark across exec, so it reported the bench process's RSS.
+    let hwm = true
+    try { writeFileSync('/proc/self/clear_refs', '5') } catch { hwm = false }
+    const vmHwm = () => {
+      const kb = /VmHWM:\\s+(\\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1]
+      if (!kb) throw new Error('no VmHWM in /proc/self/status')
+      return Number(kb) * 1024
+    }
     let peak = idle
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10)
     const t = performance.now()
     const results = await x.exportTo(${JSON.stringify(out)})
     const ms = performance.now() - t
     clearInterval(sampler)
-    peak = Math.max(peak, process.memoryUsage().rss, process.resourceUsage().maxRSS * 1024)
+    peak = Math.max(peak, process.memoryUsage().rss, hwm ? vmHwm() : 0)
     node.close()
     const messages = results.reduce((n, r) => n + r.messages, 0)
     process.stdout.write(JSON.stringify({ messages, ms, idleRssMb: idle / 2 ** 20, peakRssMb: peak / 2 ** 20 }) + '\\n')
   `
-  const child = spawn(process.execPath, [...flags, '--expose-gc', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const base = { ...process.env }
+  delete base.UV_THREADPOOL_SIZE
+  const child = spawn(process.execPath, [...flags, '--expose-gc', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...base, ...env } })
   let text = ''
   child.stdout.on('data', (c: Buffer) => (text += c.toString()))
   const exit = await new Promise<number | null>((resolve) => child.on('exit', resolve))
@@ -217,7 +232,10 @@ interface Row {
 
 export async function benchScale(): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'op-bench-scale-'))
-  const n = await opsNode(join(dir, 'camp'), 'camp.test', { lmtp: true })
+  // The LMTP fake keeps nothing, and neither does the helper keep the events
+  // pushed: 111,000 messages (and 200,000 events) held in this process would
+  // make its garbage collector's work, not import's, grow with each size.
+  const n = await opsNode(join(dir, 'camp'), 'camp.test', { lmtp: { keep: false }, keepPushed: false })
   const rows: Row[] = []
   let gate: NodeContext | undefined
   try {
@@ -245,10 +263,11 @@ export async function benchScale(): Promise<Row[]> {
       const api: Timing[] = []
       for (const url of API_VIEWS) api.push(await apiMs(n, url))
       const exported: ExportFigures[] = []
-      for (const flags of [NODE_FLAGS, []]) {
+      // As `outpost export` and the USB offload run (bin/outpost.mjs), then with Node's defaults.
+      for (const [flags, env] of [[NODE_FLAGS, EXPORT_ENV], [[], {}]] as const) {
         const out = join(dir, `stick-${size}`)
         mkdirSync(out)
-        exported.push(await exportInChild(n.node.paths.data, out, flags))
+        exported.push(await exportInChild(n.node.paths.data, out, flags, env))
         rmSync(out, { recursive: true, force: true })
       }
       let imp: ImportFigures | null = null
@@ -290,7 +309,7 @@ function printTables(rows: Row[], floors: { node: Timing; help: Timing }): void 
   const fig = (e: ExportFigures) => [`${e.messages} in ${ms(e.ms)}, ${(e.messages / (e.ms / 1000)).toFixed(0)} msg/s`, `${e.peakRssMb.toFixed(0)} MB (${e.idleRssMb.toFixed(0)}, +${(e.peakRssMb - e.idleRssMb).toFixed(0)})`]
   const imp = (i: ImportFigures | null) => (i ? `${i.messages} in ${ms(i.ms)}, ${(i.messages / (i.ms / 1000)).toFixed(0)} msg/s` : `not run (BENCH_SCALE_IMPORT_MAX=${IMPORT_MAX})`)
   for (const r of rows) console.log(`| ${r.size.toLocaleString('en')} | ${[...fig(r.exported[0]), ...fig(r.exported[1]), imp(r.imported)].join(' | ')} |`)
-  console.log('(Node flags: server/base/v8-flags.ts, as `outpost start` and the USB offload run; defaults: `outpost export` from a shell. Target: peak within 50 MB of idle.)')
+  console.log('(Node flags: the V8 flags and one-thread libuv pool of server/base/v8-flags.ts, as `outpost export` and the USB offload run; defaults: Node with neither. Peak: the kernel\'s high-water mark of the export process (VmHWM) from idle on. Target: peak within 50 MB of idle.)')
   console.log("(Import: local mail from p00 for the 500 accounts, fsync'd ledger included, into an LMTP fake that answers at once: Outpost's own part. Dovecot's storing on this disk is bench/import.ts's figure.)")
 }
 

@@ -22,15 +22,19 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(1)
 }
 // `outpost export` and `outpost usb offload` carry the whole outbox, so they
-// run with the node's own V8 flags (dist/server/base/v8-flags.js), however
-// they are started: with Node's defaults an export of 100,000 messages
-// peaked about 90 MB above idle, with the flags about 45 (bench/scale.ts).
-// A second Node start (about 0.1 s) is nothing beside such an export.
+// run with the node's own V8 flags and a one-thread libuv pool
+// (dist/server/base/v8-flags.js), however they are started: an export of
+// 100,000 messages peaked 43 MB above idle with the flags alone, 28 MB with
+// both (bench/scale.ts). The pool's size is fixed when Node starts, so the
+// command starts again; a second Node start (about 0.1 s) is nothing beside
+// such an export.
 if (process.argv[2] === 'export' || process.argv[2] === 'usb') {
-  const { NODE_FLAGS } = await import(new URL('../dist/server/base/v8-flags.js', import.meta.url).href)
-  if (!NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const { NODE_FLAGS, EXPORT_ENV } = await import(new URL('../dist/server/base/v8-flags.js', import.meta.url).href)
+  const envSet = Object.entries(EXPORT_ENV).every(([k, v]) => process.env[k] === v)
+  if (!envSet || !NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
     const { spawnSync } = await import('node:child_process')
-    const r = spawnSync(process.execPath, [...process.execArgv, ...NODE_FLAGS, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })
+    const args = [...process.execArgv, ...NODE_FLAGS.filter((f) => !process.execArgv.includes(f)), fileURLToPath(import.meta.url), ...process.argv.slice(2)]
+    const r = spawnSync(process.execPath, args, { stdio: 'inherit', env: { ...process.env, ...EXPORT_ENV } })
     if (r.error) throw r.error
     if (r.signal) process.kill(process.pid, r.signal)
     process.exit(r.status ?? 1)

@@ -19,3 +19,18 @@
 // 8.2–10.9 s in four runs against 8.6 s with V8's compilers: within the
 // noise of a shared 2-core machine; not yet measured on a Pi.
 export const NODE_FLAGS = ['--max-semi-space-size=2', '--no-opt', '--no-sparkplug', '--max-lazy', '--optimize-for-size'] as const
+
+/**
+ * The environment `outpost export` and `outpost usb offload` run in, beside
+ * NODE_FLAGS (bin/outpost.mjs starts them again with both when either is
+ * missing). One thread in libuv's pool instead of four: brotli compresses a
+ * bundle on a pool thread, and glibc gives each thread that allocates its
+ * own malloc arena, which keeps its largest compressor's worth of memory
+ * after it is freed. With four threads an export of 100,000 messages peaked
+ * 43 MB above idle, with one 28 MB (bench/scale.ts, docs/performance.md).
+ * These commands compress one bundle at a time and do their file I/O
+ * synchronously, so nothing waits on the one thread. The pool's size is read
+ * once when Node starts, so it cannot be changed from inside the process:
+ * `outpost start`, whose exports run in its own process, keeps four.
+ */
+export const EXPORT_ENV = { UV_THREADPOOL_SIZE: '1' } as const

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { NODE_FLAGS } from '../../../server/base/v8-flags.js'
+import { EXPORT_ENV, NODE_FLAGS } from '../../../server/base/v8-flags.js'
 
 const dir = new URL('../../../systemd/', import.meta.url)
 const units = readdirSync(dir).filter((f) => /\.(service|socket|timer|path)$/.test(f))
@@ -82,9 +82,12 @@ test('the node starts with the same V8 flags wherever it is started: the unit, q
   assert.match(quick, new RegExp(`^exec node ${NODE_FLAGS.join(' ')} bin/outpost\\.mjs start --data "\\$DATA"$`, 'm'))
 })
 
-test('the USB offload, which exports the whole outbox, runs with the node\'s V8 flags', () => {
-  const exec = readFileSync(new URL('outpost-usb@.service', dir), 'utf8').split('\n').find((l) => l.startsWith('ExecStart='))!
+test('the USB offload, which exports the whole outbox, runs with the node\'s V8 flags and its export environment, in one process', () => {
+  const lines = readFileSync(new URL('outpost-usb@.service', dir), 'utf8').split('\n')
+  const exec = lines.find((l) => l.startsWith('ExecStart='))!
   assert.equal(exec, `ExecStart=/usr/bin/node ${NODE_FLAGS.join(' ')} /usr/lib/outpost/bin/outpost.mjs usb offload /run/outpost/usb/%i --data /var/lib/outpost`)
+  // With all of it given, bin/outpost.mjs does not start the offload a second time.
+  for (const [k, v] of Object.entries(EXPORT_ENV)) assert.ok(lines.includes(`Environment=${k}=${v}`), `Environment=${k}=${v}`)
 })
 
 test('the appliance daemon unit is hardened like the node, each setting with its reason', () => {
