@@ -356,6 +356,13 @@ iterate_query = SELECT address AS user FROM accounts
   return { 'dovecot.conf': conf, 'dovecot-sql.conf.ext': sql }
 }
 
+/**
+ * Auth worker processes at most (see authWorkerSection). The accounts are in
+ * SQLite, whose driver blocks, so Dovecot runs every passdb and userdb lookup
+ * and the Argon2id check of every login in a worker of its own.
+ */
+export const AUTH_WORKERS = 2
+
 /** IMAP connections one imap process serves (see service imap below). */
 export const IMAP_CLIENTS_PER_PROCESS = 10
 /** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
@@ -679,6 +686,8 @@ service imap {
   process_limit = 100
 }
 
+${authWorkerSection(version)}
+
 service lmtp {
   # An LMTP process serves one delivery at a time, so a burst of Haraka's
   # parallel sessions starts several (about 11 MB RSS each), and Dovecot's
@@ -694,5 +703,37 @@ service lmtp {
   # Dovecot's default would run LMTP as root; every mailbox belongs to one
   # user, so LMTP needs nothing more than that user's rights.
   user = ${name}` : ''}
+}`
+}
+
+/**
+ * How many auth workers may run and how long an idle one stays: 2.3 has its
+ * own setting for the number, 2.4 uses the service's process_limit.
+ */
+function authWorkerSection(version: DovecotVersion): string {
+  const limit = version === '2.3' ? `auth_worker_max_count = ${AUTH_WORKERS}` : `process_limit = ${AUTH_WORKERS}`
+  const idleKill = version === '2.3' ? 'idle_kill' : 'idle_kill_interval'
+  return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
+# every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
+# login's Argon2id check (19 MiB) runs in an auth-worker process, one request
+# at a time. With Dovecot's default of 30, a burst of deliveries and 30
+# phones logging in left 6 workers of about 6 MB RSS each for a minute.
+# ${AUTH_WORKERS} take the requests in turn: Argon2 is CPU-bound, so on two cores more
+# workers only add memory; on a Pi's four, 30 logins at once take longer
+# (docs/performance.md has the figures).
+${version === '2.3' ? `# 2.3 counts its workers with auth_worker_max_count. A process_limit on
+# the service below instead leaves the auth process's extra connections
+# unanswered until the master drops them, and their lookups fail: most
+# likely why a burst had lookups aborted ("Worker process died
+# unexpectedly") when process_limit = 4 was tried here.
+` : `# 2.4 has no auth_worker_max_count: the auth process reads the service's
+# process_limit.
+`}# ${version === '2.3' ? 'https://doc.dovecot.org/2.3/settings/core/#core_setting-auth_worker_max_count' : `${DOCS_24}/core/config/service.html`}
+${version === '2.3' ? `${limit}
+` : ''}service auth-worker {${version === '2.4' ? `
+  ${limit}` : ''}
+  # A worker left idle after a burst of logins or deliveries ends soon, as
+  # LMTP's do; the next lookup starts one again in milliseconds.
+  ${idleKill} = ${IDLE_KILL}
 }`
 }
