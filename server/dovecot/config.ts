@@ -363,8 +363,10 @@ iterate_query = SELECT address AS user FROM accounts
  */
 export const AUTH_WORKERS = 2
 
-/** IMAP connections one imap process serves (see service imap below). */
-export const IMAP_CLIENTS_PER_PROCESS = 10
+/** IMAP connections one imap process serves (see service imap below): a group's phones and more. */
+export const IMAP_CLIENTS_PER_PROCESS = 50
+/** imap processes at most: IMAP_CLIENTS_PER_PROCESS × this connections in all. */
+export const IMAP_PROCESSES = 20
 /** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
 export const IDLE_KILL = '10 secs'
 
@@ -671,19 +673,23 @@ service imap-login {
 }
 
 service imap {
-  # Several phones per imap process: all mailboxes belong to one system user
-  # (first_valid_uid = last_valid_uid), so nothing is gained by a process per
-  # connection, and each costs about 6 MB RSS. IMAP sessions in one process
-  # take turns, so a slow command of one phone delays the others in its
-  # process; IDLE costs nothing and Delta Chat's fetches are small.
+  # A whole group's phones in one imap process: all mailboxes belong to one
+  # system user (first_valid_uid = last_valid_uid), so a process per
+  # connection separates nothing (one process can hold several users'
+  # sessions only because they share that uid). Each extra process costs about 6 MB RSS; 30 phones in
+  # IDLE were 3 processes (29 MB) at 10 a process and are one at ${IMAP_CLIENTS_PER_PROCESS}
+  # (docs/performance.md). IMAP sessions in one process take turns, so a
+  # slow command of one phone delays the others; IDLE costs nothing and
+  # Delta Chat's fetches are small. A crash of the process drops every
+  # phone in it, and each reconnects at once, as after a Wi-Fi gap.
   client_limit = ${IMAP_CLIENTS_PER_PROCESS}
   # Dovecot's default ends an imap process after its first client, which
   # would make client_limit useless.
   ${reuse}
-  # Room for ${IMAP_CLIENTS_PER_PROCESS} × 100 connections, far more than a box serves. Dovecot's
+  # Room for ${IMAP_CLIENTS_PER_PROCESS} × ${IMAP_PROCESSES} connections, far more than a box serves. Dovecot's
   # default (1024) would let long-lived imap processes outnumber the auth
   # service's connections, which doveconf warns about.
-  process_limit = 100
+  process_limit = ${IMAP_PROCESSES}
 }
 
 ${authWorkerSection(version)}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { renderDovecotConf, DovecotConfigError, AUTH_WORKERS, IMAP_CLIENTS_PER_PROCESS, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
+import { renderDovecotConf, DovecotConfigError, AUTH_WORKERS, IMAP_CLIENTS_PER_PROCESS, IMAP_PROCESSES, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
 import { writeDovecotConf, validateDovecotConf, dovecotSpawnArgs, checkDovecotInstalled, supportedDovecotVersion } from '../../../server/dovecot/process.js'
 import { nodePaths, type NodePaths } from '../../../server/base/paths.js'
 import { defaults } from '../../../server/config/schema.js'
@@ -151,7 +151,9 @@ test('a group of phones shares a few long-lived Dovecot processes instead of two
     assert.ok(login.includes(`${idleKill} = 10 secs`), `${version}: imap-login ${idleKill}`)
     // Several IMAP sessions per imap process, and the process outlives its first one.
     const imap = settings(block(conf, 'service imap'))
-    assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS > 1, `${version}: imap client_limit`)
+    // A group (about 30 phones) fits in one imap process.
+    assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS >= 30, `${version}: imap client_limit`)
+    assert.ok(imap.includes(`process_limit = ${IMAP_PROCESSES}`) && IMAP_PROCESSES * IMAP_CLIENTS_PER_PROCESS <= 1000, `${version}: imap process_limit`)
     assert.ok(imap.includes(reuse), `${version}: imap ${reuse}`)
     // LMTP processes left over from a burst, and a login process with no client, end after a short quiet spell.
     assert.ok(settings(block(conf, 'service lmtp')).includes(`${idleKill} = 10 secs`), `${version}: lmtp ${idleKill}`)
