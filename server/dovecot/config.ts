@@ -699,6 +699,10 @@ service lmtp {
   # parallel sessions starts several (about 11 MB RSS each), and Dovecot's
   # default keeps them a minute after the burst. Quiet ones end sooner; the
   # next delivery after a quiet spell pays for starting one again.
+  # client_limit stays 1 (one Haraka session a process): with 4, 30 phones
+  # and their senders needed one process instead of three (22 MB less), but
+  # a process stores one message at a time, and the LMTP step with 20
+  # senders grew from 127 to 186 ms (p50; docs/performance.md).
   ${idleKill} = ${IDLE_KILL}
   # Haraka delivers here. A Unix socket instead of TCP: only local processes
   # that can open the data dir reach it, and no port can clash.
