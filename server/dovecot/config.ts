@@ -356,8 +356,17 @@ iterate_query = SELECT address AS user FROM accounts
   return { 'dovecot.conf': conf, 'dovecot-sql.conf.ext': sql }
 }
 
-/** IMAP connections one imap process serves (see service imap below). */
-export const IMAP_CLIENTS_PER_PROCESS = 10
+/**
+ * Auth worker processes at most (see authWorkerSection). The accounts are in
+ * SQLite, whose driver blocks, so Dovecot runs every passdb and userdb lookup
+ * and the Argon2id check of every login in a worker of its own.
+ */
+export const AUTH_WORKERS = 2
+
+/** IMAP connections one imap process serves (see service imap below): a group's phones and more. */
+export const IMAP_CLIENTS_PER_PROCESS = 50
+/** imap processes at most: IMAP_CLIENTS_PER_PROCESS × this connections in all. */
+export const IMAP_PROCESSES = 20
 /** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
 export const IDLE_KILL = '10 secs'
 
@@ -664,26 +673,36 @@ service imap-login {
 }
 
 service imap {
-  # Several phones per imap process: all mailboxes belong to one system user
-  # (first_valid_uid = last_valid_uid), so nothing is gained by a process per
-  # connection, and each costs about 6 MB RSS. IMAP sessions in one process
-  # take turns, so a slow command of one phone delays the others in its
-  # process; IDLE costs nothing and Delta Chat's fetches are small.
+  # A whole group's phones in one imap process: all mailboxes belong to one
+  # system user (first_valid_uid = last_valid_uid), so a process per
+  # connection separates nothing (one process can hold several users'
+  # sessions only because they share that uid). Each extra process costs about 6 MB RSS; 30 phones in
+  # IDLE were 3 processes (29 MB) at 10 a process and are one at ${IMAP_CLIENTS_PER_PROCESS}
+  # (docs/performance.md). IMAP sessions in one process take turns, so a
+  # slow command of one phone delays the others; IDLE costs nothing and
+  # Delta Chat's fetches are small. A crash of the process drops every
+  # phone in it, and each reconnects at once, as after a Wi-Fi gap.
   client_limit = ${IMAP_CLIENTS_PER_PROCESS}
   # Dovecot's default ends an imap process after its first client, which
   # would make client_limit useless.
   ${reuse}
-  # Room for ${IMAP_CLIENTS_PER_PROCESS} × 100 connections, far more than a box serves. Dovecot's
+  # Room for ${IMAP_CLIENTS_PER_PROCESS} × ${IMAP_PROCESSES} connections, far more than a box serves. Dovecot's
   # default (1024) would let long-lived imap processes outnumber the auth
   # service's connections, which doveconf warns about.
-  process_limit = 100
+  process_limit = ${IMAP_PROCESSES}
 }
+
+${authWorkerSection(version)}
 
 service lmtp {
   # An LMTP process serves one delivery at a time, so a burst of Haraka's
   # parallel sessions starts several (about 11 MB RSS each), and Dovecot's
   # default keeps them a minute after the burst. Quiet ones end sooner; the
   # next delivery after a quiet spell pays for starting one again.
+  # client_limit stays 1 (one Haraka session a process): with 4, 30 phones
+  # and their senders needed one process instead of three (22 MB less), but
+  # a process stores one message at a time, and the LMTP step with 20
+  # senders grew from 127 to 186 ms (p50; docs/performance.md).
   ${idleKill} = ${IDLE_KILL}
   # Haraka delivers here. A Unix socket instead of TCP: only local processes
   # that can open the data dir reach it, and no port can clash.
@@ -694,5 +713,41 @@ service lmtp {
   # Dovecot's default would run LMTP as root; every mailbox belongs to one
   # user, so LMTP needs nothing more than that user's rights.
   user = ${name}` : ''}
+}`
+}
+
+/**
+ * How many auth workers may run and how long an idle one stays: 2.3 has its
+ * own setting for the number, 2.4 uses the service's process_limit.
+ */
+function authWorkerSection(version: DovecotVersion): string {
+  if (version === '2.4') {
+    return `# Auth workers keep Dovecot's defaults on 2.4. With process_limit = ${AUTH_WORKERS} on
+# service auth-worker (and idle_kill_interval = ${IDLE_KILL}), 30 phones logging in at
+# once on 2.4.1 hung until imap-login gave up after 90 s ("Login request
+# timed out"), with 10 or 50 IMAP clients a process alike. Without it they
+# log in, but up to 30 workers stay (30 phones: auth ×31, 215 MB RSS).
+# A cap that 2.4's auth process honours is still to be found; 2.3 caps
+# them (auth_worker_max_count). docs/performance.md.`
+  }
+  return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
+# every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
+# login's Argon2id check (19 MiB) runs in an auth-worker process, one request
+# at a time. With Dovecot's default of 30, a burst of deliveries and 30
+# phones logging in left 6 workers of about 6 MB RSS each for a minute.
+# ${AUTH_WORKERS} take the requests in turn: Argon2 is CPU-bound, so on two cores more
+# workers only add memory; on a Pi's four, 30 logins at once take longer
+# (docs/performance.md has the figures).
+# 2.3 counts its workers with auth_worker_max_count. A process_limit on
+# the service below instead leaves the auth process's extra connections
+# unanswered until the master drops them, and their lookups fail: most
+# likely why a burst had lookups aborted ("Worker process died
+# unexpectedly") when process_limit = 4 was tried here.
+# https://doc.dovecot.org/2.3/settings/core/#core_setting-auth_worker_max_count
+auth_worker_max_count = ${AUTH_WORKERS}
+service auth-worker {
+  # A worker left idle after a burst of logins or deliveries ends soon, as
+  # LMTP's do; the next lookup starts one again in milliseconds.
+  idle_kill = ${IDLE_KILL}
 }`
 }

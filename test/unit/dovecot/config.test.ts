@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync, mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { renderDovecotConf, DovecotConfigError, IMAP_CLIENTS_PER_PROCESS, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
+import { renderDovecotConf, DovecotConfigError, AUTH_WORKERS, IMAP_CLIENTS_PER_PROCESS, IMAP_PROCESSES, dovecotInstanceName, SUPPORTED_DOVECOT_VERSIONS, type DovecotConfInput, type DovecotVersion } from '../../../server/dovecot/config.js'
 import { writeDovecotConf, validateDovecotConf, dovecotSpawnArgs, checkDovecotInstalled, supportedDovecotVersion } from '../../../server/dovecot/process.js'
 import { nodePaths, type NodePaths } from '../../../server/base/paths.js'
 import { defaults } from '../../../server/config/schema.js'
@@ -151,14 +151,28 @@ test('a group of phones shares a few long-lived Dovecot processes instead of two
     assert.ok(login.includes(`${idleKill} = 10 secs`), `${version}: imap-login ${idleKill}`)
     // Several IMAP sessions per imap process, and the process outlives its first one.
     const imap = settings(block(conf, 'service imap'))
-    assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS > 1, `${version}: imap client_limit`)
+    // A group (about 30 phones) fits in one imap process.
+    assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS >= 30, `${version}: imap client_limit`)
+    assert.ok(imap.includes(`process_limit = ${IMAP_PROCESSES}`) && IMAP_PROCESSES * IMAP_CLIENTS_PER_PROCESS <= 1000, `${version}: imap process_limit`)
     assert.ok(imap.includes(reuse), `${version}: imap ${reuse}`)
     // LMTP processes left over from a burst, and a login process with no client, end after a short quiet spell.
     assert.ok(settings(block(conf, 'service lmtp')).includes(`${idleKill} = 10 secs`), `${version}: lmtp ${idleKill}`)
-    // Auth workers keep Dovecot's defaults: with idle_kill and process_limit = 4 a
-    // burst had userdb lookups aborted ("Worker process died unexpectedly").
-    assert.doesNotMatch(conf, /service auth-worker/)
   }
+})
+
+test('2.3: at most AUTH_WORKERS auth workers run, counted by the setting the auth process itself reads; 2.4 keeps the defaults', () => {
+  assert.ok(AUTH_WORKERS >= 1 && AUTH_WORKERS <= 4)
+  const c23 = renderDovecotConf(input({ version: '2.3' }))['dovecot.conf']
+  // 2.3's auth process opens up to auth_worker_max_count worker connections; a
+  // lower process_limit on the service instead leaves the extra connections
+  // unserved until the master drops them, and their lookups fail
+  // ("Worker process died unexpectedly"), so 2.3 must not set it.
+  assert.match(c23, new RegExp(`^auth_worker_max_count = ${AUTH_WORKERS}$`, 'm'))
+  assert.deepEqual(settings(block(c23, 'service auth-worker')), ['service auth-worker {', 'idle_kill = 10 secs', '}'])
+  // 2.4 keeps Dovecot's defaults: capped there, 30 logins at once hung until imap-login gave up.
+  const c24 = renderDovecotConf(input({ version: '2.4' }))['dovecot.conf']
+  assert.doesNotMatch(c24, /^auth_worker_max_count/m)
+  assert.doesNotMatch(c24, /^service auth-worker/m)
 })
 
 const v24 = (over: Parameters<typeof input>[0] = {}) => renderDovecotConf(input({ ...over, version: '2.4' }))
