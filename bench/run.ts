@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { mkdtempSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ACCEPT_STEPS, stepDurations } from '../server/haraka/lib/accept-trace.js'
+import { ACCEPT_STEPS, loopDelayOf, stepDurations } from '../server/haraka/lib/accept-trace.js'
 import { cmdline, processTree } from '../test/helpers/procs.js'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { freePort } from '../test/helpers/ports.js'
@@ -83,6 +83,8 @@ function printAcceptBreakdown(title: string, lines: string[]): void {
     out(`    ${pad(STEP_LABELS[step], 52)}${pad(`${mean.toFixed(2)} ms`, 12)}${summarize(d).p50.toFixed(2)} ms`)
   }
   out(`    ${pad('sum (MAIL FROM → 250 handed to Haraka)', 52)}${total.toFixed(2)} ms`)
+  const loop = loopDelayOf(lines)
+  if (loop) out(`    Haraka's event-loop delay meanwhile: mean ${loop.mean.toFixed(2)} ms, p99 ${loop.p99.toFixed(2)} ms (median over the trace's writes), max ${loop.max.toFixed(2)} ms`)
 }
 
 const cleanups: Array<() => Promise<void>> = []

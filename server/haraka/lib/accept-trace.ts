@@ -5,7 +5,7 @@
 // Off, it costs one property read per hook: acceptTrace() returns undefined
 // and every caller skips its marks.
 import { appendFile } from 'node:fs'
-import { performance } from 'node:perf_hooks'
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
 
 /** The steps of one message, in the order they happen. */
 export const ACCEPT_STEPS = [
@@ -42,11 +42,29 @@ export type AcceptStep = (typeof ACCEPT_STEPS)[number]
 
 export type AcceptMarks = Partial<Record<AcceptStep, number>>
 
-export class AcceptTrace {
-  private lines: string[] = []
-  private scheduled = false
+/**
+ * How late the event loop ran its timers (monitorEventLoopDelay, 1 ms
+ * resolution) between two writes of the trace, in milliseconds: every
+ * line written together carries the same figures. A synchronous fsync or a
+ * long parse shows here as a stall of every session of the process.
+ */
+export interface LoopDelay {
+  mean: number
+  p99: number
+  max: number
+}
 
-  constructor(readonly file: string) {}
+export type AcceptLine = AcceptMarks & { loop?: LoopDelay }
+
+export class AcceptTrace {
+  private lines: AcceptMarks[] = []
+  private scheduled = false
+  private readonly loopDelay: IntervalHistogram
+
+  constructor(readonly file: string) {
+    this.loopDelay = monitorEventLoopDelay({ resolution: 1 })
+    this.loopDelay.enable()
+  }
 
   /** A fresh trace for one transaction, started now (at MAIL FROM). */
   start(): MessageTrace {
@@ -55,12 +73,16 @@ export class AcceptTrace {
 
   /** Queues one line; lines are appended in one write per turn of the event loop, off the hook's path. */
   write(marks: AcceptMarks): void {
-    this.lines.push(JSON.stringify(marks))
+    this.lines.push(marks)
     if (this.scheduled) return
     this.scheduled = true
     setImmediate(() => {
       this.scheduled = false
-      const text = this.lines.join('\n') + '\n'
+      const ms = (ns: number) => Math.round(ns / 1e3) / 1e3
+      const h = this.loopDelay
+      const loop: LoopDelay = { mean: ms(h.mean), p99: ms(h.percentile(99)), max: ms(h.max) }
+      h.reset()
+      const text = this.lines.map((m) => JSON.stringify({ ...m, loop })).join('\n') + '\n'
       this.lines = []
       appendFile(this.file, text, () => undefined)
     })
@@ -89,6 +111,18 @@ let cached: AcceptTrace | null | undefined
 export function acceptTrace(): AcceptTrace | undefined {
   if (cached === undefined) cached = process.env.OUTPOST_ACCEPT_TRACE ? new AcceptTrace(process.env.OUTPOST_ACCEPT_TRACE) : null
   return cached ?? undefined
+}
+
+/** The event loop's delay over the messages of the trace file's lines: the mean of their means, the median of their p99s, the largest max. */
+export function loopDelayOf(lines: readonly string[]): LoopDelay | undefined {
+  const loops = lines.filter((l) => l.trim()).map((l) => (JSON.parse(l) as AcceptLine).loop).filter((l): l is LoopDelay => l !== undefined && Number.isFinite(l.mean))
+  if (loops.length === 0) return undefined
+  const p99s = loops.map((l) => l.p99).sort((a, b) => a - b)
+  return {
+    mean: loops.reduce((a, l) => a + l.mean, 0) / loops.length,
+    p99: p99s[Math.floor(p99s.length / 2)]!,
+    max: Math.max(...loops.map((l) => l.max)),
+  }
 }
 
 /** Each step's own duration (from the step before it), per message, from the trace file's lines. */
