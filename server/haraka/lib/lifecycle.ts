@@ -15,6 +15,8 @@
 // the node, and host.ts waits for the deliveries in flight itself.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
+import { createRequire } from 'node:module'
+import { gatherLogLines, type HarakaLogger } from './log-lines.js'
 
 const ATTACHED = Symbol.for('outpost.haraka.attached')
 const STATE = Symbol.for('outpost.haraka.deliveries')
@@ -83,6 +85,9 @@ export function attachToSupervisor(pidFile: string | undefined): void {
   const p = process as NodeJS.Process & { [ATTACHED]?: boolean; [HOSTED]?: boolean }
   if (p[ATTACHED] || p[HOSTED]) return
   p[ATTACHED] = true
+  // Haraka's logger of this process (the same node_modules, so the same module instance).
+  const flushLog = gatherLogLines(createRequire(import.meta.url)('Haraka/logger') as HarakaLogger)
+  p.on('exit', flushLog)
   if (typeof p.send === 'function') p.on('disconnect', drainAndExit)
   // Haraka itself handles SIGTERM only as pid 1; elsewhere the default would
   // end it in the middle of a delivery.
