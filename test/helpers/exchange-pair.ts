@@ -65,3 +65,42 @@ export async function twoPeeredNodes(prefix: string, opts: { bus?: EventBus } = 
     throw err
   }
 }
+
+export interface CampKnowingTown {
+  /** The temporary folder holding both nodes. */
+  dir: string
+  camp: InitResult
+  town: InitResult
+  /** camp, open; town stays closed (only its card is used). */
+  node: NodeContext
+  /** camp's exchange, with town as a peer. */
+  x: Exchange
+  /** Closes camp and removes the folder. */
+  close(): void
+}
+
+/** camp knowing town from its card, for the tests of what camp's exchange sends and when. */
+export async function campKnowingTown(prefix: string): Promise<CampKnowingTown> {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  try {
+    const camp = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
+    const town = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
+    const node = openNode(camp.paths.data)
+    const x = new Exchange(node, exchangeServices(node))
+    x.peers.add(makeCard({ config: town.config, identity: loadIdentity(town.paths) }))
+    return {
+      dir,
+      camp,
+      town,
+      node,
+      x,
+      close() {
+        node.close()
+        rmSync(dir, { recursive: true, force: true })
+      },
+    }
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true })
+    throw err
+  }
+}

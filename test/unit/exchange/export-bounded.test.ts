@@ -5,60 +5,43 @@
 // machine.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { initNode } from '../../../server/node/init.js'
-import { openNode } from '../../../server/context/context.js'
-import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
+import { campKnowingTown } from '../../helpers/exchange-pair.js'
 import { BUNDLE_TARGET_BYTES } from '../../../server/exchange/export.js'
 import { readBundleHeader } from '../../../server/bundle/format.js'
-import { loadIdentity } from '../../../server/identity/keys.js'
-import { makeCard } from '../../../server/identity/card.js'
 
 test('export reads each bundle’s messages only while sealing it, never the next bundle’s ahead', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'op-export-bounded-'))
+  const { x, close } = await campKnowingTown('op-export-bounded-')
   try {
-    const camp = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
-    const town = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
-    const node = openNode(camp.paths.data)
-    try {
-      const x = new Exchange(node, exchangeServices(node))
-      x.peers.add(makeCard({ config: town.config, identity: loadIdentity(town.paths) }))
-      // A quarter of a bundle each: 10 messages make three bundles (4 + 4 + 2).
-      const size = BUNDLE_TARGET_BYTES / 4
-      const body = Buffer.alloc(size - 40, 'x')
-      const count = 10
-      for (let i = 0; i < count; i++) {
-        const id = i.toString(16).padStart(64, '0')
-        x.outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: Buffer.concat([Buffer.from(`Subject: ${i}\r\n\r\n`), body]), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0, now: 1_000_000 + i })
-      }
-      let reads = 0
-      const sharedReader = x.outbox.sharedReader.bind(x.outbox)
-      x.outbox.sharedReader = () => {
-        const read = sharedReader()
-        return (id) => (reads++, read(id))
-      }
-      let handedOver = 0
-      const perBundle: number[] = []
-      const readsAtSend: number[] = []
-      const r = await x.exportPeer('town', async (_name, bytes) => {
-        const n = readBundleHeader(bytes).count
-        handedOver += n
-        perBundle.push(n)
-        readsAtSend.push(reads)
-        // Every message read so far is in a bundle already handed over or in this one.
-        assert.equal(reads, handedOver, `at the hand-over of bundle ${perBundle.length}, ${reads} messages were read for ${handedOver} sealed`)
-      })
-      assert.equal(r.messages, count)
-      assert.deepEqual(perBundle, [4, 4, 2], 'bundles are cut at the target size')
-      assert.deepEqual(readsAtSend, [4, 8, 10])
-      assert.equal(reads, count, 'each message is read once')
-    } finally {
-      node.close()
+    // A quarter of a bundle each: 10 messages make three bundles (4 + 4 + 2).
+    const size = BUNDLE_TARGET_BYTES / 4
+    const body = Buffer.alloc(size - 40, 'x')
+    const count = 10
+    for (let i = 0; i < count; i++) {
+      const id = i.toString(16).padStart(64, '0')
+      x.outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: Buffer.concat([Buffer.from(`Subject: ${i}\r\n\r\n`), body]), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0, now: 1_000_000 + i })
     }
+    let reads = 0
+    const sharedReader = x.outbox.sharedReader.bind(x.outbox)
+    x.outbox.sharedReader = () => {
+      const read = sharedReader()
+      return (id) => (reads++, read(id))
+    }
+    let handedOver = 0
+    const perBundle: number[] = []
+    const readsAtSend: number[] = []
+    const r = await x.exportPeer('town', async (_name, bytes) => {
+      const n = readBundleHeader(bytes).count
+      handedOver += n
+      perBundle.push(n)
+      readsAtSend.push(reads)
+      // Every message read so far is in a bundle already handed over or in this one.
+      assert.equal(reads, handedOver, `at the hand-over of bundle ${perBundle.length}, ${reads} messages were read for ${handedOver} sealed`)
+    })
+    assert.equal(r.messages, count)
+    assert.deepEqual(perBundle, [4, 4, 2], 'bundles are cut at the target size')
+    assert.deepEqual(readsAtSend, [4, 8, 10])
+    assert.equal(reads, count, 'each message is read once')
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    close()
   }
 })

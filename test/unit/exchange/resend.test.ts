@@ -1,43 +1,26 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { initNode } from '../../../server/node/init.js'
-import { openNode } from '../../../server/context/context.js'
-import { exec } from '../../../server/base/exec.js'
-import { Exchange, exchangeServices } from '../../../server/exchange/exchange.js'
+import { campKnowingTown } from '../../helpers/exchange-pair.js'
 import { ONLINE_POLICIES } from '../../../server/outbox/resend-policy.js'
-import { loadIdentity } from '../../../server/identity/keys.js'
-import { makeCard } from '../../../server/identity/card.js'
 
 // HTTP's first retransmit timeout: how long an `event` transport waits before it sends unacked mail again.
 const http = ONLINE_POLICIES.http
 const RESEND_AFTER_MS = http?.kind === 'backoff' ? http.baseMs : 0
 
 test('event transports send new mail at once and resend mail that stayed unacked too long', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'op-resend-'))
+  const { x, close } = await campKnowingTown('op-resend-')
   try {
-    const camp = await initNode({ data: join(dir, 'camp'), domain: 'camp.test', host: '127.0.0.1' }, exec)
-    const town = await initNode({ data: join(dir, 'town'), domain: 'town.test', host: '127.0.0.1' }, exec)
-    const node = openNode(camp.paths.data)
-    try {
-      const x = new Exchange(node, exchangeServices(node))
-      x.peers.add(makeCard({ config: town.config, identity: loadIdentity(town.paths) }))
-      assert.deepEqual(x.peersWithUnsentWork(), [])
-      const id = 'a'.repeat(64)
-      const t0 = 1_000_000_000_000
-      x.outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: Buffer.from('Subject: x\r\n\r\nhi\r\n'), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0, now: t0 })
-      assert.deepEqual(x.peersWithUnsentWork(t0), ['town'], 'never exported: due at once')
-      x.outbox.markExported('town', [id], 'b'.repeat(32), t0)
-      assert.deepEqual(x.peersWithUnsentWork(t0 + 60_000), [], 'just sent: not again yet')
-      assert.deepEqual(x.peersWithUnsentWork(t0 + RESEND_AFTER_MS + 1), ['town'], 'unacked for too long: sent again')
-      x.outbox.acknowledge('town', [id])
-      assert.deepEqual(x.peersWithUnsentWork(t0 + RESEND_AFTER_MS + 1), [], 'acked: nothing to send')
-    } finally {
-      node.close()
-    }
+    assert.deepEqual(x.peersWithUnsentWork(), [])
+    const id = 'a'.repeat(64)
+    const t0 = 1_000_000_000_000
+    x.outbox.enqueue({ messageId: id, sender: 'alice@camp.test', data: Buffer.from('Subject: x\r\n\r\nhi\r\n'), byPeer: new Map([['town', ['bob@town.test']]]), hops: 0, now: t0 })
+    assert.deepEqual(x.peersWithUnsentWork(t0), ['town'], 'never exported: due at once')
+    x.outbox.markExported('town', [id], 'b'.repeat(32), t0)
+    assert.deepEqual(x.peersWithUnsentWork(t0 + 60_000), [], 'just sent: not again yet')
+    assert.deepEqual(x.peersWithUnsentWork(t0 + RESEND_AFTER_MS + 1), ['town'], 'unacked for too long: sent again')
+    x.outbox.acknowledge('town', [id])
+    assert.deepEqual(x.peersWithUnsentWork(t0 + RESEND_AFTER_MS + 1), [], 'acked: nothing to send')
   } finally {
-    rmSync(dir, { recursive: true, force: true })
+    close()
   }
 })
