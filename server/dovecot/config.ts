@@ -398,7 +398,7 @@ dovecot_config_version = 2.4.0
 dovecot_storage_version = 2.4.0
 
 ${instanceSection(v)}
-${root ? rootSection(name) : nonRootSection(name, group, `${DOCS_24}/core/config/system_users.html`)}
+${root ? rootSection(name) + anvilSection24(group) : nonRootSection(name, group, `${DOCS_24}/core/config/system_users.html`)}
 # Every mail process runs as this one uid/gid; nothing else is ever valid,
 # so a bad userdb answer cannot make Dovecot act as another user.
 # ${DOCS_24}/core/config/system_users.html
@@ -582,6 +582,26 @@ function rootSection(name: string): string {
 # database belongs to root, and SQLite in WAL mode needs write access to its
 # -shm file even to read.
 # The LMTP socket is owned by ${name}, the user Haraka runs as.
+`
+}
+
+/**
+ * 2.4 as root: the mail processes (LMTP, imap) run as the node's user and
+ * report their sessions to anvil, whose socket 2.4.1 makes root's alone
+ * (0600); every delivery then logged "net_connect_unix(.../anvil) failed:
+ * Permission denied" into the log the web admin shows. 2.4.2 gives the
+ * socket to the internal group (0660) by default; here that group is the
+ * node's, the mail processes' own.
+ */
+function anvilSection24(group: string): string {
+  return `# The mail processes run as the node's user and report their sessions to
+# anvil; 2.4.1 keeps its socket root's alone (2.4.2 opens it to a group).
+service anvil {
+  unix_listener anvil {
+    group = ${group}
+    mode = 0660
+  }
+}
 `
 }
 

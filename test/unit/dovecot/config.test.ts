@@ -306,6 +306,13 @@ test('2.4: as root: mail processes and LMTP run as the user, login processes kee
   }
 })
 
+test('2.4 as root: the anvil socket is open to the mail processes\' group; 2.3 and a node without root leave it alone', () => {
+  const conf = v24({ root: true })['dovecot.conf']
+  assert.deepEqual(settings(block(conf, 'service anvil')), ['service anvil {', 'unix_listener anvil {', 'group = outpost', 'mode = 0660', '}', '}'])
+  assert.doesNotMatch(renderDovecotConf(input({ version: '2.3', root: true }))['dovecot.conf'], /unix_listener anvil/)
+  assert.doesNotMatch(v24({ root: false })['dovecot.conf'], /unix_listener anvil/)
+})
+
 test('the 2.3 render is not 2.4 syntax, and the other way round', () => {
   const c23 = renderDovecotConf(input({ version: '2.3' }))['dovecot.conf']
   const c24 = v24()['dovecot.conf']
