@@ -132,7 +132,7 @@ export const SPEC: { [S in keyof NodeConfig]: { doc: string; keys: { [K in keyof
       haraka: {
         kind: 'string',
         oneOf: HARAKA_HOSTING,
-        doc: '`child`: Haraka is a process of its own that the node supervises and restarts alone when it dies. `in-process`: Haraka runs inside the node\'s process: about 47 MB less RSS at idle and 53 MB less with 30 phones connected (10–14 MB less PSS), the only way the node stays under 200 MB RSS with 30 phones, but SMTP sessions then share the node\'s one thread, and an error that would end Haraka then ends the node (systemd restarts it). A gateway always runs Haraka as a child.',
+        doc: '`child`: Haraka is a process of its own that the node supervises and restarts alone when it dies. `in-process`: Haraka runs inside the node\'s process: about 47 MB less RSS at idle and 53 MB less with 30 phones connected (10–14 MB less PSS), the only way the node stays under 200 MB RSS with 30 phones on Dovecot 2.3 (on 2.4, Dovecot\'s own auth processes take far more: docs/performance.md), but SMTP sessions then share the node\'s one thread, and an error that would end Haraka then ends the node (systemd restarts it). A gateway always runs Haraka as a child.',
       },
     },
   },
