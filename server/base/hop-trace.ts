@@ -8,6 +8,7 @@
 // Off, a mark costs one comparison: nothing is built, timed or written.
 import { appendFile } from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { batchPerTurn } from './turn-batch.js'
 
 /** The steps, in the order one message passes them (sender first, then the receiving node). */
 export const HOP_STEPS = [
@@ -72,25 +73,14 @@ export interface HopMark {
 }
 
 class HopTrace {
-  private lines: string[] = []
-  private scheduled = false
+  // One write per turn of the event loop, off the path being measured.
+  private readonly lines = batchPerTurn<string>((lines) => appendFile(this.file, lines.join('\n') + '\n', () => undefined))
 
   constructor(readonly file: string) {}
 
   mark(s: HopStep, d?: string): void {
     const m: HopMark = { t: Math.round((performance.timeOrigin + performance.now()) * 1000) / 1000, s, ...(d !== undefined ? { d } : {}) }
     this.lines.push(JSON.stringify(m))
-    if (this.scheduled) return
-    this.scheduled = true
-    // One write per turn of the event loop, off the path being measured.
-    setImmediate(() => this.flush())
-  }
-
-  private flush(): void {
-    this.scheduled = false
-    const text = this.lines.join('\n') + '\n'
-    this.lines = []
-    appendFile(this.file, text, () => undefined)
   }
 }
 

@@ -6,6 +6,7 @@
 // and every caller skips its marks.
 import { appendFile } from 'node:fs'
 import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks'
+import { batchPerTurn } from '../../base/turn-batch.js'
 
 /** The steps of one message, in the order they happen. */
 export const ACCEPT_STEPS = [
@@ -57,9 +58,15 @@ export interface LoopDelay {
 export type AcceptLine = AcceptMarks & { loop?: LoopDelay }
 
 export class AcceptTrace {
-  private lines: AcceptMarks[] = []
-  private scheduled = false
   private readonly loopDelay: IntervalHistogram
+  /** Lines are appended in one write per turn of the event loop, off the hook's path. */
+  private readonly lines = batchPerTurn<AcceptMarks>((lines) => {
+    const ms = (ns: number) => Math.round(ns / 1e3) / 1e3
+    const h = this.loopDelay
+    const loop: LoopDelay = { mean: ms(h.mean), p99: ms(h.percentile(99)), max: ms(h.max) }
+    h.reset()
+    appendFile(this.file, lines.map((m) => JSON.stringify({ ...m, loop })).join('\n') + '\n', () => undefined)
+  })
 
   constructor(readonly file: string) {
     this.loopDelay = monitorEventLoopDelay({ resolution: 1 })
@@ -71,21 +78,9 @@ export class AcceptTrace {
     return new MessageTrace(this)
   }
 
-  /** Queues one line; lines are appended in one write per turn of the event loop, off the hook's path. */
+  /** Queues one line for the next turn's write. */
   write(marks: AcceptMarks): void {
     this.lines.push(marks)
-    if (this.scheduled) return
-    this.scheduled = true
-    setImmediate(() => {
-      this.scheduled = false
-      const ms = (ns: number) => Math.round(ns / 1e3) / 1e3
-      const h = this.loopDelay
-      const loop: LoopDelay = { mean: ms(h.mean), p99: ms(h.percentile(99)), max: ms(h.max) }
-      h.reset()
-      const text = this.lines.map((m) => JSON.stringify({ ...m, loop })).join('\n') + '\n'
-      this.lines = []
-      appendFile(this.file, text, () => undefined)
-    })
   }
 }
 

@@ -16,6 +16,7 @@
 // included (crash-point.ts says itself on stderr, which is not gathered).
 // In-process (host.ts) Haraka's lines go to a file stream instead.
 import constants from 'haraka-constants'
+import { batchPerTurn } from '../../base/turn-batch.js'
 
 /** The parts of Haraka's logger.js replaced here. */
 export interface HarakaLogger {
@@ -29,24 +30,12 @@ export interface LineSink {
 
 /** Replaces the logger's per-line write with one write per turn; returns the flush, for exit. */
 export function gatherLogLines(logger: HarakaLogger, out: LineSink = process.stdout): () => void {
-  let lines: string[] = []
-  let scheduled = false
-  const flush = () => {
-    scheduled = false
-    if (lines.length === 0) return
-    const text = lines.join('')
-    lines = []
-    out.write(text)
-  }
+  const lines = batchPerTurn<string>((batch) => out.write(batch.join('')))
   logger.log_respond = (retval, _msg, data) => {
     // Haraka's own rule: a log plugin that answered something else took the line.
     if (retval !== constants.cont) return false
     lines.push(`${logger.timestamps ? `${new Date().toISOString()} ` : ''}${data.data}\n`)
-    if (!scheduled) {
-      scheduled = true
-      setImmediate(flush)
-    }
     return true
   }
-  return flush
+  return lines.flush
 }
