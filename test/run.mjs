@@ -17,12 +17,13 @@ import { fileURLToPath } from 'node:url'
 const here = dirname(fileURLToPath(import.meta.url))
 const TIERS = ['unit', 'integration', 'e2e', 'fuzz', 'trixie']
 // What the users' system must pass too: every test that starts Dovecot or
-// renders its config, the CLI, and one real Delta Chat chat.
+// renders its config or drives doveadm, the CLI, and one real Delta Chat chat.
 const TRIXIE_FILES = [
   'test/unit/build/engines.test.ts',
   'test/unit/dovecot/config.test.ts',
   'test/integration/dovecot/dovecot.test.ts',
   'test/integration/dovecot/push.test.ts',
+  'test/integration/delivery/bulk-store.test.ts',
   'test/integration/cli/cli.test.ts',
   'test/integration/node/lifecycle.test.ts',
   'test/integration/haraka/smtp.test.ts',

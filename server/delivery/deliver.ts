@@ -86,9 +86,10 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
  * Maildir stored at `since` or later (less a few seconds for clocks and
  * file systems), read in one pass: a crashed import may leave hundreds of
  * pending rows for one mailbox, and a large mailbox must be read once for
- * all of them, not once per row.
+ * all of them, not once per row. Dovecot names a file after the second it
+ * stored it, so most older files are passed over by name, without a stat.
  */
-export function mailboxDeliveries(mailDir: string, recipient: string, since: number): Set<string> {
+export function mailboxDeliveries(mailDir: string, recipient: string, since: number, margin = 5000): Set<string> {
   const at = recipient.lastIndexOf('@')
   const base = join(mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
   const prefix = `${DELIVERY_HEADER}: `
@@ -102,9 +103,11 @@ export function mailboxDeliveries(mailDir: string, recipient: string, since: num
       continue
     }
     for (const name of names) {
+      const named = /^(\d+)\./.exec(name)
+      if (named && (Number(named[1]) + 1) * 1000 < since - margin) continue
       const file = join(base, sub, name)
       try {
-        if (statSync(file).mtimeMs < since - 5000) continue
+        if (statSync(file).mtimeMs < since - margin) continue
         const fd = openSync(file, 'r')
         try {
           const head = buf.subarray(0, readSync(fd, buf, 0, buf.length, 0)).toString('latin1')

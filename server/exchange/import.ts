@@ -29,6 +29,7 @@ import { crashPoint } from '../base/crash-point.js'
 import { hopMark } from '../base/hop-trace.js'
 import type { DeliveryOutcome } from '../delivery/deliver.js'
 import { BatchDelivery } from '../delivery/batch.js'
+import { DoveadmBulkStore } from '../delivery/bulk-store.js'
 import { quarantine, quarantineLimits, QuarantineFullError, type QuarantineLimits } from '../base/quarantine.js'
 import { belowFloor } from '../base/disk-floor.js'
 import { foreignSender } from '../routing/sender-origin.js'
@@ -421,12 +422,14 @@ export class BundleImport {
     let quarantined = 0
     let deferred = ''
     const db = this.node.db
-    // One LMTP session for the whole bundle; the ledger is written once
+    // LMTP sessions for the whole bundle; the ledger is written once
     // before and once after each batch (delivery/batch.ts).
     const local = new BatchDelivery({
       db,
       lmtp: { socketPath: this.node.paths.lmtpSocket, lhloName: this.node.config.node.domain, timeoutMs: 30_000 },
       mailDir: this.node.paths.mail,
+      // A mailbox's many messages go in one `doveadm import` (delivery/bulk-store.ts).
+      bulk: new DoveadmBulkStore({ dovecotConf: this.node.paths.dovecotConf, mailDir: this.node.paths.mail }),
     })
     /** Ids met earlier in this bundle: a repeat is handled by its first copy. */
     const inBundle = new Set<string>()

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { openDb, type Db } from '../../../server/db/index.js'
 import { deliveries } from '../../../server/db/schema.js'
-import { BatchDelivery, IMPORT_LANES, laneOf, type BatchMessage } from '../../../server/delivery/batch.js'
+import { BatchDelivery, BULK_MIN, IMPORT_LANES, laneOf, type BatchMessage } from '../../../server/delivery/batch.js'
+import { stagedMessage, type BulkMessage, type BulkStore } from '../../../server/delivery/bulk-store.js'
 import { DELIVERY_HEADER } from '../../../server/delivery/deliver.js'
 import { FakeLmtp, type FakeLmtpOptions } from '../../helpers/fake-lmtp.js'
 
@@ -175,4 +176,66 @@ test('a batch for many mailboxes goes over several sessions at once, each mailbo
   }
   assert.equal(rows(db).length, 48)
   assert.ok(rows(db).every((r) => r.endsWith(' delivered')))
+})
+
+/** msg() with a key that stays distinct past 9 messages. */
+const bmsg = (n: number, recipients?: string[]): BatchMessage => ({ ...msg(n, recipients), key: `b${n}x`.padEnd(64, '0') })
+
+/** A bulk store that writes what it stores into the mail dir as Dovecot would, and can fail part-way. */
+class FakeBulk implements BulkStore {
+  readonly calls: { recipient: string; keys: string[] }[] = []
+  constructor(
+    private readonly mailDir: string,
+    private readonly failAfter = new Map<string, number>(),
+  ) {}
+  async store(recipient: string, messages: readonly BulkMessage[]): Promise<void> {
+    this.calls.push({ recipient, keys: messages.map((m) => m.key) })
+    const [local, domain] = recipient.split('@') as [string, string]
+    const dir = join(this.mailDir, domain, local, 'Maildir', 'new')
+    mkdirSync(dir, { recursive: true })
+    const limit = this.failAfter.get(recipient) ?? Infinity
+    for (const [i, m] of messages.entries()) {
+      if (i >= limit) throw new Error('Quota exceeded')
+      writeFileSync(join(dir, `${m.key}.bulk`), stagedMessage(m, recipient))
+    }
+  }
+}
+
+test('a recipient with many messages in a batch gets them in one bulk store, the others over LMTP; each message once', async (t) => {
+  const { db, dir, serve } = setup(t)
+  const lmtp = await serve()
+  const bulk = new FakeBulk(join(dir, 'mail'))
+  const b = new BatchDelivery({ db, lmtp: { socketPath: join(dir, 'lmtp'), lhloName: 'town.test', timeoutMs: 5000 }, mailDir: join(dir, 'mail'), bulk })
+  // bob has BULK_MIN messages, carol 2; the last one goes to both.
+  const messages = Array.from({ length: BULK_MIN }, (_, n) => bmsg(n, n === BULK_MIN - 1 ? ['bob@town.test', 'carol@town.test'] : ['bob@town.test']))
+  messages.push(bmsg(100, ['carol@town.test']))
+  const outcomes = await b.deliver(messages)
+  await b.close()
+  assert.ok(outcomes.every((o) => o.verdict === 'delivered'), JSON.stringify(outcomes.map((o) => o.text)))
+  assert.deepEqual(bulk.calls.map((c) => [c.recipient, c.keys.length]), [['bob@town.test', BULK_MIN]], 'bob in one store, in the batch order')
+  assert.deepEqual(bulk.calls[0]!.keys, messages.slice(0, BULK_MIN).map((m) => m.key))
+  assert.deepEqual(storedBy([lmtp]), [`carol@town.test ${BULK_MIN - 1}`, 'carol@town.test 100'], 'carol over LMTP, bob never')
+  assert.ok(rows(db).every((r) => r.endsWith(' delivered')) && rows(db).length === BULK_MIN + 2)
+  // The same batch again reaches nobody.
+  const again = await new BatchDelivery({ db, lmtp: { socketPath: join(dir, 'lmtp'), lhloName: 'town.test', timeoutMs: 5000 }, mailDir: join(dir, 'mail'), bulk }).deliver(messages)
+  assert.ok(again.every((o) => o.verdict === 'delivered' && o.results.length === 0))
+  assert.equal(bulk.calls.length, 1)
+  assert.equal(lmtp.stored.length, 2)
+})
+
+test('a bulk store that fails part-way: what the mailbox has counts, the rest goes over LMTP, nothing twice', async (t) => {
+  const { db, dir, serve } = setup(t)
+  // LMTP refuses bob as over quota, as Dovecot would once the quota is full.
+  const lmtp = await serve({ rcptReply: (r) => (r === 'bob@town.test' ? '552 5.2.2 <bob@town.test> Quota exceeded (mailbox for user is full)' : '250 2.1.5 OK') })
+  const bulk = new FakeBulk(join(dir, 'mail'), new Map([['bob@town.test', 10]]))
+  const b = new BatchDelivery({ db, lmtp: { socketPath: join(dir, 'lmtp'), lhloName: 'town.test', timeoutMs: 5000 }, mailDir: join(dir, 'mail'), bulk })
+  const messages = Array.from({ length: BULK_MIN + 5 }, (_, n) => bmsg(n))
+  const outcomes = await b.deliver(messages)
+  await b.close()
+  assert.deepEqual(outcomes.map((o) => o.verdict), messages.map((_, n) => (n < 10 ? 'delivered' : 'rejected')))
+  assert.match(outcomes[10]!.text, /Quota exceeded/)
+  assert.equal(lmtp.stored.length, 0)
+  const r = rows(db)
+  assert.equal(r.length, 10, 'refused rows are forgotten, stored ones delivered')
+  assert.ok(r.every((x) => x.endsWith(' delivered')))
 })

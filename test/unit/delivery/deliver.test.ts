@@ -55,7 +55,7 @@ test('a temporary failure answered to the message keeps the row pending: if the 
   // Dovecot had renamed the file into new/ before it failed (as in a shutdown in the middle of its commit).
   const newDir = join(mailDir, 'camp.test', 'bob', 'Maildir', 'new')
   mkdirSync(newDir, { recursive: true })
-  writeFileSync(join(newDir, '1.M1P1.camp'), lmtp.received[0]!.data)
+  writeFileSync(join(newDir, `${Math.floor(Date.now() / 1000)}.M1P1.camp`), lmtp.received[0]!.data)
 
   attempt = 2
   const second = await deliver({ ...input, message: message('attempt 2') })

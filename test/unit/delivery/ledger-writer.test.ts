@@ -60,7 +60,7 @@ test("a crash before the deferred 'delivered' write: the row stays pending, and 
   // Dovecot had stored it (LMTP answered 250): the file is in the mailbox.
   const newDir = join(mailDir, 'camp.test', 'bob', 'Maildir', 'new')
   mkdirSync(newDir, { recursive: true })
-  writeFileSync(join(newDir, '1.M1P1.camp'), lmtp.received[0]!.data)
+  writeFileSync(join(newDir, `${Math.floor(Date.now() / 1000)}.M1P1.camp`), lmtp.received[0]!.data)
 
   // The client never saw the 250 and sends the message again to the restarted node.
   const retry = await deliver({ ...input, db, ledger: new LedgerWriter(db, (line) => errors.push(line)), message: message('m1', 'attempt 2') })
