@@ -183,10 +183,14 @@ test('between two nodes of this version the fragments go as SHORT frames once th
   const olderKinds = older.sent.map((f) => String.fromCharCode(f[0]!)).join('')
   assert.match(olderKinds, /^QD+Q*$/, olderKinds)
   assert.ok(older.answered.every((f) => (f[1]! & ACK_TAKES_SHORT) === 0))
+  // Each fragment once, by its index: on a busy machine a slow ACK may
+  // make the sender repeat one (with other flags).
+  const indexOf = (f: Buffer) => (f[0] === 'd'.charCodeAt(0) ? f.readUInt16BE(10) : f.readUInt16BE(18))
+  const fragmentsOf = (fs: Buffer[]) => [...new Map(fs.filter((f) => f[0] !== 'Q'.charCodeAt(0)).map((f) => [indexOf(f), f])).values()]
   const bytes = (fs: Buffer[]) => fs.reduce((n, f) => n + f.length, 0)
-  const fragments = kinds.replace(/Q/g, '').length
-  assert.equal(olderKinds.replace(/Q/g, '').length, fragments)
-  assert.equal(bytes(older.sent) - bytes(withShort.sent), 10 * fragments)
+  const fragments = fragmentsOf(withShort.sent).length
+  assert.equal(fragmentsOf(older.sent).length, fragments)
+  assert.equal(bytes(fragmentsOf(older.sent)) - bytes(fragmentsOf(withShort.sent)), 10 * fragments)
 })
 
 test('a sender of an older version never hears the SHORT bit in an ACK, whose status it compares whole', { timeout: 30_000 }, async () => {
@@ -223,9 +227,11 @@ test('after the receiver restarts mid-transfer, its SHORT frames are ignored, no
       port: { ...ports[1], onData: (l) => void (listeners[n] = (chunk) => {
         for (const f of d.push(chunk)) if (f.data[0] === KIND_SHORT_DATA) shortHeard++
         // The first radio goes off after the fifth SHORT frame it heard, before answering any more: the node restarts.
+        // What came with the sixth reaches the new radio (a slow machine may get several frames in one chunk).
         if (n === 0 && shortHeard > 5) {
           current = 1
           restarted = receiver(1)
+          listeners[1]?.(chunk)
           return
         }
         l(chunk)
