@@ -742,13 +742,28 @@ service lmtp {
  */
 function authWorkerSection(version: DovecotVersion): string {
   if (version === '2.4') {
-    return `# Auth workers keep Dovecot's defaults on 2.4. With process_limit = ${AUTH_WORKERS} on
-# service auth-worker (and idle_kill_interval = ${IDLE_KILL}), 30 phones logging in at
-# once on 2.4.1 hung until imap-login gave up after 90 s ("Login request
-# timed out"), with 10 or 50 IMAP clients a process alike. Without it they
-# log in, but up to 30 workers stay (30 phones: auth ×31, 215 MB RSS).
-# A cap that 2.4's auth process honours is still to be found; 2.3 caps
-# them (auth_worker_max_count). docs/performance.md.`
+    return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
+# every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
+# login's Argon2id check (19 MiB) runs in an auth-worker process, one request
+# at a time. With Dovecot's default of 30, 30 phones logging in at once
+# left a worker per login (30 phones: auth ×31, 215 MB RSS).
+# ${AUTH_WORKERS} take the requests in turn, as on 2.3 (docs/performance.md).
+# 2.4 has no auth_worker_max_count: its auth process learns the limit from
+# the first worker it talks to (the worker's PROCESS-LIMIT line), and until
+# then opens a worker connection for every lookup waiting. 30 logins on a
+# fresh auth process open 30 connections, the master serves ${AUTH_WORKERS}, and the
+# other logins hang until imap-login gives up after 90 s ("Login request
+# timed out"). So the node makes one userdb lookup right after it starts
+# Dovecot, before it reports ready (warmUpDovecotAuth in process.ts): the
+# auth process has learned the limit before any phone logs in, and keeps it
+# for its lifetime, across workers ending when idle.
+# ${DOCS_24}/core/config/service.html
+service auth-worker {
+  process_limit = ${AUTH_WORKERS}
+  # A worker left idle after a burst of logins or deliveries ends soon, as
+  # LMTP's do; the next lookup starts one again in milliseconds.
+  idle_kill_interval = ${IDLE_KILL}
+}`
   }
   return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
 # every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
