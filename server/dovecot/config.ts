@@ -748,21 +748,23 @@ function authWorkerSection(version: DovecotVersion): string {
 # at a time. With Dovecot's default of 30, 30 phones logging in at once
 # left a worker per login (30 phones: auth ×31, 215 MB RSS).
 # ${AUTH_WORKERS} take the requests in turn, as on 2.3 (docs/performance.md).
-# 2.4 has no auth_worker_max_count: its auth process learns the limit from
-# the first worker it talks to (the worker's PROCESS-LIMIT line), and until
-# then opens a worker connection for every lookup waiting. 30 logins on a
-# fresh auth process open 30 connections, the master serves ${AUTH_WORKERS}, and the
-# other logins hang until imap-login gives up after 90 s ("Login request
-# timed out"). So the node makes one userdb lookup right after it starts
-# Dovecot, before it reports ready (warmUpDovecotAuth in process.ts): the
-# auth process has learned the limit before any phone logs in, and keeps it
-# for its lifetime, across workers ending when idle.
 # ${DOCS_24}/core/config/service.html
 service auth-worker {
+  # 2.4 has no auth_worker_max_count: the auth process learns this limit
+  # from the first worker it talks to, and until then opens a worker
+  # connection for every lookup waiting, of which the master serves only
+  # ${AUTH_WORKERS}. So the node makes one userdb lookup right after each start
+  # of Dovecot, before it reports ready (warmUpDovecotAuth in process.ts).
   process_limit = ${AUTH_WORKERS}
-  # A worker left idle after a burst of logins or deliveries ends soon, as
-  # LMTP's do; the next lookup starts one again in milliseconds.
-  idle_kill_interval = ${IDLE_KILL}
+  # Workers never end when idle, unlike 2.3's. In 2.4.1 an idle worker
+  # tells the auth process it is shutting down, is still handed the next
+  # lookup, and is dropped after answering it without a new worker being
+  # started: with the limit reached, the lookups queued behind it wait
+  # forever. 30 phones logging in 15 s after a burst of deliveries all hung
+  # until imap-login gave up after 90 s ("Login request timed out"). The
+  # auth process itself closes all but one idle worker after 5 minutes, so
+  # one worker (about 6 MB RSS) stays.
+  idle_kill_interval = infinite
 }`
   }
   return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so

@@ -174,7 +174,7 @@ test('at most AUTH_WORKERS auth workers run, each counted by the setting that ve
   // sure that happens before any login).
   const c24 = renderDovecotConf(input({ version: '2.4' }))['dovecot.conf']
   assert.doesNotMatch(c24, /^auth_worker_max_count/m)
-  assert.deepEqual(settings(block(c24, 'service auth-worker')), ['service auth-worker {', `process_limit = ${AUTH_WORKERS}`, 'idle_kill_interval = 10 secs', '}'])
+  assert.deepEqual(settings(block(c24, 'service auth-worker')), ['service auth-worker {', `process_limit = ${AUTH_WORKERS}`, 'idle_kill_interval = infinite', '}'])
 })
 
 const v24 = (over: Parameters<typeof input>[0] = {}) => renderDovecotConf(input({ ...over, version: '2.4' }))
