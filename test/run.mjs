@@ -25,6 +25,7 @@ const TRIXIE_FILES = [
   'test/integration/dovecot/push.test.ts',
   'test/integration/cli/cli.test.ts',
   'test/integration/node/lifecycle.test.ts',
+  'test/integration/node/logins.test.ts',
   'test/integration/haraka/smtp.test.ts',
   'test/e2e/two-phones.test.ts',
 ]
