@@ -780,6 +780,10 @@ service auth-worker {
 # unanswered until the master drops them, and their lookups fail: most
 # likely why a burst had lookups aborted ("Worker process died
 # unexpectedly") when process_limit = 4 was tried here.
+# 2.3's auth process reads this from the config, so it needs none of the
+# warm-up 2.4 does (see 2.4's service auth-worker); the node makes that one
+# lookup after starting either version, and here it only shows that the
+# userdb answers.
 # https://doc.dovecot.org/2.3/settings/core/#core_setting-auth_worker_max_count
 auth_worker_max_count = ${AUTH_WORKERS}
 service auth-worker {

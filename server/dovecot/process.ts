@@ -184,8 +184,9 @@ const USERDB_ANSWERED = new Set([0, 67])
  * process and waits for it, so that the auth process has talked to an auth
  * worker before any phone logs in. Dovecot 2.4's auth process learns how
  * many workers it may open only from the first worker's handshake; until
- * then every waiting lookup opens a connection of its own, and a burst of
- * logins on a fresh auth process hangs (authWorkerSection in config.ts).
+ * then every waiting lookup opens a connection of its own, and the master
+ * serves only process_limit of them: the lookups sent on the others wait
+ * unanswered (authWorkerSection in config.ts).
  * On 2.3 the limit is in the config and this is only a cheap check that
  * the userdb answers.
  *

@@ -328,9 +328,11 @@ async function startMailServers(
   const dc = dovecotSpawnArgs(paths)
   // After every start of Dovecot, one userdb lookup goes through an auth
   // worker: Dovecot 2.4's auth process learns only from its first worker how
-  // many it may open, and 30 logins at once on an auth process that has not
-  // learned it hang (authWorkerSection in dovecot/config.ts). Any address
-  // does; an unknown one is looked up in a worker all the same.
+  // many it may open, and a burst of logins on an auth process that has not
+  // learned it can open more worker connections than the master serves,
+  // whose lookups then wait unanswered (authWorkerSection in
+  // dovecot/config.ts). Any address does; an unknown one is looked up in a
+  // worker all the same.
   let authWarmUp: Promise<void> = Promise.resolve()
   const warmUpAuth = (): void => {
     authWarmUp = warmUpDovecotAuth(exec, paths, `auth-warm-up@${config.node.domain}`).then((r) =>
