@@ -206,7 +206,7 @@ export async function warmUpDovecotAuth(
   const started = Date.now()
   const deadline = started + (opts.timeoutMs ?? AUTH_WARM_UP_TIMEOUT_MS)
   const conf = resolve(paths.dovecotConf)
-  let detail = 'no attempt'
+  let detail: string
   let tries = 0
   for (;;) {
     tries++
