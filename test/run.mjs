@@ -26,6 +26,7 @@ const TRIXIE_FILES = [
   'test/integration/delivery/bulk-store.test.ts',
   'test/integration/cli/cli.test.ts',
   'test/integration/node/lifecycle.test.ts',
+  'test/integration/node/logins.test.ts',
   'test/integration/haraka/smtp.test.ts',
   'test/e2e/two-phones.test.ts',
 ]

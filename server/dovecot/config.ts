@@ -742,13 +742,30 @@ service lmtp {
  */
 function authWorkerSection(version: DovecotVersion): string {
   if (version === '2.4') {
-    return `# Auth workers keep Dovecot's defaults on 2.4. With process_limit = ${AUTH_WORKERS} on
-# service auth-worker (and idle_kill_interval = ${IDLE_KILL}), 30 phones logging in at
-# once on 2.4.1 hung until imap-login gave up after 90 s ("Login request
-# timed out"), with 10 or 50 IMAP clients a process alike. Without it they
-# log in, but up to 30 workers stay (30 phones: auth ×31, 215 MB RSS).
-# A cap that 2.4's auth process honours is still to be found; 2.3 caps
-# them (auth_worker_max_count). docs/performance.md.`
+    return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
+# every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
+# login's Argon2id check (19 MiB) runs in an auth-worker process, one request
+# at a time. With Dovecot's default of 30, 30 phones logging in at once
+# left a worker per login (30 phones: auth ×31, 215 MB RSS).
+# ${AUTH_WORKERS} take the requests in turn, as on 2.3 (docs/performance.md).
+# ${DOCS_24}/core/config/service.html
+service auth-worker {
+  # 2.4 has no auth_worker_max_count: the auth process learns this limit
+  # from the first worker it talks to, and until then opens a worker
+  # connection for every lookup waiting, of which the master serves only
+  # ${AUTH_WORKERS}. So the node makes one userdb lookup right after each start
+  # of Dovecot, before it reports ready (warmUpDovecotAuth in process.ts).
+  process_limit = ${AUTH_WORKERS}
+  # Workers never end when idle, unlike 2.3's. In 2.4.1 an idle worker
+  # tells the auth process it is shutting down, is still handed the next
+  # lookup, and is dropped after answering it without a new worker being
+  # started: with the limit reached, the lookups queued behind it wait
+  # forever. 30 phones logging in 15 s after a burst of deliveries all hung
+  # until imap-login gave up after 90 s ("Login request timed out"). The
+  # auth process itself closes all but one idle worker after 5 minutes, so
+  # one worker (about 6 MB RSS) stays.
+  idle_kill_interval = infinite
+}`
   }
   return `# Auth workers: the passdb and userdb are SQLite, whose driver blocks, so
 # every lookup (an IMAP login, each LMTP recipient's userdb lookup) and every
@@ -763,6 +780,10 @@ function authWorkerSection(version: DovecotVersion): string {
 # unanswered until the master drops them, and their lookups fail: most
 # likely why a burst had lookups aborted ("Worker process died
 # unexpectedly") when process_limit = 4 was tried here.
+# 2.3's auth process reads this from the config, so it needs none of the
+# warm-up 2.4 does (see 2.4's service auth-worker); the node makes that one
+# lookup after starting either version, and here it only shows that the
+# userdb answers.
 # https://doc.dovecot.org/2.3/settings/core/#core_setting-auth_worker_max_count
 auth_worker_max_count = ${AUTH_WORKERS}
 service auth-worker {

@@ -169,6 +169,60 @@ export function dovecotSpawnArgs(paths: NodePaths): { command: string; args: str
 }
 
 
+
+/** How long the auth warm-up may take in all, start of Dovecot included. */
+export const AUTH_WARM_UP_TIMEOUT_MS = 20_000
+
+/**
+ * doveadm user's exit codes: 0 for an account found, 67 (EX_NOUSER) for one
+ * not found. Either means the lookup ran through an auth worker.
+ */
+const USERDB_ANSWERED = new Set([0, 67])
+
+/**
+ * Makes one userdb lookup (`doveadm user`) through the instance's auth
+ * process and waits for it, so that the auth process has talked to an auth
+ * worker before any phone logs in. Dovecot 2.4's auth process learns how
+ * many workers it may open only from the first worker's handshake; until
+ * then every waiting lookup opens a connection of its own, and the master
+ * serves only process_limit of them: the lookups sent on the others wait
+ * unanswered (authWorkerSection in config.ts).
+ * On 2.3 the limit is in the config and this is only a cheap check that
+ * the userdb answers.
+ *
+ * Call it right after Dovecot is started: it tries again while the
+ * instance is still starting (its auth socket not there yet) until
+ * `timeoutMs` has passed. Any address will do, an unknown one too: the
+ * SQLite userdb runs the query in a worker either way. Never throws: the
+ * node works without the warm-up, only a burst of logins right after the
+ * start may then wait for Dovecot's timeouts.
+ */
+export async function warmUpDovecotAuth(
+  exec: Exec,
+  paths: NodePaths,
+  address: string,
+  opts: { timeoutMs?: number; retryMs?: number } = {},
+): Promise<{ ok: true; ms: number; tries: number } | { ok: false; ms: number; tries: number; detail: string }> {
+  const started = Date.now()
+  const deadline = started + (opts.timeoutMs ?? AUTH_WARM_UP_TIMEOUT_MS)
+  const conf = resolve(paths.dovecotConf)
+  let detail: string
+  let tries = 0
+  for (;;) {
+    tries++
+    const left = Math.max(1, deadline - Date.now())
+    try {
+      const r = await exec('doveadm', ['-c', conf, 'user', address], { timeoutMs: left })
+      if (USERDB_ANSWERED.has(r.code)) return { ok: true, ms: Date.now() - started, tries }
+      detail = `doveadm user exited ${r.code}: ${r.stderr.trim() || r.stdout.trim() || 'no output'}`
+    } catch (err) {
+      detail = (err as Error).message
+    }
+    if (Date.now() + (opts.retryMs ?? 100) >= deadline) return { ok: false, ms: Date.now() - started, tries, detail }
+    await new Promise((r) => setTimeout(r, opts.retryMs ?? 100))
+  }
+}
+
 /**
  * Stops a Dovecot master left running by an earlier run of this node (a
  * kill -9 of Outpost orphans it, and it keeps the ports and master.pid), then

@@ -27,6 +27,7 @@ import {
   validateDovecotConf,
   writeDovecotConf,
   dovecotModuleDir,
+  warmUpDovecotAuth,
 } from '../dovecot/process.js'
 import { choosePush, describePush, preparePushModuleDir } from '../dovecot/push.js'
 import { ensureIdentity } from '../identity/keys.js'
@@ -208,6 +209,8 @@ export async function startNode(data: string): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM').then(() => process.exit(0)))
 
     await waitReady(node, () => stopping)
+    // Before "ready": whoever waits for that line may log 30 phones in at once.
+    await mail.authWarmedUp()
     const runExpiry = () => {
       if (node.clock.behind() > 0) log(`warning: the system clock is ${Math.round(node.clock.behind() / 1000)} s behind the newest time this node has seen; using ${new Date(node.clock.now()).toISOString()}. Set the clock (date -s, or NTP) to fix it.`)
       // Saved hourly as well as at stop: a power cut keeps the floor of the last hour.
@@ -266,10 +269,13 @@ export async function startNode(data: string): Promise<number> {
 /**
  * Checks what Dovecot and Haraka need (Dovecot installed, no stale children,
  * free ports), writes their configs from outpost.toml and starts both under
- * the supervisor. Returns the uplink settings and the check that restarts
- * Haraka when the smarthost changes.
+ * the supervisor. Returns the uplink settings, the check that restarts
+ * Haraka when the smarthost changes, and the wait for Dovecot's auth warm-up.
  */
-async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ uplink: UplinkService; restartHarakaOnNewSmarthost: () => void; harakaInProcess: boolean }> {
+async function startMailServers(
+  node: NodeContext,
+  sup: Supervisor,
+): Promise<{ uplink: UplinkService; restartHarakaOnNewSmarthost: () => void; harakaInProcess: boolean; authWarmedUp: () => Promise<void> }> {
   const { config, paths } = node
   // Once per start: the config below is written in this version's language.
   const dovecot = await checkDovecotInstalled(exec)
@@ -320,9 +326,26 @@ async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ u
   writeHaraka()
 
   const dc = dovecotSpawnArgs(paths)
+  // After every start of Dovecot, one userdb lookup goes through an auth
+  // worker: Dovecot 2.4's auth process learns only from its first worker how
+  // many it may open, and a burst of logins on an auth process that has not
+  // learned it can open more worker connections than the master serves,
+  // whose lookups then wait unanswered (authWorkerSection in
+  // dovecot/config.ts). Any address does; an unknown one is looked up in a
+  // worker all the same.
+  let authWarmUp: Promise<void> = Promise.resolve()
+  const warmUpAuth = (): void => {
+    authWarmUp = warmUpDovecotAuth(exec, paths, `auth-warm-up@${config.node.domain}`).then((r) =>
+      log(
+        r.ok
+          ? `dovecot: auth answered its first userdb lookup after ${r.ms} ms`
+          : `warning: dovecot: no userdb lookup went through in ${r.ms} ms (${r.detail}); many phones logging in at once may wait for Dovecot's timeouts. See ${join(paths.log, 'dovecot.log')}`,
+      ),
+    )
+  }
   // A login process whose client is still connected outlives the master,
   // and keeps auth, log and anvil alive with it; end those too.
-  sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterExit: () => void endDovecotStragglers(paths) })
+  sup.start({ name: 'dovecot', command: dc.command, args: dc.args, afterStart: warmUpAuth, afterExit: () => void endDovecotStragglers(paths) })
   // A gateway's Haraka restarts when the smarthost changes and runs Haraka's
   // outbound queue: that needs a process of its own (haraka/host.ts says why).
   const harakaInProcess = config.smtp.haraka === 'in-process' && !config.gateway.enabled
@@ -349,7 +372,7 @@ async function startMailServers(node: NodeContext, sup: Supervisor): Promise<{ u
     log(`uplink: smarthost is now ${now}; restarting Haraka so that it requires TLS there`)
     sup.restart('haraka', writeHaraka)
   }
-  return { uplink, restartHarakaOnNewSmarthost, harakaInProcess }
+  return { uplink, restartHarakaOnNewSmarthost, harakaInProcess, authWarmedUp: () => authWarmUp }
 }
 
 /**

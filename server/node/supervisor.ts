@@ -18,6 +18,8 @@ export interface ChildSpec {
   ipc?: boolean
   /** Runs after every exit of the child, to clean up what it left behind. */
   afterExit?: () => void
+  /** Runs after every start of the child (the first and each restart), to prepare what its clients need. */
+  afterStart?: () => void
 }
 
 interface Running {
@@ -72,6 +74,11 @@ export class Supervisor extends EventEmitter {
       }
     })
     proc.on('error', (err) => this.log(`${spec.name}: could not start: ${err.message}`))
+    try {
+      spec.afterStart?.()
+    } catch (err) {
+      this.log(`${spec.name}: preparing after its start failed: ${(err as Error).message}`)
+    }
     proc.on('exit', (code, signal) => {
       r.proc = undefined
       try {

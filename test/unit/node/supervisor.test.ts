@@ -36,3 +36,23 @@ test('restart stops the child with SIGTERM, runs before() while it is down, and 
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('afterStart runs at the first start and again after the child died and was restarted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'op-sup-'))
+  const lines: string[] = []
+  const sup = new Supervisor(join(dir, 'log'), (l) => lines.push(l))
+  const started: Array<number | undefined> = []
+  try {
+    sup.start({ name: 'child', command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'], afterStart: () => started.push(sup.pid('child')) })
+    assert.equal(started.length, 1, 'ran with the first start')
+    const first = sup.pid('child')!
+    assert.equal(started[0], first, 'after the child was spawned')
+    process.kill(first, 'SIGKILL')
+    await waitFor('the restart after the crash', () => started.length === 2)
+    assert.notEqual(started[1], first, 'ran for the new child')
+    assert.ok(lines.some((l) => /child exited \(SIGKILL\); restarting/.test(l)), lines.join('\n'))
+  } finally {
+    await sup.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
