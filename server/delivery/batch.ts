@@ -13,7 +13,7 @@
 // finds there (our trace header carries the key) as delivered, and delivers
 // only the rest. So a message is delivered again only when neither the
 // ledger nor the mailbox has it.
-import { and, eq, inArray, or } from 'drizzle-orm'
+import { and, eq, inArray, or, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { crashPoint } from '../base/crash-point.js'
@@ -110,13 +110,9 @@ export class BatchDelivery {
       // any message of the batch: after a crash, the rows say which
       // mailboxes to look into.
       const started = this.now()
-      db.transaction((tx) => {
-        for (const t of todo) {
-          tx.insert(deliveries)
-            .values(t.missing.map((r) => ({ messageKey: t.m.key, recipient: r, deliveredAt: started, state: 'pending' as const })))
-            .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: started, state: 'pending' } })
-            .run()
-        }
+      const { pending } = this.statements()
+      db.transaction(() => {
+        for (const t of todo) for (const r of t.missing) pending.run({ key: t.m.key, recipient: r, at: started })
       })
       hopMark('deliver.pending')
 
@@ -227,13 +223,11 @@ export class BatchDelivery {
       hopMark('deliver.lmtp')
       crashPoint('deliver.stored')
       const at = this.now()
+      const { delivered } = this.statements()
       db.transaction((tx) => {
         for (const t of todo) {
           const results = answers.get(t.i) ?? []
-          const stored = results.filter((r) => r.code >= 200 && r.code < 300).map((r) => r.recipient)
-          if (stored.length > 0) {
-            tx.update(deliveries).set({ state: 'delivered', deliveredAt: at }).where(and(eq(deliveries.messageKey, t.m.key), inArray(deliveries.recipient, stored))).run()
-          }
+          for (const r of results) if (r.code >= 200 && r.code < 300) delivered.run({ key: t.m.key, recipient: r.recipient, at })
           const gone = provedAbsent(results)
           if (gone.length > 0) absent.push({ key: t.m.key, recipients: gone })
         }
@@ -302,6 +296,30 @@ export class BatchDelivery {
       }
     }
     return new Set(mine.filter((r) => r.state === 'delivered').map((r) => rowId(r.key, r.recipient)))
+  }
+
+  private prepared?: { pending: { run(v: { key: string; recipient: string; at: number }): unknown }; delivered: { run(v: { key: string; recipient: string; at: number }): unknown } }
+
+  /**
+   * The two ledger writes made for every (message, recipient), prepared
+   * once: building and preparing each statement anew cost more than
+   * running it.
+   */
+  private statements() {
+    const { db } = this.opts
+    this.prepared ??= {
+      pending: db
+        .insert(deliveries)
+        .values({ messageKey: sql.placeholder('key'), recipient: sql.placeholder('recipient'), deliveredAt: sql.placeholder('at'), state: 'pending' })
+        .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: sql`excluded.delivered_at`, state: 'pending' } })
+        .prepare(),
+      delivered: db
+        .update(deliveries)
+        .set({ state: 'delivered', deliveredAt: sql`${sql.placeholder('at')}` })
+        .where(and(eq(deliveries.messageKey, sql.placeholder('key')), eq(deliveries.recipient, sql.placeholder('recipient'))))
+        .prepare(),
+    }
+    return this.prepared
   }
 
   private async dropSession(lane: number): Promise<void> {

@@ -132,8 +132,10 @@ export class DoveadmBulkStore implements BulkStore {
       }
       // Copied, not hard-linked: Dovecot then writes (and fsyncs) each
       // message under a name of its own, as LMTP does, and the staging
-      // files need no fsync.
-      const r = await this.exec('doveadm', ['-c', this.opts.dovecotConf, '-o', 'maildir_copy_with_hardlinks=no', 'import', '-u', recipient, `maildir:${maildir}`, '', 'ALL'], { timeoutMs: this.opts.timeoutMs ?? 120_000 })
+      // files need no fsync. If this process dies, doveadm dies with it
+      // (pdeathsig): an import left running could store a message again
+      // after the next attempt has read the mailbox.
+      const r = await this.exec('setpriv', ['--pdeathsig', 'SIGKILL', 'doveadm', '-c', this.opts.dovecotConf, '-o', 'maildir_copy_with_hardlinks=no', 'import', '-u', recipient, `maildir:${maildir}`, '', 'ALL'], { timeoutMs: this.opts.timeoutMs ?? 120_000 })
       if (r.code !== 0) throw new BulkStoreError(`doveadm import for ${recipient} failed (exit ${r.code}): ${(r.stderr || r.stdout).trim()}`)
     } finally {
       await rm(stage, { recursive: true, force: true })

@@ -9,7 +9,7 @@
 import { renameSync, unlinkSync, existsSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { basename, join } from 'node:path'
-import { eq, inArray } from 'drizzle-orm'
+import { eq, inArray, sql } from 'drizzle-orm'
 import type { NodeContext } from '../context/context.js'
 import type { OutpostEvents } from '../events/types.js'
 import { acksOwed, importedBundles, seenMessages } from '../db/schema.js'
@@ -57,7 +57,7 @@ export const MAX_BUNDLE_FILE_BYTES = MAX_DECOMPRESSED_BYTES + 16 * 1024 * 1024
  * message; a crash in the middle leaves at most this many pending rows,
  * which the next import settles by reading each mailbox once.
  */
-export const IMPORT_BATCH = 500
+export const IMPORT_BATCH = 2000
 /** Added to the name of a file left on a stick because it was too large, so the next import passes it by. */
 export const REFUSED_SUFFIX = '.refused'
 
@@ -433,6 +433,19 @@ export class BundleImport {
     })
     /** Ids met earlier in this bundle: a repeat is handled by its first copy. */
     const inBundle = new Set<string>()
+    // Routes and the gateway setting do not change while a bundle goes in;
+    // asked once per domain, not once per message (a bundle is often
+    // thousands of messages from one or two domains).
+    const gateway = this.isGateway()
+    const routesOf = new Map<string, ReturnType<ImportDeps['peers']['resolveDomain']>>()
+    const resolve = (d: string, o: { useDefault?: boolean } = {}) => {
+      const k = `${o.useDefault === false ? '-' : '+'}${d}`
+      if (!routesOf.has(k)) routesOf.set(k, this.deps.peers.resolveDomain(d, o))
+      return routesOf.get(k)
+    }
+    // Written for every message: prepared once, not built and prepared each time.
+    const seen = db.insert(seenMessages).values({ messageId: sql.placeholder('id'), fromPeer: origin, seenAt: now }).onConflictDoNothing().prepare()
+    const ack = db.insert(acksOwed).values({ peer: origin, messageId: sql.placeholder('id'), createdAt: now }).onConflictDoNothing().prepare()
     try {
       for (let start = 0; start < messages.length; start += IMPORT_BATCH) {
         const batch = messages.slice(start, start + IMPORT_BATCH)
@@ -445,7 +458,7 @@ export class BundleImport {
           // mail from the domains it is the route for (sender-origin.ts). The
           // message is kept in quarantine for a person and acked like any other
           // refused message, so the origin does not send it again forever.
-          const foreign = foreignSender(m, origin, { domains: this.domains, gateway: this.isGateway(), resolve: (d, o) => this.deps.peers.resolveDomain(d, o) })
+          const foreign = foreignSender(m, origin, { domains: this.domains, gateway, resolve })
           return {
             m,
             duplicate: false as const,
@@ -483,7 +496,7 @@ export class BundleImport {
             else delivered++
           }
           if (p.remote.length) {
-            if (this.forward(src, m, p.remote, problems, now)) forwarded++
+            if (this.forward(src, m, p.remote, problems, now, { gateway, resolve })) forwarded++
           }
           if (problems.length) {
             // Kept, not lost: the message waits in quarantine for a person.
@@ -499,12 +512,12 @@ export class BundleImport {
           }
           taken.push(m.id)
         }
-        db.transaction((tx) => {
+        db.transaction(() => {
           for (const id of taken) {
-            tx.insert(seenMessages).values({ messageId: id, fromPeer: origin, seenAt: now }).onConflictDoNothing().run()
-            if (src.owesAcks) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
+            seen.run({ id })
+            if (src.owesAcks) ack.run({ id })
           }
-          if (src.owesAcks) for (const id of ackOnly) tx.insert(acksOwed).values({ peer: origin, messageId: id, createdAt: now }).onConflictDoNothing().run()
+          if (src.owesAcks) for (const id of ackOnly) ack.run({ id })
         })
         // The acks may go back at once, not at the scheduler's next poll.
         if (src.owesAcks && taken.length + ackOnly.length > 0) this.deps.outbox.signalWork()
@@ -535,12 +548,17 @@ export class BundleImport {
   }
 
   /** Puts a message in the outbox for its next hops; false when it goes nowhere (the reasons are in `problems`). */
-  private forward(src: { origin: string; hops: number; hopLimit: number }, m: BsmtpMessage, remote: string[], problems: string[], now: number): boolean {
+  private forward(
+    src: { origin: string; hops: number; hopLimit: number },
+    m: BsmtpMessage,
+    remote: string[],
+    problems: string[],
+    now: number,
+    // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
+    { gateway, resolve }: { gateway: boolean; resolve: (d: string, o: { useDefault?: boolean }) => ReturnType<ImportDeps['peers']['resolveDomain']> },
+  ): boolean {
     const origin = src.origin
     const byPeer = new Map<string, string[]>()
-    // The Internet is the way out on a gateway, and on a node whose uplink is an email account.
-    const gateway = this.isGateway()
-    const resolve = (d: string, o: { useDefault?: boolean }) => this.deps.peers.resolveDomain(d, o)
     const hops = groupByHop(remote, { domains: this.domains, gateway, resolve }, (r) => splitAddress(r).domain)
     // A remote address of one of our domains has no account here: no route either.
     for (const r of [...hops.local, ...hops.none.map((n) => n.recipient)]) problems.push(`no route for ${r}`)

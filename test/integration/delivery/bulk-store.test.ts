@@ -6,7 +6,9 @@ import assert from 'node:assert/strict'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import { ImapFlow } from 'imapflow'
 import { startNode } from '../../helpers/node.js'
+import { waitFor } from '../../helpers/wait.js'
 import { maildirFiles, messageIdCounts } from '../../helpers/mail.js'
 import { openDb } from '../../../server/db/index.js'
 import { nodePaths } from '../../../server/base/paths.js'
@@ -57,10 +59,22 @@ test('doveadm import stores a mailbox\'s many messages in order, as LMTP would, 
   })
   t.after(() => batch.close())
 
+  // bob's phone idles in his INBOX, as Delta Chat does.
+  const imap = new ImapFlow({
+    host: '127.0.0.1', port: node.ports.imap, secure: false, doSTARTTLS: true,
+    auth: { user: bob.address, pass: bob.password }, tls: { rejectUnauthorized: false }, logger: false, autoIdleDelay: 50,
+  })
+  await imap.connect()
+  t.after(() => imap.logout().catch(() => undefined))
+  await imap.mailboxOpen('INBOX')
+  let told = 0
+  imap.on('exists', (e: { count: number }) => void (told = e.count))
+
   // bob gets BULK_MIN + 6 (one bulk store); carol one (LMTP), with the same body as bob's first.
   const many = Array.from({ length: BULK_MIN + 6 }, (_, n) => message(n, bob.address))
   const one = { ...message(0, carol.address), key: 'lmtp-0'.padEnd(64, '.') }
   const outcomes = await batch.deliver([...many, one])
+  await waitFor('the idling phone to be told of all of them', () => told === many.length, 30_000)
   assert.deepEqual(new Set(outcomes.map((o) => o.verdict)), new Set(['delivered']))
   assert.deepEqual(bulk.stored, [`${bob.address} ${many.length}`], "bob's in one doveadm import, carol's over LMTP")
   assert.deepEqual(new Set(outcomes.slice(0, many.length).flatMap((o) => o.results.map((r) => r.text))), new Set(['Saved by doveadm import']), 'found in the mailbox after the import, none sent again over LMTP')
