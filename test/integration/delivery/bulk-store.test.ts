@@ -42,22 +42,28 @@ const headerOf = (file: string) =>
     .split('\n\n', 1)[0]!
     .replace(/^Received: [^\n]*(\n[ \t][^\n]*)*\n/m, '')
 
-test('doveadm import stores a mailbox\'s many messages in order, as LMTP would, each once', { timeout: 180_000 }, async (t) => {
+/** A running town with bob, and import's batch delivery on it with the real bulk store (doveadm run through `run`). */
+async function townWithBulk(t: { after(fn: () => unknown): void }, opts: { run?: Exec; bobQuotaMb?: number } = {}) {
   const node = await startNode({ domain: 'town.test' })
   t.after(() => node.stop())
   const bob = await node.addAccount('bob')
-  const carol = await node.addAccount('carol')
   const paths = nodePaths(node.data)
+  if (opts.bobQuotaMb !== undefined) {
+    const raw = new Database(join(node.data, 'outpost.db'))
+    raw.prepare('UPDATE accounts SET quota_mb = ? WHERE address = ?').run(opts.bobQuotaMb, bob.address)
+    raw.close()
+  }
   const db = openDb(join(node.data, 'outpost.db'))
   t.after(() => db.$client.close())
-  const bulk = new Counted(new DoveadmBulkStore({ dovecotConf: paths.dovecotConf, mailDir: paths.mail }))
-  const batch = new BatchDelivery({
-    db,
-    lmtp: { socketPath: paths.lmtpSocket, lhloName: 'town.test', timeoutMs: 30_000 },
-    mailDir: paths.mail,
-    bulk,
-  })
+  const bulk = new Counted(new DoveadmBulkStore({ dovecotConf: paths.dovecotConf, mailDir: paths.mail, ...(opts.run ? { exec: opts.run } : {}) }))
+  const batch = new BatchDelivery({ db, lmtp: { socketPath: paths.lmtpSocket, lhloName: 'town.test', timeoutMs: 30_000 }, mailDir: paths.mail, bulk })
   t.after(() => batch.close())
+  return { node, bob, paths, db, bulk, batch }
+}
+
+test('doveadm import stores a mailbox\'s many messages in order, as LMTP would, each once', { timeout: 180_000 }, async (t) => {
+  const { node, bob, paths, bulk, batch } = await townWithBulk(t)
+  const carol = await node.addAccount('carol')
 
   // bob's phone idles in his INBOX, as Delta Chat does.
   const imap = new ImapFlow({
@@ -110,23 +116,7 @@ test('doveadm import stores a mailbox\'s many messages in order, as LMTP would, 
 })
 
 test('mail too big for the quota skips the bulk store: LMTP stores what fits and refuses the rest with 552, nothing twice', { timeout: 180_000 }, async (t) => {
-  const node = await startNode({ domain: 'town.test' })
-  t.after(() => node.stop())
-  const bob = await node.addAccount('bob')
-  const paths = nodePaths(node.data)
-  const raw = new Database(join(node.data, 'outpost.db'))
-  raw.prepare('UPDATE accounts SET quota_mb = 1 WHERE address = ?').run(bob.address)
-  raw.close()
-  const db = openDb(join(node.data, 'outpost.db'))
-  t.after(() => db.$client.close())
-  const bulk = new Counted(new DoveadmBulkStore({ dovecotConf: paths.dovecotConf, mailDir: paths.mail }))
-  const batch = new BatchDelivery({
-    db,
-    lmtp: { socketPath: paths.lmtpSocket, lhloName: 'town.test', timeoutMs: 30_000 },
-    mailDir: paths.mail,
-    bulk,
-  })
-  t.after(() => batch.close())
+  const { node, bob, db, bulk, batch } = await townWithBulk(t, { bobQuotaMb: 1 })
 
   // 40 messages of 60 KB: 2.4 MB for a 1 MB quota.
   const many = Array.from({ length: 40 }, (_, n) => message(n, bob.address, 60_000))
@@ -145,23 +135,15 @@ test('mail too big for the quota skips the bulk store: LMTP stores what fits and
 })
 
 test('doveadm import that stores nothing and still exits 0: the messages go over LMTP, each once', { timeout: 180_000 }, async (t) => {
-  const node = await startNode({ domain: 'town.test' })
-  t.after(() => node.stop())
-  const bob = await node.addAccount('bob')
-  const paths = nodePaths(node.data)
-  const db = openDb(join(node.data, 'outpost.db'))
-  t.after(() => db.$client.close())
-  // The import is pointed at a Maildir that does not exist: doveadm reads
-  // nothing, stores nothing, and exits 0.
+  // The import is pointed at a Maildir that does not exist (beside the
+  // staging one): doveadm reads nothing, stores nothing, and exits 0.
   const exits: number[] = []
   const blind: Exec = async (file, args, opts) => {
-    const r = await exec(file, args.includes('import') ? args.map((a) => (a.startsWith('maildir:') ? `maildir:${join(paths.mail, '.nowhere', 'Maildir')}` : a)) : args, opts)
+    const r = await exec(file, args.includes('import') ? args.map((a) => (a.startsWith('maildir:') ? a.replace(/\.import-[^/]+/, '.nowhere') : a)) : args, opts)
     if (args.includes('import')) exits.push(r.code)
     return r
   }
-  const bulk = new Counted(new DoveadmBulkStore({ dovecotConf: paths.dovecotConf, mailDir: paths.mail, exec: blind }))
-  const batch = new BatchDelivery({ db, lmtp: { socketPath: paths.lmtpSocket, lhloName: 'town.test', timeoutMs: 30_000 }, mailDir: paths.mail, bulk })
-  t.after(() => batch.close())
+  const { node, bob, bulk, batch } = await townWithBulk(t, { run: blind })
   const many = Array.from({ length: BULK_MIN }, (_, n) => message(n, bob.address))
   const outcomes = await batch.deliver(many)
   assert.deepEqual(exits, [0], 'doveadm said it went well')
