@@ -298,7 +298,7 @@ export class BatchDelivery {
     return new Set(mine.filter((r) => r.state === 'delivered').map((r) => rowId(r.key, r.recipient)))
   }
 
-  private prepared?: { pending: { run(v: { key: string; recipient: string; at: number }): unknown }; delivered: { run(v: { key: string; recipient: string; at: number }): unknown } }
+  private prepared?: ReturnType<BatchDelivery['prepare']>
 
   /**
    * The two ledger writes made for every (message, recipient), prepared
@@ -306,8 +306,12 @@ export class BatchDelivery {
    * running it.
    */
   private statements() {
+    return (this.prepared ??= this.prepare())
+  }
+
+  private prepare() {
     const { db } = this.opts
-    this.prepared ??= {
+    return {
       pending: db
         .insert(deliveries)
         .values({ messageKey: sql.placeholder('key'), recipient: sql.placeholder('recipient'), deliveredAt: sql.placeholder('at'), state: 'pending' })
@@ -319,7 +323,6 @@ export class BatchDelivery {
         .where(and(eq(deliveries.messageKey, sql.placeholder('key')), eq(deliveries.recipient, sql.placeholder('recipient'))))
         .prepare(),
     }
-    return this.prepared
   }
 
   private async dropSession(lane: number): Promise<void> {

@@ -18,7 +18,7 @@ import { readFileSync, statSync } from 'node:fs'
 import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exec as realExec, type Exec } from '../base/exec.js'
-import { DELIVERY_HEADER } from './deliver.js'
+import { DELIVERY_HEADER, maildirOf } from './deliver.js'
 
 export interface BulkMessage {
   key: string
@@ -95,8 +95,7 @@ export class DoveadmBulkStore implements BulkStore {
     // only when they fit; otherwise LMTP answers for each (a full mailbox
     // refuses the rest with 552, as for any other delivery).
     const staged = messages.map((m) => stagedMessage(m, recipient))
-    const at = recipient.lastIndexOf('@')
-    const mailbox = join(this.opts.mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
+    const mailbox = maildirOf(this.opts.mailDir, recipient)
     let room = quotaRoom(mailbox)
     if (room === undefined) {
       // A mailbox that has never been counted (no mail yet): asking Dovecot

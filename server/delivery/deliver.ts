@@ -81,6 +81,12 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
   return mailboxDeliveries(mailDir, recipient, since).has(key)
 }
 
+/** The recipient's Maildir in the node's mail dir (mail/<domain>/<user>/Maildir), as the userdb places it. */
+export function maildirOf(mailDir: string, recipient: string): string {
+  const at = recipient.lastIndexOf('@')
+  return join(mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
+}
+
 /**
  * The delivery keys (our trace header) of the messages in the recipient's
  * Maildir stored at `since` or later (less a few seconds for clocks and
@@ -90,8 +96,7 @@ export function mailboxHasDelivery(mailDir: string, recipient: string, key: stri
  * stored it, so most older files are passed over by name, without a stat.
  */
 export function mailboxDeliveries(mailDir: string, recipient: string, since: number, margin = 5000): Set<string> {
-  const at = recipient.lastIndexOf('@')
-  const base = join(mailDir, recipient.slice(at + 1), recipient.slice(0, at), 'Maildir')
+  const base = maildirOf(mailDir, recipient)
   const prefix = `${DELIVERY_HEADER}: `
   const found = new Set<string>()
   const buf = Buffer.alloc(4096)
