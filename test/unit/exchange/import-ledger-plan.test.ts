@@ -38,13 +38,17 @@ function walks(db: Db, sql: string): string[] {
 
 test('every ledger statement of an import (mail, a duplicate bundle, acks) is an index seek', async () => {
   const { dir, camp, town, cx, tx, lmtp, close } = await twoPeeredNodes('op-import-plan-')
+  /** A fresh folder for one carriage. */
+  const folder = (name: string) => {
+    const p = join(dir, name)
+    mkdirSync(p)
+    return p
+  }
   try {
-    const stick = join(dir, 'stick')
-    mkdirSync(stick)
+    const stick = folder('stick')
     seedOutbox(camp.db, { messages: 30, peers: ['town'], spool: camp.paths.spool, bodyBytes: 300 })
     await cx.exportTo(stick)
-    const copy = join(dir, 'copy')
-    mkdirSync(copy)
+    const copy = folder('copy')
     // The same bundle again later: the duplicate check runs too.
     await cx.exportTo(copy)
 
@@ -57,8 +61,7 @@ test('every ledger statement of an import (mail, a duplicate bundle, acks) is an
     const townSql = atTown()
 
     // Town owes acks now; camp takes them in and lets go of its copies.
-    const back = join(dir, 'back')
-    mkdirSync(back)
+    const back = folder('back')
     await tx.exportTo(back)
     const atCamp = recordStatements(camp.db)
     const acks = await cx.importFrom(back)
