@@ -29,7 +29,9 @@ import type { Summary } from './percentiles.js'
 let sameNodeChat: Summary | undefined
 
 const DOMAIN = 'camp.test'
-const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 60)
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100)
+/** Part e's Delta Chat messages across two nodes (and the one-box figure it is compared with in BENCH_ONLY=e). */
+const E_MESSAGES = Math.min(MESSAGES, Number(process.env.BENCH_E_MESSAGES ?? 30))
 const SENDERS = 20
 const TOTAL = Number(process.env.BENCH_TOTAL ?? 400)
 const MEMORY_TARGET_MB = 150
@@ -121,6 +123,24 @@ function dovecotMasterPid(node: TestNode): number | undefined {
 
 function p50Of(samples: Array<number | undefined>): number {
   return summarize(samples.filter((v): v is number => v !== undefined)).p50
+}
+
+function p99Of(samples: Array<number | undefined>): number {
+  return summarize(samples.filter((v): v is number => v !== undefined)).p99
+}
+
+/**
+ * Part a's samples cut at the sender's 250 and at the file in the Maildir:
+ * the p50 and p99 of each step, so a slow tail can be put down to the
+ * submission, the storing, or the push and the client's fetch.
+ */
+function chatSteps(chat: ChatSample[]): Array<{ step: string, p50: number, p99: number }> {
+  const steps: Array<[string, Array<number | undefined>]> = [
+    ['send → MsgDelivered (encrypt + SMTP 250)', chat.map((s) => s.deliveredMs)],
+    ['MsgDelivered → file in Maildir', chat.map((s) => (s.storedMs === undefined ? undefined : s.storedMs - s.deliveredMs))],
+    ['file in Maildir → IncomingMsg (IDLE, fetch, decrypt)', chat.map((s) => (s.storedMs === undefined ? undefined : s.incomingMs - s.storedMs))],
+  ]
+  return steps.map(([step, v]) => ({ step, p50: p50Of(v), p99: p99Of(v) }))
 }
 
 /** The same account, with SMTP pointed at the baseline's port instead of Outpost's. */
@@ -256,6 +276,10 @@ async function main(): Promise<void> {
   const pushO = p50Of(ourChat.map((s) => (s.storedMs === undefined ? undefined : s.incomingMs - s.storedMs)))
   const pushB = p50Of(baseChat.map((s) => (s.storedMs === undefined ? undefined : s.incomingMs - s.storedMs)))
   row('  Maildir → IncomingMsg (IDLE, fetch, decrypt)', ms(pushO), ms(pushB), ratio(pushO, pushB))
+  out('  the tail (p99 of each step):')
+  const tailO = chatSteps(ourChat)
+  const tailB = chatSteps(baseChat)
+  for (const [i, s] of tailO.entries()) row(`  ${s.step}`, ms(s.p99), ms(tailB[i]!.p99), ratio(s.p99, tailB[i]!.p99))
   out()
 
   out(`b. Plain clients: SMTP 250 after DATA → IMAP IDLE EXISTS, ${MESSAGES} messages one after another`)
@@ -309,7 +333,7 @@ async function lanOnly(): Promise<void> {
   const [alice, bob] = await Promise.all(['alice', 'bob'].map((l) => node.addAccount(l)))
   const pair = await chatPair('outpost', await node.dclogin(alice!.address), await node.dclogin(bob!.address))
   cleanups.push(() => pair.close())
-  const n = Math.min(MESSAGES, 30)
+  const n = E_MESSAGES
   const loadBefore = loadavg().map((l) => l.toFixed(2)).join(' ')
   const chat = await chatLatency(pair, join(nodePaths(node.data).mail, DOMAIN, 'bob', 'Maildir', 'new'), n)
   const loadAfter = loadavg().map((l) => l.toFixed(2)).join(' ')
@@ -320,6 +344,7 @@ async function lanOnly(): Promise<void> {
   benchNode = undefined
   const oc = summarize(chat.map((s) => s.incomingMs))
   out(`a. Delta Chat send → IncomingMsg on one node, ${chat.length} messages: p50 ${ms(oc.p50)}, p99 ${ms(oc.p99)}; in the Maildir after p50 ${ms(p50Of(chat.map((s) => s.storedMs)))}`)
+  for (const s of chatSteps(chat)) out(`  ${s.step}: p50 ${ms(s.p50)}, p99 ${ms(s.p99)}`)
   out(`  load average (1, 5, 15 min) before ${loadBefore}, after ${loadAfter}`)
   out()
   out('e. Transports (two nodes on loopback)')
@@ -344,8 +369,8 @@ try {
   await benchBundles(Number(process.env.BENCH_BUNDLE_MESSAGES ?? 10000))
   out()
   out('e. Transports (two nodes on loopback)')
-  const lanCross = await benchLan(sameNodeChat, Math.min(MESSAGES, 30), cleanups)
-  await benchYggdrasil(out, lanCross, Math.min(MESSAGES, 30), cleanups)
+  const lanCross = await benchLan(sameNodeChat, E_MESSAGES, cleanups)
+  await benchYggdrasil(out, lanCross, E_MESSAGES, cleanups)
   out()
   out('f. Web admin download (dist/web, gzip -9)')
   benchWebSize(out)
@@ -355,7 +380,7 @@ try {
   out('h. IDLE push: the outpost_push Dovecot plugin against stock Dovecot (two nodes)')
   await benchIdlePush(out, cleanups, {
     messages: MESSAGES,
-    chatMessages: Math.min(MESSAGES, 30),
+    chatMessages: E_MESSAGES,
     lossMessages: Number(process.env.BENCH_PUSH_LOSS ?? 1000),
     lossMaxGapMs: Number(process.env.BENCH_PUSH_MAX_GAP_MS ?? 300),
   })
