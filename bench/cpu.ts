@@ -10,6 +10,7 @@ const HZ = 100
 
 interface ProcessCpu {
   role: string
+  ppid: number
   /** utime + stime, seconds. */
   own: number
   /** cutime + cstime: children this process has reaped (Dovecot's ended lmtp processes, Postfix's ended smtpd). */
@@ -23,7 +24,7 @@ function readCpu(pid: number): ProcessCpu | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     // Fields 14-17 of proc(5), counted here from the state field (3).
-    return { role: role(pid), own: (Number(f[11]) + Number(f[12])) / HZ, reaped: (Number(f[13]) + Number(f[14])) / HZ }
+    return { role: role(pid), ppid: Number(f[1]), own: (Number(f[11]) + Number(f[12])) / HZ, reaped: (Number(f[13]) + Number(f[14])) / HZ }
   } catch {
     return undefined
   }
@@ -42,20 +43,35 @@ export function cpuSnapshot(roots: Array<number | undefined>): CpuSnapshot {
 /**
  * CPU seconds per kind of process between two snapshots. A process that
  * started in between counts from zero; one that ended in between is counted
- * in its parent's reaped time, under "<parent> (ended children)". A process
- * that ended unreaped after the first snapshot is lost (not seen here).
+ * in its parent's reaped time, under "<parent> (ended children)", less what
+ * it had spent before the first snapshot. Reaped time can only be seen
+ * through a parent that is under the roots at the second snapshot.
  */
 export function cpuByRole(before: CpuSnapshot, after: CpuSnapshot): Map<string, number> {
   const out = new Map<string, number>()
   const add = (r: string, s: number) => {
     if (s > 0) out.set(r, (out.get(r) ?? 0) + s)
   }
+  const reaped = new Map<string, number>()
   for (const [pid, a] of after) {
     const b = before.get(pid)
     const same = b && b.role === a.role
     add(a.role, a.own - (same ? b.own : 0))
-    add(`${a.role} (ended children)`, a.reaped - (same ? b.reaped : 0))
+    const r = `${a.role} (ended children)`
+    reaped.set(r, (reaped.get(r) ?? 0) + a.reaped - (same ? b.reaped : 0))
   }
+  // A process that ended in between brings its whole life's CPU into its
+  // parent's reaped time (Dovecot ends idle lmtp processes after 10 s, which
+  // may fall into the next run): only what it spent since the first
+  // snapshot belongs here.
+  for (const [pid, b] of before) {
+    if (after.has(pid)) continue
+    const parent = after.get(b.ppid)
+    if (!parent) continue
+    const r = `${parent.role} (ended children)`
+    reaped.set(r, (reaped.get(r) ?? 0) - b.own - b.reaped)
+  }
+  for (const [r, s] of reaped) add(r, s)
   return out
 }
 
