@@ -14,6 +14,7 @@ import { canRunPostfix, startPostfix, type PostfixBaseline } from './postfix.js'
 import { IdleWatcher, idleLatency, throughput, type LatencySample, type SubmissionTarget, type ThroughputResult } from './submission-to-idle.js'
 import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
 import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js'
+import { cpuByRole, cpuSnapshot, machineBusySeconds, perMessage } from './cpu.js'
 import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
@@ -69,6 +70,27 @@ function cpuSeconds(pid: number | undefined): number {
   } catch {
     return Number.NaN
   }
+}
+
+/**
+ * Runs one throughput run and reads the CPU spent meanwhile: per kind of
+ * process under `roots` (the servers and the Dovecot they deliver into),
+ * by this process (the SMTP and IMAP clients) and by the whole machine,
+ * whose excess over the two is other work.
+ */
+async function cpuDuring(roots: Array<number | undefined>, run: (onStart: () => void) => Promise<ThroughputResult>) {
+  let before = cpuSnapshot(roots)
+  let client0 = process.cpuUsage()
+  let machine0 = machineBusySeconds()
+  const result = await run(() => {
+    before = cpuSnapshot(roots)
+    client0 = process.cpuUsage()
+    machine0 = machineBusySeconds()
+  })
+  const client = process.cpuUsage(client0)
+  const machineSeconds = machineBusySeconds() - machine0
+  const byRole = cpuByRole(before, cpuSnapshot(roots))
+  return { result, byRole, clientSeconds: (client.user + client.system) / 1e6, machineSeconds }
 }
 
 /** Mean and p50 of each step of the accept path, from the node's trace lines. */
@@ -221,13 +243,15 @@ async function main(): Promise<void> {
   const baseLatency: LatencySample[] = postfixSmtp ? await idleLatency(postfixSmtp, sender!.address, watcherLogin!.address, watcher, MESSAGES) : []
   const haraka = processTree(node.pid()!).find((p) => /bin\/haraka/.test(cmdline(p)))
   const harakaCpu0 = cpuSeconds(haraka)
-  const ourRate = await throughput(outpostSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL)
+  const ourCpu = await cpuDuring([node.pid(), dovecotPid], (onStart) => throughput(outpostSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL, onStart))
+  const ourRate = ourCpu.result
   // Includes the one message per connection sent before the clock starts.
   const harakaCpuPerMessage = ((cpuSeconds(haraka) - harakaCpu0) * 1000) / (ourRate.accepted + SENDERS)
   await sleep(200)
   // The last TOTAL lines: the timed messages, without the one per connection sent before the clock starts.
   const concurrentTrace = traceLines().slice(sequentialTrace.length).slice(-TOTAL)
-  const baseRate: ThroughputResult | undefined = postfixSmtp ? await throughput(postfixSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL) : undefined
+  const baseCpu = postfixSmtp ? await cpuDuring([pf?.masterPid(), dovecotPid], (onStart) => throughput(postfixSmtp, sender!.address, watcherLogin!.address, watcher, SENDERS, TOTAL, onStart)) : undefined
+  const baseRate: ThroughputResult | undefined = baseCpu?.result
   await watcher.close()
   cleanups.pop()
 
@@ -307,6 +331,13 @@ async function main(): Promise<void> {
   printAcceptBreakdown('one message at a time', sequentialTrace)
   printAcceptBreakdown(`${SENDERS} senders at once`, concurrentTrace)
   out(`    Haraka's CPU per message in that run: ${harakaCpuPerMessage.toFixed(1)} ms (one process, one core at most: ${(1000 / harakaCpuPerMessage).toFixed(0)} msg/s)`)
+  out(`  CPU per message in the ${SENDERS}-sender runs, ms (user + system from /proc, from the clock's start until every message is in the INBOX):`)
+  for (const [label, c] of [['Outpost', ourCpu], ['Postfix', baseCpu]] as const) {
+    if (!c) continue
+    const n = c.result.accepted
+    const servers = perMessage(c.byRole, n)
+    out(`    ${label}: ${servers.total.toFixed(2)} in the servers (${servers.line}); the bench's clients ${((c.clientSeconds * 1000) / n).toFixed(2)}; the whole machine ${((c.machineSeconds * 1000) / n).toFixed(2)}`)
+  }
   out()
 
   out('c. Resident memory at idle, summed over processes from /proc (RSS; PSS in brackets)')

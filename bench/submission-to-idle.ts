@@ -175,8 +175,11 @@ export interface ThroughputResult {
   deliveredSeconds: number | undefined
 }
 
-/** `senders` connections at once, `total` messages split between them, counted at the 250. */
-export async function throughput(target: SubmissionTarget, from: string, to: string, watcher: IdleWatcher, senders: number, total: number): Promise<ThroughputResult> {
+/**
+ * `senders` connections at once, `total` messages split between them, counted at the 250.
+ * `onStart` is called as the clock starts, after every connection's TLS, AUTH and first message.
+ */
+export async function throughput(target: SubmissionTarget, from: string, to: string, watcher: IdleWatcher, senders: number, total: number, onStart?: () => void): Promise<ThroughputResult> {
   const transports = Array.from({ length: senders }, () => submitter(target))
   // One message per connection before the clock starts: connect, TLS and AUTH are not what is measured.
   const before = watcher.exists
@@ -187,6 +190,7 @@ export async function throughput(target: SubmissionTarget, from: string, to: str
   let rejected = 0
   let firstError: string | undefined
   const perSender = Math.ceil(total / senders)
+  onStart?.()
   const t0 = performance.now()
   try {
     await Promise.all(

@@ -1,12 +1,25 @@
 // The `settings` table: run-time settings changed from the web admin or the
 // CLI, one JSON value per `<area>.<name>` key.
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { Db } from './index.js'
 import { settings } from './schema.js'
 import type { FloorStore } from '../base/clock.js'
 
+/**
+ * The read, prepared once per database: Haraka's policy and delivery hooks
+ * read the uplink settings for every message (routing/internet.ts), and
+ * building and preparing the drizzle query each time cost more than the read.
+ */
+const readers = new WeakMap<Db, ReturnType<typeof prepareRead>>()
+
+function prepareRead(db: Db) {
+  return db.select({ value: settings.value }).from(settings).where(eq(settings.key, sql.placeholder('key'))).prepare()
+}
+
 export function getSetting<T>(db: Db, key: string): T | undefined {
-  const row = db.select({ value: settings.value }).from(settings).where(eq(settings.key, key)).get()
+  let read = readers.get(db)
+  if (!read) readers.set(db, (read = prepareRead(db)))
+  const row = read.get({ key })
   return row ? (JSON.parse(row.value) as T) : undefined
 }
 

@@ -12,7 +12,7 @@
 // delivered by the client's retry, so a crash in between stores nothing twice.
 import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
@@ -146,6 +146,25 @@ function describe(r: LmtpRecipientResult): string {
   return `<${r.recipient}>: ${r.code} ${r.enhanced ? `${r.enhanced} ` : ''}${r.text}`.trim()
 }
 
+/**
+ * The ledger's rows for a key, prepared once per database: every accepted
+ * message reads them, and building the query anew cost Haraka more than
+ * running it. A key has a row per recipient it was delivered to, so the
+ * recipients are picked out here.
+ */
+const ledgerReads = new WeakMap<Db, ReturnType<typeof prepareLedgerRead>>()
+const prepareLedgerRead = (db: Db) =>
+  db
+    .select({ recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
+    .from(deliveries)
+    .where(eq(deliveries.messageKey, sql.placeholder('key')))
+    .prepare()
+function ledgerRead(db: Db) {
+  let read = ledgerReads.get(db)
+  if (!read) ledgerReads.set(db, (read = prepareLedgerRead(db)))
+  return read
+}
+
 export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const now = input.now ?? Date.now
   const recipients = [...new Set(input.recipients.map((r) => r.toLowerCase()))]
@@ -156,12 +175,9 @@ export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   input.ledger?.settle(key)
   // Rows outside the retry window are an earlier message that happens to
   // have the same key: this one is delivered (the row is taken over below).
-  const rows = input.db
-    .select({ recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
-    .from(deliveries)
-    .where(and(eq(deliveries.messageKey, key), inArray(deliveries.recipient, recipients)))
-    .all()
-    .filter((r) => r.at >= oldest)
+  const rows = ledgerRead(input.db)
+    .all({ key })
+    .filter((r) => r.at >= oldest && recipients.includes(r.recipient))
   // A pending row means an earlier attempt died between handing the message
   // to Dovecot and hearing back: the mailbox itself says whether it arrived.
   for (const row of rows.filter((r) => r.state === 'pending')) {

@@ -2,7 +2,7 @@
 // bus because the writers are separate processes (Haraka, udev's offload,
 // the CLI) that already share the database; the node polls for new ids and
 // fans them out in-process through an EventBus.
-import { gt, lt, asc, desc, inArray, and, gte } from 'drizzle-orm'
+import { gt, lt, asc, desc, inArray, and, gte, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { events } from '../db/schema.js'
 import { isTransient, type EventKind, type OutpostEvent, type OutpostEvents } from './types.js'
@@ -43,8 +43,16 @@ export class EventLog {
       this.bus?.emit(ev)
       return ev
     }
-    const row = this.db.insert(events).values({ at, kind, data: JSON.stringify(data) }).returning({ id: events.id }).get()
+    this.insert ??= this.prepareInsert()
+    const row = this.insert.get({ at, kind, data: JSON.stringify(data) })!
     return { id: row.id, at, kind, data }
+  }
+
+  /** Prepared on first use: Haraka records two events a message, and building the insert anew each time cost more than running it. */
+  private insert?: ReturnType<EventLog['prepareInsert']>
+
+  private prepareInsert() {
+    return this.db.insert(events).values({ at: sql.placeholder('at'), kind: sql.placeholder('kind'), data: sql.placeholder('data') }).returning({ id: events.id }).prepare()
   }
 
   /** Events after `afterId`, oldest first. */

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module'
 import type { NodePaths } from '../base/paths.js'
 import { processAlive, processArgv } from '../base/process-table.js'
 import { harakaPidFile } from './config.js'
-import { NODE_FLAGS } from '../base/v8-flags.js'
+import { HARAKA_NODE_FLAGS } from '../base/v8-flags.js'
 
 export { renderHarakaConfig, writeHarakaConfig, harakaPidFile, OUTPOST_PLUGINS, type HarakaConfigInput } from './config.js'
 
@@ -30,7 +30,7 @@ export function harakaSpawnArgs(paths: NodePaths, baseEnv: NodeJS.ProcessEnv = p
   const env = { ...baseEnv }
   // Set by `node --test` for its own children; Haraka is not one of its tests.
   delete env.NODE_TEST_CONTEXT
-  return { command: process.execPath, args: [...NODE_FLAGS, harakaBin(), '-c', paths.harakaDir], env }
+  return { command: process.execPath, args: [...HARAKA_NODE_FLAGS, harakaBin(), '-c', paths.harakaDir], env }
 }
 
 /** A Haraka of this node: its command line names Haraka's bin and this node's Haraka dir after -c. */

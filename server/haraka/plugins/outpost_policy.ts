@@ -13,7 +13,7 @@
 // a Message-ID gets one.
 import constants from 'haraka-constants'
 import { randomUUID } from 'node:crypto'
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { accounts } from '../../db/schema.js'
 import { normaliseAddress } from '../../accounts/address.js'
 import { domainOf, inboundAccepts, nextHop } from '../../routing/route.js'
@@ -30,6 +30,7 @@ import { watchSettings } from '../lib/plugin-settings.js'
 import { RateLimiter } from '../lib/ratelimit.js'
 import { smtpReply } from '../lib/reply.js'
 import type { OutpostSettings } from '../lib/settings.js'
+import type { Db } from '../../db/index.js'
 
 let settings: () => OutpostSettings
 let limiter: RateLimiter | undefined
@@ -104,6 +105,15 @@ export const check_sender = guardHook('check_sender', function (this: HarakaPlug
   next()
 })
 
+/** The recipient lookup of every RCPT, prepared once per database: building the query anew cost more than running it. */
+const accountLookups = new WeakMap<Db, ReturnType<typeof prepareAccountLookup>>()
+const prepareAccountLookup = (db: Db) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, sql.placeholder('address'))).prepare()
+function accountLookup(db: Db) {
+  let lookup = accountLookups.get(db)
+  if (!lookup) accountLookups.set(db, (lookup = prepareAccountLookup(db)))
+  return lookup
+}
+
 export const check_recipient = guardHook('check_recipient', function (this: HarakaPlugin, next: Next, connection: Connection, params: [HarakaAddress]) {
   const s = settings()
   const txn = connection.transaction
@@ -116,7 +126,7 @@ export const check_recipient = guardHook('check_recipient', function (this: Hara
   const db = nodeDb(s.db)
   const peers = routingPeers(db, s.domains)
   const resolve = (d: string, o: { useDefault?: boolean }) => peers.resolveDomain(d, o)
-  const accountExists = (a: string) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, a)).get() !== undefined
+  const accountExists = (a: string) => accountLookup(db).get({ address: a }) !== undefined
   if (isInbound(connection)) {
     if (!inboundAccepts(domain, { domains: s.domains, inboundDomains: s.gateway.inboundDomains, resolve })) {
       return next(constants.deny, smtpReply(550, '5.7.1', `Relaying denied: this server takes mail only for its own domains, not for ${domain || address}`))

@@ -7,7 +7,7 @@ import { LoginCache } from '../../../server/haraka/lib/login-cache.js'
 import { domainOf, nextHop } from '../../../server/routing/route.js'
 import { harakaSpawnArgs, isOurHaraka } from '../../../server/haraka/process.js'
 import { nodePaths } from '../../../server/base/paths.js'
-import { NODE_FLAGS } from '../../../server/base/v8-flags.js'
+import { HARAKA_NODE_FLAGS } from '../../../server/base/v8-flags.js'
 
 test('authorOf finds the one address in From:, whatever the display name says', () => {
   assert.deepEqual(authorOf(['Alice <Alice@Camp.test>']), { ok: true, address: 'alice@camp.test' })
@@ -53,10 +53,12 @@ test('Haraka runs under this Node with its own bin, and the check for a stale on
   const a = harakaSpawnArgs(paths, { PATH: '/bin', NODE_TEST_CONTEXT: 'child' })
   assert.equal(a.command, process.execPath)
   // The node's memory-saving V8 flags (a small young generation first) reach Haraka too.
-  assert.deepEqual(a.args.slice(0, NODE_FLAGS.length), [...NODE_FLAGS])
+  assert.deepEqual(a.args.slice(0, HARAKA_NODE_FLAGS.length), [...HARAKA_NODE_FLAGS])
   assert.equal(a.args[0], '--max-semi-space-size=2', 'a small young generation keeps Haraka lean')
-  assert.match(a.args[NODE_FLAGS.length]!, /Haraka\/bin\/haraka$/)
-  assert.deepEqual(a.args.slice(NODE_FLAGS.length + 1), ['-c', paths.harakaDir])
+  assert.ok(a.args.includes('--no-opt'), 'no optimizing compiler: its code and feedback cost memory')
+  assert.ok(!a.args.includes('--no-sparkplug'), "the baseline compiler runs Haraka's parser and hooks as machine code")
+  assert.match(a.args[HARAKA_NODE_FLAGS.length]!, /Haraka\/bin\/haraka$/)
+  assert.deepEqual(a.args.slice(HARAKA_NODE_FLAGS.length + 1), ['-c', paths.harakaDir])
   assert.deepEqual(a.env, { PATH: '/bin' })
   assert.ok(isOurHaraka([process.execPath, ...a.args], paths.harakaDir))
   assert.ok(!isOurHaraka([process.execPath, ...a.args], '/srv/n2/haraka'))
