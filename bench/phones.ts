@@ -53,9 +53,9 @@ export interface PhonesResult {
   afterBurst: Snapshot
   /**
    * The phones in IDLE once the deliveries they caused are done: every
-   * message pushed to its phone and no LMTP session open any more. Dovecot's
-   * LMTP processes that served them are still there, idle, until Dovecot
-   * ends them. The figure against the 200 MB target.
+   * message pushed to its phone and no LMTP session open any more. LMTP
+   * processes that Dovecot keeps after their session are counted. The
+   * figure against the 200 MB target.
    */
   phones: Snapshot
   /** The same phones after Dovecot ended its idle LMTP processes: what a quiet group costs. */
@@ -322,8 +322,8 @@ export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: s
   const before = (m: { rss: number; pss: number }) => `${m.rss.toFixed(1)} MB [${m.pss.toFixed(1)} MB]`.padEnd(28)
   out(`  ${'all, before'.padEnd(16)}${[BEFORE.idle, BEFORE.burst, BEFORE.phones].map(before).join('')}(Dovecot's process defaults, V8's compilers; measured 2026-12-07 as the largest sample with the phones connected)`)
   out(`  peak sending: the largest once-a-second sample while messages went to the phones (LMTP mid-burst)`)
-  out(`  delivered: every message pushed and no LMTP session open (${r.lmtpClosedSeconds.toFixed(1)} s after the last push); Dovecot's idle LMTP processes still there`)
-  out(`  quiet: Dovecot has ended its idle LMTP processes (${r.lmtpGoneSeconds.toFixed(1)} s after the last push)`)
+  out(`  delivered: every message pushed and no LMTP session open (${r.lmtpClosedSeconds.toFixed(1)} s after the last push); whatever idle LMTP processes Dovecot keeps are counted`)
+  out(`  quiet: no LMTP process left (${r.lmtpGoneSeconds.toFixed(1)} s after the last push)`)
   const ratio = (bytes: number, target: number) => `${((bytes / 2 ** 20) / target).toFixed(2)}×`
   out(`  target          idle ≤ ${IDLE_TARGET_MB} MB RSS: ${ratio(r.idle.total.rssBytes, IDLE_TARGET_MB)} · ${opts.phones} phones ≤ ${PHONES_TARGET_MB} MB RSS: ${ratio(r.phones.total.rssBytes, PHONES_TARGET_MB)}`)
   out(`  burst accepted at ${r.burstPerSecond.toFixed(1)} msg/s (20 connections, each with STARTTLS and AUTH)`)
