@@ -642,6 +642,11 @@ instance_name = ${dovecotInstanceName(paths)}
 log_path = ${p.log}
 # IMAP for the phones, LMTP for Haraka. No POP3, no submission (Haraka does SMTP).
 protocols = imap lmtp
+# No statistics: every process would report its events to a stats process
+# (4 MB RSS on 2.4, 3.5 MB on 2.3) that nothing here reads; Outpost defines
+# no metrics and never runs doveadm stats. With the path empty, no process
+# writes to it and Dovecot never starts one.
+stats_writer_socket_path =
 # The name LMTP greets Haraka with and puts into mail Dovecot itself writes;
 # the box's OS host name (often "raspberrypi") means nothing to users.
 hostname = ${domain}

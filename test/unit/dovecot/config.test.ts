@@ -163,6 +163,14 @@ test('a group of phones shares a few long-lived Dovecot processes instead of two
   }
 })
 
+test('no process writes statistics, so Dovecot starts no stats process (2.3 and 2.4)', () => {
+  for (const version of ['2.3', '2.4'] as const) {
+    const conf = renderDovecotConf(input({ version }))['dovecot.conf']
+    assert.match(conf, /^stats_writer_socket_path =$/m, version)
+    assert.doesNotMatch(conf, /^\s*(metric|event_exporter) /m, `${version}: no metric is defined that would need the stats process`)
+  }
+})
+
 test('at most AUTH_WORKERS auth workers run, each counted by the setting that version\'s auth process reads, and an idle one ends soon', () => {
   assert.ok(AUTH_WORKERS >= 1 && AUTH_WORKERS <= 4)
   const c23 = renderDovecotConf(input({ version: '2.3' }))['dovecot.conf']
