@@ -367,7 +367,7 @@ export const AUTH_WORKERS = 2
 export const IMAP_CLIENTS_PER_PROCESS = 50
 /** imap processes at most: IMAP_CLIENTS_PER_PROCESS × this connections in all. */
 export const IMAP_PROCESSES = 20
-/** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
+/** How long an imap-login process (and on 2.3 an auth worker) may sit idle before Dovecot ends it (see the services below). */
 export const IDLE_KILL = '10 secs'
 
 /** Where every 2.4 link points: the documentation of the release Debian 13 ships. */
