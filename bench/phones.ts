@@ -51,8 +51,20 @@ export interface Snapshot {
 export interface PhonesResult {
   idle: Snapshot
   afterBurst: Snapshot
-  /** The sample with the largest RSS sum while the phones were connected. */
+  /**
+   * The phones in IDLE once the deliveries they caused are done: every
+   * message pushed to its phone and no LMTP session open any more. LMTP
+   * processes that Dovecot keeps after their session are counted. The
+   * figure against the 200 MB target.
+   */
   phones: Snapshot
+  /** The same phones after Dovecot ended its idle LMTP processes: what a quiet group costs. */
+  phonesQuiet: Snapshot
+  /** The sample with the largest RSS sum while messages were being sent to the phones (LMTP mid-burst). */
+  phonesPeak: Snapshot
+  /** Seconds from the last message's push until no LMTP session was open, and until no LMTP process was left. */
+  lmtpClosedSeconds: number
+  lmtpGoneSeconds: number
   /** Messages sent to the phones while they idled, and how many of those no phone was pushed. */
   sentToPhones: number
   missedPushes: number
@@ -62,9 +74,20 @@ export interface PhonesResult {
   loginSeconds: number
   /** CPU seconds outpost and Haraka spent from idle to the end of the phones' run (logins, burst, sessions). */
   cpuSeconds: number
+  /** CPU seconds Dovecot's processes spent over the same time, ended ones included. */
+  dovecotCpuSeconds: number
 }
 
 const sleep = (msec: number) => new Promise((r) => setTimeout(r, msec))
+
+/** Bound on the node closing its idle LMTP sessions (it does after 1 s). */
+const LMTP_CLOSED_MS = 10_000
+/**
+ * Bound on Dovecot ending idle LMTP processes: its master counts the fewest
+ * idle ones over each idle-kill interval (10 s here) and ends that many, so
+ * one can stay up to two intervals.
+ */
+const LMTP_GONE_MS = 40_000
 
 function dovecotMasterPid(node: TestNode): number | undefined {
   try {
@@ -84,6 +107,60 @@ function nodeCpuSeconds(node: TestNode): number {
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
       ticks += Number(f[11]) + Number(f[12])
+    } catch {
+      // gone
+    }
+  }
+  return ticks / 100
+}
+
+/**
+ * Open connections to the node's LMTP socket, from /proc/net/unix: every
+ * connection Dovecot has accepted on it is listed under the socket's path
+ * with state 03 (connected); the listening socket itself is 01.
+ */
+function lmtpConnections(node: TestNode): number {
+  const path = nodePaths(node.data).lmtpSocket
+  let n = 0
+  for (const line of readFileSync('/proc/net/unix', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/)
+    // Num RefCount Protocol Flags Type St Inode Path
+    if (f[7] === path && f[5] === '03') n++
+  }
+  return n
+}
+
+function lmtpProcesses(node: TestNode): number {
+  return snapshot(node).roles.find((r) => r.role === 'lmtp')?.processes ?? 0
+}
+
+/** Waits until `done()` holds, checking every 100 ms; false if it did not within `ms`. */
+async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
+  const end = performance.now() + ms
+  while (!done()) {
+    if (performance.now() > end) return false
+    await sleep(100)
+  }
+  return true
+}
+
+/**
+ * CPU time (user + system) of the node's Dovecot in seconds: its processes
+ * alive now, plus the master's count for the children it has reaped
+ * (cutime and cstime), so an LMTP or login process that has ended still
+ * counts. What starting and keeping Dovecot's processes costs.
+ */
+function dovecotCpuSeconds(node: TestNode): number {
+  const master = dovecotMasterPid(node)
+  if (master === undefined) return 0
+  let ticks = 0
+  for (const pid of treeOf([master])) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      // utime and stime (fields 14, 15), and for the master cutime and cstime (16, 17).
+      ticks += Number(f[11]) + Number(f[12])
+      if (pid === master) ticks += Number(f[13]) + Number(f[14])
     } catch {
       // gone
     }
@@ -115,6 +192,7 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   await sleep(opts.settleSeconds * 1000)
   const idle = snapshot(node)
   const cpuAtIdle = nodeCpuSeconds(node)
+  const dovecotCpuAtIdle = dovecotCpuSeconds(node)
 
   const sender = await node.addAccount('phonesender')
   const phones: Login[] = await inBatches(
@@ -139,9 +217,11 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   const burstPerSecond = opts.burst / ((performance.now() - burstStart) / 1000)
   await sleep(5000)
   const afterBurst = snapshot(node)
-  // The burst's LMTP processes end after 10 quiet seconds; the phones' figure
-  // is about the phones, not about what the burst left.
-  await sleep(10_000)
+  // The phones' figures are about the phones, not about what the burst left:
+  // its LMTP processes go once Dovecot's idle kill has ended them.
+  if (!(await waitFor(() => lmtpProcesses(node) === 0, LMTP_GONE_MS))) {
+    throw new Error(`the burst's LMTP processes were still there ${LMTP_GONE_MS / 1000} s after it: ${lmtpProcesses(node)}`)
+  }
 
   // The phones connect all at once, as they do when the hotspot comes back,
   // and sit in IDLE. Each login is an Argon2id check in Dovecot's auth
@@ -202,11 +282,24 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
     }),
   )
   const cpuSeconds = nodeCpuSeconds(node) - cpuAtIdle
-  const last = snapshot(node)
-  if (last.total.rssBytes > peak.total.rssBytes) peak = last
+  const dovecotCpu = dovecotCpuSeconds(node) - dovecotCpuAtIdle
+  // The deliveries are done once every push has come (above) and the node
+  // has closed its LMTP sessions (LMTP_IDLE_MS in server/delivery/lmtp.ts):
+  // from then on the phones only idle.
+  const pushed = performance.now()
+  if (!(await waitFor(() => lmtpConnections(node) === 0, LMTP_CLOSED_MS))) {
+    throw new Error(`LMTP sessions were still open ${LMTP_CLOSED_MS / 1000} s after the last push: ${lmtpConnections(node)}`)
+  }
+  const lmtpClosedSeconds = (performance.now() - pushed) / 1000
+  const delivered = snapshot(node)
+  if (!(await waitFor(() => lmtpProcesses(node) === 0, LMTP_GONE_MS))) {
+    throw new Error(`LMTP processes were still there ${LMTP_GONE_MS / 1000} s after the last push: ${lmtpProcesses(node)}`)
+  }
+  const lmtpGoneSeconds = (performance.now() - pushed) / 1000
+  const phonesQuiet = snapshot(node)
   await closeAll()
   cleanups.splice(cleanups.indexOf(closeAll), 1)
-  return { idle, afterBurst, phones: peak, sentToPhones: sent, missedPushes: missed, burstPerSecond, loginSeconds, cpuSeconds }
+  return { idle, afterBurst, phones: delivered, phonesQuiet, phonesPeak: peak, lmtpClosedSeconds, lmtpGoneSeconds, sentToPhones: sent, missedPushes: missed, burstPerSecond, loginSeconds, cpuSeconds, dovecotCpuSeconds: dovecotCpu }
 }
 
 /** The report: one column per moment, one row per kind of process, RSS [PSS]. */
@@ -214,7 +307,9 @@ export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: s
   const moments: Array<[string, Snapshot]> = [
     [`idle (${opts.settleSeconds} s after start)`, r.idle],
     [`after ${opts.burst}-message burst`, r.afterBurst],
-    [`${opts.phones} phones in IDLE`, r.phones],
+    [`${opts.phones} phones, peak sending`, r.phonesPeak],
+    [`${opts.phones} phones, delivered`, r.phones],
+    [`${opts.phones} phones, quiet`, r.phonesQuiet],
   ]
   const cell = (m: { rssBytes: number; pssBytes: number; processes: number } | undefined) =>
     m ? `${m.processes > 1 ? `×${m.processes} ` : ''}${mb(m.rssBytes)} [${mb(m.pssBytes)}]`.padEnd(28) : '-'.padEnd(28)
@@ -225,12 +320,15 @@ export function printPhones(r: PhonesResult, opts: PhonesOptions, out: (line?: s
   for (const role of roles) out(`  ${role.padEnd(16)}${moments.map(([, s]) => cell(s.roles.find((x) => x.role === role))).join('')}`)
   out(`  ${'all'.padEnd(16)}${moments.map(([, s]) => cell(s.total)).join('')}`)
   const before = (m: { rss: number; pss: number }) => `${m.rss.toFixed(1)} MB [${m.pss.toFixed(1)} MB]`.padEnd(28)
-  out(`  ${'all, before'.padEnd(16)}${[BEFORE.idle, BEFORE.burst, BEFORE.phones].map(before).join('')}(Dovecot's process defaults, V8's compilers; measured 2026-12-07)`)
+  out(`  ${'all, before'.padEnd(16)}${[BEFORE.idle, BEFORE.burst, BEFORE.phones].map(before).join('')}(Dovecot's process defaults, V8's compilers; measured 2026-12-07 as the largest sample with the phones connected)`)
+  out(`  peak sending: the largest once-a-second sample while messages went to the phones (LMTP mid-burst)`)
+  out(`  delivered: every message pushed and no LMTP session open (${r.lmtpClosedSeconds.toFixed(1)} s after the last push); whatever idle LMTP processes Dovecot keeps are counted`)
+  out(`  quiet: no LMTP process left (${r.lmtpGoneSeconds.toFixed(1)} s after the last push)`)
   const ratio = (bytes: number, target: number) => `${((bytes / 2 ** 20) / target).toFixed(2)}×`
   out(`  target          idle ≤ ${IDLE_TARGET_MB} MB RSS: ${ratio(r.idle.total.rssBytes, IDLE_TARGET_MB)} · ${opts.phones} phones ≤ ${PHONES_TARGET_MB} MB RSS: ${ratio(r.phones.total.rssBytes, PHONES_TARGET_MB)}`)
   out(`  burst accepted at ${r.burstPerSecond.toFixed(1)} msg/s (20 connections, each with STARTTLS and AUTH)`)
   out(`  ${opts.phones} phones connecting at once were all in IDLE after ${r.loginSeconds.toFixed(2)} s (STARTTLS, LOGIN, SELECT, IDLE each)`)
-  out(`  CPU of outpost + Haraka over the burst and the phones' run: ${r.cpuSeconds.toFixed(1)} s`)
+  out(`  CPU over the burst and the phones' run: outpost + Haraka ${r.cpuSeconds.toFixed(1)} s, Dovecot ${r.dovecotCpuSeconds.toFixed(1)} s (ended processes included)`)
   out(`  ${r.sentToPhones} messages sent to the idling phones over new SMTP sessions; pushes missed: ${r.missedPushes}`)
 }
 
@@ -267,7 +365,9 @@ export async function benchPhonesBothWays(opts: PhonesOptions, cleanups: Array<(
   out(`  in-process against child, same run:`)
   out(`    ${side('idle', child.idle, inProcess.idle)}`)
   out(`    ${side('after the burst', child.afterBurst, inProcess.afterBurst)}`)
-  out(`    ${side(`${opts.phones} phones`, child.phones, inProcess.phones)}`)
+  out(`    ${side(`${opts.phones} phones, peak sending`, child.phonesPeak, inProcess.phonesPeak)}`)
+  out(`    ${side(`${opts.phones} phones, delivered`, child.phones, inProcess.phones)}`)
+  out(`    ${side(`${opts.phones} phones, quiet`, child.phonesQuiet, inProcess.phonesQuiet)}`)
   out(`    burst ${inProcess.burstPerSecond.toFixed(1)} against ${child.burstPerSecond.toFixed(1)} msg/s; CPU ${inProcess.cpuSeconds.toFixed(1)} against ${child.cpuSeconds.toFixed(1)} s`)
   return results
 }

@@ -367,7 +367,7 @@ export const AUTH_WORKERS = 2
 export const IMAP_CLIENTS_PER_PROCESS = 50
 /** imap processes at most: IMAP_CLIENTS_PER_PROCESS × this connections in all. */
 export const IMAP_PROCESSES = 20
-/** How long an imap-login or LMTP process may sit idle before Dovecot ends it (see the services below). */
+/** How long an imap-login process (and on 2.3 an auth worker) may sit idle before Dovecot ends it (see the services below). */
 export const IDLE_KILL = '10 secs'
 
 /** Where every 2.4 link points: the documentation of the release Debian 13 ships. */
@@ -642,6 +642,11 @@ instance_name = ${dovecotInstanceName(paths)}
 log_path = ${p.log}
 # IMAP for the phones, LMTP for Haraka. No POP3, no submission (Haraka does SMTP).
 protocols = imap lmtp
+# No statistics: every process would report its events to a stats process
+# (4 MB RSS on 2.4, 3.5 MB on 2.3) that nothing here reads; Outpost defines
+# no metrics and never runs doveadm stats. With the path empty, no process
+# writes to it and Dovecot never starts one.
+stats_writer_socket_path =
 # The name LMTP greets Haraka with and puts into mail Dovecot itself writes;
 # the box's OS host name (often "raspberrypi") means nothing to users.
 hostname = ${domain}
@@ -661,6 +666,7 @@ function listenerSections(
   // 2.4 renamed service_count and idle_kill.
   const reuse = version === '2.3' ? 'service_count = 0' : 'restart_request_count = unlimited'
   const idleKill = version === '2.3' ? 'idle_kill' : 'idle_kill_interval'
+  const lmtpReuse = version === '2.3' ? 'service_count = 1' : 'restart_request_count = 1'
   return `# Memory: a group is about 30 phones, each holding one IMAP connection in
 # IDLE all day. With Dovecot's defaults every phone costs an imap-login
 # process (it keeps proxying the TLS after login) and an imap process, about
@@ -715,15 +721,23 @@ service imap {
 ${authWorkerSection(version)}
 
 service lmtp {
-  # An LMTP process serves one delivery at a time, so a burst of Haraka's
-  # parallel sessions starts several (about 11 MB RSS each), and Dovecot's
-  # default keeps them a minute after the burst. Quiet ones end sooner; the
-  # next delivery after a quiet spell pays for starting one again.
+  # An LMTP process serves one session at a time, so a burst of Haraka's
+  # parallel sessions starts several (about 11 MB RSS each on 2.3, 18 MB on
+  # 2.4), and Dovecot's default keeps them a minute after the burst. Each
+  # process now ends with its session: the node keeps a session open for
+  # the next message for a second (LMTP_IDLE_MS in server/delivery/lmtp.ts),
+  # which is where reuse pays, and a process left idle after that only held
+  # memory until Dovecot's idle kill, 10 to 20 seconds later. The next
+  # delivery after a quiet second starts a process
+  # (docs/performance.md has what that costs).
   # client_limit stays 1 (one Haraka session a process): with 4, 30 phones
   # and their senders needed one process instead of three (22 MB less), but
   # a process stores one message at a time, and the LMTP step with 20
   # senders grew from 127 to 186 ms (p50; docs/performance.md).
-  ${idleKill} = ${IDLE_KILL}
+  # process_limit stays Dovecot's default: the node bounds its own sessions
+  # (LMTP_SESSIONS a process), and a lower cap here would leave a new session
+  # waiting for one that the node holds open for its next message.
+  ${lmtpReuse}
   # Haraka delivers here. A Unix socket instead of TCP: only local processes
   # that can open the data dir reach it, and no port can clash.
   unix_listener ${lmtpListener} {

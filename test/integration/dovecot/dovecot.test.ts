@@ -26,6 +26,7 @@ import {
   endDovecotStragglers,
   expungeExpired,
 } from '../../../server/dovecot/process.js'
+import { LMTP_SESSIONS } from '../../../server/delivery/lmtp.js'
 import { waitFor } from '../../helpers/wait.js'
 import { freePort } from '../../helpers/ports.js'
 
@@ -255,6 +256,37 @@ for (const mode of isRoot ? (['root', 'user'] as const) : (['user'] as const)) {
       } finally {
         await client.logout()
       }
+    })
+
+    await t.test('a burst of LMTP sessions, twice what one node process opens, all deliver, and each LMTP process ends with its session', async () => {
+      // An account of its own, so that the later tests still count alice's one message.
+      const burst = `burst@${DOMAIN}`
+      await node.accounts.add(burst, 'burst-horse-battery')
+      const n = 2 * LMTP_SESSIONS
+      // Generous bounds: on a busy machine Dovecot starts a process for every session of the burst.
+      const ms = 30_000
+      const delivered = await Promise.all(
+        Array.from({ length: n }, async (_, i) => {
+          const lmtp = await lmtpConnect(paths.lmtpSocket)
+          try {
+            assert.match(await lmtp.send('LHLO haraka.test', lmtpLines(), ms), /^250 /m)
+            assert.match(await lmtp.send('MAIL FROM:<bob@elsewhere.test>', lmtpLines(), ms), /^250 /)
+            assert.match(await lmtp.send(`RCPT TO:<${burst}>`, lmtpLines(), ms), /^250 /)
+            assert.match(await lmtp.send('DATA', lmtpLines(), ms), /^354 /)
+            return await lmtp.send(`From: bob@elsewhere.test\r\nTo: ${burst}\r\nSubject: burst ${i}\r\n\r\nhello\r\n.`, lmtpLines(1), ms)
+          } finally {
+            lmtp.sock.end('QUIT\r\n')
+          }
+        }),
+      )
+      for (const reply of delivered) assert.match(reply, /^250 2\.0\.0 <burst@camp\.test> .*Saved/)
+      assert.equal(messageFiles(paths, 'burst').length, n, 'every message of the burst is in the Maildir')
+      // restart_request_count = 1 (2.3: service_count): no LMTP process outlives its session.
+      const lmtpProcesses = async () => (await pgrep(`${dovecotInstanceName(paths)}/lmtp`)).split('\n').filter(Boolean)
+      await waitFor('every LMTP process to end after its session', async () => (await lmtpProcesses()).length === 0, {
+        timeoutMs: 5000,
+        explain: async () => (await lmtpProcesses()).join('\n'),
+      })
     })
 
     await t.test('LOGIN before STARTTLS is refused, even from loopback', async () => {

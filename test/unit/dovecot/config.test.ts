@@ -129,21 +129,21 @@ test('2.3: not as root: Dovecot runs as the user, without chroot', () => {
   assert.deepEqual(settings(block(conf, 'service anvil')).slice(1, -1), ['chroot ='])
   assert.ok(settings(block(conf, 'service imap-login')).includes('chroot ='))
   // The master cannot switch users without root, so LMTP gets no user of its own.
-  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'idle_kill = 10 secs', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'service_count = 1', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
 })
 
 test('2.3: as root: mail processes and LMTP run as the user, login processes keep their chroot', () => {
   const conf = renderDovecotConf(input({ root: true }))['dovecot.conf']
   assert.doesNotMatch(conf, /default_internal_user|default_login_user/)
   assert.doesNotMatch(conf, /chroot =/)
-  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'idle_kill = 10 secs', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', 'user = outpost', '}'])
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'service_count = 1', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', 'user = outpost', '}'])
   for (const line of ['first_valid_uid = 998', 'last_valid_uid = 998', 'first_valid_gid = 997', 'last_valid_gid = 997']) {
     assert.match(conf, new RegExp(`^${line}$`, 'm'))
   }
 })
 
 test('a group of phones shares a few long-lived Dovecot processes instead of two processes a phone (2.3 and 2.4 names)', () => {
-  for (const [version, reuse, idleKill] of [['2.3', 'service_count = 0', 'idle_kill'], ['2.4', 'restart_request_count = unlimited', 'idle_kill_interval']] as const) {
+  for (const [version, reuse, idleKill, once] of [['2.3', 'service_count = 0', 'idle_kill', 'service_count = 1'], ['2.4', 'restart_request_count = unlimited', 'idle_kill_interval', 'restart_request_count = 1']] as const) {
     const conf = renderDovecotConf(input({ version }))['dovecot.conf']
     // One login process does the TLS of every connection, and is never restarted.
     const login = settings(block(conf, 'service imap-login'))
@@ -155,8 +155,19 @@ test('a group of phones shares a few long-lived Dovecot processes instead of two
     assert.ok(imap.includes(`client_limit = ${IMAP_CLIENTS_PER_PROCESS}`) && IMAP_CLIENTS_PER_PROCESS >= 30, `${version}: imap client_limit`)
     assert.ok(imap.includes(`process_limit = ${IMAP_PROCESSES}`) && IMAP_PROCESSES * IMAP_CLIENTS_PER_PROCESS <= 1000, `${version}: imap process_limit`)
     assert.ok(imap.includes(reuse), `${version}: imap ${reuse}`)
-    // LMTP processes left over from a burst, and a login process with no client, end after a short quiet spell.
-    assert.ok(settings(block(conf, 'service lmtp')).includes(`${idleKill} = 10 secs`), `${version}: lmtp ${idleKill}`)
+    // An LMTP process ends with its session: none is left over from a burst.
+    const lmtp = settings(block(conf, 'service lmtp'))
+    assert.ok(lmtp.includes(once), `${version}: lmtp ${once}`)
+    // Sessions are bounded by the node (LMTP_SESSIONS), not by a cap that would make them queue.
+    assert.ok(!lmtp.some((l) => /^(process_limit|client_limit) /.test(l)), `${version}: lmtp keeps Dovecot's process_limit and client_limit`)
+  }
+})
+
+test('no process writes statistics, so Dovecot starts no stats process (2.3 and 2.4)', () => {
+  for (const version of ['2.3', '2.4'] as const) {
+    const conf = renderDovecotConf(input({ version }))['dovecot.conf']
+    assert.match(conf, /^stats_writer_socket_path =$/m, version)
+    assert.doesNotMatch(conf, /^\s*(metric|event_exporter) /m, `${version}: no metric is defined that would need the stats process`)
   }
 })
 
@@ -205,7 +216,7 @@ test('2.4: IMAP listens with STARTTLS on ports.imap and implicit TLS on ports.im
 test('2.4: LMTP is only a unix socket at paths.lmtpSocket, where Haraka delivers', () => {
   const i = input({ version: '2.4' })
   const conf = renderDovecotConf(i)['dovecot.conf']
-  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'idle_kill_interval = 10 secs', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'restart_request_count = 1', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', '}'])
   assert.match(conf, new RegExp(`^base_dir = ${i.paths.dovecotBase}$`, 'm'))
 })
 
@@ -302,7 +313,7 @@ test('2.4: as root: mail processes and LMTP run as the user, login processes kee
   const conf = v24({ root: true })['dovecot.conf']
   assert.doesNotMatch(conf, /default_internal_user|default_login_user/)
   assert.doesNotMatch(conf, /chroot =/)
-  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'idle_kill_interval = 10 secs', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', 'user = outpost', '}'])
+  assert.deepEqual(settings(block(conf, 'service lmtp')), ['service lmtp {', 'restart_request_count = 1', 'unix_listener lmtp {', 'mode = 0600', 'user = outpost', '}', 'user = outpost', '}'])
   for (const line of ['first_valid_uid = 998', 'last_valid_uid = 998', 'first_valid_gid = 997', 'last_valid_gid = 997']) {
     assert.match(conf, new RegExp(`^${line}$`, 'm'))
   }
