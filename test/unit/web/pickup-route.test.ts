@@ -40,7 +40,17 @@ async function app(withPickup = true) {
   return { a, asked, answers }
 }
 
-const signed = (node: 'camp' | 'hill', path: string) => signRequest({ node, key: (node === 'camp' ? camp : hill).privateKey, body: Buffer.alloc(0), path })
+/**
+ * A fresh signature each call. Ed25519 is deterministic and the date is in
+ * milliseconds, so two requests for the same path signed within one
+ * millisecond would be the same request, which the node rightly takes for a
+ * replay; a real sender's requests are never that close.
+ */
+let lastDate = 0
+const signed = (node: 'camp' | 'hill', path: string) => {
+  lastDate = Math.max(Date.now(), lastDate + 1)
+  return signRequest({ node, key: (node === 'camp' ? camp : hill).privateKey, body: Buffer.alloc(0), path, now: lastDate })
+}
 const confirm = (a: Awaited<ReturnType<typeof buildApp>>, node: 'camp' | 'hill', token: string) => a.inject({ method: 'POST', url: pickupDonePath(token), headers: signed(node, pickupDonePath(token)) })
 
 const pick = (a: Awaited<ReturnType<typeof buildApp>>, headers: Record<string, string>) => a.inject({ method: 'POST', url: PICKUP_PATH, headers })
