@@ -4,22 +4,13 @@ import { eq, sql } from 'drizzle-orm'
 import type { Db } from './index.js'
 import { settings } from './schema.js'
 import type { FloorStore } from '../base/clock.js'
+import { preparedPerDb } from './prepared.js'
 
-/**
- * The read, prepared once per database: Haraka's policy and delivery hooks
- * read the uplink settings for every message (routing/internet.ts), and
- * building and preparing the drizzle query each time cost more than the read.
- */
-const readers = new WeakMap<Db, ReturnType<typeof prepareRead>>()
-
-function prepareRead(db: Db) {
-  return db.select({ value: settings.value }).from(settings).where(eq(settings.key, sql.placeholder('key'))).prepare()
-}
+/** Prepared once: Haraka's policy and delivery hooks read the uplink settings for every message (routing/internet.ts). */
+const readSetting = preparedPerDb((db) => db.select({ value: settings.value }).from(settings).where(eq(settings.key, sql.placeholder('key'))).prepare())
 
 export function getSetting<T>(db: Db, key: string): T | undefined {
-  let read = readers.get(db)
-  if (!read) readers.set(db, (read = prepareRead(db)))
-  const row = read.get({ key })
+  const row = readSetting(db).get({ key })
   return row ? (JSON.parse(row.value) as T) : undefined
 }
 

@@ -13,7 +13,7 @@
 // finds there (our trace header carries the key) as delivered, and delivers
 // only the rest. So a message is delivered again only when neither the
 // ledger nor the mailbox has it.
-import { and, eq, inArray, or, sql } from 'drizzle-orm'
+import { and, eq, inArray, or } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
 import { crashPoint } from '../base/crash-point.js'
@@ -21,6 +21,7 @@ import { hopMark } from '../base/hop-trace.js'
 import { LmtpError, LmtpSession, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { DELIVERY_HEADER, mailboxDeliveries, provedAbsent, verdictOf, type DeliveryOutcome } from './deliver.js'
 import { BulkStoreError, type BulkStore } from './bulk-store.js'
+import { ledgerWrites } from './ledger-writer.js'
 
 export interface BatchMessage {
   /** The ledger key: the id the message carries across nodes. */
@@ -110,7 +111,7 @@ export class BatchDelivery {
       // any message of the batch: after a crash, the rows say which
       // mailboxes to look into.
       const started = this.now()
-      const { pending } = this.statements()
+      const { pending } = ledgerWrites(db)
       db.transaction(() => {
         for (const t of todo) for (const r of t.missing) pending.run({ key: t.m.key, recipient: r, at: started })
       })
@@ -223,7 +224,7 @@ export class BatchDelivery {
       hopMark('deliver.lmtp')
       crashPoint('deliver.stored')
       const at = this.now()
-      const { delivered } = this.statements()
+      const { delivered } = ledgerWrites(db)
       db.transaction((tx) => {
         for (const t of todo) {
           const results = answers.get(t.i) ?? []
@@ -296,33 +297,6 @@ export class BatchDelivery {
       }
     }
     return new Set(mine.filter((r) => r.state === 'delivered').map((r) => rowId(r.key, r.recipient)))
-  }
-
-  private prepared?: ReturnType<BatchDelivery['prepare']>
-
-  /**
-   * The two ledger writes made for every (message, recipient), prepared
-   * once: building and preparing each statement anew cost more than
-   * running it.
-   */
-  private statements() {
-    return (this.prepared ??= this.prepare())
-  }
-
-  private prepare() {
-    const { db } = this.opts
-    return {
-      pending: db
-        .insert(deliveries)
-        .values({ messageKey: sql.placeholder('key'), recipient: sql.placeholder('recipient'), deliveredAt: sql.placeholder('at'), state: 'pending' })
-        .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: sql`excluded.delivered_at`, state: 'pending' } })
-        .prepare(),
-      delivered: db
-        .update(deliveries)
-        .set({ state: 'delivered', deliveredAt: sql`${sql.placeholder('at')}` })
-        .where(and(eq(deliveries.messageKey, sql.placeholder('key')), eq(deliveries.recipient, sql.placeholder('recipient'))))
-        .prepare(),
-    }
   }
 
   private async dropSession(lane: number): Promise<void> {

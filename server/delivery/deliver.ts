@@ -14,6 +14,7 @@ import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
+import { preparedPerDb } from '../db/prepared.js'
 import { deliveries } from '../db/schema.js'
 import { LmtpError, lmtpDeliver, type LmtpRecipientResult, type LmtpTarget } from './lmtp.js'
 import { messageKey } from '../bundle/message-id.js'
@@ -148,22 +149,16 @@ function describe(r: LmtpRecipientResult): string {
 
 /**
  * The ledger's rows for a key, prepared once per database: every accepted
- * message reads them, and building the query anew cost Haraka more than
- * running it. A key has a row per recipient it was delivered to, so the
- * recipients are picked out here.
+ * message reads them. A key has a row per recipient it was delivered to, so
+ * the recipients are picked out by the caller.
  */
-const ledgerReads = new WeakMap<Db, ReturnType<typeof prepareLedgerRead>>()
-const prepareLedgerRead = (db: Db) =>
+const ledgerRead = preparedPerDb((db) =>
   db
     .select({ recipient: deliveries.recipient, state: deliveries.state, at: deliveries.deliveredAt })
     .from(deliveries)
     .where(eq(deliveries.messageKey, sql.placeholder('key')))
-    .prepare()
-function ledgerRead(db: Db) {
-  let read = ledgerReads.get(db)
-  if (!read) ledgerReads.set(db, (read = prepareLedgerRead(db)))
-  return read
-}
+    .prepare(),
+)
 
 export async function deliver(input: DeliveryInput): Promise<DeliveryOutcome> {
   const now = input.now ?? Date.now

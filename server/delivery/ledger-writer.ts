@@ -22,6 +22,26 @@
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../db/index.js'
 import { deliveries } from '../db/schema.js'
+import { preparedPerDb } from '../db/prepared.js'
+
+/**
+ * The two ledger writes made for every (message, recipient), here and by
+ * import's batches (batch.ts), prepared once per database: building a
+ * drizzle statement and preparing it anew for each message cost Haraka more
+ * CPU than running it (a CPU profile of the 20-sender bench).
+ */
+export const ledgerWrites = preparedPerDb((db) => ({
+  pending: db
+    .insert(deliveries)
+    .values({ messageKey: sql.placeholder('key'), recipient: sql.placeholder('recipient'), deliveredAt: sql.placeholder('at'), state: 'pending' })
+    .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: sql`excluded.delivered_at`, state: 'pending' } })
+    .prepare(),
+  delivered: db
+    .update(deliveries)
+    .set({ state: 'delivered', deliveredAt: sql`${sql.placeholder('at')}` })
+    .where(and(eq(deliveries.messageKey, sql.placeholder('key')), eq(deliveries.recipient, sql.placeholder('recipient'))))
+    .prepare(),
+}))
 
 export interface LedgerRows {
   messageKey: string
@@ -84,7 +104,7 @@ export class LedgerWriter {
     const batch = this.pendingQueue.splice(0)
     if (batch.length === 0) return
     try {
-      const { pending } = this.statements()
+      const { pending } = ledgerWrites(this.db)
       this.db.transaction(() => {
         for (const r of batch) for (const recipient of r.recipients) pending.run({ key: r.messageKey, recipient, at: r.at })
       })
@@ -103,7 +123,7 @@ export class LedgerWriter {
     this.unsettled.clear()
     if (batch.length === 0) return
     try {
-      const { delivered } = this.statements()
+      const { delivered } = ledgerWrites(this.db)
       this.db.transaction(() => {
         for (const r of batch) for (const recipient of r.recipients) delivered.run({ key: r.messageKey, recipient, at: r.at })
       })
@@ -111,32 +131,6 @@ export class LedgerWriter {
     } catch (err) {
       const keys = batch.map((r) => r.messageKey.slice(0, 16)).join(', ')
       this.logError(`could not mark ${batch.length} deliveries as delivered in the ledger (keys ${keys}); their rows stay 'pending' and a retry looks into the mailbox: ${(err as Error).message}`)
-    }
-  }
-
-  private prepared?: ReturnType<LedgerWriter['prepare']>
-
-  /**
-   * The two writes made for every (message, recipient), prepared once:
-   * building a drizzle statement and preparing it anew for each message cost
-   * Haraka more CPU than running it (a CPU profile of the 20-sender bench).
-   */
-  private statements() {
-    return (this.prepared ??= this.prepare())
-  }
-
-  private prepare() {
-    return {
-      pending: this.db
-        .insert(deliveries)
-        .values({ messageKey: sql.placeholder('key'), recipient: sql.placeholder('recipient'), deliveredAt: sql.placeholder('at'), state: 'pending' })
-        .onConflictDoUpdate({ target: [deliveries.messageKey, deliveries.recipient], set: { deliveredAt: sql`excluded.delivered_at`, state: 'pending' } })
-        .prepare(),
-      delivered: this.db
-        .update(deliveries)
-        .set({ state: 'delivered', deliveredAt: sql`${sql.placeholder('at')}` })
-        .where(and(eq(deliveries.messageKey, sql.placeholder('key')), eq(deliveries.recipient, sql.placeholder('recipient'))))
-        .prepare(),
     }
   }
 }

@@ -30,7 +30,7 @@ import { watchSettings } from '../lib/plugin-settings.js'
 import { RateLimiter } from '../lib/ratelimit.js'
 import { smtpReply } from '../lib/reply.js'
 import type { OutpostSettings } from '../lib/settings.js'
-import type { Db } from '../../db/index.js'
+import { preparedPerDb } from '../../db/prepared.js'
 
 let settings: () => OutpostSettings
 let limiter: RateLimiter | undefined
@@ -105,14 +105,8 @@ export const check_sender = guardHook('check_sender', function (this: HarakaPlug
   next()
 })
 
-/** The recipient lookup of every RCPT, prepared once per database: building the query anew cost more than running it. */
-const accountLookups = new WeakMap<Db, ReturnType<typeof prepareAccountLookup>>()
-const prepareAccountLookup = (db: Db) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, sql.placeholder('address'))).prepare()
-function accountLookup(db: Db) {
-  let lookup = accountLookups.get(db)
-  if (!lookup) accountLookups.set(db, (lookup = prepareAccountLookup(db)))
-  return lookup
-}
+/** The recipient lookup of every RCPT, prepared once per database. */
+const accountLookup = preparedPerDb((db) => db.select({ id: accounts.id }).from(accounts).where(eq(accounts.address, sql.placeholder('address'))).prepare())
 
 export const check_recipient = guardHook('check_recipient', function (this: HarakaPlugin, next: Next, connection: Connection, params: [HarakaAddress]) {
   const s = settings()
