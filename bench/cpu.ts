@@ -2,13 +2,12 @@
 // Wall-clock rates on a shared 2-core machine follow the load; the CPU each
 // process spends per message does much less, and says where the time goes.
 import { readFileSync } from 'node:fs'
-import { role } from './memory.js'
-import { treeOf } from './memory.js'
+import { role, treeOf } from './memory.js'
 
 /** Clock ticks per second in /proc/PID/stat (USER_HZ; 100 on Linux everywhere we run). */
 const HZ = 100
 
-interface ProcessCpu {
+export interface ProcessCpu {
   role: string
   ppid: number
   /** utime + stime, seconds. */
@@ -19,7 +18,8 @@ interface ProcessCpu {
 
 export type CpuSnapshot = Map<number, ProcessCpu>
 
-function readCpu(pid: number): ProcessCpu | undefined {
+/** A process's CPU from /proc/PID/stat; undefined once it has gone. */
+export function processCpu(pid: number): ProcessCpu | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -34,7 +34,7 @@ function readCpu(pid: number): ProcessCpu | undefined {
 export function cpuSnapshot(roots: Array<number | undefined>): CpuSnapshot {
   const snap: CpuSnapshot = new Map()
   for (const pid of treeOf(roots)) {
-    const c = readCpu(pid)
+    const c = processCpu(pid)
     if (c) snap.set(pid, c)
   }
   return snap

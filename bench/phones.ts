@@ -18,7 +18,8 @@ import nodemailer from 'nodemailer'
 import { startNode, type TestNode } from '../test/helpers/node.js'
 import { nodePaths } from '../server/base/paths.js'
 import { chatSizedBody, IdleWatcher, submitter, type Login } from './submission-to-idle.js'
-import { mb, memoryOf, memoryPerRole, role, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
+import { processCpu } from './cpu.js'
+import { mb, memoryOf, memoryPerRole, treeOf, type RoleMemory, type TreeMemory } from './memory.js'
 import { HARAKA_HOSTING, type HarakaHosting } from '../server/config/schema.js'
 
 export const IDLE_TARGET_MB = 150
@@ -99,19 +100,12 @@ function dovecotMasterPid(node: TestNode): number | undefined {
 
 /** CPU time (user + system) the node's two Node processes have used, in seconds: what a V8 flag costs. */
 function nodeCpuSeconds(node: TestNode): number {
-  let ticks = 0
+  let seconds = 0
   for (const pid of treeOf([node.pid()])) {
-    try {
-      if (!['outpost', 'haraka'].includes(role(pid))) continue
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      // utime and stime, fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
-      ticks += Number(f[11]) + Number(f[12])
-    } catch {
-      // gone
-    }
+    const c = processCpu(pid)
+    if (c && ['outpost', 'haraka'].includes(c.role)) seconds += c.own
   }
-  return ticks / 100
+  return seconds
 }
 
 /**
@@ -153,19 +147,12 @@ async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
 function dovecotCpuSeconds(node: TestNode): number {
   const master = dovecotMasterPid(node)
   if (master === undefined) return 0
-  let ticks = 0
+  let seconds = 0
   for (const pid of treeOf([master])) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      // utime and stime (fields 14, 15), and for the master cutime and cstime (16, 17).
-      ticks += Number(f[11]) + Number(f[12])
-      if (pid === master) ticks += Number(f[13]) + Number(f[14])
-    } catch {
-      // gone
-    }
+    const c = processCpu(pid)
+    if (c) seconds += c.own + (pid === master ? c.reaped : 0)
   }
-  return ticks / 100
+  return seconds
 }
 
 function snapshot(node: TestNode): Snapshot {
