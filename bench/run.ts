@@ -14,7 +14,7 @@ import { canRunPostfix, startPostfix, type PostfixBaseline } from './postfix.js'
 import { IdleWatcher, idleLatency, throughput, type LatencySample, type SubmissionTarget, type ThroughputResult } from './submission-to-idle.js'
 import { chatLatency, chatPair, type ChatSample } from './deltachat-latency.js'
 import { mb, memoryByRole, memoryOf, treeOf, type TreeMemory } from './memory.js'
-import { cpuByRole, cpuSnapshot, machineBusySeconds, perMessage } from './cpu.js'
+import { cpuByRole, cpuSnapshot, machineBusySeconds, perMessage, processCpu } from './cpu.js'
 import { ms, ratio, summarize } from './percentiles.js'
 import { benchBundles } from './bundle.js'
 import { benchLan } from './lan.js'
@@ -61,15 +61,9 @@ const STEP_LABELS: Record<(typeof ACCEPT_STEPS)[number], string> = {
   answered: 'verdict → next() (250 handed to Haraka)',
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 1/100 s). */
+/** CPU seconds (user + system) a process has used so far; NaN when there is none. */
 function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return Number.NaN
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
-  } catch {
-    return Number.NaN
-  }
+  return (pid === undefined ? undefined : processCpu(pid))?.own ?? Number.NaN
 }
 
 /**
