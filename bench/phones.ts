@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import nodemailer from 'nodemailer'
 import { startNode, type TestNode } from '../test/helpers/node.js'
+import { waitFor } from '../test/helpers/wait.js'
 import { nodePaths } from '../server/base/paths.js'
 import { chatSizedBody, IdleWatcher, submitter, type Login } from './submission-to-idle.js'
 import { processCpu } from './cpu.js'
@@ -128,16 +129,6 @@ function lmtpProcesses(node: TestNode): number {
   return snapshot(node).roles.find((r) => r.role === 'lmtp')?.processes ?? 0
 }
 
-/** Waits until `done()` holds, checking every 100 ms; false if it did not within `ms`. */
-async function waitFor(done: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms
-  while (!done()) {
-    if (performance.now() > end) return false
-    await sleep(100)
-  }
-  return true
-}
-
 /**
  * CPU time (user + system) of the node's Dovecot in seconds: its processes
  * alive now, plus the master's count for the children it has reaped
@@ -206,9 +197,7 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   const afterBurst = snapshot(node)
   // The phones' figures are about the phones, not about what the burst left:
   // its LMTP processes go once Dovecot's idle kill has ended them.
-  if (!(await waitFor(() => lmtpProcesses(node) === 0, LMTP_GONE_MS))) {
-    throw new Error(`the burst's LMTP processes were still there ${LMTP_GONE_MS / 1000} s after it: ${lmtpProcesses(node)}`)
-  }
+  await waitFor("the burst's LMTP processes to end", () => lmtpProcesses(node) === 0, { timeoutMs: LMTP_GONE_MS, explain: () => `${lmtpProcesses(node)} left` })
 
   // The phones connect all at once, as they do when the hotspot comes back,
   // and sit in IDLE. Each login is an Argon2id check in Dovecot's auth
@@ -274,14 +263,10 @@ export async function benchPhones(node: TestNode, opts: PhonesOptions, cleanups:
   // has closed its LMTP sessions (LMTP_IDLE_MS in server/delivery/lmtp.ts):
   // from then on the phones only idle.
   const pushed = performance.now()
-  if (!(await waitFor(() => lmtpConnections(node) === 0, LMTP_CLOSED_MS))) {
-    throw new Error(`LMTP sessions were still open ${LMTP_CLOSED_MS / 1000} s after the last push: ${lmtpConnections(node)}`)
-  }
+  await waitFor('the LMTP sessions to close after the last push', () => lmtpConnections(node) === 0, { timeoutMs: LMTP_CLOSED_MS, explain: () => `${lmtpConnections(node)} open` })
   const lmtpClosedSeconds = (performance.now() - pushed) / 1000
   const delivered = snapshot(node)
-  if (!(await waitFor(() => lmtpProcesses(node) === 0, LMTP_GONE_MS))) {
-    throw new Error(`LMTP processes were still there ${LMTP_GONE_MS / 1000} s after the last push: ${lmtpProcesses(node)}`)
-  }
+  await waitFor('the LMTP processes to end after the last push', () => lmtpProcesses(node) === 0, { timeoutMs: LMTP_GONE_MS, explain: () => `${lmtpProcesses(node)} left` })
   const lmtpGoneSeconds = (performance.now() - pushed) / 1000
   const phonesQuiet = snapshot(node)
   await closeAll()
